@@ -1,0 +1,1 @@
+"""Command-line interface (Typer). Each audience's commands live in their own module."""

@@ -1,0 +1,59 @@
+"""Runtime settings, read from ``REDLINE_*`` environment variables.
+
+Configuration is data, not code: every setting has a documented default here and can be overridden by an
+environment variable of the same name upper-cased with the ``REDLINE_`` prefix (``max_pixels`` ->
+``REDLINE_MAX_PIXELS``). Nothing else in the code base reads the environment.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+
+def _default_data_dir() -> Path:
+    return Path(os.environ.get("REDLINE_DATA_DIR", "var"))
+
+
+def _bool(raw: str) -> bool:
+    return raw.strip().lower() in {"1", "true", "yes", "on"}
+
+
+_CONVERTERS: dict[str, Any] = {"int": int, "float": float, "bool": _bool, "Path": Path, "str": str}
+
+
+@dataclass(frozen=True)
+class Settings:
+    #: Where the embedded database, index snapshots and keys live.
+    data_dir: Path = field(default_factory=_default_data_dir)
+    #: SQLAlchemy URL. Empty means the embedded SQLite database under ``data_dir``.
+    database_url: str = ""
+    #: Largest image (width x height) the decoder accepts: a guard against decompression bombs.
+    max_pixels: int = 100_000_000
+    #: Largest file accepted for hashing (bytes).
+    max_file_bytes: int = 512 * 1024 * 1024
+    #: PDQ hashes below this quality are kept for the record but not used for perceptual matching.
+    pdq_min_quality: int = 50
+    #: Frames per second sampled from videos for vPDQ.
+    video_fps: float = 1.0
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'redline.db').resolve()}"
+
+    @classmethod
+    def from_env(cls, **overrides: Any) -> Settings:
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = os.environ.get(f"REDLINE_{f.name.upper()}")
+            if raw is None:
+                continue
+            # Field types are strings here (postponed annotations): convert by name.
+            convert = _CONVERTERS.get(str(f.type), str)
+            values[f.name] = convert(raw)
+        values.update(overrides)
+        return cls(**values)
