@@ -38,6 +38,20 @@ class Settings:
     pdq_min_quality: int = 50
     #: Frames per second sampled from videos for vPDQ.
     video_fps: float = 1.0
+    #: Bank that survivors' cases go into (created on start if missing).
+    survivor_bank: str = "survivors"
+    #: How often each server process reads the change log to keep its match index live (seconds).
+    change_poll_interval: float = 0.25
+    #: Case submissions (and case-secret checks) allowed per client address per hour, per server process.
+    case_rate_per_hour: int = 30
+    #: Largest JSON request body (bytes). Imports and file uploads have their own limits.
+    max_request_bytes: int = 4 * 1024 * 1024
+    #: Largest bulk import body (bytes).
+    max_import_bytes: int = 512 * 1024 * 1024
+    #: Base64 of a 32-byte AES key for contact details at rest; empty: ``data_dir/contact.key`` (made once).
+    contact_key: str = ""
+    #: Comma-separated origins allowed to call the API from a browser; empty keeps CORS closed.
+    cors_origins: str = ""
 
     @property
     def effective_database_url(self) -> str:
