@@ -1,0 +1,102 @@
+// Web Worker: turns one file into hashes, on the device, off the page's main thread.
+// Messages in:  {id, file, background, dihedral}
+// Messages out: {id, type: 'progress', fraction} | {id, type: 'done', result} | {id, type: 'error', problem}
+// `problem` is a stable code the page translates: unsupported, too-large, unreadable, empty.
+import { pdqFromRgba } from './pdq.js';
+import { Md5, Sha256, toHex } from './digest.js';
+import { LIMITS, sniffKind } from './media.js';
+
+const CHUNK_BYTES = 4 * 1024 * 1024;
+
+class Problem extends Error {
+  constructor(code) {
+    super(code);
+    this.code = code;
+  }
+}
+
+self.onmessage = async (event) => {
+  const { id, file, background = '#ffffff', dihedral = false } = event.data;
+  const progress = (fraction) => self.postMessage({ id, type: 'progress', fraction });
+  try {
+    const result = await hashFile(file, { background, dihedral, progress });
+    self.postMessage({ id, type: 'done', result });
+  } catch (err) {
+    const problem = err instanceof Problem ? err.code : 'unreadable';
+    self.postMessage({ id, type: 'error', problem, detail: String(err && err.message) });
+  }
+};
+
+async function hashFile(file, { background, dihedral, progress }) {
+  if (file.size === 0) throw new Problem('empty');
+  const head = new Uint8Array(await file.slice(0, 32).arrayBuffer());
+  const kind = sniffKind(head);
+  if (kind === null) throw new Problem('unsupported');
+  const started = performance.now();
+  if (kind === 'image') {
+    if (file.size > LIMITS.imageBytes) throw new Problem('too-large');
+    const bytes = new Uint8Array(await file.arrayBuffer());
+    progress(0.2);
+    const [sha256, image] = await Promise.all([
+      crypto.subtle.digest('SHA-256', bytes).then((d) => toHex(new Uint8Array(d))),
+      decodeImage(file, background),
+    ]);
+    progress(0.6);
+    const md5 = new Md5().update(bytes).hex();
+    const pdq = pdqFromRgba(image.rgba, image.width, image.height, { dihedral });
+    progress(1);
+    return {
+      kind,
+      width: image.width,
+      height: image.height,
+      md5,
+      sha256,
+      pdq,
+      ms: performance.now() - started,
+    };
+  }
+  if (file.size > LIMITS.videoBytes) throw new Problem('too-large');
+  const { md5, sha256 } = await streamDigests(file, progress);
+  return { kind, md5, sha256, ms: performance.now() - started };
+}
+
+/** Decoded RGBA pixels, EXIF orientation applied, transparency composited on `background`. */
+async function decodeImage(file, background) {
+  let bitmap;
+  try {
+    // No colour management and no premultiplication: the server reads the stored sample values as they are.
+    bitmap = await createImageBitmap(file, {
+      imageOrientation: 'from-image',
+      colorSpaceConversion: 'none',
+      premultiplyAlpha: 'none',
+    });
+  } catch {
+    throw new Problem('unsupported');
+  }
+  const { width, height } = bitmap;
+  if (width * height > LIMITS.imagePixels) {
+    bitmap.close();
+    throw new Problem('too-large');
+  }
+  const canvas = new OffscreenCanvas(width, height);
+  const ctx = canvas.getContext('2d', { willReadFrequently: true });
+  ctx.fillStyle = background;
+  ctx.fillRect(0, 0, width, height);
+  ctx.drawImage(bitmap, 0, 0);
+  bitmap.close();
+  const rgba = ctx.getImageData(0, 0, width, height, { colorSpace: 'srgb' }).data;
+  return { rgba, width, height };
+}
+
+/** MD5 and SHA-256 of a file of any size, read in fixed-size chunks so memory stays bounded. */
+async function streamDigests(file, progress) {
+  const md5 = new Md5();
+  const sha = new Sha256();
+  for (let offset = 0; offset < file.size; offset += CHUNK_BYTES) {
+    const chunk = new Uint8Array(await file.slice(offset, offset + CHUNK_BYTES).arrayBuffer());
+    md5.update(chunk);
+    sha.update(chunk);
+    progress(Math.min(1, (offset + chunk.length) / file.size));
+  }
+  return { md5: md5.hex(), sha256: sha.hex() };
+}
