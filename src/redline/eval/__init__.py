@@ -1,0 +1,1 @@
+"""Robustness evaluation: deterministic image transforms and a harness that scores match rules on them."""

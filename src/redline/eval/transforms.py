@@ -1,0 +1,202 @@
+"""The edits a re-shared image goes through, as deterministic functions of (image, seed).
+
+Why deterministic: a benchmark figure must be reproducible, and a test must see the same pixels every run.
+Each transform takes an RGB image and a ``random.Random`` seeded from (image id, transform name) by
+:func:`seeded_rng`, so the same image always gets the same crop offsets, fill colour or sticker positions.
+
+Magnitudes follow Thorn's public PDQ benchmark (imgaug ``Crop(percent=p)``, ``Pad(percent=0.2)``,
+``Affine(rotate=...)``) so our figures can be set beside theirs, with one deliberate difference: our crops are
+*off-centre* (each side loses ``p`` times a random factor in [0.5, 1.5]), because real crops rarely are
+centred and a centred crop would flatter any method that stores centre crops.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from PIL import Image, ImageDraw, ImageFilter, ImageFont, ImageOps
+
+from redline.eval.screenshot import phone_screenshot
+
+TransformFn = Callable[[Image.Image, random.Random], Image.Image]
+
+
+@dataclass(frozen=True)
+class Transform:
+    """A named edit. ``group`` collects variants (e.g. ±4° rotations) for reporting goals."""
+
+    name: str
+    group: str
+    apply: TransformFn
+
+
+def seeded_rng(image_id: str, transform_name: str) -> random.Random:
+    """The random source for one (image, transform): stable across runs, machines and Python versions."""
+    digest = hashlib.sha256(f"{image_id}\0{transform_name}".encode()).digest()
+    return random.Random(int.from_bytes(digest[:8], "big"))
+
+
+def crop(fraction: float) -> TransformFn:
+    """Remove about ``fraction`` of the width and height from *each* side, off-centre."""
+
+    def apply(img: Image.Image, rng: random.Random) -> Image.Image:
+        w, h = img.size
+        sides = [fraction * rng.uniform(0.5, 1.5) for _ in range(2)]
+        left = round(w * sides[0])
+        right = w - round(w * (2 * fraction - sides[0]))
+        top = round(h * sides[1])
+        bottom = h - round(h * (2 * fraction - sides[1]))
+        return img.crop((left, top, right, bottom))
+
+    return apply
+
+
+def pad(fraction: float, fill: str) -> TransformFn:
+    """Add a border of ``fraction`` of the width/height on each side: solid colour or blurred copy."""
+
+    def apply(img: Image.Image, rng: random.Random) -> Image.Image:
+        w, h = img.size
+        dx, dy = round(w * fraction), round(h * fraction)
+        size = (w + 2 * dx, h + 2 * dy)
+        if fill == "solid":
+            colour = rng.choice([(0, 0, 0), (255, 255, 255), (rng.randrange(256), rng.randrange(256),
+                                                                rng.randrange(256))])
+            canvas = Image.new("RGB", size, colour)
+        else:
+            # What Instagram stories and TikTok do: the photo stretched over the frame, heavily blurred.
+            canvas = img.resize(size, Image.Resampling.BILINEAR).filter(
+                ImageFilter.GaussianBlur(radius=max(size) / 25)
+            )
+        canvas.paste(img, (dx, dy))
+        return canvas
+
+    return apply
+
+
+def rotate(degrees: float) -> TransformFn:
+    """Rotate counter-clockwise by ``degrees`` on the same canvas, corners filled black (imgaug Affine)."""
+
+    def apply(img: Image.Image, rng: random.Random) -> Image.Image:
+        return img.rotate(degrees, resample=Image.Resampling.BICUBIC, expand=False, fillcolor=(0, 0, 0))
+
+    return apply
+
+
+def jpeg(quality: int) -> TransformFn:
+    def apply(img: Image.Image, rng: random.Random) -> Image.Image:
+        buffer = io.BytesIO()
+        img.save(buffer, format="JPEG", quality=quality)
+        buffer.seek(0)
+        return Image.open(buffer).convert("RGB")
+
+    return apply
+
+
+def resize(scale: float) -> TransformFn:
+    def apply(img: Image.Image, rng: random.Random) -> Image.Image:
+        w, h = img.size
+        return img.resize((max(1, round(w * scale)), max(1, round(h * scale))), Image.Resampling.LANCZOS)
+
+    return apply
+
+
+def mirror(img: Image.Image, rng: random.Random) -> Image.Image:
+    return ImageOps.mirror(img)
+
+
+def greyscale(img: Image.Image, rng: random.Random) -> Image.Image:
+    return img.convert("L").convert("RGB")
+
+
+def watermark(img: Image.Image, rng: random.Random) -> Image.Image:
+    """A semi-transparent handle in a corner and a larger one across the middle, as reposting accounts add."""
+    w, h = img.size
+    base = img.convert("RGBA")
+    layer = Image.new("RGBA", base.size, (0, 0, 0, 0))
+    draw = ImageDraw.Draw(layer)
+    handle = f"@repost_{rng.randrange(10_000):04d}"
+    small = ImageFont.load_default(size=max(10, h // 18))
+    big = ImageFont.load_default(size=max(14, h // 9))
+    draw.text((w * 0.04, h * 0.9), handle, font=small, fill=(255, 255, 255, 200))
+    draw.text((w * rng.uniform(0.1, 0.3), h * rng.uniform(0.35, 0.55)), handle, font=big,
+              fill=(255, 255, 255, 110))
+    return Image.alpha_composite(base, layer).convert("RGB")
+
+
+def stickers(img: Image.Image, rng: random.Random) -> Image.Image:
+    """One to three opaque 'emoji' (a face drawn from circles) or polygon stickers, 8-14% of the width."""
+    out = img.copy()
+    draw = ImageDraw.Draw(out)
+    w, h = img.size
+    for _ in range(rng.randint(1, 3)):
+        r = w * rng.uniform(0.04, 0.07)
+        cx, cy = rng.uniform(r, w - r), rng.uniform(r, h - r)
+        if rng.random() < 0.5:
+            draw.ellipse((cx - r, cy - r, cx + r, cy + r), fill=(255, 204, 51), outline=(120, 80, 0))
+            for ex in (-0.35, 0.35):
+                draw.ellipse((cx + ex * r - r * 0.12, cy - r * 0.35, cx + ex * r + r * 0.12, cy - r * 0.1),
+                             fill=(60, 40, 20))
+            draw.arc((cx - r * 0.5, cy - r * 0.3, cx + r * 0.5, cy + r * 0.55), 20, 160, fill=(60, 40, 20),
+                     width=max(1, round(r / 8)))
+        else:
+            colour = (rng.randrange(256), rng.randrange(256), rng.randrange(256))
+            draw.regular_polygon((cx, cy, r), n_sides=rng.choice([5, 6, 8]), rotation=rng.uniform(0, 90),
+                                 fill=colour)
+    return out
+
+
+def screenshot(img: Image.Image, rng: random.Random) -> Image.Image:
+    return phone_screenshot(img, rng)
+
+
+def chain(*fns: TransformFn) -> TransformFn:
+    def apply(img: Image.Image, rng: random.Random) -> Image.Image:
+        for fn in fns:
+            img = fn(img, rng)
+        return img
+
+    return apply
+
+
+TRANSFORMS: tuple[Transform, ...] = (
+    Transform("crop_5", "crop_5", crop(0.05)),
+    Transform("crop_10", "crop_10", crop(0.10)),
+    Transform("crop_20", "crop_20", crop(0.20)),
+    Transform("pad_20_solid", "pad_20", pad(0.20, "solid")),
+    Transform("pad_20_blur", "pad_20", pad(0.20, "blur")),
+    Transform("rotate_+4", "rotate_4", rotate(4)),
+    Transform("rotate_-4", "rotate_4", rotate(-4)),
+    Transform("rotate_+10", "rotate_10", rotate(10)),
+    Transform("rotate_-10", "rotate_10", rotate(-10)),
+    Transform("jpeg_30", "jpeg", jpeg(30)),
+    Transform("jpeg_50", "jpeg", jpeg(50)),
+    Transform("jpeg_95", "jpeg", jpeg(95)),
+    Transform("resize_0.25", "resize", resize(0.25)),
+    Transform("resize_0.5", "resize", resize(0.5)),
+    Transform("mirror", "mirror", mirror),
+    Transform("greyscale", "greyscale", greyscale),
+    Transform("watermark", "watermark", watermark),
+    Transform("stickers", "stickers", stickers),
+    Transform("screenshot", "screenshot", screenshot),
+    Transform("screenshot+jpeg_50", "screenshot", chain(screenshot, jpeg(50))),
+    Transform("crop_5+jpeg_50", "combination", chain(crop(0.05), jpeg(50))),
+    Transform("pad_20_blur+resize_0.5", "combination", chain(pad(0.20, "blur"), resize(0.5))),
+    Transform("rotate_+4+crop_5", "combination", chain(rotate(4), crop(0.05))),
+    Transform("mirror+stickers+jpeg_50", "combination", chain(mirror, stickers, jpeg(50))),
+)
+
+
+def transform_named(name: str) -> Transform:
+    for transform in TRANSFORMS:
+        if transform.name == name:
+            return transform
+    raise KeyError(f"unknown transform {name!r}; known: {', '.join(t.name for t in TRANSFORMS)}")
+
+
+def apply_transform(transform: Transform, image_id: str, img: Image.Image) -> Image.Image:
+    """``transform`` applied to ``img`` with the seed that belongs to (image, transform)."""
+    return transform.apply(img.convert("RGB"), seeded_rng(image_id, transform.name)).convert("RGB")

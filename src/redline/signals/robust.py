@@ -1,0 +1,123 @@
+"""Robust PDQ: region hashes stored with each entry, derived hashes tried for each query.
+
+Plain PDQ compares one hash of the whole stored image with one hash of the whole query. It misses a photo
+that was cropped, framed, rotated or screenshotted, because the hashed picture is no longer the same
+rectangle. This module keeps PDQ (so the survivor's browser can compute everything the bank stores) and adds:
+
+* **Stored side** (survivor's device): PDQ of centred crops of the upright photo at :data:`REGION_SCALES`.
+  A query that is a crop of the photo is close to the stored crop of about the same size.
+* **Query side** (platform or server): besides the plain hash, the hash of the mirrored query, of the photo
+  found inside a uniform surround (borders, screenshot UI) or a blurred surround, and of the de-rotated
+  query when black rotation corners are found (:mod:`redline.signals.robust_geometry`).
+
+Match rule (docs/ROBUSTNESS.md): plain query hash vs stored full hash at the bank's PDQ threshold (31), as
+today; *any other* pair of (query hash, stored hash) at the stricter :data:`ROBUST_THRESHOLD`, because each
+extra pair is one more chance of a false match.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import pdqhash
+from PIL import Image
+
+from redline.signals.robust_geometry import (
+    Box,
+    RgbArray,
+    background_box,
+    inscribed_scale,
+    rotation_angle,
+    sharp_box,
+)
+
+#: Centred crops stored per image, as a fraction of width and height (1.0, the whole image, is plain PDQ).
+REGION_SCALES: tuple[float, ...] = (0.9, 0.8, 0.7)
+#: Largest distance for every comparison other than plain-vs-plain (measured in docs/BENCHMARKS.md).
+ROBUST_THRESHOLD = 24
+#: Hashes of lower PDQ quality are too featureless to match on (as for plain PDQ).
+MIN_QUALITY = 50
+#: Side PDQ's C++ reference samples larger images to (nearest neighbour) before hashing.
+_PDQ_SIDE = 512
+
+
+@dataclass(frozen=True)
+class RegionHash:
+    """One PDQ hash of part of an image. ``label`` says which part (``full``, ``crop_0.9``, ``mirror``...)."""
+
+    label: str
+    code: bytes
+    quality: int
+
+    @property
+    def hex(self) -> str:
+        return self.code.hex()
+
+
+def pdq_of(rgb: RgbArray) -> RegionHash:
+    """PDQ of RGB pixels prepared as Meta's C++ tool does (sides over 512 -> 512x512 nearest neighbour)."""
+    h, w = rgb.shape[:2]
+    if h > _PDQ_SIDE or w > _PDQ_SIDE:
+        rows = np.arange(_PDQ_SIDE) * h // _PDQ_SIDE
+        cols = np.arange(_PDQ_SIDE) * w // _PDQ_SIDE
+        rgb = rgb[rows][:, cols]
+    bits, quality = pdqhash.compute(np.ascontiguousarray(rgb))
+    return RegionHash("full", np.packbits(bits.astype(np.uint8)).tobytes(), int(quality))
+
+
+def crop_box(rgb: RgbArray, box: Box) -> RgbArray:
+    """The pixels of ``box`` (fractions of width and height), at least one pixel each way."""
+    h, w = rgb.shape[:2]
+    left, top = round(box[0] * w), round(box[1] * h)
+    right, bottom = max(left + 1, round(box[2] * w)), max(top + 1, round(box[3] * h))
+    return rgb[top:bottom, left:right]
+
+
+def centre_box(scale: float) -> Box:
+    margin = (1 - scale) / 2
+    return (margin, margin, 1 - margin, 1 - margin)
+
+
+def entry_hashes(rgb: RgbArray) -> list[RegionHash]:
+    """What the bank stores for one image: the plain hash, then one hash per centred crop."""
+    hashes = [pdq_of(rgb)]
+    for scale in REGION_SCALES:
+        region = pdq_of(crop_box(rgb, centre_box(scale)))
+        hashes.append(RegionHash(f"crop_{scale:g}", region.code, region.quality))
+    return hashes
+
+
+def query_hashes(rgb: RgbArray) -> list[RegionHash]:
+    """What a platform compares for one upload: the plain hash first, then the derived ones."""
+    plain = pdq_of(rgb)
+    hashes = [plain]
+
+    def add(label: str, pixels: RgbArray) -> None:
+        region = pdq_of(pixels)
+        if all(region.code != h.code for h in hashes):
+            hashes.append(RegionHash(label, region.code, region.quality))
+
+    add("mirror", np.ascontiguousarray(rgb[:, ::-1]))
+    for label, box in (("background_box", background_box(rgb)), ("sharp_box", sharp_box(rgb))):
+        if box is not None:
+            add(label, crop_box(rgb, box))
+    angle = rotation_angle(rgb)
+    if angle is not None:
+        h, w = rgb.shape[:2]
+        upright = np.asarray(Image.fromarray(rgb).rotate(-angle, resample=Image.Resampling.BICUBIC))
+        fits = inscribed_scale(angle, w, h)
+        scale = max((s for s in REGION_SCALES if s <= fits), default=min(REGION_SCALES))
+        add(f"derotate_{angle:.1f}", crop_box(upright, centre_box(scale)))
+    return hashes
+
+
+def usable(hashes: list[RegionHash]) -> list[RegionHash]:
+    """The hashes good enough to match on (PDQ quality at least :data:`MIN_QUALITY`)."""
+    return [h for h in hashes if h.quality >= MIN_QUALITY]
+
+
+def codes(hashes: list[RegionHash]) -> npt.NDArray[np.uint8]:
+    """``(n, 32)`` uint8 rows (numpy.packbits order, the order of a PDQ hex string)."""
+    return np.frombuffer(b"".join(h.code for h in hashes), dtype=np.uint8).reshape(len(hashes), 32)

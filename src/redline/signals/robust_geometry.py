@@ -1,0 +1,153 @@
+"""Finding where the photo is inside a query image: borders, screenshot frames, rotation.
+
+Only the *query* side (a platform checking an upload) runs these; the survivor's device stores plain crops of
+the upright photo (see :mod:`redline.signals.robust`). Each finder returns a box or an angle when it is
+confident and ``None`` otherwise; a wrong guess costs one extra query hash, never a missed plain-PDQ match,
+because the untouched query hash is always compared too.
+
+Boxes are ``(left, top, right, bottom)`` fractions of the image's width and height, so they can be applied to
+the image at any resolution.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+import numpy.typing as npt
+
+Box = tuple[float, float, float, float]
+RgbArray = npt.NDArray[np.uint8]
+
+#: Work on a copy whose long side is at most this: enough for locating, cheap on a 12 MP photo.
+_WORK_SIDE = 400
+#: A colour channel may differ this much from the background and still count as background (JPEG noise).
+_BG_TOLERANCE = 18
+#: Share of a row/column that must differ from the background for it to belong to the photo.
+_PHOTO_ROW_SHARE = 0.5
+#: A box smaller than this share of the image is not believed to be "the photo".
+_MIN_BOX_AREA = 0.12
+#: A box within this fraction of the full frame on every side is the full frame: nothing to remove.
+_SAME_BOX = 0.015
+
+
+def work_copy(rgb: RgbArray) -> npt.NDArray[np.int16]:
+    """``rgb`` reduced by an integer factor (block mean) until its long side is at most ``_WORK_SIDE``."""
+    h, w = rgb.shape[:2]
+    step = max(1, math.ceil(max(h, w) / _WORK_SIDE))
+    if step == 1:
+        return np.asarray(rgb, dtype=np.int16)
+    hh, ww = h // step * step, w // step * step
+    blocks = rgb[:hh, :ww].reshape(hh // step, step, ww // step, step, 3).astype(np.float32)
+    means: npt.NDArray[np.float32] = blocks.mean(axis=(1, 3))
+    return np.rint(means).astype(np.int16)
+
+
+def _longest_run(mask: npt.NDArray[np.bool_], max_gap: int) -> tuple[int, int] | None:
+    """``(start, stop)`` of the longest stretch of True, bridging gaps of at most ``max_gap`` False values."""
+    best: tuple[int, int] | None = None
+    start = last = -1
+    for index in np.flatnonzero(mask).tolist():
+        i = int(index)
+        if start < 0 or i - last - 1 > max_gap:
+            start = i
+        last = i
+        if best is None or last + 1 - start > best[1] - best[0]:
+            best = (start, last + 1)
+    return best
+
+
+def _box_from_mask(mask: npt.NDArray[np.bool_], share: float) -> Box | None:
+    """The largest block of rows, then columns, then rows again, where ``mask`` covers ``share`` or more."""
+    h, w = mask.shape
+    rows = _longest_run(mask.mean(axis=1) >= share, max(2, h // 100))
+    if rows is None:
+        return None
+    cols = _longest_run(mask[rows[0] : rows[1]].mean(axis=0) >= share, max(2, w // 100))
+    if cols is None:
+        return None
+    rows = _longest_run(mask[:, cols[0] : cols[1]].mean(axis=1) >= share, max(2, h // 100))
+    if rows is None:
+        return None
+    box = (cols[0] / w, rows[0] / h, cols[1] / w, rows[1] / h)
+    if (box[2] - box[0]) * (box[3] - box[1]) < _MIN_BOX_AREA:
+        return None
+    if box[0] < _SAME_BOX and box[1] < _SAME_BOX and box[2] > 1 - _SAME_BOX and box[3] > 1 - _SAME_BOX:
+        return None
+    return box
+
+
+def background_box(rgb: RgbArray) -> Box | None:
+    """The photo inside a uniform surround: solid borders, letterbox bars, or an app screenshot's UI.
+
+    The background is the most common colour on the image's outer edge; the photo is the largest block of
+    rows and columns mostly unlike it (text and icons cover too little of a row to count).
+    """
+    small = work_copy(rgb)
+    edge = np.concatenate([small[0], small[-1], small[:, 0], small[:, -1]])
+    quantised = edge // 8
+    keys, counts = np.unique(quantised[:, 0] * 1024 + quantised[:, 1] * 32 + quantised[:, 2],
+                             return_counts=True)
+    key = int(keys[np.argmax(counts)])
+    if counts.max() < 0.3 * len(edge):
+        return None  # no dominant surround colour: not a bordered image
+    members = edge[(quantised[:, 0] * 1024 + quantised[:, 1] * 32 + quantised[:, 2]) == key]
+    background = members.mean(axis=0)
+    differs = (np.abs(small - background).max(axis=2) > _BG_TOLERANCE)
+    return _box_from_mask(differs, _PHOTO_ROW_SHARE)
+
+
+def sharp_box(rgb: RgbArray) -> Box | None:
+    """The sharp photo inside a blurred surround (the photo stretched and blurred behind itself).
+
+    A blurred fill has almost no local contrast; the photo has some in nearly every row and column.
+    """
+    small = work_copy(rgb).astype(np.float32)
+    grey = small @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+    gradient = np.zeros_like(grey)
+    gradient[:, :-1] += np.abs(np.diff(grey, axis=1))
+    gradient[:-1, :] += np.abs(np.diff(grey, axis=0))
+    textured = gradient > 6.0
+    if textured.mean() < 0.01:
+        return None
+    return _box_from_mask(textured, 0.04)
+
+
+def rotation_angle(rgb: RgbArray) -> float | None:
+    """Counter-clockwise angle in degrees of a photo rotated on its own canvas with black corners, or None.
+
+    Rotating a W x H photo by t on a W x H canvas leaves a black right triangle in each corner whose legs
+    along the canvas edges are in the ratio tan(t); the longer leg lies along the top edge at the top-left
+    corner when the rotation was counter-clockwise. Two or more corners must agree.
+    """
+    small = work_copy(rgb)
+    dark = small.max(axis=2) <= 24
+    h, w = dark.shape
+    estimates = []
+    # (row, column) of each corner and the direction to walk along the horizontal and vertical edges.
+    for row, col, sign in ((0, 0, 1.0), (0, w - 1, -1.0), (h - 1, 0, -1.0), (h - 1, w - 1, 1.0)):
+        along_row = dark[row, ::1 if col == 0 else -1]
+        along_col = dark[::1 if row == 0 else -1, col]
+        horizontal = int(np.argmin(along_row)) if not along_row.all() else w
+        vertical = int(np.argmin(along_col)) if not along_col.all() else h
+        if min(horizontal, vertical) < 2 or max(horizontal, vertical) >= max(w, h) // 2 + 1:
+            continue
+        degrees = math.degrees(math.atan(min(horizontal, vertical) / max(horizontal, vertical)))
+        if not 0.5 <= degrees <= 30:
+            continue
+        estimates.append(sign * degrees if horizontal > vertical else -sign * degrees)
+    if len(estimates) < 2:
+        return None
+    estimates.sort()
+    for a, b in itertools.pairwise(estimates):
+        if abs(a - b) <= 1.5 and (a > 0) == (b > 0):
+            return float(np.median([e for e in estimates if abs(e - (a + b) / 2) <= 1.5]))
+    return None
+
+
+def inscribed_scale(degrees: float, width: int, height: int) -> float:
+    """Largest s such that the centred s-scaled W x H box fits inside the W x H box rotated by ``degrees``."""
+    t = math.radians(abs(degrees))
+    c, s = math.cos(t), math.sin(t)
+    return min(width / (width * c + height * s), height / (width * s + height * c))
