@@ -1,9 +1,24 @@
-"""Survivor portal and operator console (static pages + the routes that serve them)."""
+"""Survivor portal: static pages whose scripts hash files on the survivor's device.
+
+Everything under ``static/`` is served as is: HTML, CSS, ES modules (PDQ, MD5, SHA-256, the hashing
+worker, the page logic) and the message catalogs under ``static/locales/``. No templates, no inline script or
+style, so the API's Content-Security-Policy (``script-src 'self'``, ``style-src 'self'``) holds. The page
+talks to the API only through ``POST /v1/cases``, ``GET /v1/cases/{id}`` and ``POST /v1/cases/{id}/withdraw``.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
 
 
 def register_web(app: FastAPI) -> None:
-    """Mount the web pages on ``app``. Called by the API's app factory."""
+    """Mount the portal at ``/`` on ``app``.
+
+    Call this *after* every API route is added: a mount at ``/`` answers any path no earlier route claimed.
+    """
+    app.mount("/", StaticFiles(directory=STATIC_DIR, html=True), name="portal")

@@ -1,0 +1,390 @@
+// The survivor portal. Files are hashed on this device (hashing.js -> Web Workers); only hashes are sent.
+// Nothing is written to browser storage: state lives in this module and disappears with the page.
+import { Hasher } from './hashing.js';
+import { LANGUAGES, preferredLanguage, setLanguage, t, translate } from './i18n.js';
+import { QUALITY_THRESHOLD } from './media.js';
+
+const NEUTRAL_SITE = 'https://www.bbc.com/weather';
+const $ = (id) => document.getElementById(id);
+
+const state = {
+  files: new Map(), // id -> {file, row, result, problem, previewUrl}
+  nextId: 1,
+  hasher: null,
+  showPreviews: false,
+  submitting: false,
+  caseCredentials: null, // {caseId, secret} of the case on screen, memory only
+};
+
+// ---------- small helpers ----------
+
+/** Set an element's text from a catalog key (kept on the element so a language switch re-renders it). */
+function say(el, key, vars = {}, tone = '') {
+  el.dataset.i18n = key;
+  el.dataset.i18nVars = JSON.stringify(vars);
+  el.textContent = t(key, vars);
+  el.classList.remove('problem', 'warn', 'ok');
+  if (tone) el.classList.add(tone);
+}
+
+function quiet(el) {
+  delete el.dataset.i18n;
+  delete el.dataset.i18nVars;
+  el.textContent = '';
+  el.classList.remove('problem', 'warn', 'ok');
+}
+
+function element(tag, props = {}, children = []) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(props)) {
+    if (k === 'class') el.className = v;
+    else if (k === 'dataset') Object.assign(el.dataset, v);
+    else if (k in el) el[k] = v;
+    else el.setAttribute(k, v);
+  }
+  for (const c of children) el.append(c);
+  return el;
+}
+
+// ---------- views ----------
+
+function showView() {
+  const view = location.hash === '#case' ? 'case' : 'submit';
+  $('view-submit').hidden = view !== 'submit';
+  $('view-case').hidden = view !== 'case';
+  for (const link of document.querySelectorAll('[data-view]')) {
+    if (link.dataset.view === view) link.setAttribute('aria-current', 'page');
+    else link.removeAttribute('aria-current');
+  }
+}
+
+// ---------- quick exit ----------
+
+function quickExit() {
+  // Forget everything first, then replace this page in history so "Back" does not return to it.
+  if (state.hasher) state.hasher.close();
+  for (const entry of state.files.values()) if (entry.previewUrl) URL.revokeObjectURL(entry.previewUrl);
+  state.files.clear();
+  state.caseCredentials = null;
+  document.body.replaceChildren();
+  document.title = '';
+  location.replace(NEUTRAL_SITE);
+}
+
+// ---------- files ----------
+
+function hasher() {
+  if (!state.hasher) state.hasher = new Hasher({ background: '#ffffff' });
+  return state.hasher;
+}
+
+function addFiles(fileList) {
+  for (const file of fileList) {
+    const id = state.nextId++;
+    const entry = { file, result: null, problem: null, previewUrl: null };
+    entry.row = fileRow(id, entry);
+    state.files.set(id, entry);
+    $('file-list').append(entry.row.li);
+    hashOne(id, entry);
+  }
+  updateSubmit();
+}
+
+function fileRow(id, entry) {
+  const isVideo = entry.file.type.startsWith('video/');
+  entry.previewUrl = URL.createObjectURL(entry.file);
+  const thumb = isVideo
+    ? element('video', { class: 'thumb', src: entry.previewUrl, muted: true, preload: 'metadata' })
+    : element('img', { class: 'thumb', src: entry.previewUrl, alt: '' });
+  thumb.setAttribute('aria-hidden', 'true');
+  thumb.classList.toggle('blurred', !state.showPreviews);
+  const progress = element('progress', { max: 1, value: 0 });
+  progress.setAttribute('aria-label', entry.file.name);
+  const msg = element('p', { class: 'msg' });
+  const remove = element('button', { type: 'button', class: 'remove' });
+  say(remove, 'files.remove');
+  remove.setAttribute('aria-label', `${t('files.remove')}: ${entry.file.name}`);
+  remove.addEventListener('click', () => removeFile(id));
+  const li = element('li', { class: 'file', dataset: { testid: 'file-item' } }, [
+    element('div', { class: 'thumb-box' }, [thumb]),
+    element('div', {}, [element('p', { class: 'name', textContent: entry.file.name }), progress, msg]),
+    remove,
+  ]);
+  say(msg, 'files.status.hashing');
+  return { li, thumb, progress, msg };
+}
+
+async function hashOne(id, entry) {
+  try {
+    entry.result = await hasher().hash(entry.file, (fraction) => {
+      entry.row.progress.value = fraction;
+    });
+    entry.row.progress.value = 1;
+    if (entry.result.kind === 'video') say(entry.row.msg, 'files.status.video', {}, 'ok');
+    else if (entry.result.pdq.quality < QUALITY_THRESHOLD) say(entry.row.msg, 'files.status.lowQuality', {}, 'warn');
+    else say(entry.row.msg, 'files.status.done', {}, 'ok');
+  } catch (err) {
+    if (!state.files.has(id)) return;
+    entry.problem = err.problem || 'unreadable';
+    entry.row.progress.hidden = true;
+    say(entry.row.msg, `files.problem.${entry.problem}`, {}, 'problem');
+  }
+  entry.row.li.dataset.state = entry.problem ? 'problem' : 'ready';
+  updateSubmit();
+}
+
+function removeFile(id) {
+  const entry = state.files.get(id);
+  if (!entry) return;
+  if (entry.previewUrl) URL.revokeObjectURL(entry.previewUrl);
+  entry.row.li.remove();
+  state.files.delete(id);
+  updateSubmit();
+  $('file-input').focus();
+}
+
+function togglePreviews() {
+  state.showPreviews = !state.showPreviews;
+  const button = $('toggle-previews');
+  button.setAttribute('aria-pressed', String(state.showPreviews));
+  say(button, state.showPreviews ? 'files.hidePreviews' : 'files.showPreviews');
+  for (const entry of state.files.values()) entry.row.thumb.classList.toggle('blurred', !state.showPreviews);
+}
+
+// ---------- submission ----------
+
+function attested() {
+  return ['attest-subject', 'attest-non-consensual', 'attest-adult'].every((id) => $(id).checked);
+}
+
+function readyEntries() {
+  return [...state.files.values()].filter((e) => e.result);
+}
+
+function updateSubmit() {
+  const busy = [...state.files.values()].some((e) => !e.result && !e.problem);
+  $('submit').setAttribute('aria-disabled', String(state.submitting || busy || !readyEntries().length));
+}
+
+/** The request body: every distinct hash, nothing else (no names, sizes or pixels). */
+export function casePayload(results, subject) {
+  const seen = new Set();
+  const hashes = [];
+  const add = (hash) => {
+    const key = `${hash.type}:${hash.value}`;
+    if (!seen.has(key)) {
+      seen.add(key);
+      hashes.push(hash);
+    }
+  };
+  for (const r of results) {
+    if (r.pdq && r.pdq.quality > 0) add({ type: 'pdq', value: r.pdq.hash, quality: r.pdq.quality });
+    add({ type: 'md5', value: r.md5 });
+    add({ type: 'sha256', value: r.sha256 });
+  }
+  return { hashes, attestation: { subject, adult: true, non_consensual: true } };
+}
+
+async function submit(event) {
+  event.preventDefault();
+  const status = $('submit-status');
+  if (state.submitting) return;
+  if (!attested()) return say(status, 'submit.needAttest', {}, 'problem');
+  if ([...state.files.values()].some((e) => !e.result && !e.problem)) return say(status, 'submit.wait', {}, 'problem');
+  const ready = readyEntries();
+  if (!ready.length) return say(status, 'submit.needFiles', {}, 'problem');
+  const subject = document.querySelector('input[name="who"]:checked').value;
+  state.submitting = true;
+  updateSubmit();
+  say(status, 'submit.sending');
+  try {
+    const response = await fetch('/v1/cases', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify(casePayload(ready.map((e) => e.result), subject)),
+      credentials: 'omit',
+      cache: 'no-store',
+    });
+    if (response.status === 429) return say(status, 'submit.rateLimited', {}, 'problem');
+    if (!response.ok) return say(status, 'submit.failed', {}, 'problem');
+    const body = await response.json();
+    quiet(status);
+    showResult(body.case_id, body.secret);
+  } catch {
+    say(status, 'submit.failed', {}, 'problem');
+  } finally {
+    state.submitting = false;
+    updateSubmit();
+  }
+}
+
+function showResult(caseId, secret) {
+  // The files are no longer needed: forget them and their previews.
+  for (const id of [...state.files.keys()]) removeFile(id);
+  state.caseCredentials = { caseId, secret };
+  $('submit-form').hidden = true;
+  $('case-id').textContent = caseId;
+  $('case-secret').textContent = secret;
+  $('result').hidden = false;
+  $('result-heading').focus();
+}
+
+function credentialsText() {
+  const { caseId, secret } = state.caseCredentials;
+  return [t('download.title'), '', `${t('result.caseId')}: ${caseId}`, `${t('result.secret')}: ${secret}`, '',
+    t('download.keepSafe'), `${location.origin}/#case`, ''].join('\n');
+}
+
+async function copyCredentials() {
+  try {
+    await navigator.clipboard.writeText(credentialsText());
+    say($('copy-status'), 'result.copied', {}, 'ok');
+  } catch {
+    say($('copy-status'), 'result.copyFailed', {}, 'problem');
+  }
+}
+
+function downloadCredentials() {
+  const url = URL.createObjectURL(new Blob([credentialsText()], { type: 'text/plain;charset=utf-8' }));
+  const link = element('a', { href: url, download: `redline-case-${state.caseCredentials.caseId}.txt` });
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 1000);
+}
+
+function openOwnCase() {
+  $('case-lookup-id').value = state.caseCredentials.caseId;
+  $('case-lookup-secret').value = state.caseCredentials.secret;
+  location.hash = '#case';
+  loadCase();
+}
+
+// ---------- case page ----------
+
+async function caseRequest(method, suffix = '') {
+  const caseId = $('case-lookup-id').value.trim();
+  const secret = $('case-lookup-secret').value.trim();
+  return fetch(`/v1/cases/${encodeURIComponent(caseId)}${suffix}`, {
+    method,
+    headers: { 'X-Case-Secret': secret },
+    credentials: 'omit',
+    cache: 'no-store',
+  });
+}
+
+async function loadCase(event) {
+  if (event) event.preventDefault();
+  const status = $('case-status');
+  if (!$('case-lookup-id').value.trim() || !$('case-lookup-secret').value.trim()) {
+    return say(status, 'case.missing', {}, 'problem');
+  }
+  say(status, 'case.loading');
+  try {
+    const response = await caseRequest('GET');
+    if (response.status === 429) return say(status, 'submit.rateLimited', {}, 'problem');
+    if ([401, 403, 404].includes(response.status)) {
+      $('case-details').hidden = true;
+      return say(status, 'case.notFound', {}, 'problem');
+    }
+    if (!response.ok) return say(status, 'case.failed', {}, 'problem');
+    quiet(status);
+    renderCase(await response.json());
+  } catch {
+    say(status, 'case.failed', {}, 'problem');
+  }
+}
+
+const sum = (items, key) => items.reduce((total, item) => total + (Number(item[key]) || 0), 0);
+
+function renderCase(data) {
+  const hashes = data.hashes || [];
+  say($('case-state'), `status.${data.status}`);
+  $('case-created').textContent = data.created_at ? new Date(data.created_at).toLocaleString(document.documentElement.lang) : '';
+  $('case-matches').textContent = String(data.match_count ?? sum(hashes, 'match_count'));
+  $('case-actions').textContent = String(data.action_count ?? sum(hashes, 'action_count'));
+  const rows = hashes.map((h) => {
+    const kind = element('td');
+    say(kind, `hashType.${h.type}`);
+    const status = element('td');
+    say(status, `status.${h.status}`);
+    return element('tr', {}, [
+      kind,
+      element('td', {}, [element('code', { textContent: `${String(h.value).slice(0, 12)}…` })]),
+      status,
+      element('td', { textContent: String(h.match_count ?? 0) }),
+      element('td', { textContent: String(h.action_count ?? 0) }),
+    ]);
+  });
+  $('case-hashes').replaceChildren(...rows);
+  $('withdraw').hidden = data.status === 'withdrawn';
+  $('case-details').hidden = false;
+  $('case-details-heading').focus();
+}
+
+async function withdraw() {
+  $('withdraw-dialog').close();
+  const status = $('case-status');
+  say(status, 'withdraw.sending');
+  try {
+    const response = await caseRequest('POST', '/withdraw');
+    if (!response.ok) return say(status, 'withdraw.failed', {}, 'problem');
+    await loadCase();
+    say(status, 'withdraw.done', {}, 'ok');
+  } catch {
+    say(status, 'withdraw.failed', {}, 'problem');
+  }
+}
+
+// ---------- wiring ----------
+
+function wireDropZone() {
+  const zone = $('drop-zone');
+  const stop = (event) => {
+    event.preventDefault();
+    event.stopPropagation();
+  };
+  zone.addEventListener('dragenter', (e) => { stop(e); zone.classList.add('over'); });
+  zone.addEventListener('dragover', (e) => { stop(e); zone.classList.add('over'); });
+  zone.addEventListener('dragleave', (e) => { stop(e); zone.classList.remove('over'); });
+  zone.addEventListener('drop', (e) => {
+    stop(e);
+    zone.classList.remove('over');
+    if (e.dataTransfer && e.dataTransfer.files.length) addFiles(e.dataTransfer.files);
+  });
+  // A file dropped outside the zone must not make the browser open (display) it.
+  window.addEventListener('dragover', (e) => e.preventDefault());
+  window.addEventListener('drop', (e) => e.preventDefault());
+}
+
+async function start() {
+  const requested = new URLSearchParams(location.search).get('lang');
+  const lang = LANGUAGES.includes(requested) ? requested : preferredLanguage();
+  await setLanguage(lang);
+  $('language').value = lang;
+  $('language').addEventListener('change', async (e) => {
+    await setLanguage(e.target.value);
+    translate(document);
+  });
+  $('quick-exit').addEventListener('click', quickExit);
+  $('file-input').addEventListener('change', (e) => {
+    addFiles(e.target.files);
+    e.target.value = ''; // the same file can be chosen again after removing it
+  });
+  wireDropZone();
+  $('toggle-previews').addEventListener('click', togglePreviews);
+  $('submit-form').addEventListener('submit', submit);
+  $('copy-credentials').addEventListener('click', copyCredentials);
+  $('download-credentials').addEventListener('click', downloadCredentials);
+  $('open-case').addEventListener('click', openOwnCase);
+  $('case-form').addEventListener('submit', loadCase);
+  $('withdraw').addEventListener('click', () => $('withdraw-dialog').showModal());
+  $('withdraw-cancel').addEventListener('click', () => $('withdraw-dialog').close());
+  $('withdraw-confirm').addEventListener('click', withdraw);
+  window.addEventListener('hashchange', showView);
+  showView();
+  updateSubmit();
+  document.body.dataset.ready = 'true';
+}
+
+start();
