@@ -5,6 +5,8 @@ import { LANGUAGES, preferredLanguage, setLanguage, t, translate } from './i18n.
 import { QUALITY_THRESHOLD } from './media.js';
 
 const NEUTRAL_SITE = 'https://www.bbc.com/weather';
+// Names the wording of Step 1 (catalog keys attest.*), recorded with the case. Change it when that wording changes.
+const ATTESTATION_VERSION = 'portal-2025-1';
 const $ = (id) => document.getElementById(id);
 
 const state = {
@@ -182,7 +184,7 @@ export function casePayload(results, subject) {
     add({ type: 'md5', value: r.md5 });
     add({ type: 'sha256', value: r.sha256 });
   }
-  return { hashes, attestation: { subject, adult: true, non_consensual: true } };
+  return { hashes, attestation: { subject, adult: true, non_consensual: true, text_version: ATTESTATION_VERSION } };
 }
 
 async function submit(event) {
@@ -295,25 +297,31 @@ async function loadCase(event) {
   }
 }
 
-const sum = (items, key) => items.reduce((total, item) => total + (Number(item[key]) || 0), 0);
+/** "2 (block 1, review 1)" from the API's {action: count} map. */
+function actionSummary(actions) {
+  const entries = Object.entries(actions || {}).filter(([, n]) => n > 0);
+  const total = entries.reduce((sum, [, n]) => sum + n, 0);
+  if (!entries.length) return '0';
+  return `${total} (${entries.map(([name, n]) => `${name} ${n}`).join(', ')})`;
+}
 
+/** Shows GET /v1/cases/{id}: {case_id, status, created_at, hashes: [{position, type, status, matches}], matches, actions}. */
 function renderCase(data) {
   const hashes = data.hashes || [];
   say($('case-state'), `status.${data.status}`);
   $('case-created').textContent = data.created_at ? new Date(data.created_at).toLocaleString(document.documentElement.lang) : '';
-  $('case-matches').textContent = String(data.match_count ?? sum(hashes, 'match_count'));
-  $('case-actions').textContent = String(data.action_count ?? sum(hashes, 'action_count'));
+  $('case-matches').textContent = String(data.matches ?? 0);
+  $('case-actions').textContent = actionSummary(data.actions);
   const rows = hashes.map((h) => {
     const kind = element('td');
     say(kind, `hashType.${h.type}`);
     const status = element('td');
     say(status, `status.${h.status}`);
     return element('tr', {}, [
+      element('td', { textContent: String((h.position ?? 0) + 1) }),
       kind,
-      element('td', {}, [element('code', { textContent: `${String(h.value).slice(0, 12)}…` })]),
       status,
-      element('td', { textContent: String(h.match_count ?? 0) }),
-      element('td', { textContent: String(h.action_count ?? 0) }),
+      element('td', { textContent: String(h.matches ?? 0) }),
     ]);
   });
   $('case-hashes').replaceChildren(...rows);

@@ -8,6 +8,9 @@ export const LIMITS = {
 
 export const QUALITY_THRESHOLD = 50; // below this a PDQ hash matches unreliably (server: pdq_min_quality)
 
+// Centred crops hashed with each picture so cropped copies still match (server: signals/robust.py).
+export const REGION_SCALES = [0.9, 0.8, 0.7];
+
 const ascii = (bytes, from, to) => String.fromCharCode(...bytes.subarray(from, to));
 
 /** 'image', 'video' or null from a file's first bytes (file names and MIME types can lie). */

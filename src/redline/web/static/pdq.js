@@ -39,10 +39,11 @@ function nearestIndices(src, dst) {
 }
 
 /**
- * Luminance of an RGBA pixel buffer, shrunk to 512x512 by nearest neighbour when a side exceeds 512.
+ * Luminance of the `width` x `height` window at (`left`, `top`) of an RGBA buffer `stride` pixels wide,
+ * shrunk to 512x512 by nearest neighbour when a side exceeds 512.
  * Alpha is ignored here: the caller composites transparent pixels onto the background first.
  */
-export function lumaFromRgba(rgba, width, height) {
+export function lumaFromRgba(rgba, width, height, { stride = width, left = 0, top = 0 } = {}) {
   let outW = width;
   let outH = height;
   let cols = null;
@@ -55,10 +56,10 @@ export function lumaFromRgba(rgba, width, height) {
   }
   const luma = new Float32Array(outW * outH);
   for (let y = 0; y < outH; y++) {
-    const sy = rows ? rows[y] : y;
+    const sy = top + (rows ? rows[y] : y);
     for (let x = 0; x < outW; x++) {
-      const sx = cols ? cols[x] : x;
-      const p = (sy * width + sx) * 4;
+      const sx = left + (cols ? cols[x] : x);
+      const p = (sy * stride + sx) * 4;
       luma[y * outW + x] = f32(f32(f32(LUMA_R * rgba[p]) + f32(LUMA_G * rgba[p + 1])) + f32(LUMA_B * rgba[p + 2]));
     }
   }
@@ -195,15 +196,27 @@ function variant(block, fn) {
 }
 
 /**
- * PDQ of an RGBA image (alpha already composited). Returns {hash, quality} and, when `dihedral` is true,
- * `dihedral`: {orig, rot90, rot180, rot270, flipx, flipy, flipplus, flipminus} hex strings.
+ * PDQ of an RGBA image (alpha already composited). Returns {hash, quality}; with `dihedral` also
+ * `dihedral`: {orig, rot90, rot180, rot270, flipx, flipy, flipplus, flipminus} hex strings; with `regions`
+ * (a list of scales such as [0.9, 0.8, 0.7]) also `regions`: [{label: 'crop_0.9', hash, quality}, ...],
+ * the PDQ of each centred crop (what the bank stores to find cropped copies; server: signals/robust.py).
  */
-export function pdqFromRgba(rgba, width, height, { dihedral = false } = {}) {
-  if (width < MIN_SIDE || height < MIN_SIDE) {
-    const zero = '0'.repeat(64);
-    return { hash: zero, quality: 0, ...(dihedral ? { dihedral: null } : {}) };
+export function pdqFromRgba(rgba, width, height, { dihedral = false, regions = [] } = {}) {
+  const result = pdqOfWindow(rgba, width, { left: 0, top: 0, width, height }, dihedral);
+  if (regions.length) {
+    result.regions = regions.map((scale) => {
+      const { hash, quality } = pdqOfWindow(rgba, width, centreCrop(scale, width, height), false);
+      return { label: `crop_${scale}`, hash, quality };
+    });
   }
-  const { luma, width: w, height: h } = lumaFromRgba(rgba, width, height);
+  return result;
+}
+
+function pdqOfWindow(rgba, stride, { left, top, width, height }, dihedral) {
+  if (width < MIN_SIDE || height < MIN_SIDE) {
+    return { hash: '0'.repeat(64), quality: 0, ...(dihedral ? { dihedral: null } : {}) };
+  }
+  const { luma, width: w, height: h } = lumaFromRgba(rgba, width, height, { stride, left, top });
   jaroszFilter(luma, w, h);
   const grid = sampleGrid(luma, w, h);
   const quality = gridQuality(grid);
@@ -214,6 +227,22 @@ export function pdqFromRgba(rgba, width, height, { dihedral = false } = {}) {
     for (const [name, fn] of Object.entries(DIHEDRAL)) result.dihedral[name] = thresholdToHex(variant(block, fn));
   }
   return result;
+}
+
+/** Python's round(): halves go to the even neighbour. The server computes crop boxes with it. */
+function roundHalfEven(x) {
+  const r = Math.round(x);
+  return Math.abs(x - Math.trunc(x)) === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+
+/** The centred crop keeping `scale` of each side, in pixels, exactly as signals/robust.py computes it. */
+export function centreCrop(scale, width, height) {
+  const margin = (1 - scale) / 2;
+  const left = roundHalfEven(margin * width);
+  const top = roundHalfEven(margin * height);
+  const right = Math.max(left + 1, roundHalfEven((1 - margin) * width));
+  const bottom = Math.max(top + 1, roundHalfEven((1 - margin) * height));
+  return { left, top, width: right - left, height: bottom - top };
 }
 
 /** Number of differing bits between two 64-hex-character hashes. */
