@@ -52,6 +52,23 @@ class Settings:
     contact_key: str = ""
     #: Comma-separated origins allowed to call the API from a browser; empty keeps CORS closed.
     cors_origins: str = ""
+    #: Moderation: an entry rejected ("not intimate-image abuse") by this many independent reviewers is
+    #: quarantined automatically and flagged for operator audit.
+    review_reject_quarantine: int = 3
+    #: Longest time a platform's preview image is kept when nobody decides the review item (seconds).
+    review_preview_ttl_s: int = 7 * 24 * 3600
+    #: Webhooks may target loopback / private addresses only when these are set (tests, private networks).
+    webhook_allow_loopback: bool = False
+    webhook_allow_private: bool = False
+    #: Per-attempt timeout, first retry delay, and age after which a delivery is dead-lettered (seconds).
+    webhook_timeout_s: float = 5.0
+    webhook_backoff_base_s: float = 5.0
+    webhook_max_age_s: float = 3 * 24 * 3600.0
+    #: How often the delivery worker looks for due deliveries (seconds).
+    webhook_poll_interval: float = 0.5
+    #: Console sign-in lifetime (seconds); failed sign-ins allowed per username and address per 15 minutes.
+    console_session_ttl_s: int = 8 * 3600
+    console_login_attempts: int = 10
 
     @property
     def effective_database_url(self) -> str:

@@ -12,6 +12,8 @@ from alembic.migration import MigrationContext
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
 
+import redline.actions.models
+import redline.review.models  # noqa: F401 - their tables are in the migrations too (m001)
 from redline.bank import service
 from redline.bank.db import Database
 from redline.bank.importing import parse_hashes

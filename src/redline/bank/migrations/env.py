@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from alembic import context
 
+# Every module that declares tables, so autogenerate compares against the whole schema.
+import redline.actions.models
+import redline.review.models  # noqa: F401
 from redline.bank.models import Base
 
 connection = context.config.attributes["connection"]

@@ -1,0 +1,128 @@
+"""From matches to actions: decide each match's action, log it, queue it for review, announce it.
+
+Called by the match endpoints inside one write transaction, so the match log row, the review item and the
+``match.created`` outbox event are committed together or not at all.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from redline.actions.models import REVIEW_ACTIONS, MatchLogEntry
+from redline.actions.outbox import emit
+from redline.actions.rules import Rule, decide, load_rules, severity
+from redline.bank.models import utcnow
+from redline.review.queue import open_item
+
+#: Caller metadata is stored with the match: keep it small (bytes of its JSON form).
+MAX_METADATA_BYTES = 4096
+MAX_CONTENT_ID = 256
+
+
+class MetadataError(ValueError):
+    """``content_id`` or ``metadata`` the service will not store."""
+
+
+def check_caller_fields(content_id: str | None, metadata: dict[str, Any] | None) -> dict[str, Any]:
+    """Validate the platform's own reference for its content; returns the metadata to store."""
+    if content_id is not None and not 1 <= len(content_id) <= MAX_CONTENT_ID:
+        raise MetadataError(f"content_id must be 1 to {MAX_CONTENT_ID} characters")
+    meta = metadata or {}
+    if len(json.dumps(meta, separators=(",", ":"))) > MAX_METADATA_BYTES:
+        raise MetadataError(f"metadata larger than {MAX_METADATA_BYTES} bytes of JSON")
+    return meta
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One match as the matcher found it."""
+
+    query_type: str
+    query_value: str
+    entry_id: int
+    bank_id: int
+    bank_name: str
+    distance: int
+
+
+@dataclass(frozen=True)
+class Decided:
+    action: str
+    match_id: int
+    review_item_id: int | None
+
+
+def act_on_matches(
+    session: Session,
+    hits: Sequence[Hit],
+    *,
+    api_key_id: str,
+    partner_id: int | None,
+    content_id: str | None = None,
+    metadata: dict[str, Any] | None = None,
+    rules: Sequence[Rule] | None = None,
+) -> list[Decided]:
+    """Decide, log, queue and announce every hit; one :class:`Decided` per hit, in order."""
+    if not hits:
+        return []
+    meta = check_caller_fields(content_id, metadata)
+    active_rules = load_rules(session) if rules is None else list(rules)
+    now = utcnow()
+    out: list[Decided] = []
+    for hit in hits:
+        action = decide(active_rules, hit.bank_id, hit.query_type, hit.distance)
+        item_id: int | None = None
+        if action in REVIEW_ACTIONS:
+            item = open_item(
+                session,
+                entry_id=hit.entry_id,
+                bank_id=hit.bank_id,
+                signal_type=hit.query_type,
+                distance=hit.distance,
+                action=action,
+                severity=severity(action, hit.query_type, hit.distance),
+                api_key_id=api_key_id,
+                partner_id=partner_id,
+                content_id=content_id,
+                meta=meta,
+            )
+            item_id = item.id
+        row = MatchLogEntry(
+            at=now,
+            api_key_id=api_key_id,
+            partner_id=partner_id,
+            content_id=content_id,
+            meta=meta,
+            query_type=hit.query_type,
+            query_value=hit.query_value,
+            entry_id=hit.entry_id,
+            bank_id=hit.bank_id,
+            distance=hit.distance,
+            action=action,
+            review_item_id=item_id,
+        )
+        session.add(row)
+        session.flush()
+        emit(
+            session,
+            "match.created",
+            {
+                "match_id": row.id,
+                "entry_id": hit.entry_id,
+                "bank": hit.bank_name,
+                "signal_type": hit.query_type,
+                "distance": hit.distance,
+                "action": action,
+                "review_item_id": item_id,
+                "content_id": content_id,
+                "metadata": meta,
+            },
+            partner_id=partner_id,
+        )
+        out.append(Decided(action, row.id, item_id))
+    return out

@@ -1,0 +1,321 @@
+"""The review queue: items, platform previews, decisions, and the feedback they send into the bank.
+
+Feedback rules (why): a survivor's submission cannot be checked by anyone but the survivor, so a hash bank
+can be fed false or malicious hashes (a company logo, a political meme) to get lawful content taken down.
+Human review of matches is where that shows: every decision counts once per independent reviewer against the
+matched entry. ``review_reject_quarantine`` (K) independent "not intimate-image abuse" verdicts quarantine the
+entry — it stops matching at once (through the bank's change log, like any status change) and is flagged for
+the operator to audit. A confirmation marks the entry verified.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from redline.actions.outbox import emit
+from redline.bank.models import Bank, Entry, utcnow
+from redline.bank.service import BankError, Conflict, NotFound, audit, set_entry_status
+from redline.review.models import (
+    DECISIONS,
+    EntryFeedback,
+    EntryReviewState,
+    ReviewDecision,
+    ReviewItem,
+)
+
+#: StopNCII's feedback vocabulary, used in webhooks and the partner feed.
+PENDING_REVIEW, BLOCKED, NOT_BLOCKED = "PendingReview", "Blocked", "NotBlocked"
+_STATE_OF_DECISION = {"confirm": BLOCKED, "reject": NOT_BLOCKED, "escalate": PENDING_REVIEW}
+#: Largest preview accepted from a platform (bytes).
+MAX_PREVIEW_BYTES = 5 * 1024 * 1024
+PREVIEW_TYPES = ("image/jpeg", "image/png", "image/webp", "image/gif")
+
+
+class ReviewError(BankError):
+    code = "review-refused"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    decision: ReviewDecision
+    state: str
+    confirmed: int
+    rejected: int
+    quarantined: bool
+    verified: bool
+
+
+def open_item(
+    session: Session,
+    *,
+    entry_id: int,
+    bank_id: int,
+    signal_type: str,
+    distance: int,
+    action: str,
+    severity: int,
+    api_key_id: str,
+    partner_id: int | None,
+    content_id: str | None,
+    meta: dict[str, Any],
+) -> ReviewItem:
+    """Queue a match for review. The same content matching the same entry again reuses the open item."""
+    if content_id is not None:
+        existing = session.scalar(
+            select(ReviewItem).where(
+                ReviewItem.entry_id == entry_id,
+                ReviewItem.api_key_id == api_key_id,
+                ReviewItem.content_id == content_id,
+                ReviewItem.status.in_(("pending", "escalated")),
+            )
+        )
+        if existing is not None:
+            if distance < existing.distance:
+                existing.distance = distance
+            return existing
+    item = ReviewItem(
+        entry_id=entry_id,
+        bank_id=bank_id,
+        signal_type=signal_type,
+        distance=distance,
+        action=action,
+        severity=severity,
+        api_key_id=api_key_id,
+        partner_id=partner_id,
+        content_id=content_id,
+        meta=meta,
+        status="pending",
+        created_at=utcnow(),
+    )
+    session.add(item)
+    session.flush()
+    return item
+
+
+def get_item(session: Session, item_id: int) -> ReviewItem:
+    item = session.get(ReviewItem, item_id)
+    if item is None:
+        raise NotFound(f"no review item {item_id}")
+    return item
+
+
+def queue(
+    session: Session, *, statuses: Sequence[str] = ("pending", "escalated"), limit: int = 100
+) -> list[ReviewItem]:
+    """Open items, most severe first, then oldest first (time in queue is what the console shows)."""
+    return list(
+        session.scalars(
+            select(ReviewItem)
+            .where(ReviewItem.status.in_(list(statuses)))
+            .order_by(ReviewItem.severity.desc(), ReviewItem.created_at, ReviewItem.id)
+            .limit(limit)
+        )
+    )
+
+
+def bank_names(session: Session) -> dict[int, str]:
+    return {bank_id: name for bank_id, name in session.execute(select(Bank.id, Bank.name))}
+
+
+# --- previews ----------------------------------------------------------------------------------------------
+
+
+def attach_preview(
+    session: Session,
+    item_id: int,
+    *,
+    ttl: timedelta,
+    data: bytes | None = None,
+    content_type: str | None = None,
+    url: str | None = None,
+) -> ReviewItem:
+    """The platform's copy of its content, for the reviewer: uploaded bytes or an ``https`` URL the
+    reviewer's browser loads directly (Redline never fetches it). Kept until decided or ``ttl``."""
+    item = get_item(session, item_id)
+    if item.status == "decided":
+        raise Conflict("the item is decided; its preview is no longer kept")
+    if (data is None) == (url is None):
+        raise ReviewError("give either the preview bytes or a preview URL")
+    if data is not None:
+        if content_type not in PREVIEW_TYPES:
+            raise ReviewError(f"preview must be one of {', '.join(PREVIEW_TYPES)}")
+        if len(data) > MAX_PREVIEW_BYTES:
+            raise ReviewError(f"preview larger than {MAX_PREVIEW_BYTES} bytes")
+        item.preview_data, item.preview_type, item.preview_url = data, content_type, None
+    else:
+        assert url is not None
+        if not url.startswith("https://") or len(url) > 2048:
+            raise ReviewError("a preview URL must be https and at most 2048 characters")
+        item.preview_data, item.preview_type, item.preview_url = None, None, url
+    item.preview_expires_at = utcnow() + ttl
+    return item
+
+
+def drop_expired_previews(session: Session, now: datetime | None = None) -> int:
+    """Delete previews past their time; returns how many."""
+    result = session.execute(
+        update(ReviewItem)
+        .where(ReviewItem.preview_expires_at.is_not(None), ReviewItem.preview_expires_at <= (now or utcnow()))
+        .values(preview_data=None, preview_type=None, preview_url=None, preview_expires_at=None)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def preview_of(item: ReviewItem, now: datetime | None = None) -> tuple[bytes | None, str | None, str | None]:
+    """``(data, content_type, url)`` if the item still has a live preview, else Nones."""
+    if item.preview_expires_at is None or item.preview_expires_at <= (now or utcnow()):
+        return None, None, None
+    return item.preview_data, item.preview_type, item.preview_url
+
+
+# --- decisions and feedback --------------------------------------------------------------------------------
+
+
+def decide(
+    session: Session,
+    item_id: int,
+    *,
+    reviewer: str,
+    decision: str,
+    note: str = "",
+    reject_quarantine: int,
+    may_decide_escalated: bool = True,
+) -> Outcome:
+    """Record a reviewer's decision and feed it back into the matched entry."""
+    if decision not in DECISIONS:
+        raise ReviewError(f"decision must be one of {', '.join(DECISIONS)}")
+    if len(note) > 4000:
+        raise ReviewError("note longer than 4000 characters")
+    item = session.scalar(select(ReviewItem).where(ReviewItem.id == item_id).with_for_update())
+    if item is None:
+        raise NotFound(f"no review item {item_id}")
+    if item.status == "decided":
+        raise Conflict("this item is already decided")
+    if item.status == "escalated" and not may_decide_escalated:
+        raise ReviewError("escalated items are decided by an admin")
+    if decision == "escalate" and item.status == "escalated":
+        raise Conflict("this item is already escalated")
+    now = utcnow()
+    record = ReviewDecision(item_id=item.id, reviewer=reviewer, decision=decision, note=note, at=now)
+    session.add(record)
+    if decision == "escalate":
+        item.status = "escalated"
+    else:
+        item.status, item.decided_at = "decided", now
+        # The platform's content is not kept once a human has decided.
+        item.preview_data = item.preview_type = item.preview_url = None
+        item.preview_expires_at = None
+    state = _feedback(session, item.entry_id, reviewer, decision, reject_quarantine, now)
+    session.flush()
+    audit(
+        session,
+        reviewer,
+        "review.decided",
+        f"review:{item.id}",
+        decision=decision,
+        entry=item.entry_id,
+        note=note,
+    )
+    emit(
+        session,
+        "review.decided",
+        {
+            "review_item_id": item.id,
+            "entry_id": item.entry_id,
+            "content_id": item.content_id,
+            "decision": decision,
+            "state": _STATE_OF_DECISION[decision],
+            "note": note,
+        },
+        partner_id=item.partner_id,
+    )
+    return Outcome(record, _STATE_OF_DECISION[decision], *state)
+
+
+def _feedback(
+    session: Session, entry_id: int, reviewer: str, decision: str, reject_quarantine: int, now: datetime
+) -> tuple[int, int, bool, bool]:
+    """Update the entry's verdict counts; quarantine or verify it. Returns (confirmed, rejected,
+    quarantined now, verified)."""
+    if decision in ("confirm", "reject"):
+        mine = session.scalar(
+            select(EntryFeedback).where(
+                EntryFeedback.entry_id == entry_id, EntryFeedback.reviewer == reviewer
+            )
+        )
+        if mine is None:
+            session.add(EntryFeedback(entry_id=entry_id, reviewer=reviewer, verdict=decision, at=now))
+        else:
+            mine.verdict, mine.at = decision, now
+        session.flush()
+    counts = dict(
+        session.execute(
+            select(EntryFeedback.verdict, func.count())
+            .where(EntryFeedback.entry_id == entry_id)
+            .group_by(EntryFeedback.verdict)
+        ).all()
+    )
+    confirmed, rejected = int(counts.get("confirm", 0)), int(counts.get("reject", 0))
+    state = session.get(EntryReviewState, entry_id)
+    if state is None:
+        state = EntryReviewState(
+            entry_id=entry_id, confirmed=0, rejected=0, verified=False, flagged_for_audit=False
+        )
+        session.add(state)
+    state.confirmed, state.rejected, state.updated_at = confirmed, rejected, now
+    entry = session.get(Entry, entry_id)
+    quarantined = False
+    if entry is not None and rejected >= reject_quarantine and entry.status == "active":
+        set_entry_status(
+            session,
+            entry_id,
+            "quarantined",
+            actor="system:review",
+            reason=f"rejected by {rejected} independent reviewers (threshold {reject_quarantine})",
+        )
+        state.flagged_for_audit = quarantined = True
+        state.verified = False
+        emit(
+            session,
+            "entry.quarantined",
+            {"entry_id": entry_id, "rejected": rejected, "confirmed": confirmed, "reason": "review feedback"},
+        )
+    elif confirmed > 0 and not state.verified and not state.flagged_for_audit:
+        state.verified = True
+        audit(session, "system:review", "entry.verified", f"entry:{entry_id}", confirmed=confirmed)
+        emit(session, "entry.verified", {"entry_id": entry_id, "confirmed": confirmed})
+    return confirmed, rejected, quarantined, state.verified
+
+
+def decisions(session: Session, *, item_id: int | None = None, limit: int = 200) -> list[ReviewDecision]:
+    query = select(ReviewDecision).order_by(ReviewDecision.id.desc()).limit(limit)
+    if item_id is not None:
+        query = query.where(ReviewDecision.item_id == item_id)
+    return list(session.scalars(query))
+
+
+def review_states(session: Session, entry_ids: Sequence[int]) -> dict[int, str]:
+    """Feedback state of each entry in StopNCII's words: ``Blocked`` (confirmed by review),
+    ``NotBlocked`` (rejected: quarantined by feedback, or more rejections than confirmations),
+    ``PendingReview`` (no human verdict yet)."""
+    out = dict.fromkeys(entry_ids, PENDING_REVIEW)
+    if not entry_ids:
+        return out
+    for state in session.scalars(
+        select(EntryReviewState).where(EntryReviewState.entry_id.in_(list(entry_ids)))
+    ):
+        if state.flagged_for_audit or state.rejected > state.confirmed:
+            out[state.entry_id] = NOT_BLOCKED
+        elif state.verified:
+            out[state.entry_id] = BLOCKED
+    return out
+
+
+def entry_state(session: Session, entry_id: int) -> EntryReviewState | None:
+    return session.get(EntryReviewState, entry_id)
