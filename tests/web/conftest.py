@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import functools
 import shutil
+import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -77,3 +79,44 @@ def serve_static(media_root: Path) -> tuple[ThreadingHTTPServer, str]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(handler))
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server, f"http://127.0.0.1:{server.server_address[1]}"
+
+
+WEB_TESTS_DIR = Path(__file__).resolve().parent
+AXE_SCRIPT = WEB_TESTS_DIR / "node_modules" / "axe-core" / "axe.min.js"
+
+
+@pytest.fixture(scope="session")
+def axe_source() -> str:
+    """axe-core's script, installed from the pinned package-lock.json with ``npm ci`` on first use."""
+    if not AXE_SCRIPT.exists():
+        npm = shutil.which("npm")
+        require(npm is not None, "npm not installed (needed to install axe-core for the accessibility test)")
+        assert npm is not None
+        subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=WEB_TESTS_DIR, check=True, timeout=180)
+    return AXE_SCRIPT.read_text("utf-8")
+
+
+@pytest.fixture
+def portal(database_url: str, tmp_path: Path) -> Iterator[tuple[str, str]]:
+    """The real Redline app (API + portal) served by uvicorn on a free loopback port: (base URL, DB URL)."""
+    import uvicorn
+
+    from redline.api.app import create_app
+    from redline.config import Settings
+
+    settings = Settings(data_dir=tmp_path, database_url=database_url, change_poll_interval=0.1)
+    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=0, log_level="warning")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the test server did not start")
+        time.sleep(0.05)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}", database_url
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

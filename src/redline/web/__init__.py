@@ -21,4 +21,7 @@ def register_web(app: FastAPI) -> None:
 
     Call this *after* every API route is added: a mount at ``/`` answers any path no earlier route claimed.
     """
+    from redline.web.console import mount_console
+
+    mount_console(app)  # the review console at /console (before the catch-all portal mount)
     app.mount("/", StaticFiles(directory=STATIC_DIR, html=True), name="portal")
