@@ -65,6 +65,9 @@ class HammingIndex(ABC):
     """
 
     bits: int
+    #: The bank change-log position this index's contents reflect: stored by ``save``, restored by ``load``,
+    #: so the bank can replay only the changes after it. 0 when unknown.
+    position: int = 0
 
     @abstractmethod
     def add(self, ids: IdArray, codes: CodeArray) -> None:
@@ -83,10 +86,10 @@ class HammingIndex(ABC):
         """Number of stored codes."""
 
     @abstractmethod
-    def save(self, path: Path) -> None:
-        """Write a snapshot that :meth:`load` can read back."""
+    def save(self, path: Path, position: int | None = None) -> None:
+        """Write a snapshot that :meth:`load` can read back, with ``position`` (default ``self.position``)."""
 
     @classmethod
     @abstractmethod
     def load(cls, path: Path) -> Self:
-        """Read a snapshot written by :meth:`save`."""
+        """Read a snapshot written by :meth:`save`; the result's ``position`` is the one saved."""

@@ -73,14 +73,16 @@ class FlatIndex(HammingIndex):
     def __len__(self) -> int:
         return int(self._state[0].shape[0])
 
-    def save(self, path: Path) -> None:
+    def save(self, path: Path, position: int | None = None) -> None:
         ids, codes = self._state
+        at = self.position if position is None else position
         with open(path, "wb") as fh:
-            np.savez(fh, bits=np.int64(self.bits), ids=ids, codes=codes)
+            np.savez(fh, bits=np.int64(self.bits), position=np.int64(at), ids=ids, codes=codes)
 
     @classmethod
     def load(cls, path: Path) -> Self:
         with np.load(path) as data:
             index = cls(int(data["bits"]))
             index.add(data["ids"], data["codes"])
+            index.position = int(data["position"]) if "position" in data else 0
         return index

@@ -1,0 +1,195 @@
+# mypy: ignore-errors
+# (Numba compiles these functions with its own type inference; NumPy-scalar arithmetic inside them is not
+# something mypy's stubs can follow. Their Python-facing signatures are exercised by tests/index.)
+"""Numba kernels for the multi-index hash (MIH) index: table build, probe-and-verify search, linear scan.
+
+Codes reach these kernels as ``(n, words)`` native ``uint64`` arrays (a zero-copy view of the packed bytes).
+Hamming distance does not care how bits are numbered, so the byte order inside a word is irrelevant; what
+matters is that stored codes and queries are viewed the same way.
+
+All kernels are ``nogil``: the index runs them on several Python threads at once (one per core), and any
+number of callers may search concurrently. No kernel allocates per candidate; results go into caller-provided
+``(queries, cap)`` buffers and the true count is reported so the caller can re-run the few queries that
+overflowed with a larger buffer.
+
+Table metadata ``meta`` has one row per table: ``start, width, dir_bits, radius, offsets_base, masks_base,
+masks_count``. A table's key is ``width`` (<= 32) bits of the code starting at bit ``start``; the top
+``dir_bits`` of the key select a bucket in a CSR layout, the remaining ``width - dir_bits`` (<= 8) bits are
+kept per entry in ``resid`` to filter a bucket without touching the codes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from numba import njit, types
+from numba.extending import intrinsic
+
+START, WIDTH, DIR_BITS, RADIUS, OFFSETS_BASE, MASKS_BASE, MASKS_COUNT = range(7)
+META_COLUMNS = 7
+
+
+@intrinsic
+def _popcount(typingctx: Any, value: Any) -> Any:
+    """LLVM ``ctpop``: compiles to the CPU's POPCNT instruction."""
+    if not isinstance(value, types.Integer):
+        return None
+
+    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+        return builder.ctpop(args[0])
+
+    return value(value), codegen
+
+
+@njit(inline="always", nogil=True, cache=True)
+def _distance(query: Any, codes: Any, row: int) -> int:
+    dist = 0
+    for w in range(codes.shape[1]):
+        dist += np.int64(_popcount(query[w] ^ codes[row, w]))
+    return dist
+
+
+@njit(inline="always", nogil=True, cache=True)
+def _key(code: Any, start: int, width: int) -> Any:
+    """Bits ``start .. start + width - 1`` of a code (``width`` <= 32), possibly straddling two words."""
+    word = start >> 6
+    shift = start & 63
+    value = code[word] >> np.uint64(shift)
+    if shift + width > 64:
+        value |= code[word + 1] << np.uint64(64 - shift)
+    return value & ((np.uint64(1) << np.uint64(width)) - np.uint64(1))
+
+
+@njit(nogil=True, cache=True)
+def build_table(
+    codes: Any, start: int, width: int, dir_bits: int, offsets: Any, positions: Any, resid: Any
+) -> None:
+    """Counting sort of all rows by bucket: fills ``offsets`` (2**dir_bits + 1), ``positions``, ``resid``."""
+    n = codes.shape[0]
+    res_bits = width - dir_bits
+    res_mask = (np.uint64(1) << np.uint64(res_bits)) - np.uint64(1)
+    nbuckets = 1 << dir_bits
+    cursor = np.zeros(nbuckets + 1, dtype=np.int64)
+    for row in range(n):
+        key = _key(codes[row], start, width)
+        cursor[np.int64(key >> np.uint64(res_bits)) + 1] += 1
+    for b in range(nbuckets):
+        cursor[b + 1] += cursor[b]
+    for b in range(nbuckets + 1):
+        offsets[b] = cursor[b]
+    for row in range(n):
+        key = _key(codes[row], start, width)
+        b = np.int64(key >> np.uint64(res_bits))
+        slot = cursor[b]
+        cursor[b] = slot + 1
+        positions[slot] = row
+        if res_bits > 0:
+            resid[slot] = np.uint8(key & res_mask)
+
+
+@njit(nogil=True, cache=True)
+def probe_search(
+    queries: Any,
+    codes: Any,
+    meta: Any,
+    offsets: Any,
+    positions: Any,
+    resid: Any,
+    masks: Any,
+    removed: Any,
+    threshold: int,
+    out_rows: Any,
+    out_dist: Any,
+    counts: Any,
+) -> None:
+    """Exact range search by multi-index hashing.
+
+    Pigeonhole: the tables' radii satisfy ``sum(radius + 1) > threshold`` over the probed tables, so a code
+    within ``threshold`` of the query is within ``radius`` of it in at least one table's key and is found by
+    probing that table's Hamming ball. A candidate found in table ``j`` is reported only if no earlier probed
+    table would also have found it, which removes duplicates without a hash set. Removed rows (bitmap) are
+    dropped after verification, since matches are rare and candidates are not.
+    """
+    n = codes.shape[0]
+    ntables = meta.shape[0]
+    cap = out_rows.shape[1]
+    qkeys = np.empty(ntables, dtype=np.uint64)
+    for qi in range(queries.shape[0]):
+        query = queries[qi]
+        for j in range(ntables):
+            qkeys[j] = _key(query, meta[j, START], meta[j, WIDTH])
+        found = 0
+        for j in range(ntables):
+            if meta[j, RADIUS] < 0:
+                continue
+            res_bits = np.uint64(meta[j, WIDTH] - meta[j, DIR_BITS])
+            res_mask = (np.uint64(1) << res_bits) - np.uint64(1)
+            has_resid = meta[j, WIDTH] > meta[j, DIR_BITS]
+            obase = meta[j, OFFSETS_BASE]
+            pbase = j * n
+            mbase = meta[j, MASKS_BASE]
+            for t in range(meta[j, MASKS_COUNT]):
+                key = qkeys[j] ^ masks[mbase + t]
+                bucket = np.int64(key >> res_bits)
+                lo = np.int64(offsets[obase + bucket])
+                hi = np.int64(offsets[obase + bucket + 1])
+                want = np.uint8(key & res_mask)
+                for e in range(lo, hi):
+                    if has_resid and resid[pbase + e] != want:
+                        continue
+                    row = np.int64(positions[pbase + e])
+                    dist = _distance(query, codes, row)
+                    if dist > threshold:
+                        continue
+                    seen_before = False
+                    for i in range(j):
+                        if meta[i, RADIUS] < 0:
+                            continue
+                        other = _key(codes[row], meta[i, START], meta[i, WIDTH])
+                        if np.int64(_popcount(other ^ qkeys[i])) <= meta[i, RADIUS]:
+                            seen_before = True
+                            break
+                    if seen_before or (removed[row >> 3] >> (row & 7)) & 1:
+                        continue
+                    if found < cap:
+                        out_rows[qi, found] = row
+                        out_dist[qi, found] = dist
+                    found += 1
+        counts[qi] = found
+
+
+@njit(nogil=True, cache=True)
+def scan_search(
+    queries: Any,
+    codes: Any,
+    count: int,
+    removed: Any,
+    threshold: int,
+    out_rows: Any,
+    out_dist: Any,
+    counts: Any,
+) -> None:
+    """Brute force over the first ``count`` rows: for small sets and for thresholds where probing costs more.
+
+    Rows are visited in cache-sized blocks and every query is compared against a block before moving on, so a
+    batch of queries reads the codes from memory once rather than once per query.
+    """
+    cap = out_rows.shape[1]
+    nq = queries.shape[0]
+    for qi in range(nq):
+        counts[qi] = 0
+    block = 4096
+    for start in range(0, count, block):
+        stop = min(start + block, count)
+        for qi in range(nq):
+            query = queries[qi]
+            found = counts[qi]
+            for row in range(start, stop):
+                dist = _distance(query, codes, row)
+                if dist <= threshold and not (removed[row >> 3] >> (row & 7)) & 1:
+                    if found < cap:
+                        out_rows[qi, found] = row
+                        out_dist[qi, found] = dist
+                    found += 1
+            counts[qi] = found

@@ -1,0 +1,536 @@
+"""The production index: exact multi-index hashing over an immutable main part plus a small mutable delta.
+
+Layout (memory at n codes of ``bits``):
+
+* main: codes sorted by id (``bits / 8`` bytes each), ids (8 bytes), one CSR table per substring
+  (``uint32`` row per code, ``uint32`` bucket offsets, and a one-byte residual key where the table has more
+  key bits than directory bits), and a removal bitmap (1 bit per code). Ids are sorted so removal is a binary
+  search and needs no id -> row map.
+* delta: recent additions in append-only buffers, searched by a linear scan. When it outgrows
+  ``max(65536, n / 64)`` entries it is merged into a rebuilt main (a counting sort: seconds at 10M).
+
+Concurrency: readers take one reference to an immutable ``_State`` and never lock. The single writer appends
+beyond the published delta count, sets removal bits (single bytes, so a reader sees old or new), and publishes
+a new ``_State``. A replacement is published before the old entry is hidden, so a search concurrent with it
+may briefly see both codes for an id but never neither.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Self
+
+import numpy as np
+from numpy.typing import NDArray
+
+from redline.index import kernels, snapshot
+from redline.index.base import CodeArray, HammingIndex, Hits, IdArray
+from redline.index.kernels import META_COLUMNS
+from redline.index.layout import Part, Plan, choose_parts, plan_search
+
+_EMPTY_HITS = Hits(ids=np.empty(0, np.int64), distances=np.empty(0, np.int32))
+_MIN_DELTA_LIMIT = 65_536
+_FIRST_CAP = 32  # result slots per query before a re-run with room for all hits
+_SCAN = Plan(radii=None, masks=np.empty(0, np.uint64), masks_base=(), masks_count=())
+
+
+@dataclass
+class _Main:
+    ids: IdArray  # sorted ascending, unique
+    codes: NDArray[np.uint64]  # (n, words)
+    parts: tuple[Part, ...]
+    offsets: NDArray[np.uint32]  # per table 2**dir_bits + 1, concatenated
+    offsets_base: tuple[int, ...]
+    positions: NDArray[np.uint32]  # (tables * n,)
+    resid: NDArray[np.uint8]  # (tables * n,) or empty
+    removed: NDArray[np.uint8]  # bitmap, written by the writer only
+    plans: dict[tuple[int, str], tuple[Plan, NDArray[np.int64]]] = field(default_factory=dict)
+
+    @property
+    def size(self) -> int:
+        return int(self.ids.shape[0])
+
+    def plan(self, threshold: int, strategy: str = "auto") -> tuple[Plan, NDArray[np.int64]]:
+        cached = self.plans.get((threshold, strategy))
+        if cached is None:
+            plan = plan_search(self.parts, self.size, threshold, strategy) if self.parts else _SCAN
+            if plan.radii is None:
+                cached = (plan, np.empty((0, META_COLUMNS), np.int64))
+            else:
+                meta = np.array(
+                    [
+                        (p.start, p.width, p.dir_bits, r, ob, mb, mc)
+                        for p, r, ob, mb, mc in zip(
+                            self.parts,
+                            plan.radii,
+                            self.offsets_base,
+                            plan.masks_base,
+                            plan.masks_count,
+                            strict=True,
+                        )
+                    ],
+                    dtype=np.int64,
+                ).reshape(-1, META_COLUMNS)
+                cached = (plan, meta)
+            self.plans[(threshold, strategy)] = cached
+        return cached
+
+
+def _empty_main(words: int) -> _Main:
+    return _Main(
+        ids=np.empty(0, np.int64),
+        codes=np.empty((0, words), np.uint64),
+        parts=(),
+        offsets=np.zeros(1, np.uint32),
+        offsets_base=(),
+        positions=np.empty(0, np.uint32),
+        resid=np.empty(0, np.uint8),
+        removed=np.zeros(1, np.uint8),
+    )
+
+
+@dataclass(frozen=True)
+class _Delta:
+    ids: IdArray
+    codes: NDArray[np.uint64]
+    removed: NDArray[np.uint8]
+
+
+@dataclass(frozen=True)
+class _State:
+    main: _Main
+    delta: _Delta
+    delta_count: int
+
+
+def _bitmap(n: int) -> NDArray[np.uint8]:
+    return np.zeros(n // 8 + 1, dtype=np.uint8)
+
+
+def _set_bits(bitmap: NDArray[np.uint8], rows: NDArray[np.int64]) -> None:
+    np.bitwise_or.at(bitmap, rows >> 3, (1 << (rows & 7)).astype(np.uint8))
+
+
+def _removed_mask(bitmap: NDArray[np.uint8], n: int) -> NDArray[np.bool_]:
+    """One bool per row (1 byte each, not the 8 of an index array: this runs over 100M rows)."""
+    out: NDArray[np.bool_] = np.unpackbits(bitmap, count=n, bitorder="little").view(bool)
+    return out
+
+
+def _bits_set(bitmap: NDArray[np.uint8], rows: NDArray[np.int64]) -> NDArray[np.bool_]:
+    out: NDArray[np.bool_] = ((bitmap[rows >> 3] >> (rows & 7).astype(np.uint8)) & 1).astype(bool)
+    return out
+
+
+def build_main(ids: IdArray, codes: NDArray[np.uint64], threads: int) -> _Main:
+    """Build the tables for unique ``ids`` sorted ascending and their codes (taken over, not copied)."""
+    n = int(ids.shape[0])
+    if n == 0:
+        return _empty_main(codes.shape[1])
+    parts = choose_parts(codes.shape[1] * 64, n)
+    sizes = [(1 << p.dir_bits) + 1 for p in parts]
+    offsets_base = tuple(int(b) for b in np.concatenate([[0], np.cumsum(sizes)[:-1]]))
+    offsets = np.empty(sum(sizes), dtype=np.uint32)
+    positions = np.empty(len(parts) * n, dtype=np.uint32)
+    needs_resid = any(p.width > p.dir_bits for p in parts)
+    resid = np.empty(len(parts) * n if needs_resid else 0, dtype=np.uint8)
+
+    def build(j: int) -> None:
+        p = parts[j]
+        kernels.build_table(
+            codes,
+            p.start,
+            p.width,
+            p.dir_bits,
+            offsets[offsets_base[j] : offsets_base[j] + sizes[j]],
+            positions[j * n : (j + 1) * n],
+            resid[j * n : (j + 1) * n] if needs_resid else resid,
+        )
+
+    _run_parallel(build, len(parts), threads)
+    return _Main(
+        ids=ids,
+        codes=codes,
+        parts=parts,
+        offsets=offsets,
+        offsets_base=offsets_base,
+        positions=positions,
+        resid=resid,
+        removed=_bitmap(n),
+    )
+
+
+def _run_parallel(task: Callable[[int], None], count: int, threads: int) -> None:
+    if threads <= 1 or count <= 1:
+        for i in range(count):
+            task(i)
+        return
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        list(pool.map(task, range(count)))
+
+
+def _as_words(codes: Any, bits: int) -> NDArray[np.uint64]:
+    """A ``(n, bits // 64)`` uint64 view of packed uint8 codes (zero-copy when already contiguous)."""
+    arr = np.ascontiguousarray(codes, dtype=np.uint8)
+    if arr.ndim != 2 or arr.shape[1] != bits // 8:
+        arr = arr.reshape(-1, bits // 8)
+    words: NDArray[np.uint64] = arr.view(np.uint64)
+    return words
+
+
+def _last_wins(ids: IdArray, codes: NDArray[np.uint64]) -> tuple[IdArray, NDArray[np.uint64]]:
+    """Sort by id, keeping the last occurrence of a repeated id (as successive ``add`` calls would)."""
+    if ids.shape[0] > 1 and bool(np.all(ids[1:] > ids[:-1])):
+        return ids, codes
+    rev_ids = ids[::-1]
+    _, first_in_rev = np.unique(rev_ids, return_index=True)
+    keep = ids.shape[0] - 1 - first_in_rev  # np.unique returns ids sorted ascending
+    return ids[keep], codes[keep]
+
+
+class MihIndex(HammingIndex):
+    """Exact Hamming range search by multi-index hashing, for banks of thousands to 100M codes."""
+
+    def __init__(
+        self,
+        bits: int = 256,
+        threads: int | None = None,
+        strategy: Literal["auto", "probe", "scan"] = "auto",
+        delta_limit: int | None = None,
+    ) -> None:
+        """``threads``: search threads (default: all cores). ``strategy`` and ``delta_limit`` exist so tests
+        and benchmarks can force each code path (probing at any threshold; frequent rebuilds)."""
+        if bits <= 0 or bits % 64:
+            raise ValueError("bits must be a positive multiple of 64")
+        self.bits = bits
+        self.strategy = strategy
+        self.delta_limit = delta_limit
+        self.position = 0
+        self.threads = threads or os.cpu_count() or 1
+        self._words = bits // 64
+        self._lock = threading.Lock()
+        self._delta_rows: dict[int, int] = {}
+        self._live = 0
+        self._state = _State(main=_empty_main(self._words), delta=self._new_delta(1024), delta_count=0)
+        self._pool: ThreadPoolExecutor | None = None
+
+    # ----- construction -------------------------------------------------------------------------------------
+
+    @classmethod
+    def build(
+        cls, ids: IdArray, codes: CodeArray, bits: int = 256, threads: int | None = None, copy: bool = True
+    ) -> Self:
+        """Bulk build from arrays (e.g. a full read of the bank when there is no snapshot).
+
+        With ``copy=False`` and ids already unique and ascending, the index keeps ``codes`` itself instead of
+        a copy (halves peak memory at 100M codes); the caller must not modify the arrays afterwards.
+        """
+        index = cls(bits, threads)
+        ids = np.asarray(ids, dtype=np.int64).reshape(-1)
+        words = _as_words(codes, bits)
+        if words.shape[0] != ids.shape[0]:
+            raise ValueError(f"{ids.shape[0]} ids but {words.shape[0]} codes")
+        with index._lock:
+            index._rebuild_with(ids, words, copy=copy)
+        return index
+
+    def _new_delta(self, capacity: int) -> _Delta:
+        return _Delta(
+            ids=np.empty(capacity, np.int64),
+            codes=np.empty((capacity, self._words), np.uint64),
+            removed=_bitmap(capacity),
+        )
+
+    def _delta_limit(self, main_size: int) -> int:
+        if self.delta_limit is not None:
+            return self.delta_limit
+        return max(_MIN_DELTA_LIMIT, main_size // 64)
+
+    # ----- writes -------------------------------------------------------------------------------------------
+
+    def add(self, ids: IdArray, codes: CodeArray) -> None:
+        ids = np.asarray(ids, dtype=np.int64).reshape(-1)
+        words = _as_words(codes, self.bits)
+        if words.shape[0] != ids.shape[0]:
+            raise ValueError(f"{ids.shape[0]} ids but {words.shape[0]} codes")
+        if ids.shape[0] == 0:
+            return
+        with self._lock:
+            state = self._state
+            if state.delta_count + ids.shape[0] > self._delta_limit(state.main.size):
+                self._rebuild_with(ids, words)
+                return
+            self._append(ids, words)
+
+    def _append(self, ids: IdArray, words: NDArray[np.uint64]) -> None:
+        state = self._state
+        delta, count = state.delta, state.delta_count
+        k = ids.shape[0]
+        if count + k > delta.ids.shape[0]:
+            grown = self._new_delta(max(2 * delta.ids.shape[0], count + k))
+            grown.ids[:count] = delta.ids[:count]
+            grown.codes[:count] = delta.codes[:count]
+            grown.removed[: delta.removed.shape[0]] = delta.removed
+            delta = grown
+        delta.ids[count : count + k] = ids
+        delta.codes[count : count + k] = words
+        self._state = _State(main=state.main, delta=delta, delta_count=count + k)  # new entries visible
+        self._hide(ids, skip_delta_from=count)  # then hide what they replace
+        for offset, entry_id in enumerate(ids.tolist()):
+            previous = self._delta_rows.get(entry_id)
+            if previous is not None and previous >= count:
+                # repeated id within this call: last one wins
+                _set_bits(delta.removed, np.array([previous], np.int64))
+                self._live -= 1
+            self._delta_rows[entry_id] = count + offset
+        self._live += k
+
+    def _hide(self, ids: IdArray, skip_delta_from: int | None = None) -> int:
+        """Set removal bits for ``ids`` in main and delta; returns how many live entries were hidden."""
+        state = self._state
+        main = state.main
+        hidden = 0
+        if main.size:
+            at = np.searchsorted(main.ids, ids).clip(0, main.size - 1)
+            rows = at[(main.ids[at] == ids)]
+            rows = rows[~_bits_set(main.removed, rows)]
+            if rows.size:
+                rows = np.unique(rows)
+                _set_bits(main.removed, rows)
+                hidden += int(rows.size)
+        delta_rows = [
+            row
+            for row in (self._delta_rows.get(i) for i in ids.tolist())
+            if row is not None and (skip_delta_from is None or row < skip_delta_from)
+        ]
+        if delta_rows:
+            rows = np.unique(np.array(delta_rows, np.int64))
+            rows = rows[~_bits_set(state.delta.removed, rows)]
+            _set_bits(state.delta.removed, rows)
+            hidden += int(rows.size)
+        self._live -= hidden
+        return hidden
+
+    def remove(self, ids: IdArray) -> int:
+        ids = np.asarray(ids, dtype=np.int64).reshape(-1)
+        with self._lock:
+            hidden = self._hide(ids)
+            for entry_id in ids.tolist():
+                self._delta_rows.pop(entry_id, None)
+            return hidden
+
+    def _rebuild_with(self, new_ids: IdArray, new_words: NDArray[np.uint64], copy: bool = True) -> None:
+        """Merge live main + live delta + the new entries into a fresh main (the writer holds the lock)."""
+        state = self._state
+        main, delta, count = state.main, state.delta, state.delta_count
+        ids, words = _last_wins(new_ids, new_words)
+        parts_ids: list[IdArray] = []
+        parts_codes: list[NDArray[np.uint64]] = []
+        if main.size:
+            keep = ~_removed_mask(main.removed, main.size)
+            if ids.size:
+                keep &= ~np.isin(main.ids, ids)
+            if not keep.all():
+                parts_ids.append(main.ids[keep])
+                parts_codes.append(main.codes[keep])
+            else:
+                parts_ids.append(main.ids)
+                parts_codes.append(main.codes)
+        if count:
+            keep = ~_removed_mask(delta.removed, count)
+            if ids.size:
+                keep &= ~np.isin(delta.ids[:count], ids)
+            parts_ids.append(delta.ids[:count][keep])
+            parts_codes.append(delta.codes[:count][keep])
+        if parts_ids:
+            all_ids = np.concatenate([*parts_ids, ids])
+            all_codes = np.concatenate([*parts_codes, words])
+            order = np.argsort(all_ids, kind="stable")
+            all_ids, all_codes = all_ids[order], all_codes[order]
+        else:
+            # _last_wins already copied unless the input was sorted; copy=False hands the caller's arrays over
+            all_ids = ids.copy() if ids is new_ids and copy else ids
+            all_codes = words.copy() if words is new_words and copy else words
+        new_main = build_main(all_ids, np.ascontiguousarray(all_codes), self.threads)
+        self._state = _State(main=new_main, delta=self._new_delta(1024), delta_count=0)
+        self._delta_rows = {}
+        self._live = new_main.size
+
+    def compact(self) -> None:
+        """Fold the delta and removed entries into a rebuilt main (done automatically as the delta grows)."""
+        with self._lock:
+            self._rebuild_with(np.empty(0, np.int64), np.empty((0, self._words), np.uint64))
+
+    # ----- reads --------------------------------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return self._live
+
+    def search(self, queries: CodeArray, threshold: int) -> list[Hits]:
+        if threshold < 0:
+            raise ValueError("threshold must be >= 0")
+        state = self._state
+        words = _as_words(queries, self.bits)
+        nq = words.shape[0]
+        if nq == 0:
+            return []
+        threads = min(self.threads, nq)
+        main_rows, main_dist, main_counts = self._run(
+            lambda q, r, d, c: self._search_main(state, q, r, d, c, threshold), words, threads
+        )
+        delta_rows, delta_dist, delta_counts = self._run(
+            lambda q, r, d, c: kernels.scan_search(
+                q, state.delta.codes, state.delta_count, state.delta.removed, threshold, r, d, c
+            ),
+            words,
+            threads if state.delta_count > 4096 else 1,
+        )
+        out: list[Hits] = []
+        main_ids, delta_ids = state.main.ids, state.delta.ids
+        for qi in range(nq):
+            km, kd = int(main_counts[qi]), int(delta_counts[qi])
+            if km + kd == 0:
+                out.append(_EMPTY_HITS)
+                continue
+            ids = main_ids[main_rows[qi, :km]]
+            dist = main_dist[qi, :km]
+            if kd:
+                ids = np.concatenate([ids, delta_ids[delta_rows[qi, :kd]]])
+                dist = np.concatenate([dist, delta_dist[qi, :kd]])
+            order = np.lexsort((ids, dist))
+            out.append(Hits(ids=ids[order], distances=dist[order]))
+        return out
+
+    def _search_main(
+        self, state: _State, queries: NDArray[np.uint64], rows: Any, dist: Any, counts: Any, threshold: int
+    ) -> None:
+        main = state.main
+        plan, meta = main.plan(threshold, self.strategy)
+        if plan.radii is None:
+            kernels.scan_search(queries, main.codes, main.size, main.removed, threshold, rows, dist, counts)
+        else:
+            kernels.probe_search(
+                queries,
+                main.codes,
+                meta,
+                main.offsets,
+                main.positions,
+                main.resid,
+                plan.masks,
+                main.removed,
+                threshold,
+                rows,
+                dist,
+                counts,
+            )
+
+    def _run(
+        self, kernel: Callable[[Any, Any, Any, Any], None], queries: NDArray[np.uint64], threads: int
+    ) -> tuple[NDArray[np.int64], NDArray[np.int32], NDArray[np.int64]]:
+        """Run ``kernel`` on ``threads`` threads over query chunks; re-run any that overflowed."""
+        nq = queries.shape[0]
+        rows = np.empty((nq, _FIRST_CAP), np.int64)
+        dist = np.empty((nq, _FIRST_CAP), np.int32)
+        counts = np.zeros(nq, np.int64)
+        if threads <= 1:
+            kernel(queries, rows, dist, counts)
+        else:
+            bounds = np.linspace(0, nq, threads + 1).astype(int)
+            pool = self._executor()
+            futures = [
+                pool.submit(kernel, queries[a:b], rows[a:b], dist[a:b], counts[a:b])
+                for a, b in itertools.pairwise(bounds)
+                if b > a
+            ]
+            for f in futures:
+                f.result()
+        overflow = np.flatnonzero(counts > _FIRST_CAP)
+        if overflow.size:
+            cap = int(counts[overflow].max())
+            more_rows = np.empty((overflow.size, cap), np.int64)
+            more_dist = np.empty((overflow.size, cap), np.int32)
+            more_counts = np.zeros(overflow.size, np.int64)
+            kernel(np.ascontiguousarray(queries[overflow]), more_rows, more_dist, more_counts)
+            wide_rows = np.empty((nq, cap), np.int64)
+            wide_dist = np.empty((nq, cap), np.int32)
+            wide_rows[:, :_FIRST_CAP] = rows
+            wide_dist[:, :_FIRST_CAP] = dist
+            wide_rows[overflow] = more_rows
+            wide_dist[overflow] = more_dist
+            counts[overflow] = more_counts
+            rows, dist = wide_rows, wide_dist
+        return rows, dist, counts
+
+    def _executor(self) -> ThreadPoolExecutor:
+        if self._pool is None:
+            with self._lock:
+                if self._pool is None:
+                    self._pool = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="mih-search")
+        return self._pool
+
+    # ----- persistence --------------------------------------------------------------------------------------
+
+    def save(self, path: Path, position: int | None = None) -> None:
+        """Write a snapshot; ``position`` (default: ``self.position``) is the change-log point it reflects."""
+        with self._lock:
+            state = self._state
+            main = state.main
+            header = {
+                "kind": "mih",
+                "bits": self.bits,
+                "position": int(self.position if position is None else position),
+                "parts": [[p.start, p.width, p.dir_bits] for p in main.parts],
+                "offsets_base": list(main.offsets_base),
+            }
+            snapshot.write(
+                Path(path),
+                header,
+                {
+                    "ids": main.ids,
+                    "codes": main.codes,
+                    "offsets": main.offsets,
+                    "positions": main.positions,
+                    "resid": main.resid,
+                    "removed": main.removed,
+                    "delta_ids": state.delta.ids[: state.delta_count],
+                    "delta_codes": state.delta.codes[: state.delta_count],
+                    "delta_removed": state.delta.removed,
+                },
+            )
+
+    @classmethod
+    def load(cls, path: Path, mmap: bool = False, threads: int | None = None) -> Self:
+        """Read a snapshot written by :meth:`save`; ``index.position`` is the position it was saved with.
+
+        With ``mmap`` the large arrays stay in the page cache and are paged in by the first searches.
+        """
+        snap = snapshot.read(Path(path), mmap=mmap)
+        head, arrays = snap.header, snap.arrays
+        if head.get("kind") != "mih":
+            raise snapshot.SnapshotError(f"{path} is not a multi-index hashing snapshot")
+        index = cls(int(head["bits"]), threads)
+        index.position = int(head["position"])
+        main = _Main(
+            ids=arrays["ids"],
+            codes=arrays["codes"],
+            parts=tuple(Part(*map(int, p)) for p in head["parts"]),
+            offsets=arrays["offsets"],
+            offsets_base=tuple(int(b) for b in head["offsets_base"]),
+            positions=arrays["positions"],
+            resid=arrays["resid"],
+            removed=np.array(arrays["removed"], copy=True),
+        )
+        index._state = _State(main=main, delta=index._new_delta(1024), delta_count=0)
+        index._live = main.size - int(_removed_mask(main.removed, main.size).sum())
+        delta_ids = arrays["delta_ids"]
+        if delta_ids.size:
+            live = ~_removed_mask(arrays["delta_removed"], delta_ids.size)
+            with index._lock:
+                index._append(np.array(delta_ids[live]), np.array(arrays["delta_codes"][live]))
+        return index

@@ -1,0 +1,229 @@
+"""The MIH index must return exactly what brute force returns: every code within the threshold, no other.
+
+FlatIndex (a plain NumPy scan) is the reference. Data is random and clustered (families of near-duplicates at
+distances 1..T from a centre, the case that fills MIH buckets unevenly), at 64/128/256 bits, thresholds
+0..63, with both the probing path and the scan path forced, and through add/remove/replace sequences that
+cross delta merges.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from redline.index import FlatIndex, MihIndex, new_index
+from redline.index.base import HammingIndex, Hits
+from redline.index.snapshot import SnapshotError
+
+SETTINGS = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def flip(code: np.ndarray, count: int, rng: np.random.Generator) -> np.ndarray:
+    """``code`` with exactly ``count`` distinct bits inverted."""
+    bits = np.unpackbits(code)
+    bits[rng.choice(bits.size, size=count, replace=False)] ^= 1
+    return np.packbits(bits)
+
+
+def clustered(n: int, bits: int, spread: int, rng: np.random.Generator) -> np.ndarray:
+    """Families of near-duplicates: each code is a family centre with 1..spread bits flipped."""
+    centres = rng.integers(0, 256, (max(1, n // 8), bits // 8), dtype=np.uint8)
+    pick = rng.integers(0, centres.shape[0], n)
+    family = [flip(centres[c], int(rng.integers(1, spread + 1)), rng) for c in pick]
+    return np.array(family, dtype=np.uint8).reshape(n, bits // 8)
+
+
+def queries_near(codes: np.ndarray, bits: int, count: int, rng: np.random.Generator) -> np.ndarray:
+    """Half the queries within 0..40 bits of a stored code, half random."""
+    out = rng.integers(0, 256, (count, bits // 8), dtype=np.uint8)
+    for i in range(min(count // 2, len(codes))):
+        out[i] = flip(codes[rng.integers(0, len(codes))], int(rng.integers(0, min(41, bits))), rng)
+    return out
+
+
+def assert_same(got: list[Hits], want: list[Hits]) -> None:
+    assert len(got) == len(want)
+    for g, w in zip(got, want, strict=True):
+        np.testing.assert_array_equal(g.ids, w.ids)
+        np.testing.assert_array_equal(g.distances, w.distances)
+
+
+def reference(ids: np.ndarray, codes: np.ndarray, bits: int) -> FlatIndex:
+    flat = FlatIndex(bits)
+    flat.add(ids, codes)
+    return flat
+
+
+@SETTINGS
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    bits=st.sampled_from([64, 128, 256]),
+    n=st.integers(0, 1500),
+    threshold=st.integers(0, 63),
+    family_data=st.booleans(),
+    strategy=st.sampled_from(["auto", "probe"]),
+)
+def test_matches_brute_force(
+    seed: int, bits: int, n: int, threshold: int, family_data: bool, strategy: str
+) -> None:
+    rng = np.random.default_rng(seed)
+    if family_data:
+        codes = clustered(n, bits, max(1, threshold), rng)
+    else:
+        codes = rng.integers(0, 256, (n, bits // 8), dtype=np.uint8)
+    ids = rng.permutation(10 * n + 1)[:n].astype(np.int64)
+    index = MihIndex.build(ids, codes, bits=bits, threads=2)
+    index.strategy = strategy  # type: ignore[assignment]
+    queries = queries_near(codes, bits, 12, rng)
+    assert_same(index.search(queries, threshold), reference(ids, codes, bits).search(queries, threshold))
+
+
+@SETTINGS
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    bits=st.sampled_from([64, 128, 256]),
+    ops=st.lists(st.tuples(st.sampled_from(["add", "remove", "replace"]), st.integers(1, 40)), max_size=12),
+    threshold=st.integers(0, 63),
+)
+def test_add_remove_sequences(seed: int, bits: int, ops: list[tuple[str, int]], threshold: int) -> None:
+    """Every change is visible to the next search, across delta appends and (small-limit) merges."""
+    rng = np.random.default_rng(seed)
+    index = MihIndex(bits, threads=2, strategy="probe", delta_limit=int(rng.integers(1, 64)))
+    flat = FlatIndex(bits)
+    base = clustered(300, bits, 20, rng)
+    next_id = 0
+    for op, count in ops:
+        present = np.array(sorted(flat._state[0].tolist()), dtype=np.int64)
+        if op == "add":
+            ids = np.arange(next_id, next_id + count, dtype=np.int64)
+            next_id += count
+        else:
+            # existing ids (and, for remove, some that were never added)
+            extra = np.array([10**9 + count], dtype=np.int64)
+            ids = np.concatenate([rng.permutation(present)[:count], extra if op == "remove" else extra[:0]])
+        if op == "remove":
+            assert index.remove(ids) == flat.remove(ids)
+        else:
+            near = [flip(base[rng.integers(0, len(base))], int(rng.integers(0, 30)), rng) for _ in ids]
+            codes = np.array(near, dtype=np.uint8).reshape(len(ids), bits // 8)
+            index.add(ids, codes)
+            flat.add(ids, codes)
+        assert len(index) == len(flat)
+        queries = queries_near(base, bits, 6, rng)
+        assert_same(index.search(queries, threshold), flat.search(queries, threshold))
+
+
+def test_repeated_id_in_one_call_keeps_the_last_code() -> None:
+    index = MihIndex(64, delta_limit=4)
+    codes = np.array([[0] * 8, [255] * 8], dtype=np.uint8)
+    for _ in range(2):  # once through the delta, once through a rebuild
+        index.add(np.array([7, 7]), codes)
+        hits = index.search(codes, 0)
+        assert hits[0].ids.tolist() == [] and hits[1].ids.tolist() == [7]
+        index = MihIndex.build(np.array([7, 7]), codes, bits=64)
+    assert len(index) == 1
+
+
+def test_planted_neighbours_at_scale() -> None:
+    """200k random codes, probing path: every planted neighbour at distance 0..31 comes back."""
+    rng = np.random.default_rng(4)
+    n = 200_000
+    codes = rng.integers(0, 256, (n, 32), dtype=np.uint8)
+    ids = np.arange(n, dtype=np.int64) * 2 + 1
+    index = MihIndex.build(ids, codes, threads=2)
+    targets = rng.integers(0, n, 200)
+    queries = np.array([flip(codes[t], int(rng.integers(0, 32)), rng) for t in targets])
+    hits = index.search(queries, 31)
+    for target, found in zip(targets, hits, strict=True):
+        assert ids[target] in found.ids
+    assert_same(hits[:20], reference(ids, codes, 256).search(queries[:20], 31))
+
+
+def test_snapshot_round_trip(tmp_path: Path) -> None:
+    rng = np.random.default_rng(5)
+    codes = clustered(3000, 256, 31, rng)
+    ids = np.arange(3000, dtype=np.int64)
+    index = MihIndex.build(ids, codes)
+    index.remove(np.arange(0, 3000, 7))
+    index.add(np.array([5000, 5001]), codes[:2])  # lives in the delta
+    index.remove(np.array([5001]))
+    path = tmp_path / "bank.idx"
+    index.save(path, position=1234)
+    queries = queries_near(codes, 256, 30, rng)
+    want = index.search(queries, 31)
+    for mmap in (False, True):
+        loaded = MihIndex.load(path, mmap=mmap)
+        assert loaded.position == 1234
+        assert len(loaded) == len(index)
+        assert_same(loaded.search(queries, 31), want)
+        # catch-up after the snapshot: changes apply on top of the loaded (possibly read-only) arrays
+        loaded.remove(np.array([1]))
+        loaded.add(np.array([9999]), codes[1:2])
+        assert loaded.search(codes[1:2], 0)[0].ids.tolist() == [9999]
+    (tmp_path / "junk.idx").write_bytes(b"not a snapshot")
+    with pytest.raises(SnapshotError):
+        MihIndex.load(tmp_path / "junk.idx")
+    path.write_bytes(path.read_bytes()[:-100])
+    with pytest.raises(SnapshotError):
+        MihIndex.load(path)
+
+
+@pytest.mark.parametrize("make", [FlatIndex, MihIndex])
+def test_position_survives_save(tmp_path: Path, make: type[HammingIndex]) -> None:
+    index = make(128)  # type: ignore[call-arg]
+    index.add(np.array([1]), np.zeros((1, 16), np.uint8))
+    index.position = 77
+    index.save(tmp_path / "a")
+    assert type(index).load(tmp_path / "a").position == 77
+
+
+def test_concurrent_searches_with_one_writer() -> None:
+    """Readers never see a removed id after remove() returned, and always see ids added before they began."""
+    rng = np.random.default_rng(6)
+    codes = rng.integers(0, 256, (20_000, 32), dtype=np.uint8)
+    index = MihIndex.build(np.arange(20_000), codes, threads=2)
+    index.delta_limit = 500  # several merges happen while readers run
+    removed_upto = [0]  # ids below this have been removed
+    errors: list[str] = []
+    stop = threading.Event()
+
+    def reader() -> None:
+        while not stop.is_set():
+            before = removed_upto[0]
+            found = index.search(codes[:200], 0)
+            after = removed_upto[0]  # id `after` may be being removed right now; later ones are present
+            for entry_id, hits in enumerate(found):
+                if entry_id < before and hits.ids.size:
+                    errors.append(f"removed id {entry_id} returned")
+                if entry_id > after and hits.ids.tolist() != [entry_id]:
+                    errors.append(f"present id {entry_id} missing")
+
+    threads = [threading.Thread(target=reader) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for i in range(200):
+        index.remove(np.array([i]))
+        removed_upto[0] = i + 1
+        index.add(np.array([100_000 + i]), rng.integers(0, 256, (1, 32), dtype=np.uint8))
+    stop.set()
+    for t in threads:
+        t.join()
+    assert not errors, errors[:3]
+    assert len(index) == 20_000
+
+
+def test_rejects_bad_arguments() -> None:
+    with pytest.raises(ValueError):
+        MihIndex(100)
+    index = new_index(256)
+    with pytest.raises(ValueError):
+        index.search(np.zeros((1, 32), np.uint8), -1)
+    with pytest.raises(ValueError):
+        index.add(np.array([1, 2]), np.zeros((1, 32), np.uint8))
+    assert index.search(np.zeros((0, 32), np.uint8), 31) == []
+    assert len(index.search(np.zeros((2, 32), np.uint8), 31)[1]) == 0
