@@ -183,10 +183,12 @@ class Report:
     counts: dict[str, int]
     hashes_per_entry: float
     hashes_per_query: float
+    #: robust threshold -> (overall recall, FPR over all queries, FPR on hard negatives): choosing the point.
+    sweep: dict[int, tuple[float, float, float]] = field(default_factory=dict)
 
 
 def report(corpus: HashedCorpus, hard: HashedCorpus | None = None,
-           robust_threshold: int = ROBUST_THRESHOLD) -> Report:
+           robust_threshold: int = ROBUST_THRESHOLD, sweep: Iterable[int] = ()) -> Report:
     """Recall and false-positive rates of plain PDQ (31 and the 1e-4 threshold) and of the robust rule."""
     d = pair_distances(corpus.queries, corpus.entries)
     source = np.array(corpus.query_source)
@@ -199,7 +201,7 @@ def report(corpus: HashedCorpus, hard: HashedCorpus | None = None,
         Rule(f"pdq@{PLAIN_THRESHOLD}", PLAIN_THRESHOLD),
         Rule(f"pdq@{plain_threshold_for(distinct, TARGET_FPR)} (FPR<=1e-4)",
              plain_threshold_for(distinct, TARGET_FPR)),
-        Rule(f"robust (pdq@{PLAIN_THRESHOLD} + others@{robust_threshold})", PLAIN_THRESHOLD,
+        Rule(f"robust (any pair <= {robust_threshold})", max(PLAIN_THRESHOLD, robust_threshold),
              robust_threshold),
     ]
     names = [t for t in dict.fromkeys(corpus.query_transform) if t != ORIGINAL]
@@ -230,9 +232,16 @@ def report(corpus: HashedCorpus, hard: HashedCorpus | None = None,
         "all_pairs": int((~own).sum()),
         "hard_pairs": int(hard_mask.sum()) if hard_mask is not None else 0,
     }
+    swept = {}
+    for threshold in sweep:
+        swept_rule = Rule("sweep", max(PLAIN_THRESHOLD, threshold), threshold)
+        hit = swept_rule.matches(d)
+        hard_fpr = float(swept_rule.matches(hard_d)[hard_mask].mean()) if (
+            hard_d is not None and hard_mask is not None) else float("nan")
+        swept[threshold] = (float(hit[own & ~is_original[:, None]].mean()), float(hit[~own].mean()), hard_fpr)
     return Report(rules, names, recall, fpr_distinct, fpr_all, fpr_hard, counts,
                   float(np.mean([len(e) for e in corpus.entries])),
-                  float(np.mean([len(q) for q in corpus.queries])))
+                  float(np.mean([len(q) for q in corpus.queries])), swept)
 
 
 def markdown(rep: Report) -> str:
@@ -252,4 +261,9 @@ def markdown(rep: Report) -> str:
     for label, values, pairs in rows:
         cells = " | ".join(f"{values[n]:.2e} ({round(values[n] * pairs)})" for n in names)
         lines.append(f"| {label}, {pairs:,} pairs | {cells} |")
+    if rep.sweep:
+        lines += ["", "| robust threshold | overall recall | FPR, all queries | FPR, hard negatives |",
+                  "|---|---|---|---|"]
+        for threshold, (rec, fpr, hard_fpr) in sorted(rep.sweep.items()):
+            lines.append(f"| {threshold} | {100 * rec:.1f}% | {fpr:.2e} | {hard_fpr:.2e} |")
     return "\n".join(lines)

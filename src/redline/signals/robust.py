@@ -34,9 +34,14 @@ from redline.signals.robust_geometry import (
 )
 
 #: Centred crops stored per image, as a fraction of width and height (1.0, the whole image, is plain PDQ).
-REGION_SCALES: tuple[float, ...] = (0.9, 0.8, 0.7)
+#: A geometric ladder (ratio 0.9), so a query cropped by any amount is near one rung.
+REGION_SCALES: tuple[float, ...] = (0.9, 0.81, 0.73)
+#: Query side: windows of this fraction of the query, on a grid of offsets from the centre. PDQ loses ~20
+#: bits per 1% of misalignment, so a crop that is off-centre by a few percent needs a window shifted to match.
+QUERY_WINDOW = 0.9
+QUERY_SHIFTS: tuple[float, ...] = (-0.04, -0.02, 0.0, 0.02, 0.04)
 #: Largest distance for every comparison other than plain-vs-plain (measured in docs/BENCHMARKS.md).
-ROBUST_THRESHOLD = 24
+ROBUST_THRESHOLD = 45
 #: Hashes of lower PDQ quality are too featureless to match on (as for plain PDQ).
 MIN_QUALITY = 50
 #: Side PDQ's C++ reference samples larger images to (nearest neighbour) before hashing.
@@ -100,9 +105,14 @@ def query_hashes(rgb: RgbArray) -> list[RegionHash]:
             hashes.append(RegionHash(label, region.code, region.quality))
 
     add("mirror", np.ascontiguousarray(rgb[:, ::-1]))
-    for label, box in (("background_box", background_box(rgb)), ("sharp_box", sharp_box(rgb))):
-        if box is not None:
-            add(label, crop_box(rgb, box))
+    margin = (1 - QUERY_WINDOW) / 2
+    for dy in QUERY_SHIFTS:
+        for dx in QUERY_SHIFTS:
+            window = (margin + dx, margin + dy, margin + dx + QUERY_WINDOW, margin + dy + QUERY_WINDOW)
+            add(f"window_{dx:+.2f}_{dy:+.2f}", crop_box(rgb, window))
+    for label, found in (("background_box", background_box(rgb)), ("sharp_box", sharp_box(rgb))):
+        if found is not None:
+            add(label, crop_box(rgb, found))
     angle = rotation_angle(rgb)
     if angle is not None:
         h, w = rgb.shape[:2]

@@ -1,0 +1,61 @@
+"""Robustness benchmark: recall per re-share edit and false-positive rates, plain PDQ vs robust PDQ.
+
+    .venv/bin/python bench/robustness.py                      # all ~512 photos, library mode
+    .venv/bin/python bench/robustness.py --step 8 --jobs 2    # every 8th photo, quick look
+    .venv/bin/python bench/robustness.py --json var/robustness.json
+
+Library mode calls the hash functions directly (the same code the server and, ported, the portal run).
+Plain PDQ at 31 and at the threshold that keeps FPR <= 1e-4 are the baselines, scored on the same hashes in
+the same run. Figures go to docs/BENCHMARKS.md, section "Robustness".
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import platform
+import time
+from pathlib import Path
+
+from redline.eval import harness
+from redline.eval.transforms import TRANSFORMS, transform_named
+from redline.signals.robust import ROBUST_THRESHOLD
+
+DEFAULT_PHOTOS = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus" / "photos"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--photos", type=Path, default=DEFAULT_PHOTOS)
+    parser.add_argument("--step", type=int, default=1, help="use every STEP-th photo")
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--robust-threshold", type=int, default=ROBUST_THRESHOLD)
+    parser.add_argument("--no-hard", action="store_true", help="skip the hard-negative halves")
+    parser.add_argument("--json", type=Path, help="also write the report as JSON here")
+    args = parser.parse_args()
+
+    photos = harness.load_photos(args.photos)[:: args.step]
+    started = time.perf_counter()
+    corpus = harness.hash_corpus(photos, TRANSFORMS, jobs=args.jobs)
+    hashed = time.perf_counter()
+    hard = None
+    if not args.no_hard:
+        hard_transforms = [transform_named(n) for n in harness.HARD_NEGATIVE_TRANSFORMS]
+        hard = harness.hash_corpus(harness.half_photos(photos), hard_transforms, jobs=args.jobs)
+    rep = harness.report(corpus, hard, args.robust_threshold, sweep=range(30, 66, 3))
+    finished = time.perf_counter()
+    print(f"# {len(photos)} photos from {args.photos}, {len(TRANSFORMS)} transforms, jobs={args.jobs}, "
+          f"{platform.machine()} {platform.python_version()}")
+    print(f"# hashing {hashed - started:.0f} s, hard negatives + scoring {finished - hashed:.0f} s; "
+          f"hashes per stored image {rep.hashes_per_entry:.1f}, per query {rep.hashes_per_query:.1f}")
+    print(harness.markdown(rep))
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(dataclasses.asdict(rep), indent=1, default=str))
+
+
+if __name__ == "__main__":
+    main()
