@@ -1,9 +1,226 @@
-"""Placeholder: filled in by the module's owner."""
+"""Service commands: ``serve``, ``db upgrade``, ``keys ...``, ``bank ...``, ``import``.
+
+They act on the database named by ``REDLINE_DATABASE_URL`` (or SQLite under ``REDLINE_DATA_DIR``), and every
+change they make is audited with the actor ``cli``.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
 import typer
+
+from redline.config import Settings
+
+if TYPE_CHECKING:
+    from redline.bank.db import Database
+
+keys_app = typer.Typer(help="API keys for platforms, partners and operators.", no_args_is_help=True)
+bank_app = typer.Typer(
+    help="Banks: create, list, change thresholds and default actions.", no_args_is_help=True
+)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+CLI_ACTOR = "cli"
+
+
+def _database() -> Database:
+    from redline.bank.db import Database
+
+    return Database(Settings.from_env().effective_database_url)
+
+
+def _fail(message: str) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(1)
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    workers: Annotated[
+        int, typer.Option(min=1, help="Server processes; each keeps its own match index.")
+    ] = 1,
+) -> None:
+    """Run the HTTP service (survivor portal, platform API, operator API). Migrates the database first."""
+    import uvicorn
+
+    _database().upgrade()
+    uvicorn.run(
+        "redline.api.app:create_app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        server_header=False,
+        date_header=False,
+    )
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Create or migrate the database schema to the current version."""
+    _database().upgrade()
+    typer.echo("database is up to date")
+
+
+@keys_app.command("create")
+def keys_create(
+    name: Annotated[str, typer.Option(help="Who or what the key is for.")],
+    scope: Annotated[
+        list[str], typer.Option(help="submit, match, feed, review or admin; repeat for several.")
+    ],
+    partner: Annotated[str | None, typer.Option(help="Partner organisation the key belongs to.")] = None,
+) -> None:
+    """Create an API key. The key is printed once, as the last line: store it now."""
+    from redline.bank import service
+
+    db = _database()
+    try:
+        with db.write() as session:
+            key, token = service.create_api_key(
+                session, name=name, scopes=scope, actor=CLI_ACTOR, partner=partner
+            )
+            typer.echo(
+                f"created key {key.id} ({', '.join(key.scopes)}) for {name}; it is shown only now:", err=True
+            )
+    except service.BankError as exc:
+        _fail(exc.detail)
+    typer.echo(token)
+
+
+@keys_app.command("list")
+def keys_list() -> None:
+    """List API keys (never the keys themselves)."""
+    from redline.bank import service
+
+    with _database().read() as session:
+        for key in service.list_api_keys(session):
+            state = f"revoked {key.revoked_at:%Y-%m-%d}" if key.revoked_at else "active"
+            typer.echo(f"{key.id}\t{key.name}\t{','.join(key.scopes)}\t{state}")
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: str) -> None:
+    """Revoke an API key at once."""
+    from redline.bank import service
+
+    try:
+        with _database().write() as session:
+            service.revoke_api_key(session, key_id, actor=CLI_ACTOR)
+    except service.BankError as exc:
+        _fail(exc.detail)
+    typer.echo(f"revoked {key_id}")
+
+
+def _thresholds(values: list[str]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for item in values:
+        name, _, raw = item.partition("=")
+        if not raw.isdigit():
+            _fail(f"threshold must look like pdq=31, got {item!r}")
+        out[name] = int(raw)
+    return out
+
+
+@bank_app.command("create")
+def bank_create(
+    name: str,
+    description: Annotated[str, typer.Option()] = "",
+    threshold: Annotated[
+        list[str] | None, typer.Option(help="TYPE=N, e.g. pdq=31; repeat for several.")
+    ] = None,
+    action: Annotated[str, typer.Option(help="Default action for matches.")] = "review",
+) -> None:
+    """Create a bank."""
+    from redline.bank import service
+
+    try:
+        with _database().write() as session:
+            service.create_bank(
+                session,
+                name=name,
+                actor=CLI_ACTOR,
+                description=description,
+                thresholds=_thresholds(threshold or []),
+                default_action=action,
+            )
+    except service.BankError as exc:
+        _fail(exc.detail)
+    typer.echo(f"created bank {name}")
+
+
+@bank_app.command("list")
+def bank_list() -> None:
+    """List banks with their thresholds, default action and state."""
+    from redline.bank import service
+    from redline.signals.types import SIGNAL_TYPES
+
+    with _database().read() as session:
+        for bank in service.list_banks(session):
+            limits = ",".join(f"{t}={service.threshold_for(bank.thresholds, t)}" for t in SIGNAL_TYPES)
+            state = "enabled" if bank.enabled else "disabled"
+            typer.echo(f"{bank.name}\t{limits}\t{bank.default_action}\t{state}")
+
+
+@bank_app.command("set")
+def bank_set(
+    name: str,
+    threshold: Annotated[list[str] | None, typer.Option(help="TYPE=N; repeat for several.")] = None,
+    action: Annotated[str | None, typer.Option(help="Default action for matches.")] = None,
+    description: Annotated[str | None, typer.Option()] = None,
+    enabled: Annotated[bool | None, typer.Option("--enable/--disable", help="Matching on or off.")] = None,
+) -> None:
+    """Change a bank's thresholds, default action, description or state."""
+    from redline.bank import service
+
+    try:
+        with _database().write() as session:
+            service.update_bank(
+                session,
+                name,
+                actor=CLI_ACTOR,
+                description=description,
+                thresholds=_thresholds(threshold) if threshold else None,
+                default_action=action,
+                enabled=enabled,
+            )
+    except service.BankError as exc:
+        _fail(exc.detail)
+    typer.echo(f"updated bank {name}")
+
+
+def import_hashes(
+    path: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, help="CSV (type,value[,quality]) or JSONL.")
+    ],
+    bank: Annotated[str, typer.Option(help="Bank to add the hashes to.")],
+    fmt: Annotated[
+        str | None, typer.Option("--format", help="csv or jsonl (default: from the extension).")
+    ] = None,
+) -> None:
+    """Import hashes into a bank. Every line is checked first: all are stored, or none."""
+    from redline.bank import service
+    from redline.bank.importing import parse_hashes
+
+    chosen = fmt or ("csv" if path.suffix.lower() == ".csv" else "jsonl")
+    if chosen not in ("csv", "jsonl"):
+        _fail("--format must be csv or jsonl")
+    try:
+        hashes = parse_hashes(path.read_text(encoding="utf-8-sig"), "csv" if chosen == "csv" else "jsonl")
+        with _database().write() as session:
+            ids = service.add_entries(
+                session, bank, hashes, source="import", origin=f"import:{path.name}", actor=CLI_ACTOR
+            )
+    except service.BankError as exc:
+        _fail(exc.detail)
+    typer.echo(f"imported {len(ids)} hashes into {bank}")
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to ``app``."""
+    app.command("serve")(serve)
+    app.command("import")(import_hashes)
+    app.add_typer(db_app, name="db")
+    app.add_typer(keys_app, name="keys")
+    app.add_typer(bank_app, name="bank")

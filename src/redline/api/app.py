@@ -1,0 +1,120 @@
+"""The FastAPI application: ``create_app(settings)``.
+
+``redline serve`` runs it under uvicorn (``create_app_from_env`` as the factory, so each worker process
+builds its own app, database pool and match index).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import Response
+
+from redline import __version__
+from redline.api import operator, platform, survivor
+from redline.api.deps import Services, services
+from redline.api.metrics import Metrics
+from redline.api.middleware import BodySizeLimit, RequestMetrics, SecurityHeaders
+from redline.api.problems import Problem, install_problem_handlers
+from redline.api.ratelimit import RateLimiter
+from redline.api.schemas import Ready
+from redline.bank import service
+from redline.bank.db import Database
+from redline.bank.secrets import ContactCipher
+from redline.config import Settings
+from redline.match.service import Matcher
+
+log = logging.getLogger(__name__)
+_MULTIPART_OVERHEAD = 64 * 1024
+
+
+def create_app(settings: Settings) -> FastAPI:
+    db = Database(settings.effective_database_url)
+    matcher = Matcher(db, min_quality=settings.pdq_min_quality, poll_interval=settings.change_poll_interval)
+    found = Services(
+        settings=settings,
+        db=db,
+        matcher=matcher,
+        metrics=Metrics(),
+        cipher=ContactCipher.from_settings(settings.contact_key, settings.data_dir),
+        submissions=RateLimiter(settings.case_rate_per_hour, 3600),
+        secret_checks=RateLimiter(settings.case_rate_per_hour * 4, 3600),
+        upload_dir=settings.data_dir / "uploads",
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        with db.write() as session:
+            service.ensure_bank(session, settings.survivor_bank, "system")
+        matcher.start()
+        try:
+            yield
+        finally:
+            matcher.stop()
+            db.dispose()
+
+    app = FastAPI(
+        title="Redline hash bank",
+        version=__version__,
+        description="Survivors submit hashes of images; platforms match uploads against them.",
+        lifespan=lifespan,
+        docs_url=None,  # Swagger UI loads scripts from a CDN, which the Content-Security-Policy forbids
+        redoc_url=None,
+    )
+    app.state.services = found
+    install_problem_handlers(app)
+    app.include_router(survivor.router)
+    app.include_router(platform.router)
+    app.include_router(operator.router)
+
+    @app.get("/healthz", tags=["health"])
+    def healthz() -> dict[str, str]:
+        """The process is up."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["health"], response_model=Ready)
+    def readyz(request: Request) -> Ready:
+        """Ready once the match index is loaded: route traffic here only then."""
+        current = services(request).matcher
+        if not current.ready.is_set():
+            raise Problem("not-ready", "the match index is still loading", headers={"Retry-After": "2"})
+        return Ready(status="ready", entries=current.size, change_log_position=current.position)
+
+    @app.get("/metrics", tags=["health"], response_class=Response)
+    def metrics(request: Request) -> Response:
+        """Prometheus metrics of this process."""
+        current = services(request)
+        return Response(current.metrics.render(current.matcher), media_type="text/plain; version=0.0.4")
+
+    from redline.web import register_web
+
+    register_web(app)
+
+    def body_limit(path: str) -> int:
+        if path == "/v1/match/file":
+            return settings.max_file_bytes + _MULTIPART_OVERHEAD
+        if path.startswith("/v1/banks/") and path.endswith("/import"):
+            return settings.max_import_bytes
+        return settings.max_request_bytes
+
+    origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
+    if origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type", "X-Case-Secret"],
+        )
+    app.add_middleware(BodySizeLimit, limit_for=body_limit)
+    app.add_middleware(RequestMetrics, metrics=found.metrics)
+    app.add_middleware(SecurityHeaders)
+    return app
+
+
+def create_app_from_env() -> FastAPI:
+    """Factory for uvicorn workers: settings from ``REDLINE_*`` environment variables."""
+    return create_app(Settings.from_env())

@@ -1,0 +1,52 @@
+"""Prometheus metrics. One registry per app (tests build many apps in one process); each server process
+reports its own numbers (scrape each worker, or run one worker per container)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from redline.match.service import Matcher
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "redline_http_requests", "HTTP requests", ["method", "route", "status"], registry=self.registry
+        )
+        self.latency = Histogram(
+            "redline_http_request_seconds",
+            "HTTP request latency",
+            ["route"],
+            registry=self.registry,
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0),
+        )
+        self.queries = Counter("redline_match_queries", "Hashes looked up", ["type"], registry=self.registry)
+        self.matches = Counter("redline_matches", "Matches returned", ["type"], registry=self.registry)
+        self.cases = Counter("redline_cases_created", "Survivor cases created", registry=self.registry)
+        self.withdrawals = Counter(
+            "redline_cases_withdrawn", "Survivor cases withdrawn", registry=self.registry
+        )
+        self.index_entries = Gauge(
+            "redline_index_entries", "Hashes in this process's match index", registry=self.registry
+        )
+        self.index_position = Gauge(
+            "redline_change_log_position", "Last change-log row applied", registry=self.registry
+        )
+        self.index_age = Gauge(
+            "redline_change_log_poll_age_seconds",
+            "Seconds since the change log was read",
+            registry=self.registry,
+        )
+
+    def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
+        self.requests.labels(method, route, str(status)).inc()
+        self.latency.labels(route).observe(seconds)
+
+    def render(self, matcher: Matcher) -> bytes:
+        import time
+
+        self.index_entries.set(matcher.size)
+        self.index_position.set(matcher.position)
+        self.index_age.set(time.time() - matcher.last_poll if matcher.last_poll else -1)
+        return generate_latest(self.registry)

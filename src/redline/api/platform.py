@@ -1,0 +1,148 @@
+"""Platform routes: match hashes or a file, mirror the bank through the feed, submit hashes as a partner."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+from starlette.concurrency import run_in_threadpool
+
+from redline.api.deps import Caller, Services, require_scope, services
+from redline.api.problems import Problem
+from redline.api.schemas import (
+    EntriesAdded,
+    EntriesIn,
+    FeedItem,
+    FeedPage,
+    MatchIn,
+    MatchOut,
+    MatchResponse,
+    MatchResult,
+)
+from redline.bank import service
+from redline.match.service import Match
+from redline.match.service import Query as MatchQuery
+
+router = APIRouter(prefix="/v1", tags=["platforms"])
+_CURSOR_PREFIX = b"seq:"
+
+
+def _result(matches: list[Match]) -> MatchResult:
+    return MatchResult(
+        matches=[
+            MatchOut(
+                entry_id=m.entry_id,
+                bank=m.bank,
+                type=m.signal_type,
+                distance=m.distance,
+                quality=m.quality,
+                status=m.status,
+                action=m.action,
+            )
+            for m in matches
+        ]
+    )
+
+
+def run_match(found: Services, queries: list[MatchQuery], caller: Caller) -> list[MatchResult]:
+    if not found.matcher.ready.is_set():
+        raise Problem("not-ready", "the match index is still loading", headers={"Retry-After": "5"})
+    results = found.matcher.match(queries, api_key_id=caller.key_id)
+    for query, matches in zip(queries, results, strict=True):
+        found.metrics.queries.labels(query.signal_type).inc()
+        if matches:
+            found.metrics.matches.labels(query.signal_type).inc(len(matches))
+    return [_result(m) for m in results]
+
+
+@router.post("/match", response_model=MatchResponse)
+def match_hashes(
+    body: MatchIn, request: Request, caller: Annotated[Caller, Depends(require_scope("match"))]
+) -> MatchResponse:
+    """Look up to 1,000 hashes; one result per query, in order."""
+    queries = []
+    for position, h in enumerate(body.hashes):
+        try:
+            normal = service.normalize_hash(h.type, h.value)
+        except service.Invalid as exc:
+            raise Problem("invalid-hash", f"hashes[{position}]: {exc.detail}") from None
+        queries.append(MatchQuery(normal.signal_type, normal.value))
+    return MatchResponse(results=run_match(services(request), queries, caller))
+
+
+def encode_cursor(seq: int) -> str:
+    return base64.urlsafe_b64encode(_CURSOR_PREFIX + str(seq).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> int:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        if not raw.startswith(_CURSOR_PREFIX):
+            raise ValueError
+        seq = int(raw[len(_CURSOR_PREFIX) :].decode("ascii"))
+        if seq < 0:
+            raise ValueError
+        return seq
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise Problem("invalid-cursor", "pass back a cursor from a previous page, or none") from None
+
+
+@router.get("/feed", response_model=FeedPage)
+def feed(
+    request: Request,
+    caller: Annotated[Caller, Depends(require_scope("feed"))],
+    cursor: Annotated[str, Query(max_length=64)] = "",
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+) -> FeedPage:
+    """Entries and tombstones in change order. Store ``cursor`` and pass it back to get what came after.
+
+    An ``entry`` item with status ``active`` adds or replaces ``entry_id`` in your mirror; a ``tombstone``
+    (withdrawn, quarantined, expired) means delete ``entry_id`` now."""
+    after = decode_cursor(cursor) if cursor else 0
+    with services(request).db.read() as session:
+        rows = service.feed_page(session, after, limit + 1)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    items = [
+        FeedItem(
+            seq=c.seq,
+            kind="entry" if c.status == "active" else "tombstone",
+            entry_id=c.entry_id,
+            bank=bank,
+            type=c.signal_type,
+            value=c.value if c.status == "active" else None,
+            quality=c.quality,
+            tags=list(c.tags or []),
+            status=c.status,
+            at=c.at,
+        )
+        for c, bank in rows
+    ]
+    return FeedPage(items=items, cursor=encode_cursor(rows[-1][0].seq if rows else after), more=more)
+
+
+@router.post("/banks/{bank}/entries", status_code=201, response_model=EntriesAdded)
+def submit_entries(
+    bank: str, body: EntriesIn, request: Request, caller: Annotated[Caller, Depends(require_scope("submit"))]
+) -> EntriesAdded:
+    """A partner (an NGO, a hotline) adds hashes it has verified to a bank."""
+    hashes = [service.normalize_hash(h.type, h.value, h.quality) for h in body.hashes]
+    with services(request).db.write() as session:
+        ids = service.add_entries(
+            session, bank, hashes, source="partner", origin=caller.actor, actor=caller.actor, tags=body.tags
+        )
+    return EntriesAdded(bank=bank, added=len(ids), entry_ids=ids)
+
+
+def new_upload_path(upload_dir: Path) -> Path:
+    upload_dir.mkdir(parents=True, exist_ok=True)
+    handle = tempfile.NamedTemporaryFile(dir=upload_dir, prefix="upload-", delete=False)  # noqa: SIM115
+    handle.close()
+    return Path(handle.name)
+
+
+__all__ = ["new_upload_path", "router", "run_in_threadpool"]

@@ -1,0 +1,228 @@
+"""Request and response bodies. Requests forbid unknown fields: a survivor submission carries hashes and an
+attestation, and anything else (an image, a file name, a stray field) is refused, not silently dropped."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from redline.bank.service import ATTESTATION_TEXT_VERSION
+
+SignalName = Literal["pdq", "md5", "sha256"]
+Scope = Literal["submit", "match", "feed", "review", "admin"]
+BankName = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")
+ActionName = Field(pattern=r"^[a-z][a-z_]{0,31}$")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class HashIn(Strict):
+    type: SignalName
+    value: str = Field(min_length=1, max_length=128, description="lowercase or uppercase hex")
+    quality: int | None = Field(default=None, ge=0, le=100, description="PDQ quality, 0-100")
+
+
+class Attestation(Strict):
+    subject: Literal["self", "on_behalf"]
+    adult: Literal[True]
+    non_consensual: Literal[True]
+    text_version: str = Field(default=ATTESTATION_TEXT_VERSION, max_length=32)
+
+
+class CaseIn(Strict):
+    hashes: list[HashIn] = Field(min_length=1, max_length=5000)
+    attestation: Attestation
+    contact: str | None = Field(default=None, max_length=500, description="optional; stored encrypted")
+    tags: list[Literal["synthetic"]] = Field(default_factory=list, max_length=1)
+
+
+class CaseCreated(BaseModel):
+    case_id: str
+    secret: str = Field(description="shown once; cannot be recovered")
+    hashes: int
+
+
+class CaseHashOut(BaseModel):
+    position: int = Field(description="index of the hash in the submission")
+    type: str
+    status: str
+    matches: int
+
+
+class CaseOut(BaseModel):
+    case_id: str
+    status: str
+    created_at: datetime
+    withdrawn_at: datetime | None
+    hashes: list[CaseHashOut]
+    matches: int
+    actions: dict[str, int]
+
+
+class WithdrawOut(BaseModel):
+    case_id: str
+    status: str
+    withdrawn: int = Field(description="hashes withdrawn by this request")
+
+
+class AttestationText(BaseModel):
+    version: str
+    text: str
+
+
+class MatchQuery(Strict):
+    type: SignalName
+    value: str = Field(min_length=1, max_length=128)
+
+
+class MatchIn(Strict):
+    hashes: list[MatchQuery] = Field(min_length=1, max_length=1000)
+
+
+class MatchOut(BaseModel):
+    entry_id: int
+    bank: str
+    type: str
+    distance: int
+    quality: int | None
+    status: str
+    action: str
+
+
+class MatchResult(BaseModel):
+    matches: list[MatchOut]
+
+
+class MatchResponse(BaseModel):
+    results: list[MatchResult]
+
+
+class FileHash(BaseModel):
+    type: str
+    value: str
+    quality: int | None = None
+
+
+class FileMatchResponse(BaseModel):
+    signals: dict[str, Any]
+    hashes: list[FileHash]
+    results: list[MatchResult] = Field(description="one per entry of hashes, in order")
+
+
+class FeedItem(BaseModel):
+    seq: int
+    kind: Literal["entry", "tombstone"]
+    entry_id: int
+    bank: str
+    type: str
+    value: str | None = Field(description="absent for tombstones")
+    quality: int | None
+    tags: list[str]
+    status: str
+    at: datetime
+
+
+class FeedPage(BaseModel):
+    items: list[FeedItem]
+    cursor: str = Field(description="opaque; pass it back to resume after the last item")
+    more: bool
+
+
+class EntriesIn(Strict):
+    hashes: list[HashIn] = Field(min_length=1, max_length=10_000)
+    tags: list[Literal["synthetic"]] = Field(default_factory=list, max_length=1)
+
+
+class EntriesAdded(BaseModel):
+    bank: str
+    added: int
+    entry_ids: list[int]
+
+
+class BankIn(Strict):
+    name: str = BankName
+    description: str = Field(default="", max_length=2000)
+    thresholds: dict[SignalName, int] = Field(default_factory=dict)
+    default_action: str = ActionName
+
+
+class BankPatch(Strict):
+    description: str | None = Field(default=None, max_length=2000)
+    thresholds: dict[SignalName, int] | None = None
+    default_action: str | None = Field(default=None, pattern=r"^[a-z][a-z_]{0,31}$")
+    enabled: bool | None = None
+
+
+class BankOut(BaseModel):
+    name: str
+    description: str
+    thresholds: dict[str, int] = Field(description="effective threshold per signal type")
+    default_action: str
+    enabled: bool
+    created_at: datetime
+
+
+class ImportOut(BaseModel):
+    bank: str
+    imported: int
+
+
+class EntryOut(BaseModel):
+    id: int
+    bank: str
+    type: str
+    value: str | None = Field(description="only while the entry is active")
+    quality: int | None
+    source: str
+    status: str
+    tags: list[str]
+    case_id: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class EntryPatch(Strict):
+    status: Literal["active", "quarantined", "expired"]
+    reason: str = Field(default="", max_length=500)
+
+
+class KeyIn(Strict):
+    name: str = Field(min_length=1, max_length=128)
+    scopes: list[Scope] = Field(min_length=1, max_length=5)
+    partner: str | None = Field(default=None, min_length=1, max_length=128)
+
+
+class KeyOut(BaseModel):
+    id: str
+    name: str
+    scopes: list[str]
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+class KeyCreated(KeyOut):
+    token: str = Field(description="shown once; store it in the platform's secret store")
+
+
+class AuditOut(BaseModel):
+    id: int
+    at: datetime
+    actor: str
+    action: str
+    subject: str
+    details: dict[str, Any]
+
+
+class AuditPage(BaseModel):
+    items: list[AuditOut]
+    next_after: int
+
+
+class Ready(BaseModel):
+    status: str
+    entries: int
+    change_log_position: int

@@ -1,0 +1,267 @@
+"""Matching hashes against the bank, kept live from the database's change log.
+
+How each server process stays current: on start it reads the highest change sequence number, then bulk-loads
+every active perceptual hash into its own in-memory index (``redline.index.new_index``); a background thread
+then reads the ``changes`` table every ``change_poll_interval`` seconds (0.25 s by default) and applies the
+rows after the last one it saw, in order. Replaying a change twice is harmless (add replaces, remove ignores
+absent ids), so rows committed while the initial load ran are simply applied again. This works the same on
+SQLite and PostgreSQL, with any number of processes, and needs no message broker.
+
+Exact hashes (MD5, SHA-256) need no in-memory index: they are looked up in the database by value (indexed).
+
+Every candidate the index returns is checked against the database before it is reported: the entry must still
+be active, its bank enabled, and the distance within that bank's threshold. So a withdrawal stops matching the
+moment it commits, even in a process whose index has not yet applied it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from sqlalchemy import bindparam, text
+
+from redline.bank.db import Database
+from redline.bank.service import record_matches, threshold_for
+from redline.index import HammingIndex, new_index
+from redline.signals.types import SIGNAL_TYPES, signal_type
+
+log = logging.getLogger(__name__)
+
+_LOAD_CHUNK = 200_000
+_POLL_BATCH = 100_000
+
+
+@dataclass(frozen=True)
+class Query:
+    """A normalised hash to look up (``redline.bank.service.normalize_hash`` makes them)."""
+
+    signal_type: str
+    value: str
+
+
+@dataclass(frozen=True)
+class Match:
+    entry_id: int
+    bank: str
+    signal_type: str
+    distance: int
+    quality: int | None
+    status: str
+    #: What the platform is asked to do: the bank's default action until a moderation policy decides.
+    action: str
+
+
+_CANDIDATES = text(
+    "SELECT e.id, e.signal_type, e.quality, e.status, b.name, b.thresholds, b.default_action, b.enabled "
+    "FROM entries e JOIN banks b ON b.id = e.bank_id WHERE e.id IN :ids"
+).bindparams(bindparam("ids", expanding=True))
+_EXACT = text(
+    "SELECT e.value, e.id FROM entries e "
+    "WHERE e.signal_type = :type AND e.status = 'active' AND e.value IN :values"
+).bindparams(bindparam("values", expanding=True))
+
+
+class Matcher:
+    """One per server process. ``start()`` loads in the background; ``ready`` is set when loaded."""
+
+    def __init__(self, db: Database, *, min_quality: int, poll_interval: float) -> None:
+        self._db = db
+        self._min_quality = min_quality
+        self._poll_interval = poll_interval
+        self._indexes: dict[str, HammingIndex] = {
+            name: new_index(kind.hash_length)
+            for name, kind in SIGNAL_TYPES.items()
+            if kind.distance_metric == "hamming"
+        }
+        self._search_threshold: dict[str, int] = {
+            name: signal_type(name).default_threshold for name in self._indexes
+        }
+        self.position = 0
+        self.last_poll = 0.0
+        self.load_seconds = 0.0
+        self.ready = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # --- lifecycle -----------------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="redline-matcher", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                if not self.ready.is_set():
+                    self.load()
+                else:
+                    self.poll()
+            except Exception:  # the database may be briefly away; keep the process serving and retry
+                log.exception("match index update failed; retrying")
+                self._stop.wait(1.0)
+            self._stop.wait(self._poll_interval)
+
+    def load(self) -> None:
+        """Build every index from the database (bulk read, no ORM objects)."""
+        started = time.perf_counter()
+        with self._db.engine.connect() as conn:
+            position = int(conn.execute(text("SELECT COALESCE(MAX(seq), 0) FROM changes")).scalar_one())
+            for name, index in self._indexes.items():
+                result = conn.execution_options(stream_results=True, yield_per=_LOAD_CHUNK).execute(
+                    text(
+                        "SELECT id, value FROM entries WHERE signal_type = :type AND status = 'active' "
+                        "AND (quality IS NULL OR quality >= :q)"
+                    ),
+                    {"type": name, "q": self._min_quality},
+                )
+                id_chunks, code_chunks = [], []
+                for rows in result.partitions():
+                    id_chunks.append(np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows)))
+                    code_chunks.append(_codes("".join(r[1] for r in rows), index.bits))
+                if id_chunks:
+                    index.add(np.concatenate(id_chunks), np.concatenate(code_chunks))
+            self._refresh_thresholds(conn)
+        self.position = position
+        self.poll()
+        _warm_up(self._indexes)
+        self.load_seconds = time.perf_counter() - started
+        log.info("match index loaded: %d entries in %.1f s", self.size, self.load_seconds)
+        self.ready.set()
+
+    def poll(self) -> int:
+        """Apply change-log rows after the last one seen; returns how many were read."""
+        applied = 0
+        with self._db.engine.connect() as conn:
+            while True:
+                rows = conn.execute(
+                    text(
+                        "SELECT seq, entry_id, signal_type, value, quality, status FROM changes "
+                        "WHERE seq > :after ORDER BY seq LIMIT :n"
+                    ),
+                    {"after": self.position, "n": _POLL_BATCH},
+                ).all()
+                if not rows:
+                    break
+                self._apply(rows)
+                self.position = int(rows[-1][0])
+                applied += len(rows)
+                if len(rows) < _POLL_BATCH:
+                    break
+            self._refresh_thresholds(conn)
+        self.last_poll = time.time()
+        return applied
+
+    def _apply(self, rows: Sequence[Any]) -> None:
+        # The last row for an entry decides its state; apply removals and additions as two batches.
+        final: dict[int, Any] = {}
+        for row in rows:
+            if row[2] in self._indexes:
+                final[int(row[1])] = row
+        for name, index in self._indexes.items():
+            adds = [
+                r
+                for r in final.values()
+                if r[2] == name
+                and r[5] == "active"
+                and r[3] is not None
+                and (r[4] is None or r[4] >= self._min_quality)
+            ]
+            added = {int(r[1]) for r in adds}
+            removes = [entry_id for entry_id, r in final.items() if r[2] == name and entry_id not in added]
+            if removes:
+                index.remove(np.array(removes, dtype=np.int64))
+            if adds:
+                ids = np.array([int(r[1]) for r in adds], dtype=np.int64)
+                index.add(ids, _codes("".join(r[3] for r in adds), index.bits))
+
+    def _refresh_thresholds(self, conn: Any) -> None:
+        banks = conn.execute(text("SELECT thresholds FROM banks WHERE enabled")).all()
+        for name in self._indexes:
+            values = [threshold_for(_json(b[0]), name) for b in banks]
+            self._search_threshold[name] = max(values, default=signal_type(name).default_threshold)
+
+    @property
+    def size(self) -> int:
+        return sum(len(index) for index in self._indexes.values())
+
+    # --- matching ------------------------------------------------------------------------------------------
+
+    def match(self, queries: Sequence[Query], *, api_key_id: str) -> list[list[Match]]:
+        """Matches for each query, in order; matches are recorded (counts for the survivor's case page)."""
+        candidates: list[dict[int, int]] = [{} for _ in queries]  # entry id -> distance, per query
+        for name, index in self._indexes.items():
+            positions = [i for i, q in enumerate(queries) if q.signal_type == name]
+            if positions:
+                codes = _codes("".join(queries[i].value for i in positions), index.bits)
+                for i, hits in zip(positions, index.search(codes, self._search_threshold[name]), strict=True):
+                    candidates[i] = dict(zip(hits.ids.tolist(), hits.distances.tolist(), strict=True))
+        with self._db.read() as session:
+            for name in {q.signal_type for q in queries} - self._indexes.keys():
+                positions = [i for i, q in enumerate(queries) if q.signal_type == name]
+                by_value: dict[str, list[int]] = {}
+                for value, entry_id in session.execute(
+                    _EXACT, {"type": name, "values": sorted({queries[i].value for i in positions})}
+                ):
+                    by_value.setdefault(value, []).append(int(entry_id))
+                for i in positions:
+                    candidates[i] = dict.fromkeys(by_value.get(queries[i].value, ()), 0)
+            wanted = sorted({entry_id for c in candidates for entry_id in c})
+            details = {int(r[0]): r for r in session.execute(_CANDIDATES, {"ids": wanted})} if wanted else {}
+        results: list[list[Match]] = []
+        recorded: list[tuple[int, int, str]] = []
+        for found in candidates:
+            matches = []
+            for entry_id, distance in sorted(found.items(), key=lambda kv: (kv[1], kv[0])):
+                row = details.get(entry_id)
+                if row is None or row[3] != "active" or not row[7]:
+                    continue
+                if distance > threshold_for(_json(row[5]), row[1]):
+                    continue
+                if row[2] is not None and row[2] < self._min_quality and row[1] in self._indexes:
+                    continue
+                matches.append(Match(entry_id, row[4], row[1], distance, row[2], row[3], row[6]))
+                recorded.append((entry_id, distance, row[6]))
+            results.append(matches)
+        if recorded:
+            with self._db.write() as session:
+                record_matches(session, api_key_id, recorded)
+        return results
+
+
+def _warm_up(indexes: dict[str, HammingIndex]) -> None:
+    """Run each index kind once on a throwaway copy, so that one-time costs (JIT compilation of search
+    kernels) are paid before the process reports ready, not by the first platform request."""
+    for index in indexes.values():
+        scratch = new_index(index.bits)
+        code = np.zeros((1, index.bits // 8), dtype=np.uint8)
+        scratch.add(np.array([1], dtype=np.int64), code)
+        scratch.search(code, 8)
+        scratch.remove(np.array([1], dtype=np.int64))
+
+
+def _codes(joined_hex: str, bits: int) -> Any:
+    """Hex strings joined end to end -> packed code rows (one ``bytes.fromhex`` for the whole batch)."""
+    if not joined_hex:
+        return np.empty((0, bits // 8), dtype=np.uint8)
+    return np.frombuffer(bytes.fromhex(joined_hex), dtype=np.uint8).reshape(-1, bits // 8)
+
+
+def _json(value: Any) -> dict[str, Any]:
+    """JSON columns come back parsed from PostgreSQL and as text from SQLite through raw SQL."""
+    if isinstance(value, str):
+        import json
+
+        parsed: dict[str, Any] = json.loads(value)
+        return parsed
+    return dict(value or {})
