@@ -1,0 +1,24 @@
+"""``hash_file``: one entry point for any file, deciding image or video from its bytes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from redline.config import Settings
+from redline.signals.errors import UnsupportedFormat
+from redline.signals.files import checked_size, read_head
+from redline.signals.image import ImageSignals, hash_image
+from redline.signals.sniff import HEAD_BYTES, sniff
+from redline.signals.video import VideoSignals, hash_video
+
+
+def hash_file(path: Path, settings: Settings | None = None) -> ImageSignals | VideoSignals:
+    """Hash an image or a video; which one is read from the magic number, never from the file name."""
+    settings = settings or Settings()
+    checked_size(path, settings.max_file_bytes)
+    sniffed = sniff(read_head(path, HEAD_BYTES))
+    if sniffed is None:
+        raise UnsupportedFormat("the file is not an image or video in a format Redline reads")
+    if sniffed.media_type == "video":
+        return hash_video(path, settings)
+    return hash_image(path, settings)

@@ -1,0 +1,175 @@
+"""Video signals: vPDQ (a PDQ hash per sampled frame, via Meta's ``vpdq``), MD5 and SHA-256; comparison.
+
+Comparison follows Meta's vPDQ matching: frames below a quality floor are dropped, duplicate frame hashes
+collapse to one, and each frame of one video counts as found when some frame of the other is within the PDQ
+distance threshold. Both directions are reported because they answer different questions:
+
+* ``query_match_pct``: how much of the query is in the stored video (a clip cut from a stored video: high);
+* ``stored_match_pct``: how much of the stored video is in the query (a long upload containing a stored
+  clip: high).
+
+Default verdict: a match when either share reaches ``match_pct`` (80%), so both cases above match.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+import vpdq
+
+from redline.config import Settings
+from redline.signals.errors import CorruptFile, UnsupportedFormat
+from redline.signals.files import checked_size, exact_digests_of_file, read_head
+from redline.signals.sniff import HEAD_BYTES, sniff
+
+#: PDQ distance up to which two frames are the same picture (Meta's vPDQ default).
+FRAME_DISTANCE_THRESHOLD = 31
+#: Frames below this PDQ quality (black, flat, blurred frames) are ignored when comparing.
+FRAME_MIN_QUALITY = 50
+#: Share (percent) of frames found, in either direction, from which two videos match.
+MATCH_PCT = 80.0
+
+
+@dataclass(frozen=True)
+class VideoFrame:
+    #: Position of the frame in the video's decoded frame sequence.
+    index: int
+    timestamp_s: float
+    pdq: str
+    quality: int
+
+
+@dataclass(frozen=True)
+class VideoSignals:
+    """Everything Redline derives from one video file. ``to_dict()`` is the JSON form."""
+
+    size: int
+    md5: str
+    sha256: str
+    container: str
+    #: Time of the last sampled frame: the true duration is at most one sampling interval longer.
+    duration_s: float
+    #: Frames sampled per second.
+    fps: float
+    frames: list[VideoFrame]
+    #: Frames whose quality reaches ``Settings.pdq_min_quality`` (only those are used for matching).
+    usable_frames: int
+    #: Distinct frame hashes among the usable frames.
+    distinct_frames: int
+    media_type: Literal["video"] = field(default="video")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class VideoComparison:
+    query_match_pct: float
+    stored_match_pct: float
+    #: Frames (distinct, quality-filtered) considered on each side.
+    query_frames: int
+    stored_frames: int
+    is_match: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def hash_video(path: Path, settings: Settings | None = None) -> VideoSignals:
+    """Hash one video file. Raises ``SignalError`` and nothing else."""
+    settings = settings or Settings()
+    size = checked_size(path, settings.max_file_bytes)
+    sniffed = sniff(read_head(path, HEAD_BYTES))
+    if sniffed is None:
+        raise UnsupportedFormat("the file is not an image or video in a format Redline reads")
+    if sniffed.media_type != "video":
+        raise UnsupportedFormat(f"the file is an image ({sniffed.container}), not a video")
+    if settings.video_fps <= 0:
+        raise ValueError("video_fps must be positive")
+    try:
+        features = vpdq.computeHash(str(path), seconds_per_hash=1.0 / settings.video_fps, thread_count=1)
+    except Exception:  # vpdq raises a bare Exception for every decoding failure
+        raise CorruptFile(
+            f"the {sniffed.container} video cannot be decoded (damaged, truncated, or a codec FFmpeg lacks)"
+        ) from None
+    frames = [
+        VideoFrame(int(f.frame_number), round(float(f.timestamp), 3), str(f.hex), int(f.quality))
+        for f in features
+    ]
+    if not frames:
+        raise CorruptFile(f"the {sniffed.container} file contains no video frames")
+    usable = _usable_hashes(frames, settings.pdq_min_quality)
+    md5, sha256 = exact_digests_of_file(path)
+    return VideoSignals(
+        size=size,
+        md5=md5,
+        sha256=sha256,
+        container=sniffed.container,
+        duration_s=frames[-1].timestamp_s,
+        fps=settings.video_fps,
+        frames=frames,
+        usable_frames=sum(1 for f in frames if f.quality >= settings.pdq_min_quality),
+        distinct_frames=len(usable),
+    )
+
+
+def compare_videos(
+    query: Sequence[VideoFrame],
+    stored: Sequence[VideoFrame],
+    *,
+    distance_threshold: int = FRAME_DISTANCE_THRESHOLD,
+    min_quality: int = FRAME_MIN_QUALITY,
+    match_pct: float = MATCH_PCT,
+) -> VideoComparison:
+    """Share of each video's distinct, good-quality frames found in the other (see the module docstring)."""
+    query_codes = _codes(_usable_hashes(query, min_quality))
+    stored_codes = _codes(_usable_hashes(stored, min_quality))
+    query_found, stored_found = _found_both_ways(query_codes, stored_codes, distance_threshold)
+    query_pct = _pct(query_found, len(query_codes))
+    stored_pct = _pct(stored_found, len(stored_codes))
+    return VideoComparison(
+        query_match_pct=query_pct,
+        stored_match_pct=stored_pct,
+        query_frames=len(query_codes),
+        stored_frames=len(stored_codes),
+        is_match=max(query_pct, stored_pct) >= match_pct,
+    )
+
+
+def _usable_hashes(frames: Sequence[VideoFrame], min_quality: int) -> list[str]:
+    """Distinct hashes of frames at or above ``min_quality``, in first-seen order."""
+    return list(dict.fromkeys(f.pdq for f in frames if f.quality >= min_quality))
+
+
+Codes = npt.NDArray[np.uint64]
+
+
+def _codes(hashes: list[str]) -> Codes:
+    """(n, 4) array of 64-bit words per 256-bit hash."""
+    raw = b"".join(bytes.fromhex(h) for h in hashes)
+    return np.frombuffer(raw, dtype=">u8").astype(np.uint64).reshape(len(hashes), 4)
+
+
+def _found_both_ways(a: Codes, b: Codes, threshold: int) -> tuple[int, int]:
+    """(rows of ``a`` with a neighbour in ``b``, rows of ``b`` with a neighbour in ``a``), in blocks."""
+    if len(a) == 0 or len(b) == 0:
+        return 0, 0
+    a_found = np.zeros(len(a), dtype=bool)
+    b_found = np.zeros(len(b), dtype=bool)
+    block = 512  # 512 x len(b) x 4 words per step: bounded memory for hour-long videos
+    for start in range(0, len(a), block):
+        chunk = a[start : start + block]
+        distances = np.bitwise_count(chunk[:, None, :] ^ b[None, :, :]).sum(axis=2)
+        close = distances <= threshold
+        a_found[start : start + block] = close.any(axis=1)
+        b_found |= close.any(axis=0)
+    return int(a_found.sum()), int(b_found.sum())
+
+
+def _pct(found: int, total: int) -> float:
+    return round(100.0 * found / total, 2) if total else 0.0
