@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from redline import __version__
-from redline.cli import hashing, moderation, service
+from redline.cli import hashing, moderation, protect, service
 
 app = typer.Typer(
     name="redline",
@@ -34,3 +34,4 @@ def main(
 hashing.register(app)
 service.register(app)
 moderation.register(app)
+protect.register(app)
