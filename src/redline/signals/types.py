@@ -81,7 +81,22 @@ class Sha256Signal(SignalType):
     distance_metric = "exact"
 
 
-SIGNAL_TYPES: dict[str, type[SignalType]] = {t.name: t for t in (PdqSignal, Md5Signal, Sha256Signal)}
+class PdqRegionSignal(SignalType):
+    """PDQ of a centred crop of an image (signals/robust.py, docs/ROBUSTNESS.md): stored beside ``pdq`` so
+    cropped, framed, rotated and screenshotted copies still match. Compared with every hash a query derives
+    (plain, mirrored, shifted windows, photo found in a frame), hence the measured threshold of its own."""
+
+    name = "pdq_region"
+    hash_length = 256
+    distance_metric = "hamming"
+    default_threshold = 45
+    max_threshold = 96
+    has_quality = True
+
+
+SIGNAL_TYPES: dict[str, type[SignalType]] = {
+    t.name: t for t in (PdqSignal, Md5Signal, Sha256Signal, PdqRegionSignal)
+}
 
 
 def signal_type(name: str) -> type[SignalType]:

@@ -1,0 +1,88 @@
+"""Robust PDQ: the transforms are reproducible, the stored recipe is pinned (the portal's JavaScript must
+compute the same hashes), and on real photos the robust rule catches crops, borders, rotations and
+screenshots that plain PDQ misses, without matching distinct photos."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from redline.eval import harness
+from redline.eval.transforms import apply_transform, transform_named
+from redline.signals import robust
+from redline.signals.robust_geometry import background_box, rotation_angle
+from redline.signals.types import PdqRegionSignal, signal_type
+
+PHOTOS = ("bsds500/test/100007.jpg", "bsds500/train/12003.jpg", "bsds500/val/3096.jpg",
+          "kodak24/PhotoCD_PCD0992/01.png")
+
+
+@pytest.fixture(scope="module")
+def photos(corpus: Path) -> list[harness.Photo]:
+    paths = [corpus / "photos" / p for p in PHOTOS]
+    assert all(p.is_file() for p in paths), "corpus photos moved"
+    return [harness.Photo(p.name, Image.open(p).convert("RGB")) for p in paths]
+
+
+def test_transforms_are_deterministic(photos: list[harness.Photo]) -> None:
+    photo = photos[0]
+    for name in ("crop_5", "pad_20_solid", "stickers", "watermark", "screenshot"):
+        a = apply_transform(transform_named(name), photo.id, photo.image)
+        b = apply_transform(transform_named(name), photo.id, photo.image)
+        assert a.tobytes() == b.tobytes(), name
+    other = apply_transform(transform_named("crop_10"), "another-id", photo.image)
+    assert other.size != apply_transform(transform_named("crop_10"), photo.id, photo.image).size or (
+        other.tobytes() != apply_transform(transform_named("crop_10"), photo.id, photo.image).tobytes()
+    )
+
+
+def test_stored_recipe_is_pinned(corpus: Path) -> None:
+    """If this changes, the portal's JavaScript and every stored pdq_region hash change with it."""
+    pixels = np.asarray(Image.open(corpus / "photos" / PHOTOS[0]).convert("RGB"))
+    stored = robust.entry_hashes(pixels)
+    assert [h.label for h in stored] == ["full", "crop_0.9", "crop_0.81", "crop_0.73"]
+    assert [h.hex for h in stored] == [
+        "ec300c303938e9bec3ee0c6f387de3c787cf0e4f6630e3908f0e0e2e7171b932",
+        "e4e6c7463bedd1cf0f4f1e477079c307070e1c0ce07043901c0e7c3ee3f1f3b2",
+        "c8ff66333119b8bd8e5ef431a0b907183e0ef8f883f00390788ef8f683f1c3b1",
+        "8ee16e4c339999dcce66740203f01f1efe0ee0f40fe13f03f88ec8e627a12f83",
+    ]
+    assert signal_type("pdq_region") is PdqRegionSignal
+    assert PdqRegionSignal.default_threshold == robust.ROBUST_THRESHOLD
+
+
+def test_geometry_finders(photos: list[harness.Photo]) -> None:
+    photo = photos[0]
+    for name, degrees in (("rotate_+4", 4.0), ("rotate_-10", -10.0)):
+        rotated = np.asarray(apply_transform(transform_named(name), photo.id, photo.image))
+        angle = rotation_angle(rotated)
+        assert angle is not None and abs(angle - degrees) < 1.0, (name, angle)
+    assert rotation_angle(np.asarray(photo.image)) is None
+    padded = np.asarray(apply_transform(transform_named("pad_20_solid"), photo.id, photo.image))
+    box = background_box(padded)
+    expected = (0.2 / 1.4, 0.2 / 1.4, 1.2 / 1.4, 1.2 / 1.4)
+    assert box is not None and max(abs(a - b) for a, b in zip(box, expected, strict=True)) < 0.02
+
+
+def test_robust_rule_catches_what_plain_pdq_misses(photos: list[harness.Photo]) -> None:
+    names = ("crop_5", "pad_20_solid", "rotate_+4", "screenshot", "mirror")
+    corpus = harness.hash_corpus(photos, [transform_named(n) for n in names])
+    d = harness.pair_distances(corpus.queries, corpus.entries)
+    source = np.array(corpus.query_source)
+    transforms = np.array(corpus.query_transform)
+    own = np.zeros(d.plain.shape, dtype=bool)
+    own[np.arange(len(source)), source] = True
+    plain = harness.Rule("pdq", harness.PLAIN_THRESHOLD).matches(d)
+    robust_hit = harness.Rule("robust", robust.ROBUST_THRESHOLD, robust.ROBUST_THRESHOLD).matches(d)
+    for name in names:
+        rows = transforms == name
+        assert robust_hit[rows][own[rows]].all(), f"robust PDQ missed {name}"
+    # Plain PDQ misses most of these edits: the point of the robust rule.
+    edited = transforms != harness.ORIGINAL
+    assert plain[edited][own[edited]].mean() < 0.5
+    # No query, edited or not, matches a different photo.
+    assert not robust_hit[~own].any()
+    assert d.robust[~own].min() > robust.ROBUST_THRESHOLD + 10
