@@ -9,14 +9,15 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from redline.actions.models import REVIEW_ACTIONS, MatchLogEntry
 from redline.actions.outbox import emit
 from redline.actions.rules import Rule, decide, load_rules, severity
-from redline.bank.models import utcnow
+from redline.bank.models import ApiKey, Bank, utcnow
 from redline.review.queue import open_item
 
 #: Caller metadata is stored with the match: keep it small (bytes of its JSON form).
@@ -126,3 +127,50 @@ def act_on_matches(
         )
         out.append(Decided(action, row.id, item_id))
     return out
+
+
+class MatchLike(Protocol):
+    """What the matcher reports for one match (``redline.match.service.Match``)."""
+
+    @property
+    def entry_id(self) -> int: ...
+    @property
+    def bank(self) -> str: ...
+    @property
+    def signal_type(self) -> str: ...
+    @property
+    def distance(self) -> int: ...
+
+
+def act_on_results(
+    session: Session,
+    query_values: Sequence[str],
+    results: Sequence[Sequence[MatchLike]],
+    *,
+    api_key_id: str,
+    content_id: str | None = None,
+    metadata: dict[str, Any] | None = None,
+) -> list[list[Decided]]:
+    """:func:`act_on_matches` for a whole match request: ``results[i]`` are the matches of query
+    ``query_values[i]``. Returns the decisions in the same shape."""
+    check_caller_fields(content_id, metadata)
+    if not any(results):
+        return [[] for _ in results]
+    bank_ids = dict(session.execute(select(Bank.name, Bank.id)).tuples().all())
+    partner_id = session.scalar(select(ApiKey.partner_id).where(ApiKey.id == api_key_id))
+    flat = [
+        Hit(m.signal_type, value, m.entry_id, bank_ids[m.bank], m.bank, m.distance)
+        for value, matches in zip(query_values, results, strict=True)
+        for m in matches
+    ]
+    decided = iter(
+        act_on_matches(
+            session,
+            flat,
+            api_key_id=api_key_id,
+            partner_id=partner_id,
+            content_id=content_id,
+            metadata=metadata,
+        )
+    )
+    return [[next(decided) for _ in matches] for matches in results]

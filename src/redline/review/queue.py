@@ -15,11 +15,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from redline.actions.outbox import emit
-from redline.bank.models import Bank, Entry, utcnow
+from redline.bank.db import lock_change_log
+from redline.bank.models import Bank, Change, Entry, utcnow
 from redline.bank.service import BankError, Conflict, NotFound, audit, set_entry_status
 from redline.review.models import (
     DECISIONS,
@@ -289,8 +290,28 @@ def _feedback(
     elif confirmed > 0 and not state.verified and not state.flagged_for_audit:
         state.verified = True
         audit(session, "system:review", "entry.verified", f"entry:{entry_id}", confirmed=confirmed)
+        if entry is not None and entry.status == "active":
+            _announce_in_feed(session, entry, now)
         emit(session, "entry.verified", {"entry_id": entry_id, "confirmed": confirmed})
     return confirmed, rejected, quarantined, state.verified
+
+
+def _announce_in_feed(session: Session, entry: Entry, now: datetime) -> None:
+    """Repeat the (still active) entry in the change log so partners mirroring the feed see its new review
+    state; for the match index the row is a harmless re-add of the same hash."""
+    lock_change_log(session)
+    session.execute(
+        insert(Change).values(
+            entry_id=entry.id,
+            bank_id=entry.bank_id,
+            signal_type=entry.signal_type,
+            value=entry.value,
+            quality=entry.quality,
+            tags=entry.tags,
+            status="active",
+            at=now,
+        )
+    )
 
 
 def decisions(session: Session, *, item_id: int | None = None, limit: int = 200) -> list[ReviewDecision]:
