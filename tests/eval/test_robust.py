@@ -86,3 +86,23 @@ def test_robust_rule_catches_what_plain_pdq_misses(photos: list[harness.Photo]) 
     # No query, edited or not, matches a different photo.
     assert not robust_hit[~own].any()
     assert d.robust[~own].min() > robust.ROBUST_THRESHOLD + 10
+
+
+def test_eval_command_reports_both_rules(corpus: Path, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from redline.cli.main import app
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for name in PHOTOS[:3]:
+        (folder / Path(name).name).write_bytes((corpus / "photos" / name).read_bytes())
+    out = tmp_path / "report.json"
+    result = CliRunner().invoke(app, ["eval", str(folder), "-t", "pad_20_solid", "--no-hard-negatives",
+                                      "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "| pad_20_solid | 0.0% |" in result.output
+    assert "robust (any pair <= 45)" in result.output
+    assert out.is_file() and '"recall"' in out.read_text()
+    bad = CliRunner().invoke(app, ["eval", str(folder), "-t", "no_such_edit"])
+    assert bad.exit_code != 0 and "unknown transform" in bad.output

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from redline import __version__
-from redline.cli import hashing, moderation, protect, service
+from redline.cli import evaluate, hashing, moderation, protect, service
 
 app = typer.Typer(
     name="redline",
@@ -35,3 +35,4 @@ hashing.register(app)
 service.register(app)
 moderation.register(app)
 protect.register(app)
+evaluate.register(app)

@@ -261,6 +261,9 @@ def markdown(rep: Report) -> str:
     for label, values, pairs in rows:
         cells = " | ".join(f"{values[n]:.2e} ({round(values[n] * pairs)})" for n in names)
         lines.append(f"| {label}, {pairs:,} pairs | {cells} |")
+    if rep.counts["distinct_pairs"] < 1 / TARGET_FPR:
+        lines += ["", f"Note: {rep.counts['distinct_pairs']:,} distinct pairs are too few to measure a "
+                  f"false-positive rate of {TARGET_FPR:g}; use more images."]
     if rep.sweep:
         lines += ["", "| robust threshold | overall recall | FPR, all queries | FPR, hard negatives |",
                   "|---|---|---|---|"]
