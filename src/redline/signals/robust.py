@@ -98,29 +98,53 @@ def query_hashes(rgb: RgbArray) -> list[RegionHash]:
     """What a platform compares for one upload: the plain hash first, then the derived ones."""
     plain = pdq_of(rgb)
     hashes = [plain]
+    work = _reduced(rgb)
 
     def add(label: str, pixels: RgbArray) -> None:
         region = pdq_of(pixels)
         if all(region.code != h.code for h in hashes):
             hashes.append(RegionHash(label, region.code, region.quality))
 
-    add("mirror", np.ascontiguousarray(rgb[:, ::-1]))
+    add("mirror", np.ascontiguousarray(work[:, ::-1]))
     margin = (1 - QUERY_WINDOW) / 2
     for dy in QUERY_SHIFTS:
         for dx in QUERY_SHIFTS:
             window = (margin + dx, margin + dy, margin + dx + QUERY_WINDOW, margin + dy + QUERY_WINDOW)
-            add(f"window_{dx:+.2f}_{dy:+.2f}", crop_box(rgb, window))
-    for label, found in (("background_box", background_box(rgb)), ("sharp_box", sharp_box(rgb))):
-        if found is not None:
-            add(label, crop_box(rgb, found))
-    angle = rotation_angle(rgb)
+            add(f"window_{dx:+.2f}_{dy:+.2f}", crop_box(work, window))
+    found = background_box(work)
+    if found is not None:
+        add("background_box", crop_box(work, found))
+    found = sharp_box(work)
+    if found is not None:
+        add("sharp_box", crop_box(work, found))
+        # Blurred fills are centred; a smooth sky or floor at one edge of the photo can look like fill, so
+        # also try the box made symmetric with the smaller margin on each axis.
+        add("sharp_box_centred", crop_box(work, _centred(found)))
+    angle = rotation_angle(work)
     if angle is not None:
-        h, w = rgb.shape[:2]
-        upright = np.asarray(Image.fromarray(rgb).rotate(-angle, resample=Image.Resampling.BICUBIC))
+        h, w = work.shape[:2]
+        upright = np.asarray(Image.fromarray(work).rotate(-angle, resample=Image.Resampling.BICUBIC))
         fits = inscribed_scale(angle, w, h)
         scale = max((s for s in REGION_SCALES if s <= fits), default=min(REGION_SCALES))
         add(f"derotate_{angle:.1f}", crop_box(upright, centre_box(scale)))
     return hashes
+
+
+def _reduced(rgb: RgbArray) -> RgbArray:
+    """The upload with its long side at most 512 px, aspect kept: PDQ looks at 64x64 anyway, and every
+    derived hash then costs the same whatever the upload's size."""
+    h, w = rgb.shape[:2]
+    if max(h, w) <= _PDQ_SIDE:
+        return rgb
+    scale = _PDQ_SIDE / max(h, w)
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    return np.asarray(Image.fromarray(rgb).resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0))
+
+
+def _centred(box: Box) -> Box:
+    x = min(box[0], 1 - box[2])
+    y = min(box[1], 1 - box[3])
+    return (x, y, 1 - x, 1 - y)
 
 
 def usable(hashes: list[RegionHash]) -> list[RegionHash]:
