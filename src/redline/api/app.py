@@ -15,7 +15,8 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import Response
 
 from redline import __version__
-from redline.api import operator, platform, survivor
+from redline.actions.worker import DeliveryWorker, WorkerConfig
+from redline.api import moderation, operator, platform, survivor
 from redline.api.deps import Services, services
 from redline.api.metrics import Metrics
 from redline.api.middleware import BodySizeLimit, RequestMetrics, SecurityHeaders
@@ -51,9 +52,12 @@ def create_app(settings: Settings) -> FastAPI:
         with db.write() as session:
             service.ensure_bank(session, settings.survivor_bank, "system")
         matcher.start()
+        # Webhook deliveries: every process runs a worker; leases keep each delivery to one of them.
+        webhooks = DeliveryWorker(db, WorkerConfig.from_settings(settings)).start()
         try:
             yield
         finally:
+            webhooks.stop()
             matcher.stop()
             db.dispose()
 
@@ -70,6 +74,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(survivor.router)
     app.include_router(platform.router)
     app.include_router(operator.router)
+    app.include_router(moderation.router)
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:

@@ -6,11 +6,12 @@ import base64
 import binascii
 import tempfile
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.concurrency import run_in_threadpool
 
+from redline.actions.matchlog import Decided, MetadataError, act_on_results, check_caller_fields
 from redline.api.deps import Caller, Services, require_scope, services
 from redline.api.problems import Problem
 from redline.api.schemas import (
@@ -26,12 +27,13 @@ from redline.api.schemas import (
 from redline.bank import service
 from redline.match.service import Match
 from redline.match.service import Query as MatchQuery
+from redline.review.queue import review_states
 
 router = APIRouter(prefix="/v1", tags=["platforms"])
 _CURSOR_PREFIX = b"seq:"
 
 
-def _result(matches: list[Match]) -> MatchResult:
+def _result(matches: list[Match], decided: list[Decided]) -> MatchResult:
     return MatchResult(
         matches=[
             MatchOut(
@@ -41,14 +43,26 @@ def _result(matches: list[Match]) -> MatchResult:
                 distance=m.distance,
                 quality=m.quality,
                 status=m.status,
-                action=m.action,
+                action=d.action,
+                match_id=d.match_id,
+                review_item_id=d.review_item_id,
             )
-            for m in matches
+            for m, d in zip(matches, decided, strict=True)
         ]
     )
 
 
-def run_match(found: Services, queries: list[MatchQuery], caller: Caller) -> list[MatchResult]:
+def run_match(
+    found: Services,
+    queries: list[MatchQuery],
+    caller: Caller,
+    content_id: str | None = None,
+    metadata: dict[str, Any] | None = None,
+) -> list[MatchResult]:
+    try:
+        check_caller_fields(content_id, metadata)
+    except MetadataError as exc:
+        raise Problem("invalid-request", str(exc)) from None
     if not found.matcher.ready.is_set():
         raise Problem("not-ready", "the match index is still loading", headers={"Retry-After": "5"})
     results = found.matcher.match(queries, api_key_id=caller.key_id)
@@ -56,7 +70,20 @@ def run_match(found: Services, queries: list[MatchQuery], caller: Caller) -> lis
         found.metrics.queries.labels(query.signal_type).inc()
         if matches:
             found.metrics.matches.labels(query.signal_type).inc(len(matches))
-    return [_result(m) for m in results]
+    # Action rules, match log, review queue and match.created webhooks: one transaction (none without matches,
+    # so the common no-match lookup never takes the database's write lock).
+    decided: list[list[Decided]] = [[] for _ in results]
+    if any(results):
+        with found.db.write() as session:
+            decided = act_on_results(
+                session,
+                [q.value for q in queries],
+                results,
+                api_key_id=caller.key_id,
+                content_id=content_id,
+                metadata=metadata,
+            )
+    return [_result(m, d) for m, d in zip(results, decided, strict=True)]
 
 
 @router.post("/match", response_model=MatchResponse)
@@ -71,7 +98,8 @@ def match_hashes(
         except service.Invalid as exc:
             raise Problem("invalid-hash", f"hashes[{position}]: {exc.detail}") from None
         queries.append(MatchQuery(normal.signal_type, normal.value))
-    return MatchResponse(results=run_match(services(request), queries, caller))
+    found = services(request)
+    return MatchResponse(results=run_match(found, queries, caller, body.content_id, body.metadata))
 
 
 def encode_cursor(seq: int) -> str:
@@ -105,8 +133,9 @@ def feed(
     after = decode_cursor(cursor) if cursor else 0
     with services(request).db.read() as session:
         rows = service.feed_page(session, after, limit + 1)
-    more = len(rows) > limit
-    rows = rows[:limit]
+        more = len(rows) > limit
+        rows = rows[:limit]
+        reviewed = review_states(session, [c.entry_id for c, _ in rows if c.status == "active"])
     items = [
         FeedItem(
             seq=c.seq,
@@ -119,6 +148,7 @@ def feed(
             tags=list(c.tags or []),
             status=c.status,
             at=c.at,
+            review_state=reviewed.get(c.entry_id) if c.status == "active" else None,
         )
         for c, bank in rows
     ]

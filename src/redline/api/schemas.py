@@ -81,6 +81,15 @@ class MatchQuery(Strict):
 
 class MatchIn(Strict):
     hashes: list[MatchQuery] = Field(min_length=1, max_length=1000)
+    content_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=256,
+        description="your id for the content; logged with each match and shown to reviewers",
+    )
+    metadata: dict[str, Any] | None = Field(
+        default=None, description="your small JSON object (at most 4 KiB) stored with each match"
+    )
 
 
 class MatchOut(BaseModel):
@@ -91,6 +100,10 @@ class MatchOut(BaseModel):
     quality: int | None
     status: str
     action: str
+    match_id: int | None = Field(default=None, description="this match in the match log")
+    review_item_id: int | None = Field(
+        default=None, description="the review item, when the action queues the match for human review"
+    )
 
 
 class MatchResult(BaseModel):
@@ -124,6 +137,9 @@ class FeedItem(BaseModel):
     tags: list[str]
     status: str
     at: datetime
+    review_state: Literal["PendingReview", "Blocked", "NotBlocked"] | None = Field(
+        default=None, description="human review feedback on the entry (active entries only)"
+    )
 
 
 class FeedPage(BaseModel):

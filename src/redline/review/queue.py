@@ -34,7 +34,7 @@ from redline.review.models import (
 PENDING_REVIEW, BLOCKED, NOT_BLOCKED = "PendingReview", "Blocked", "NotBlocked"
 _STATE_OF_DECISION = {"confirm": BLOCKED, "reject": NOT_BLOCKED, "escalate": PENDING_REVIEW}
 #: Largest preview accepted from a platform (bytes).
-MAX_PREVIEW_BYTES = 5 * 1024 * 1024
+MAX_PREVIEW_BYTES = 4 * 1024 * 1024  # within the API's default request size limit
 PREVIEW_TYPES = ("image/jpeg", "image/png", "image/webp", "image/gif")
 
 

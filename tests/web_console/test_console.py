@@ -1,0 +1,212 @@
+"""The review console and the moderation API through HTTP (in-process app, SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import io
+import re
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+from PIL import Image
+
+from actions.receiver import Receiver
+from redline.actions.signing import verify
+
+from .conftest import ATTESTATION, PASSWORD, App, make_app, wait_until
+
+PDQ = "f" * 64
+NEAR = "0" * 5 + "f" * 59  # 20 bits away: a "review" match
+
+
+def csrf(html: str) -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert found, html
+    return found.group(1)
+
+
+def login(client: TestClient, username: str, password: str = PASSWORD) -> str:
+    """Signs in; returns the CSRF token of the new session."""
+    form = client.get("/console/login")
+    response = client.post(
+        "/console/login", data={"username": username, "password": password, "csrf_token": csrf(form.text)}
+    )
+    assert response.status_code == 303 and response.headers["location"] == "/console/", response.text
+    return csrf(client.get("/console/").text)
+
+
+def png() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (32, 24), (40, 120, 200)).save(out, "PNG")
+    return out.getvalue()
+
+
+def queued_item(web: App, content_id: str = "post-1", value: str = NEAR) -> tuple[int, dict[str, str]]:
+    assert (
+        web.client.post(
+            "/v1/cases",
+            json={"hashes": [{"type": "pdq", "value": PDQ, "quality": 90}], "attestation": ATTESTATION},
+        ).status_code
+        == 201
+    )
+    platform = web.key("match", "review", partner="platform-a")
+    response = {}
+
+    def matched() -> bool:
+        nonlocal response
+        response = web.client.post(
+            "/v1/match",
+            headers=platform,
+            json={
+                "hashes": [{"type": "pdq", "value": value}],
+                "content_id": content_id,
+                "metadata": {"uploader": "u1"},
+            },
+        ).json()
+        return bool(response["results"][0]["matches"])
+
+    wait_until(matched)
+    [match] = response["results"][0]["matches"]
+    assert match["action"] == "review" and match["match_id"] and match["review_item_id"]
+    return match["review_item_id"], platform
+
+
+def test_sign_in_cookies_csrf_and_throttle(web: App) -> None:
+    web.user("rita")
+    assert web.client.get("/console/").headers["location"] == "/console/login"
+    form = web.client.get("/console/login")
+    assert "script" not in form.headers["content-security-policy"].replace("default-src 'none'", "")
+    # A sign-in without the form's CSRF token is refused.
+    refused = web.client.post("/console/login", data={"username": "rita", "password": PASSWORD})
+    assert refused.status_code == 303 and "error" in refused.headers["location"]
+    wrong = web.client.post(
+        "/console/login", data={"username": "rita", "password": "nope" * 4, "csrf_token": csrf(form.text)}
+    )
+    assert "error" in wrong.headers["location"]
+    form = web.client.get("/console/login")
+    ok = web.client.post(
+        "/console/login", data={"username": "rita", "password": PASSWORD, "csrf_token": csrf(form.text)}
+    )
+    cookie = next(v for k, v in ok.headers.multi_items() if k == "set-cookie" and "redline_console=" in v)
+    assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Path=/console" in cookie
+    assert "Secure" not in cookie  # plain http here; see the https test below
+    token = csrf(web.client.get("/console/").text)
+    assert web.client.post("/console/logout", data={"csrf_token": "forged"}).status_code == 403
+    assert web.client.post("/console/logout", data={"csrf_token": token}).status_code == 303
+    assert web.client.get("/console/").status_code == 303  # signed out: back to the sign-in page
+
+    for _ in range(web.settings.console_login_attempts):
+        form = web.client.get("/console/login")
+        web.client.post(
+            "/console/login", data={"username": "rita", "password": "x" * 12, "csrf_token": csrf(form.text)}
+        )
+    form = web.client.get("/console/login")
+    blocked = web.client.post(
+        "/console/login", data={"username": "rita", "password": PASSWORD, "csrf_token": csrf(form.text)}
+    )
+    assert blocked.status_code == 429  # even the right password, until the window passes
+
+
+def test_secure_cookie_over_https(database_url: str, tmp_path: Path) -> None:
+    for web in make_app(database_url, tmp_path / "data", base_url="https://testserver"):
+        web.user("sam")
+        form = web.client.get("/console/login")
+        ok = web.client.post(
+            "/console/login", data={"username": "sam", "password": PASSWORD, "csrf_token": csrf(form.text)}
+        )
+        cookie = next(v for k, v in ok.headers.multi_items() if k == "set-cookie" and "redline_console=" in v)
+        assert "Secure" in cookie
+
+
+def test_review_flow_preview_decision_webhook_feed(web: App, tmp_path: Path) -> None:
+    admin = web.key("admin")
+    with Receiver(tmp_path / "rx.jsonl") as rx:
+        created = web.client.post(
+            "/v1/webhooks",
+            headers=admin,
+            json={"url": rx.url, "event_types": ["review.decided", "entry.verified"]},
+        )
+        assert created.status_code == 201, created.text
+        secret = created.json()["secret"]
+        assert (
+            web.client.post("/v1/webhooks", headers=admin, json={"url": "http://10.0.0.1/x"}).status_code
+            == 400
+        )
+
+        item_id, platform = queued_item(web, content_id="<script>alert(1)</script>")
+        upload = web.client.put(
+            f"/v1/review/items/{item_id}/preview",
+            headers={**platform, "content-type": "image/png"},
+            content=png(),
+        )
+        assert upload.status_code == 200, upload.text
+        other_platform = web.key("match", partner="platform-b")
+        assert (
+            web.client.put(
+                f"/v1/review/items/{item_id}/preview",
+                headers={**other_platform, "content-type": "image/png"},
+                content=png(),
+            ).status_code
+            == 404
+        )  # not theirs
+
+        web.user("rita")
+        token = login(web.client, "rita")
+        queue_page = web.client.get("/console/")
+        assert f'data-item="{item_id}"' in queue_page.text
+        assert "<script>alert(1)</script>" not in queue_page.text and "&lt;script&gt;" in queue_page.text
+        page = web.client.get(f"/console/items/{item_id}")
+        assert f"/console/items/{item_id}/preview" in page.text and 'class="reveal"' in page.text
+        assert "script-src" not in page.headers["content-security-policy"]
+        assert PDQ not in page.text  # the survivor's hash is not shown
+        preview = web.client.get(f"/console/items/{item_id}/preview")
+        assert preview.status_code == 200 and preview.content == png()
+        assert preview.headers["cache-control"] == "no-store"
+
+        forged = web.client.post(f"/console/items/{item_id}/decision", data={"decision": "confirm"})
+        assert forged.status_code == 403
+        decided = web.client.post(
+            f"/console/items/{item_id}/decision",
+            data={"decision": "confirm", "note": "same photo", "csrf_token": token},
+        )
+        assert decided.status_code == 303 and decided.headers["location"] == f"/console/?decided={item_id}"
+        assert web.client.get(f"/console/items/{item_id}/preview").status_code == 404  # deleted once decided
+        assert "same photo" in web.client.get("/console/history").text
+        assert (
+            web.client.get("/console/audit").headers["location"].startswith("/console/?error")
+        )  # admins only
+
+        wait_until(lambda: len(rx.records()) >= 2)
+        for record in rx.records():
+            verify(secret, record["headers"], str(record["body"]).encode())  # type: ignore[arg-type]
+        bodies = [str(r["body"]) for r in rx.records()]
+        assert any('"state":"Blocked"' in b for b in bodies)
+
+    feed = web.client.get("/v1/feed", headers=web.key("feed")).json()
+    assert feed["items"][-1]["review_state"] == "Blocked"
+
+
+def test_platform_decisions_count_per_organisation_and_quarantine(web: App) -> None:
+    item_id, platform = queued_item(web, content_id="c1")
+    decided = web.client.post(
+        f"/v1/review/items/{item_id}/decision",
+        headers=platform,
+        json={"decision": "reject", "note": "a logo"},
+    )
+    assert decided.status_code == 200 and decided.json()["entry_rejected"] == 1
+    # The console reviewer is a second, independent reviewer: K = 2 quarantines the entry.
+    second = web.client.post(
+        "/v1/match", headers=platform, json={"hashes": [{"type": "pdq", "value": NEAR}], "content_id": "c2"}
+    ).json()["results"][0]["matches"][0]["review_item_id"]
+    web.user("ada", role="admin")
+    token = login(web.client, "ada")
+    web.client.post(f"/console/items/{second}/decision", data={"decision": "reject", "csrf_token": token})
+    page = web.client.get(f"/console/items/{second}")
+    assert "2 rejected" in page.text and "flagged for operator audit" in page.text
+    assert (
+        web.client.post(
+            "/v1/match", headers=platform, json={"hashes": [{"type": "pdq", "value": NEAR}]}
+        ).json()["results"][0]["matches"]
+        == []
+    )
+    audit = web.client.get("/console/audit").text
+    assert "entry.quarantined" in audit and "review.decided" in audit
