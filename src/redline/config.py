@@ -39,6 +39,9 @@ class Settings:
     #: Frames per second sampled from videos for vPDQ. 10, not 1: cuts of one video start at arbitrary
     #: frames, and at 1 fps their samples fall up to 0.5 s apart, too far for PDQ (docs/SIGNALS.md).
     video_fps: float = 10.0
+    #: Longest time one video may take to hash (seconds), and the memory ceiling of the decoding process.
+    video_timeout_s: float = 600.0
+    video_max_memory_bytes: int = 4 * 1024 * 1024 * 1024
     #: Decode large JPEGs at reduced size (DCT scaling) before PDQ: ~20x faster, a few bits off a full decode.
     jpeg_draft: bool = True
     #: Bank that survivors' cases go into (created on start if missing).

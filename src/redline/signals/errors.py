@@ -48,6 +48,12 @@ class UnsupportedFormat(SignalError):
     code = "unsupported_format"
 
 
+class TimedOut(SignalError):
+    """Decoding took longer than the configured limit (a hostile or enormous file)."""
+
+    code = "timeout"
+
+
 class UnreadableFile(SignalError):
     """The file could not be read at all (missing, a folder, no permission)."""
 
@@ -55,5 +61,14 @@ class UnreadableFile(SignalError):
 
 
 #: Every code, for documentation and for the HTTP layer's mapping table.
-_ALL = (EmptyFile, FileTooLarge, TooManyPixels, TruncatedFile, CorruptFile, UnsupportedFormat, UnreadableFile)
+_ALL: tuple[type[SignalError], ...] = (
+    EmptyFile,
+    FileTooLarge,
+    TooManyPixels,
+    TruncatedFile,
+    CorruptFile,
+    UnsupportedFormat,
+    TimedOut,
+    UnreadableFile,
+)
 ERROR_CODES: tuple[str, ...] = tuple(cls.code for cls in _ALL)

@@ -13,6 +13,10 @@ Default verdict: a match when either share reaches ``match_pct`` (80%), so both 
 
 from __future__ import annotations
 
+import json
+import resource
+import subprocess
+import sys
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -20,12 +24,13 @@ from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
-import vpdq
 
 from redline.config import Settings
-from redline.signals.errors import CorruptFile, UnsupportedFormat
+from redline.signals.errors import CorruptFile, TimedOut, UnsupportedFormat
 from redline.signals.files import checked_size, exact_digests_of_file, read_head
 from redline.signals.sniff import HEAD_BYTES, sniff
+
+_WORKER = Path(__file__).with_name("vpdq_worker.py")
 
 #: PDQ distance up to which two frames are the same picture (Meta's vPDQ default).
 FRAME_DISTANCE_THRESHOLD = 31
@@ -91,16 +96,8 @@ def hash_video(path: Path, settings: Settings | None = None) -> VideoSignals:
         raise UnsupportedFormat(f"the file is an image ({sniffed.container}), not a video")
     if settings.video_fps <= 0:
         raise ValueError("video_fps must be positive")
-    try:
-        features = vpdq.computeHash(str(path), seconds_per_hash=1.0 / settings.video_fps, thread_count=1)
-    except Exception:  # vpdq raises a bare Exception for every decoding failure
-        raise CorruptFile(
-            f"the {sniffed.container} video cannot be decoded (damaged, truncated, or a codec FFmpeg lacks)"
-        ) from None
-    frames = [
-        VideoFrame(int(f.frame_number), round(float(f.timestamp), 3), str(f.hex), int(f.quality))
-        for f in features
-    ]
+    rows = _run_vpdq(path, settings, sniffed.container)
+    frames = [VideoFrame(int(i), round(float(ts), 3), str(pdq), int(quality)) for i, ts, quality, pdq in rows]
     if not frames:
         raise CorruptFile(f"the {sniffed.container} file contains no video frames")
     usable = _usable_hashes(frames, settings.pdq_min_quality)
@@ -116,6 +113,33 @@ def hash_video(path: Path, settings: Settings | None = None) -> VideoSignals:
         usable_frames=sum(1 for f in frames if f.quality >= settings.pdq_min_quality),
         distinct_frames=len(usable),
     )
+
+
+def _run_vpdq(path: Path, settings: Settings, container: str) -> list[list[Any]]:
+    """vpdq in a child process (see vpdq_worker): crashes, hangs and runaway memory become SignalErrors."""
+    memory = settings.video_max_memory_bytes
+
+    def limit_memory() -> None:  # runs in the child, before exec
+        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+
+    # Run by file path with -I (isolated): the child imports vpdq only, not this package and its decoders.
+    command = [sys.executable, "-I", str(_WORKER), str(path), str(1.0 / settings.video_fps)]
+    try:
+        done = subprocess.run(  # noqa: S603 - fixed command, the path is an argument, no shell
+            command,
+            capture_output=True,
+            timeout=settings.video_timeout_s,
+            preexec_fn=limit_memory,  # setrlimit only: safe between fork and exec
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        raise TimedOut(f"hashing the video took longer than {settings.video_timeout_s:g} s") from None
+    if done.returncode != 0:
+        raise CorruptFile(
+            f"the {container} video cannot be decoded (damaged, truncated, or a codec FFmpeg lacks)"
+        )
+    rows: list[list[Any]] = json.loads(done.stdout)
+    return rows
 
 
 def compare_videos(
