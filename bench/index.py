@@ -110,6 +110,25 @@ class Redline:
         return [hits.ids for hits in self.index.search(queries, THRESHOLD)]
 
 
+def snapshot_timings(engine: Redline) -> dict[str, float]:
+    """Save a snapshot and read it back fully into memory (not memory-mapped): the restart path."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "index.snapshot"
+        t0 = time.perf_counter()
+        engine.index.save(path, position=1)
+        saved = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        loaded = engine.cls.load(path)
+        load_s = time.perf_counter() - t0
+        size = path.stat().st_size / 2**20
+        del loaded
+    return {
+        "snapshot_mb": round(size),
+        "snapshot_save_s": round(saved, 2),
+        "snapshot_load_s": round(load_s, 2),
+    }
+
+
 def child(method: str, n: int, dist: str, nq: int, seed: int, out: Path, truth_only: bool) -> None:
     engine: Faiss | Redline = Redline() if method == "redline" else Faiss(method)
     gc.collect()
@@ -135,17 +154,20 @@ def child(method: str, n: int, dist: str, nq: int, seed: int, out: Path, truth_o
     lens = np.array([len(r) for r in results], dtype=np.int64)
     flat = np.concatenate(results).astype(np.int64) if results else np.empty(0, np.int64)
     np.savez(out, lens=lens, ids=flat)
+    peak = peak_mb() - base  # before the snapshot round trip, which holds a second copy for a moment
+    snap = snapshot_timings(engine) if isinstance(engine, Redline) and n <= 20_000_000 else {}
     row = {
         "method": method,
         "n": n,
         "dist": dist,
         "build_s": round(build_s, 2),
         "rss_mb": round(index_mb),
-        "peak_rss_mb": round(peak_mb() - base),
+        "peak_rss_mb": round(peak),
         "p50_ms": round(float(np.percentile(latencies, 50)) * 1e3, 3),
         "p99_ms": round(float(np.percentile(latencies, 99)) * 1e3, 3),
         "qps_1t": round(qps.get(1, 0)),
         "qps_2t": round(qps[2]),
+        **snap,
     }
     print("RESULT " + json.dumps(row), flush=True)
 
