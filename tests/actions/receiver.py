@@ -11,12 +11,13 @@ import json
 import os
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 
 def _handler(
-    log_path: Path, status: list[int], extra_headers: dict[str, str]
+    log_path: Path, status: list[int], extra_headers: dict[str, str], delay_s: float = 0.0
 ) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
@@ -31,6 +32,8 @@ def _handler(
                 f.write(json.dumps(record) + "\n")
                 f.flush()
                 os.fsync(f.fileno())
+            if delay_s:  # recorded but not yet acknowledged: a kill now must cause a re-delivery
+                time.sleep(delay_s)
             self.send_response(status[0])
             for k, v in extra_headers.items():
                 self.send_header(k, v)
@@ -90,5 +93,7 @@ def read_records(path: Path) -> list[dict[str, object]]:
 
 if __name__ == "__main__":
     port, path = int(sys.argv[1]), Path(sys.argv[2])
-    server = ThreadingHTTPServer(("127.0.0.1", port), _handler(path, [200], {}))
+    delay = float(sys.argv[3]) if len(sys.argv) > 3 else 0.0
+    ThreadingHTTPServer.allow_reuse_address = True
+    server = ThreadingHTTPServer(("127.0.0.1", port), _handler(path, [200], {}, delay))
     server.serve_forever()
