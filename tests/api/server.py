@@ -1,0 +1,72 @@
+"""Running ``redline serve`` as a real process on a free port, for multi-worker and kill -9 tests."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+REDLINE = Path(sys.executable).parent / "redline"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class Server:
+    def __init__(self, database_url: str, data_dir: Path, workers: int = 1) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = data_dir / f"server-{self.port}.log"
+        env = {
+            **os.environ,
+            "REDLINE_DATABASE_URL": database_url,
+            "REDLINE_DATA_DIR": str(data_dir),
+            "REDLINE_CHANGE_POLL_INTERVAL": "0.25",
+        }
+        with open(self.log, "ab") as log:
+            self.process = subprocess.Popen(
+                [str(REDLINE), "serve", "--port", str(self.port), "--workers", str(workers)],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # its own process group: kill -9 reaches every worker
+            )
+        self.wait_ready(workers)
+
+    def wait_ready(self, workers: int, timeout: float = 60.0) -> None:
+        """Ready when ``workers`` fresh connections in a row all answer /readyz with 200."""
+        deadline = time.monotonic() + timeout
+        streak = 0
+        while streak < workers * 4:
+            if time.monotonic() > deadline or self.process.poll() is not None:
+                raise RuntimeError(f"server did not become ready:\n{self.log.read_text()[-3000:]}")
+            try:
+                ok = httpx.get(self.url + "/readyz", timeout=2).status_code == 200
+            except httpx.HTTPError:
+                ok = False
+            streak = streak + 1 if ok else 0
+            if not ok:
+                time.sleep(0.1)
+
+    def kill_hard(self) -> None:
+        """``kill -9`` the whole process group: no shutdown handlers, no flushing."""
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.kill_hard()
