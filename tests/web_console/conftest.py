@@ -71,3 +71,58 @@ def make_app(database_url: str, data_dir: Path, base_url: str = "http://testserv
 @pytest.fixture
 def web(database_url: str, tmp_path: Path) -> Iterator[App]:
     yield from make_app(database_url, tmp_path / "data")
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[Any]:
+    """Debian's Chromium driven by Playwright; required in CI, skipped on a machine without it."""
+    import shutil
+
+    from conftest import require
+
+    require(CHROMIUM.exists() or shutil.which("chromium") is not None, "Debian Chromium not installed")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        require(False, "playwright Python package not installed")
+        raise
+    with sync_playwright() as pw:
+        try:
+            browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        except Exception as exc:
+            require(False, f"Chromium did not start: {exc}")
+            raise
+        yield browser
+        browser.close()
+
+
+@dataclass
+class Live:
+    url: str
+    db: Database
+    settings: Settings
+
+
+@pytest.fixture
+def live(database_url: str, tmp_path: Path) -> Iterator[Live]:
+    """The real app served by uvicorn on a free loopback port."""
+    import threading
+
+    import uvicorn
+
+    settings = settings_for(database_url, tmp_path / "data")
+    app = create_app(settings)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    wait_until(lambda: server.started or not thread.is_alive(), timeout=20)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield Live(f"http://127.0.0.1:{port}", app.state.services.db, settings)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
