@@ -49,6 +49,8 @@ class Hit:
     bank_id: int
     bank_name: str
     distance: int
+    #: The bank's ``default_action`` (``review`` unless the operator chose another).
+    bank_action: str = "review"
 
 
 @dataclass(frozen=True)
@@ -76,7 +78,7 @@ def act_on_matches(
     now = utcnow()
     out: list[Decided] = []
     for hit in hits:
-        action = decide(active_rules, hit.bank_id, hit.query_type, hit.distance)
+        action = decide(active_rules, hit.bank_id, hit.query_type, hit.distance, hit.bank_action)
         item_id: int | None = None
         if action in REVIEW_ACTIONS:
             item = open_item(
@@ -140,6 +142,8 @@ class MatchLike(Protocol):
     def signal_type(self) -> str: ...
     @property
     def distance(self) -> int: ...
+    @property
+    def action(self) -> str: ...
 
 
 def act_on_results(
@@ -156,10 +160,10 @@ def act_on_results(
     check_caller_fields(content_id, metadata)
     if not any(results):
         return [[] for _ in results]
-    bank_ids = dict(session.execute(select(Bank.name, Bank.id)).tuples().all())
+    bank_ids = {name: bank_id for name, bank_id in session.execute(select(Bank.name, Bank.id))}
     partner_id = session.scalar(select(ApiKey.partner_id).where(ApiKey.id == api_key_id))
     flat = [
-        Hit(m.signal_type, value, m.entry_id, bank_ids[m.bank], m.bank, m.distance)
+        Hit(m.signal_type, value, m.entry_id, bank_ids[m.bank], m.bank, m.distance, m.action)
         for value, matches in zip(query_values, results, strict=True)
         for m in matches
     ]

@@ -49,11 +49,21 @@ def default_action(signal_type: str, distance: int) -> str:
     return "review"
 
 
-def decide(rules: Sequence[Rule], bank_id: int, signal_type: str, distance: int) -> str:
-    """The action for one match: the first applicable operator rule by priority, else the default band."""
+#: A bank whose ``default_action`` is this leaves matches to the built-in distance bands.
+BANK_DEFAULT = "review"
+
+
+def decide(
+    rules: Sequence[Rule], bank_id: int, signal_type: str, distance: int, bank_action: str = BANK_DEFAULT
+) -> str:
+    """The action for one match, in order of precedence: the first applicable operator rule (lowest
+    priority number first); else the bank's own ``default_action`` when the operator set one other than
+    ``review``; else the built-in distance bands."""
     for rule in sorted(rules, key=lambda r: (r.priority, r.bank_id is None, r.max_distance - r.min_distance)):
         if rule.applies(bank_id, signal_type, distance):
             return rule.action
+    if bank_action != BANK_DEFAULT:
+        return bank_action
     return default_action(signal_type, distance)
 
 
