@@ -10,15 +10,19 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile as StarletteUploadFile
+from starlette.formparsers import MultiPartException
 
 from redline.actions.matchlog import Decided, MetadataError, act_on_results, check_caller_fields
 from redline.api.deps import Caller, Services, require_scope, services
-from redline.api.problems import Problem
+from redline.api.problems import PROBLEMS, Problem
 from redline.api.schemas import (
     EntriesAdded,
     EntriesIn,
     FeedItem,
     FeedPage,
+    FileHash,
+    FileMatchResponse,
     MatchIn,
     MatchOut,
     MatchResponse,
@@ -28,9 +32,12 @@ from redline.bank import service
 from redline.match.service import Match
 from redline.match.service import Query as MatchQuery
 from redline.review.queue import review_states
+from redline.signals import ImageSignals, SignalError, VideoSignals, hash_file
 
 router = APIRouter(prefix="/v1", tags=["platforms"])
 _CURSOR_PREFIX = b"seq:"
+#: Distinct frame hashes of a video looked up at most (a long video repeats itself; the cap bounds the work).
+_MAX_VIDEO_QUERIES = 1000
 
 
 def _result(matches: list[Match], decided: list[Decided]) -> MatchResult:
@@ -175,4 +182,74 @@ def new_upload_path(upload_dir: Path) -> Path:
     return Path(handle.name)
 
 
-__all__ = ["new_upload_path", "router", "run_in_threadpool"]
+def _signal_problem(code: str) -> str:
+    problem = code.replace("_", "-")
+    return problem if problem in PROBLEMS else "unreadable"
+
+
+def file_queries(signals: ImageSignals | VideoSignals, min_quality: int) -> list[FileHash]:
+    """What a file is looked up by: its exact digests, and its PDQ hash(es) of usable quality."""
+    hashes = [FileHash(type="md5", value=signals.md5), FileHash(type="sha256", value=signals.sha256)]
+    if isinstance(signals, ImageSignals):
+        if not signals.pdq_low_quality:
+            hashes.append(FileHash(type="pdq", value=signals.pdq, quality=signals.pdq_quality))
+    else:
+        seen: set[str] = set()
+        for frame in signals.frames:
+            if frame.quality >= min_quality and frame.pdq not in seen and len(seen) < _MAX_VIDEO_QUERIES:
+                seen.add(frame.pdq)
+                hashes.append(FileHash(type="pdq", value=frame.pdq, quality=frame.quality))
+    return hashes
+
+
+@router.post(
+    "/match/file",
+    response_model=FileMatchResponse,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["file"],
+                        "properties": {"file": {"type": "string", "format": "binary"}},
+                    }
+                }
+            },
+        }
+    },
+)
+async def match_file(
+    request: Request, caller: Annotated[Caller, Depends(require_scope("match"))]
+) -> FileMatchResponse:
+    """Upload an image or video (multipart field ``file``): it is hashed here, looked up, and deleted at once;
+    the response gives the computed hashes and the matches. The key is checked before the upload is read."""
+    found = services(request)
+    path = new_upload_path(found.upload_dir)
+    try:
+        try:
+            form = await request.form(max_files=1, max_fields=4)
+        except (MultiPartException, ValueError, KeyError):
+            raise Problem(
+                "invalid-request", "send multipart/form-data with one file field named file"
+            ) from None
+        upload = form.get("file")
+        if not isinstance(upload, StarletteUploadFile):
+            await form.close()
+            raise Problem("invalid-request", "send multipart/form-data with one file field named file")
+        try:
+            with path.open("wb") as out:
+                while chunk := await upload.read(1 << 20):
+                    out.write(chunk)
+        finally:
+            await form.close()
+        signals = await run_in_threadpool(hash_file, path, found.settings)
+    except SignalError as exc:
+        raise Problem(_signal_problem(exc.code), exc.message) from None
+    finally:
+        path.unlink(missing_ok=True)
+    hashes = file_queries(signals, found.settings.pdq_min_quality)
+    queries = [MatchQuery(h.type, h.value) for h in hashes]
+    results = await run_in_threadpool(run_match, found, queries, caller)
+    return FileMatchResponse(signals=signals.to_dict(), hashes=hashes, results=results)

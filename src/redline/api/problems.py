@@ -41,6 +41,7 @@ PROBLEMS: dict[str, tuple[int, str]] = {
     "truncated": (422, "The file is truncated"),
     "corrupt": (422, "The file is damaged"),
     "unreadable": (422, "The file could not be read"),
+    "timeout": (422, "The file took too long to process"),
     "rate-limited": (429, "Too many requests; try again later"),
     "internal-error": (500, "Internal error"),
     "not-ready": (503, "The service is starting"),

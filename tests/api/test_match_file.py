@@ -1,0 +1,90 @@
+"""POST /v1/match/file: hashed server-side, matched, and the upload deleted in every path."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+from fastapi.testclient import TestClient
+from PIL import Image
+
+from conftest import Api, make_settings, wait_until
+from redline.api.app import create_app
+from redline.signals import hash_file
+
+
+def neutral_png(seed: int = 3) -> bytes:
+    """A smooth synthetic pattern (no people): enough structure for a high-quality PDQ hash."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:256, 0:256] / 256.0
+    image = np.stack(
+        [np.sin(x * 9 + rng.random() * 6), np.cos(y * 7 + rng.random() * 6), np.sin((x + y) * 5)], -1
+    )
+    buffer = io.BytesIO()
+    Image.fromarray(((image + 1) * 127).astype(np.uint8)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def uploads_left(api: Api) -> list[Path]:
+    folder = api.settings.data_dir / "uploads"
+    return list(folder.iterdir()) if folder.exists() else []
+
+
+def test_file_matches_and_is_not_kept(api: Api, tmp_path: Path) -> None:
+    data = neutral_png()
+    local = tmp_path / "pattern.png"
+    local.write_bytes(data)
+    signals = hash_file(local)
+    api.submit([{"type": "pdq", "value": signals.pdq, "quality": signals.pdq_quality}])
+    key = api.key("match")
+
+    def upload() -> dict[str, object]:
+        response = api.client.post(
+            "/v1/match/file", headers=key, files={"file": ("x.png", data, "image/png")}
+        )
+        assert response.status_code == 200, response.text
+        body: dict[str, object] = response.json()
+        return body
+
+    wait_until(lambda: any(r["matches"] for r in upload()["results"]), timeout=2.0)  # type: ignore[union-attr]
+    body = upload()
+    assert [h["type"] for h in body["hashes"]] == ["md5", "sha256", "pdq"]  # type: ignore[union-attr]
+    assert body["signals"]["pdq"] == signals.pdq  # type: ignore[index]
+    assert body["results"][2]["matches"][0]["distance"] == 0  # type: ignore[index]
+    assert uploads_left(api) == []
+
+
+def test_bad_files_are_refused_and_not_kept(api: Api) -> None:
+    key = api.key("match")
+    cases = [
+        (b"", 422, "empty-file"),
+        (b"just some text, not an image" * 10, 415, "unsupported-format"),
+        (neutral_png()[:400], 422, "truncated"),
+    ]
+    for content, status, code in cases:
+        response = api.client.post(
+            "/v1/match/file", headers=key, files={"file": ("f.png", content, "image/png")}
+        )
+        assert response.status_code == status, (code, response.text)
+        assert response.json()["type"] == f"https://redline.dev/problems/{code}"
+        assert uploads_left(api) == []
+    no_file = api.client.post("/v1/match/file", headers=key, data={"other": "x"})
+    assert no_file.status_code == 400 and uploads_left(api) == []
+    unauthenticated = api.client.post("/v1/match/file", files={"file": ("x.png", neutral_png(), "image/png")})
+    assert unauthenticated.status_code == 401 and uploads_left(api) == []
+
+
+def test_too_large_upload_is_refused(database_url: str, tmp_path: Path) -> None:
+    settings = make_settings(database_url, tmp_path / "data", max_file_bytes=10_000)
+    app = create_app(settings)
+    with TestClient(app) as client:
+        wait_until(lambda: client.get("/readyz").status_code == 200)
+        api = Api(client, settings, app.state.services.db)
+        response = client.post(
+            "/v1/match/file",
+            headers=api.key("match"),
+            files={"file": ("big.png", b"\x89PNG" + b"\0" * 200_000, "image/png")},
+        )
+        assert response.status_code == 413 and response.headers["content-type"] == "application/problem+json"
+        assert uploads_left(api) == []
