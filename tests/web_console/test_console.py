@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import re
 from pathlib import Path
 
@@ -210,3 +211,40 @@ def test_platform_decisions_count_per_organisation_and_quarantine(web: App) -> N
     )
     audit = web.client.get("/console/audit").text
     assert "entry.quarantined" in audit and "review.decided" in audit
+
+
+def test_withdrawal_and_operator_quarantine_are_announced(web: App, tmp_path: Path) -> None:
+    admin = web.key("admin")
+    with Receiver(tmp_path / "rx.jsonl") as rx:
+        hook = web.client.post(
+            "/v1/webhooks",
+            headers=admin,
+            json={"url": rx.url, "event_types": ["entry.withdrawn", "entry.quarantined"]},
+        )
+        assert hook.status_code == 201
+        case = web.client.post(
+            "/v1/cases",
+            json={
+                "hashes": [{"type": "md5", "value": "b" * 32}, {"type": "md5", "value": "c" * 32}],
+                "attestation": ATTESTATION,
+            },
+        ).json()
+        other = web.client.post(
+            "/v1/cases", json={"hashes": [{"type": "md5", "value": "d" * 32}], "attestation": ATTESTATION}
+        ).json()
+        withdrawn = web.client.post(
+            f"/v1/cases/{case['case_id']}/withdraw", headers={"X-Case-Secret": case["secret"]}
+        )
+        assert withdrawn.status_code == 200
+        feed = web.client.get("/v1/feed", headers=web.key("feed")).json()["items"]
+        other_entry = next(i["entry_id"] for i in feed if i["status"] == "active")
+        patched = web.client.patch(
+            f"/v1/entries/{other_entry}", headers=admin, json={"status": "quarantined", "reason": "audit"}
+        )
+        assert patched.status_code == 200
+        wait_until(lambda: len(rx.records()) == 2)
+        payloads = sorted((json.loads(str(r["body"])) for r in rx.records()), key=lambda p: p["type"])
+    assert [p["type"] for p in payloads] == ["entry.quarantined", "entry.withdrawn"]
+    assert payloads[0]["data"]["entry_ids"] == [other_entry]
+    assert len(payloads[1]["data"]["entry_ids"]) == 2
+    assert case["case_id"] not in json.dumps(payloads) and other["case_id"] not in json.dumps(payloads)

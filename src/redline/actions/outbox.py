@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from redline.actions.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 from redline.actions.signing import new_secret, validate_secret
 from redline.actions.urlpolicy import UrlPolicy, UrlRefused
-from redline.bank.models import utcnow
+from redline.bank.models import Entry, utcnow
 from redline.bank.service import audit
 
 EVENT_TYPES = (
@@ -215,3 +215,25 @@ def replay(
         count=count,
     )
     return count
+
+
+# --- entry status events -----------------------------------------------------------------------------------
+
+_STATUS_EVENTS = {"withdrawn": "entry.withdrawn", "quarantined": "entry.quarantined"}
+
+
+def withdrawable_entry_ids(session: Session, case_id: str) -> list[int]:
+    """The case's entries a withdrawal is about to change (read before withdrawing, for the event)."""
+    return list(
+        session.scalars(select(Entry.id).where(Entry.case_id == case_id, Entry.status != "withdrawn"))
+    )
+
+
+def entry_status_changed(
+    session: Session, entry_ids: Sequence[int], status: str, *, reason: str = ""
+) -> None:
+    """Tell subscribers that entries left the bank (bank-wide event, in the caller's transaction): platforms
+    should stop acting on them. Carries entry ids only — never the case, never who submitted."""
+    event_type = _STATUS_EVENTS.get(status)
+    if event_type is not None and entry_ids:
+        emit(session, event_type, {"entry_ids": list(entry_ids), "status": status, "reason": reason})
