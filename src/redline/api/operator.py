@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from redline.actions.outbox import entry_status_changed
@@ -30,6 +30,7 @@ from redline.signals.types import SIGNAL_TYPES
 
 router = APIRouter(prefix="/v1", tags=["operators"])
 Admin = Annotated[Caller, Depends(require_scope("admin"))]
+EntryId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 _IMPORT_TYPES: dict[str, ImportFormat] = {
     "text/csv": "csv",
     "application/x-ndjson": "jsonl",
@@ -159,7 +160,7 @@ def entry_out(entry: Entry, bank: str) -> EntryOut:
 
 
 @router.get("/entries/{entry_id}", response_model=EntryOut)
-def get_entry(entry_id: int, request: Request, caller: Admin) -> EntryOut:
+def get_entry(entry_id: EntryId, request: Request, caller: Admin) -> EntryOut:
     with services(request).db.read() as session:
         entry = service.get_entry(session, entry_id)
         bank = session.get(Bank, entry.bank_id)
@@ -167,7 +168,7 @@ def get_entry(entry_id: int, request: Request, caller: Admin) -> EntryOut:
 
 
 @router.patch("/entries/{entry_id}", response_model=EntryOut)
-def set_entry_status(entry_id: int, body: EntryPatch, request: Request, caller: Admin) -> EntryOut:
+def set_entry_status(entry_id: EntryId, body: EntryPatch, request: Request, caller: Admin) -> EntryOut:
     """Quarantine an entry (stops matching, kept for review), release it, or mark it expired."""
     with services(request).db.write() as session:
         previous = service.get_entry(session, entry_id).status

@@ -13,6 +13,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from redline.bank.service import BankError
@@ -113,6 +114,12 @@ def install_problem_handlers(app: FastAPI) -> None:
         )
         detail = exc.detail if isinstance(exc.detail, str) and exc.status_code < 500 else ""
         return problem_response(code, detail, instance=request.url.path, headers=dict(exc.headers or {}))
+
+    # A number beyond what the database column holds (an id of 2**64) is bad input, not a server fault.
+    @app.exception_handler(OverflowError)
+    @app.exception_handler(DataError)
+    async def _out_of_range(request: Request, exc: Exception) -> JSONResponse:
+        return problem_response("invalid-request", "a value is out of range", instance=request.url.path)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -1,0 +1,110 @@
+"""Authorization matrix: every route in /openapi.json x every kind of credential, against a declared policy.
+
+A route missing from POLICY fails the test: nobody adds an endpoint without deciding who may call it.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from conftest import Api
+
+PUBLIC, CASE = "public", "case"
+SCOPES = ("submit", "match", "feed", "review", "admin")
+
+#: (method, path template) -> who may call it: "public", "case" (X-Case-Secret of that case) or a key scope.
+POLICY: dict[tuple[str, str], str] = {
+    ("GET", "/healthz"): PUBLIC,
+    ("GET", "/readyz"): PUBLIC,
+    ("GET", "/metrics"): PUBLIC,
+    ("GET", "/v1/attestation"): PUBLIC,
+    ("POST", "/v1/cases"): PUBLIC,
+    ("GET", "/v1/cases/{case_id}"): CASE,
+    ("POST", "/v1/cases/{case_id}/withdraw"): CASE,
+    ("POST", "/v1/match"): "match",
+    ("POST", "/v1/match/file"): "match",
+    ("GET", "/v1/feed"): "feed",
+    ("POST", "/v1/banks/{bank}/entries"): "submit",
+    ("GET", "/v1/banks"): "admin",
+    ("POST", "/v1/banks"): "admin",
+    ("GET", "/v1/banks/{bank}"): "admin",
+    ("PATCH", "/v1/banks/{bank}"): "admin",
+    ("POST", "/v1/banks/{bank}/import"): "admin",
+    ("GET", "/v1/entries/{entry_id}"): "admin",
+    ("PATCH", "/v1/entries/{entry_id}"): "admin",
+    ("GET", "/v1/keys"): "admin",
+    ("POST", "/v1/keys"): "admin",
+    ("DELETE", "/v1/keys/{key_id}"): "admin",
+    ("GET", "/v1/audit"): "admin",
+    # Moderation (actions/review): platforms attach previews with their match key, reviewers decide.
+    ("PUT", "/v1/review/items/{item_id}/preview"): "match",
+    ("PUT", "/v1/review/items/{item_id}/preview-url"): "match",
+    ("GET", "/v1/review/items"): "review",
+    ("POST", "/v1/review/items/{item_id}/decision"): "review",
+    ("GET", "/v1/webhooks"): "admin",
+    ("POST", "/v1/webhooks"): "admin",
+    ("POST", "/v1/webhooks/{endpoint_id}/rotate"): "admin",
+    ("POST", "/v1/webhooks/{endpoint_id}/replay"): "admin",
+    ("GET", "/v1/webhooks/{endpoint_id}/deliveries"): "admin",
+    ("GET", "/v1/rules"): "admin",
+    ("POST", "/v1/rules"): "admin",
+}
+
+
+def allowed(policy: str, credential: str) -> bool:
+    if policy == PUBLIC:
+        return True
+    if policy == CASE:
+        return credential == "case-secret"
+    return credential == f"key:{policy}"
+
+
+def test_every_route_has_a_policy_and_it_is_enforced(api: Api) -> None:
+    spec = api.client.get("/openapi.json").json()
+    routes = [(method.upper(), path) for path, ops in spec["paths"].items() for method in ops]
+    missing = sorted(set(routes) - POLICY.keys())
+    assert not missing, f"routes without an authorization policy: {missing}"
+
+    case = api.submit([{"type": "md5", "value": "0" * 32}])
+    credentials: dict[str, dict[str, str]] = {"none": {}}
+    for scope in SCOPES:
+        credentials[f"key:{scope}"] = api.key(scope)
+    credentials["case-secret"] = {"X-Case-Secret": case["secret"]}
+    credentials["wrong-case-secret"] = {"X-Case-Secret": case["secret"][::-1]}
+    values = {
+        "case_id": case["case_id"],
+        "bank": "survivors",
+        "entry_id": "1",
+        "key_id": "0000000000000000",
+        "item_id": "1",
+        "endpoint_id": "1",
+    }
+
+    wrong: list[str] = []
+    for method, template in routes:
+        path = re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], template)
+        for name, headers in credentials.items():
+            response = api.client.request(
+                method,
+                path,
+                headers={**headers, "content-type": "application/json"},
+                content=b"{}" if method in ("POST", "PUT", "PATCH") else None,
+            )
+            denied = response.status_code in (401, 403)
+            if denied == allowed(POLICY[(method, template)], name):
+                wrong.append(f"{method} {template} with {name}: {response.status_code}")
+            if denied:
+                assert response.headers["content-type"] == "application/problem+json"
+    assert not wrong, "authorization differs from the policy:\n" + "\n".join(wrong)
+
+
+@pytest.mark.parametrize(
+    "header", ["Bearer", "Bearer ", "Basic dXNlcjpwYXNz", "Bearer rk_x_y", "Bearer rk__"]
+)
+def test_malformed_keys_are_refused(api: Api, header: str) -> None:
+    response = api.client.post(
+        "/v1/match", headers={"Authorization": header}, json={"hashes": [{"type": "md5", "value": "0" * 32}]}
+    )
+    assert response.status_code == 401
