@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi import Path as PathParam
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
@@ -29,6 +30,8 @@ router = APIRouter(prefix="/v1", tags=["moderation"])
 Admin = Annotated[Caller, Depends(require_scope("admin"))]
 Matcher = Annotated[Caller, Depends(require_scope("match"))]
 Reviewer = Annotated[Caller, Depends(require_scope("review"))]
+#: Ids fit the databases' 64-bit integers (a larger number would be a driver error, not a 404).
+RowId = Annotated[int, PathParam(ge=1, le=2**62)]
 
 
 class _Strict(BaseModel):
@@ -159,7 +162,7 @@ def _reviewer(request: Request, caller: Caller) -> str:
 
 
 @router.put("/review/items/{item_id}/preview", response_model=PreviewOut)
-async def upload_preview(item_id: int, request: Request, caller: Matcher) -> PreviewOut:
+async def upload_preview(item_id: RowId, request: Request, caller: Matcher) -> PreviewOut:
     """Your copy of the matched content (JPEG, PNG, WebP or GIF body) for the reviewer. Kept until the item
     is decided or the preview time-to-live passes, then deleted."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -172,12 +175,12 @@ async def upload_preview(item_id: int, request: Request, caller: Matcher) -> Pre
 
 
 @router.put("/review/items/{item_id}/preview-url", response_model=PreviewOut)
-def preview_url(item_id: int, body: PreviewUrlIn, request: Request, caller: Matcher) -> PreviewOut:
+def preview_url(item_id: RowId, body: PreviewUrlIn, request: Request, caller: Matcher) -> PreviewOut:
     """An https URL of your copy of the content, loaded by the reviewer's browser (never by Redline)."""
     return _attach(request, caller, item_id, url=body.url)
 
 
-def _attach(request: Request, caller: Caller, item_id: int, **preview: Any) -> PreviewOut:
+def _attach(request: Request, caller: Caller, item_id: RowId, **preview: Any) -> PreviewOut:
     _owned_item(request, caller, item_id)
     found = services(request)
     ttl = timedelta(seconds=found.settings.review_preview_ttl_s)
@@ -212,7 +215,7 @@ def list_review_items(
 
 
 @router.post("/review/items/{item_id}/decision", response_model=DecisionOut)
-def decide_item(item_id: int, body: DecisionIn, request: Request, caller: Reviewer) -> DecisionOut:
+def decide_item(item_id: RowId, body: DecisionIn, request: Request, caller: Reviewer) -> DecisionOut:
     """Your own review's verdict on a match; counts as one independent reviewer (your organisation)."""
     _owned_item(request, caller, item_id)
     found = services(request)
@@ -275,7 +278,7 @@ def list_endpoints(request: Request, caller: Admin) -> list[EndpointOut]:
 
 
 @router.post("/webhooks/{endpoint_id}/rotate", response_model=SecretOut)
-def rotate(endpoint_id: int, request: Request, caller: Admin) -> SecretOut:
+def rotate(endpoint_id: RowId, request: Request, caller: Admin) -> SecretOut:
     """A new signing secret; the old one keeps signing for 24 hours so receivers can switch."""
     try:
         with services(request).db.write() as session:
@@ -285,7 +288,7 @@ def rotate(endpoint_id: int, request: Request, caller: Admin) -> SecretOut:
 
 
 @router.post("/webhooks/{endpoint_id}/replay", response_model=ReplayOut)
-def replay(endpoint_id: int, body: ReplayIn, request: Request, caller: Admin) -> ReplayOut:
+def replay(endpoint_id: RowId, body: ReplayIn, request: Request, caller: Admin) -> ReplayOut:
     """Queue this endpoint's dead-lettered (or all) deliveries again, with their original ``webhook-id``."""
     with services(request).db.write() as session:
         try:
@@ -298,7 +301,7 @@ def replay(endpoint_id: int, body: ReplayIn, request: Request, caller: Admin) ->
 
 @router.get("/webhooks/{endpoint_id}/deliveries", response_model=list[DeliveryOut])
 def deliveries(
-    endpoint_id: int,
+    endpoint_id: RowId,
     request: Request,
     caller: Admin,
     status: Annotated[Literal["pending", "delivered", "dead"] | None, Query()] = None,

@@ -18,13 +18,14 @@ from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, FastAPI, Form, Query, Request
+from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import select
 
 from redline.api.deps import client_address, services
 from redline.bank.models import AuditEvent, Entry
-from redline.bank.service import BankError
+from redline.bank.service import BankError, Conflict
 from redline.review import accounts, queue
 from redline.review.accounts import LoginThrottle, SignedIn
 from redline.review.models import ReviewDecision, ReviewItem
@@ -38,12 +39,31 @@ CONSOLE_CSP = (
     "default-src 'none'; style-src 'self'; img-src 'self' https:; form-action 'self'; "
     "frame-ancestors 'none'; base-uri 'none'"
 )
+#: Item ids fit the databases' 64-bit integers.
+ItemId = Annotated[int, PathParam(ge=1, le=2**62)]
 _SEVERITY = {3: "high", 2: "medium", 1: "normal"}
 _DECISION_LABEL = {
     "confirm": "Confirm: intimate-image abuse",
     "reject": "Not intimate-image abuse",
     "escalate": "Escalate",
 }
+
+
+#: Messages a redirect may ask a page to show, by code: the query string never carries text onto a page.
+_MESSAGES = {
+    "expired": "Your sign-in form expired: please try again.",
+    "wrong": "Wrong username or password.",
+    "admin": "Only admins can open that page.",
+    "decided": "This item was already decided.",
+    "escalated": "Escalated items are decided by an admin.",
+    "invalid": "Choose one of the decisions.",
+}
+Message = Annotated[str, Query(max_length=16)]
+
+
+def _message(code: str) -> str:
+    text = _MESSAGES.get(code)
+    return f'<p class="error">{esc(text)}</p>' if text else ""
 
 
 class _Redirect(Exception):
@@ -73,7 +93,7 @@ def _require(request: Request, *, admin: bool = False) -> SignedIn:
     if who is None:
         raise _Redirect("/console/login")
     if admin and who.user.role != "admin":
-        raise _Redirect("/console/?error=admin+only")
+        raise _Redirect("/console/?error=admin")
     return who
 
 
@@ -97,9 +117,9 @@ def build_router() -> APIRouter:
     # --- sign-in ---------------------------------------------------------------------------------------
 
     @router.get("/login")
-    def login_form(request: Request, error: str = "") -> Response:
+    def login_form(request: Request, error: Message = "") -> Response:
         pre = secrets.token_urlsafe(24)
-        message = f'<p class="error">{esc(error)}</p>' if error else ""
+        message = _message(error)
         body = (
             '<div class="login card"><h1>Sign in</h1>'
             f"{message}"
@@ -125,7 +145,7 @@ def build_router() -> APIRouter:
         csrf_token: Annotated[str, Form(max_length=128)] = "",
     ) -> Response:
         if not accounts.csrf_ok(request.cookies.get(PRE_COOKIE, ""), csrf_token):
-            return _see_other("/console/login?error=Your+sign-in+form+expired%3A+please+try+again.")
+            return _see_other("/console/login?error=expired")
         address = client_address(request)
         limiter = throttle(request)
         if not limiter.allowed(username, address):
@@ -136,7 +156,7 @@ def build_router() -> APIRouter:
             user = accounts.authenticate(session, username, password)
             if user is None:
                 limiter.failed(username, address)
-                return _see_other("/console/login?error=Wrong+username+or+password.")
+                return _see_other("/console/login?error=wrong")
             token, _ = accounts.start_session(
                 session, user, timedelta(seconds=found.settings.console_session_ttl_s)
             )
@@ -167,7 +187,9 @@ def build_router() -> APIRouter:
     # --- queue -----------------------------------------------------------------------------------------
 
     @router.get("/")
-    def queue_page(request: Request, decided: int | None = None, error: str = "") -> Response:
+    def queue_page(
+        request: Request, decided: Annotated[int | None, Query(ge=1, le=2**62)] = None, error: Message = ""
+    ) -> Response:
         who = _require(request)
         with services(request).db.write() as session:
             queue.drop_expired_previews(session)
@@ -177,8 +199,7 @@ def build_router() -> APIRouter:
         notes = ""
         if decided is not None:
             notes += f'<p class="notice">Decision recorded for item {decided}.</p>'
-        if error:
-            notes += f'<p class="error">{esc(error)}</p>'
+        notes += _message(error)
         rows = "".join(
             f'<tr data-item="{item.id}"><td><a href="/console/items/{item.id}">#{item.id}</a></td>'
             f'<td class="sev-{item.severity}">{esc(_SEVERITY.get(item.severity, item.severity))}</td>'
@@ -199,7 +220,7 @@ def build_router() -> APIRouter:
         return _page(who, "Queue", body)
 
     @router.get("/items/{item_id}")
-    def item_page(request: Request, item_id: int, error: str = "") -> Response:
+    def item_page(request: Request, item_id: ItemId, error: Message = "") -> Response:
         who = _require(request)
         with services(request).db.read() as session:
             item = session.get(ReviewItem, item_id)
@@ -259,7 +280,7 @@ def build_router() -> APIRouter:
             form = '<p class="notice">Escalated: an admin decides this item.</p>'
         else:
             form = '<p class="notice">Decided.</p>'
-        message = f'<p class="error">{esc(error)}</p>' if error else ""
+        message = _message(error)
         body = (
             f"<h1>Review item #{item.id}</h1>{message}"
             f'<div class="card">{preview}</div><div class="card">{details}</div>{form}'
@@ -268,7 +289,7 @@ def build_router() -> APIRouter:
         return _page(who, f"Item {item.id}", body)
 
     @router.get("/items/{item_id}/preview")
-    def item_preview(request: Request, item_id: int) -> Response:
+    def item_preview(request: Request, item_id: ItemId) -> Response:
         _require(request)
         with services(request).db.read() as session:
             item = session.get(ReviewItem, item_id)
@@ -284,7 +305,7 @@ def build_router() -> APIRouter:
     @router.post("/items/{item_id}/decision")
     def decide(
         request: Request,
-        item_id: int,
+        item_id: ItemId,
         decision: Annotated[str, Form(max_length=16)] = "",
         note: Annotated[str, Form(max_length=4000)] = "",
         csrf_token: Annotated[str, Form(max_length=128)] = "",
@@ -304,8 +325,11 @@ def build_router() -> APIRouter:
                     reject_quarantine=found.settings.review_reject_quarantine,
                     may_decide_escalated=who.user.role == "admin",
                 )
+        except Conflict:
+            return _see_other(f"/console/items/{item_id}?error=decided")
         except BankError as exc:
-            return _see_other(f"/console/items/{item_id}?error={_q(exc.detail)}")
+            code = "escalated" if "admin" in exc.detail else "invalid"
+            return _see_other(f"/console/items/{item_id}?error={code}")
         return _see_other(f"/console/?decided={item_id}")
 
     # --- history and audit -----------------------------------------------------------------------------
@@ -318,7 +342,7 @@ def build_router() -> APIRouter:
         return _page(who, "Decisions", f"<h1>Decision history</h1>{_decision_table(rows, link=True)}")
 
     @router.get("/audit")
-    def audit_log(request: Request, before: Annotated[int | None, Query(ge=1)] = None) -> Response:
+    def audit_log(request: Request, before: Annotated[int | None, Query(ge=1, le=2**62)] = None) -> Response:
         who = _require(request, admin=True)
         query = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(100)
         if before is not None:
@@ -341,12 +365,6 @@ def build_router() -> APIRouter:
         return _page(who, "Audit log", body)
 
     return router
-
-
-def _q(text: str) -> str:
-    from urllib.parse import quote
-
-    return quote(text, safe="")
 
 
 def _decision_table(rows: list[ReviewDecision], *, link: bool = False) -> str:
