@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import re
@@ -248,3 +249,43 @@ def test_withdrawal_and_operator_quarantine_are_announced(web: App, tmp_path: Pa
     assert payloads[0]["data"]["entry_ids"] == [other_entry]
     assert len(payloads[1]["data"]["entry_ids"]) == 2
     assert case["case_id"] not in json.dumps(payloads) and other["case_id"] not in json.dumps(payloads)
+
+
+def test_match_file_takes_content_id_and_metadata(web: App) -> None:
+    image = png()
+    digest = hashlib.md5(image).hexdigest()
+    assert (
+        web.client.post(
+            "/v1/cases", json={"hashes": [{"type": "md5", "value": digest}], "attestation": ATTESTATION}
+        ).status_code
+        == 201
+    )
+    platform = web.key("match", partner="platform-a")
+    body: dict[str, object] = {}
+
+    def matched() -> bool:
+        nonlocal body
+        response = web.client.post(
+            "/v1/match/file",
+            headers=platform,
+            files={"file": ("upload.png", image, "image/png")},
+            data={"content_id": "vid-9", "metadata": json.dumps({"channel": "c"})},
+        )
+        assert response.status_code == 200, response.text
+        body = response.json()
+        return any(r["matches"] for r in body["results"])  # type: ignore[attr-defined]
+
+    wait_until(matched)
+    [hit] = [m for r in body["results"] for m in r["matches"]]  # type: ignore[attr-defined]
+    assert hit["action"] == "block_and_review" and hit["review_item_id"]
+    bad = web.client.post(
+        "/v1/match/file",
+        headers=platform,
+        files={"file": ("u.png", image, "image/png")},
+        data={"metadata": "[1]"},
+    )
+    assert bad.status_code == 400
+    web.user("rita")
+    login(web.client, "rita")
+    page = web.client.get(f"/console/items/{hit['review_item_id']}").text
+    assert "vid-9" in page and "channel" in page

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import tempfile
 from pathlib import Path
 from typing import Annotated, Any
@@ -182,6 +183,22 @@ def new_upload_path(upload_dir: Path) -> Path:
     return Path(handle.name)
 
 
+def form_caller_fields(content_id: object, metadata: object) -> tuple[str | None, dict[str, Any] | None]:
+    """The optional ``content_id`` and ``metadata`` (a JSON object, as text) fields of a multipart upload."""
+    if content_id is not None and not isinstance(content_id, str):
+        raise Problem("invalid-request", "content_id must be a text field")
+    parsed: dict[str, Any] | None = None
+    if metadata is not None:
+        try:
+            value = json.loads(metadata) if isinstance(metadata, str) else None
+        except ValueError:
+            value = None
+        if not isinstance(value, dict):
+            raise Problem("invalid-request", "metadata must be a JSON object")
+        parsed = value
+    return content_id or None, parsed
+
+
 def _signal_problem(code: str) -> str:
     problem = code.replace("_", "-")
     return problem if problem in PROBLEMS else "unreadable"
@@ -213,7 +230,11 @@ def file_queries(signals: ImageSignals | VideoSignals, min_quality: int) -> list
                     "schema": {
                         "type": "object",
                         "required": ["file"],
-                        "properties": {"file": {"type": "string", "format": "binary"}},
+                        "properties": {
+                            "file": {"type": "string", "format": "binary"},
+                            "content_id": {"type": "string", "maxLength": 256},
+                            "metadata": {"type": "string", "description": "a JSON object, at most 4 KiB"},
+                        },
                     }
                 }
             },
@@ -244,6 +265,7 @@ async def match_file(
                     out.write(chunk)
         finally:
             await form.close()
+        content_id, metadata = form_caller_fields(form.get("content_id"), form.get("metadata"))
         signals = await run_in_threadpool(hash_file, path, found.settings)
     except SignalError as exc:
         raise Problem(_signal_problem(exc.code), exc.message) from None
@@ -251,5 +273,5 @@ async def match_file(
         path.unlink(missing_ok=True)
     hashes = file_queries(signals, found.settings.pdq_min_quality)
     queries = [MatchQuery(h.type, h.value) for h in hashes]
-    results = await run_in_threadpool(run_match, found, queries, caller)
+    results = await run_in_threadpool(run_match, found, queries, caller, content_id, metadata)
     return FileMatchResponse(signals=signals.to_dict(), hashes=hashes, results=results)
