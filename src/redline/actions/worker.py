@@ -15,6 +15,7 @@ import logging
 import os
 import socket
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
@@ -30,8 +31,11 @@ from redline.actions.urlpolicy import UrlPolicy
 from redline.bank.db import Database
 from redline.bank.models import utcnow
 from redline.config import Settings
+from redline.review.queue import drop_expired_previews
 
 log = logging.getLogger(__name__)
+#: How often a worker deletes expired previews (seconds).
+HOUSEKEEPING_INTERVAL_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -166,10 +170,21 @@ class DeliveryWorker:
 
     # --- long-running --------------------------------------------------------------------------------------
 
+    def housekeeping(self) -> None:
+        """Delete review previews past their time-to-live (the platform's content is kept no longer)."""
+        with self.db.write() as session:
+            dropped = drop_expired_previews(session)
+        if dropped:
+            log.info("deleted %d expired review previews", dropped)
+
     def run(self) -> None:
         """Deliver until :meth:`stop` is called. Errors are logged and retried, never fatal."""
+        next_housekeeping = 0.0
         while not self._stop.is_set():
             try:
+                if time.monotonic() >= next_housekeeping:
+                    self.housekeeping()
+                    next_housekeeping = time.monotonic() + HOUSEKEEPING_INTERVAL_S
                 busy = self.run_once()
             except Exception:  # the database may be briefly unavailable: keep the worker alive
                 log.exception("webhook worker round failed")
