@@ -47,6 +47,9 @@ def test_default_bands_and_operator_rules() -> None:
     assert rules.decide(custom, 1, "pdq", 3) == "review"
     assert rules.decide(custom, 1, "pdq", 28) == "log"
     assert rules.decide(custom, 2, "pdq", 28) == "review"  # the bank-1 rule does not apply to bank 2
+    # A bank's own default action (other than "review") comes after operator rules, before the bands.
+    assert rules.decide([], 1, "pdq", 3, bank_action="remove") == "remove"
+    assert rules.decide(custom, 1, "pdq", 28, bank_action="remove") == "log"
     assert rules.severity("block_and_review", "md5", 0) > rules.severity("block_and_review", "pdq", 20)
     assert rules.severity("block_and_review", "pdq", 20) > rules.severity("review", "pdq", 20)
 
