@@ -223,3 +223,25 @@ def test_the_bytes_api_accepts_memory_buffers() -> None:
     data = io.BytesIO()
     Image.new("L", (40, 40), 200).save(data, "PNG")
     assert hash_image(data.getvalue()).format == "PNG"
+
+
+ORIENTATIONS = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    8: Image.Transpose.ROTATE_90,
+}
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "WEBP", "TIFF", "HEIF", "AVIF"])
+@pytest.mark.parametrize("orientation", sorted(ORIENTATIONS))
+def test_orientation_tag_in_every_format(photo: Image.Image, fmt: str, orientation: int) -> None:
+    """Applied exactly once, whether Redline or the format's loader (TIFF, HEIF) does it."""
+    source = photo.resize((384, 256))
+    upright = source.transpose(ORIENTATIONS[orientation])
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    signals = hash_image(encode(source, fmt, exif=exif.tobytes()))
+    assert (signals.width, signals.height) == upright.size
+    assert pdq_distance(signals.pdq, hash_image(encode(upright, "PNG")).pdq) <= 8

@@ -128,9 +128,12 @@ def _decode(
             # >= PDQ_SIDE: a 12 MP photo decodes ~20x faster, a few bits from the full-decode hash.
             im.draft(im.mode, (PDQ_SIDE, PDQ_SIDE))
         im.load()
-        upright = im.transpose(_ORIENTATION_TRANSPOSE[orientation]) if orientation != 1 else im
+        # Some loaders apply the orientation themselves and drop the tag (Pillow's TIFF plugin, whose size
+        # is upright from the start; pillow-heif): transpose only when the tag is still there after loading.
+        pending = _orientation(im) if orient else 1
+        upright = im.transpose(_ORIENTATION_TRANSPOSE[pending]) if pending != 1 else im
         pixels = _to_rgb(_sample(upright))
-    if orientation in (5, 6, 7, 8):
+    if pending in (5, 6, 7, 8):
         width, height = height, width
     return DecodedImage(pixels, image_format, width, height, orientation, animated)
 
