@@ -164,3 +164,13 @@ def test_disabled_endpoint_dead_letters(db: Database, tmp_path: Path) -> None:
         w.stop()
         assert rx.records() == []
     assert statuses(db) == ["dead"]
+
+
+def test_events_without_subscribers_are_not_stored(db: Database) -> None:
+    register(db, "http://127.0.0.1:9/hook", event_types=["entry.withdrawn"])
+    emit(db, "match.created")
+    with db.read() as s:
+        assert s.scalar(select(func.count()).select_from(WebhookEvent)) == 0
+    emit(db, "entry.withdrawn")
+    with db.read() as s:
+        assert s.scalar(select(func.count()).select_from(WebhookEvent)) == 1

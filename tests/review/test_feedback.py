@@ -97,6 +97,14 @@ def test_matches_are_logged_queued_and_announced(db: Database, cipher: ContactCi
     assert again[0].review_item_id == decided[1].review_item_id
 
 
+def subscribe(db: Database) -> None:
+    """An endpoint for every event, so that events are kept in the outbox."""
+    with db.write() as s:
+        outbox.register_endpoint(
+            s, url="http://127.0.0.1:9/h", policy=UrlPolicy(allow_loopback=True), actor="t"
+        )
+
+
 def _item(db: Database, entry_id: int, key: str, content_id: str) -> int:
     with db.write() as s:
         [d] = act_on_matches(
@@ -109,6 +117,7 @@ def _item(db: Database, entry_id: int, key: str, content_id: str) -> int:
 def test_k_independent_rejections_quarantine_and_stop_matching(db: Database, cipher: ContactCipher) -> None:
     [entry_id] = submit(db, cipher, [("pdq", PDQ)])
     key = api_key(db)
+    subscribe(db)
     matcher = Matcher(db, min_quality=50, poll_interval=0.1)
     matcher.start()
     try:
@@ -152,6 +161,7 @@ def test_k_independent_rejections_quarantine_and_stop_matching(db: Database, cip
 def test_confirmation_verifies_and_feeds_blocked(db: Database, cipher: ContactCipher) -> None:
     [entry_id, other] = submit(db, cipher, [("pdq", PDQ), ("md5", MD5)])
     key = api_key(db)
+    subscribe(db)
     item_id = _item(db, entry_id, key, "p1")
     with db.read() as s:
         assert queue.review_states(s, [entry_id, other]) == {

@@ -150,34 +150,36 @@ def emit(session: Session, event_type: str, data: dict[str, Any], *, partner_id:
 
     ``partner_id``: the platform the event concerns (its match, its content's review); endpoints bound to
     another partner do not get it. ``None``: a bank-wide event every subscribed endpoint gets.
-    Returns the event id (the ``webhook-id``).
+    Nothing is stored when no endpoint subscribes. Returns the event id (the ``webhook-id``).
     """
     if event_type not in EVENT_TYPES:
         raise ValueError(f"unknown event type {event_type!r}")
     now = utcnow()
     event_id = new_event_id()
-    payload = {"type": event_type, "timestamp": now.isoformat(), "data": data}
-    session.add(
-        WebhookEvent(id=event_id, type=event_type, partner_id=partner_id, payload=payload, created_at=now)
-    )
     query = select(WebhookEndpoint).where(WebhookEndpoint.enabled.is_(True))
     if partner_id is not None:
         query = query.where(
             or_(WebhookEndpoint.partner_id.is_(None), WebhookEndpoint.partner_id == partner_id)
         )
+    subscribers = [e for e in session.scalars(query) if "*" in e.event_types or event_type in e.event_types]
+    if not subscribers:  # nobody to tell: the audit log and match log already keep the record
+        return event_id
+    payload = {"type": event_type, "timestamp": now.isoformat(), "data": data}
+    session.add(
+        WebhookEvent(id=event_id, type=event_type, partner_id=partner_id, payload=payload, created_at=now)
+    )
     session.flush()
-    for endpoint in session.scalars(query):
-        if "*" in endpoint.event_types or event_type in endpoint.event_types:
-            session.add(
-                WebhookDelivery(
-                    event_id=event_id,
-                    endpoint_id=endpoint.id,
-                    status="pending",
-                    attempts=0,
-                    next_attempt_at=now,
-                    created_at=now,
-                )
-            )
+    session.add_all(
+        WebhookDelivery(
+            event_id=event_id,
+            endpoint_id=endpoint.id,
+            status="pending",
+            attempts=0,
+            next_attempt_at=now,
+            created_at=now,
+        )
+        for endpoint in subscribers
+    )
     return event_id
 
 

@@ -77,15 +77,20 @@ class DeliveryWorker:
     def claim(self) -> list[int]:
         """Lease up to ``batch`` due deliveries to this worker; returns their ids."""
         now = utcnow()
+        due = (
+            WebhookDelivery.status == "pending",
+            WebhookDelivery.next_attempt_at <= now,
+            or_(WebhookDelivery.lease_until.is_(None), WebhookDelivery.lease_until < now),
+        )
+        # A read first: an idle worker never takes the write lock (SQLite has one for the whole database).
+        with self.db.read() as session:
+            if session.scalar(select(WebhookDelivery.id).where(*due).limit(1)) is None:
+                return []
         with self.db.write() as session:
             ids = list(
                 session.scalars(
                     select(WebhookDelivery.id)
-                    .where(
-                        WebhookDelivery.status == "pending",
-                        WebhookDelivery.next_attempt_at <= now,
-                        or_(WebhookDelivery.lease_until.is_(None), WebhookDelivery.lease_until < now),
-                    )
+                    .where(*due)
                     .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id)
                     .limit(self.config.batch)
                     .with_for_update(skip_locked=True)

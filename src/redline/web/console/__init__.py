@@ -191,8 +191,6 @@ def build_router() -> APIRouter:
         request: Request, decided: Annotated[int | None, Query(ge=1, le=2**62)] = None, error: Message = ""
     ) -> Response:
         who = _require(request)
-        with services(request).db.write() as session:
-            queue.drop_expired_previews(session)
         with services(request).db.read() as session:
             items = queue.queue(session, limit=200)
             banks = queue.bank_names(session)
