@@ -150,9 +150,8 @@ def create_bank(
     )
     session.add(bank)
     session.flush()
-    audit(
-        session, actor, "bank.created", f"bank:{name}", thresholds=bank.thresholds, default_action=default_action
-    )
+    details = {"thresholds": bank.thresholds, "default_action": default_action}
+    audit(session, actor, "bank.created", f"bank:{name}", **details)
     return bank
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -118,17 +118,11 @@ class Matcher:
         with self._db.engine.connect() as conn:
             position = int(conn.execute(text("SELECT COALESCE(MAX(seq), 0) FROM changes")).scalar_one())
             for name, index in self._indexes.items():
-                result = conn.execution_options(stream_results=True, yield_per=_LOAD_CHUNK).execute(
-                    text(
-                        "SELECT id, value FROM entries WHERE signal_type = :type AND status = 'active' "
-                        "AND (quality IS NULL OR quality >= :q)"
-                    ),
-                    {"type": name, "q": self._min_quality},
-                )
                 id_chunks, code_chunks = [], []
-                for rows in result.partitions():
-                    id_chunks.append(np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows)))
-                    code_chunks.append(_codes("".join(r[1] for r in rows), index.bits))
+                for rows in self._stream_active(conn, name):
+                    entry_ids, values = zip(*rows, strict=True)
+                    id_chunks.append(np.array(entry_ids, dtype=np.int64))
+                    code_chunks.append(_codes("".join(values), index.bits))
                 if id_chunks:
                     index.add(np.concatenate(id_chunks), np.concatenate(code_chunks))
             self._refresh_thresholds(conn)
@@ -138,6 +132,25 @@ class Matcher:
         self.load_seconds = time.perf_counter() - started
         log.info("match index loaded: %d entries in %.1f s", self.size, self.load_seconds)
         self.ready.set()
+
+    def _stream_active(self, conn: Any, type_name: str) -> Iterator[list[tuple[int, str]]]:
+        """Active, usable hashes of one type in chunks, through the driver's own cursor: SQLAlchemy's row
+        objects cost more than the query itself at a million rows. On PostgreSQL a named (server-side)
+        cursor streams instead of loading the whole result into memory."""
+        # Both values are ours (a registered type name, an int setting), not user input.
+        kind, min_quality = signal_type(type_name).name, int(self._min_quality)
+        sql = (
+            f"SELECT id, value FROM entries WHERE signal_type = '{kind}' AND status = 'active' "  # noqa: S608
+            f"AND (quality IS NULL OR quality >= {min_quality})"
+        )
+        driver = conn.connection.driver_connection
+        cursor = driver.cursor() if self._db.is_sqlite else driver.cursor(name="redline_index_load")
+        try:
+            cursor.execute(sql)
+            while rows := cursor.fetchmany(_LOAD_CHUNK):
+                yield rows
+        finally:
+            cursor.close()
 
     def poll(self) -> int:
         """Apply change-log rows after the last one seen; returns how many were read."""
