@@ -190,11 +190,17 @@ def test_escalation_and_previews(db: Database, cipher: ContactCipher) -> None:
     key = api_key(db)
     item_id = _item(db, entry_id, key, "p1")
     with db.write() as s:
-        queue.attach_preview(s, item_id, ttl=timedelta(hours=1), data=b"\x89PNG...", content_type="image/png")
+        queue.attach_preview(
+            s, item_id, ttl=timedelta(hours=1), actor="key:k", data=b"\x89PNG...", content_type="image/png"
+        )
     with db.write() as s, pytest.raises(queue.ReviewError):
-        queue.attach_preview(s, item_id, ttl=timedelta(hours=1), data=b"x", content_type="text/html")
+        queue.attach_preview(
+            s, item_id, ttl=timedelta(hours=1), actor="key:k", data=b"x", content_type="text/html"
+        )
     with db.write() as s, pytest.raises(queue.ReviewError):
-        queue.attach_preview(s, item_id, ttl=timedelta(hours=1), url="http://insecure.example/x.png")
+        queue.attach_preview(
+            s, item_id, ttl=timedelta(hours=1), actor="key:k", url="http://insecure.example/x.png"
+        )
     with db.write() as s:
         queue.decide(s, item_id, reviewer="user:1", decision="escalate", note="unsure", reject_quarantine=3)
     with db.write() as s, pytest.raises(queue.ReviewError, match="admin"):
@@ -213,7 +219,9 @@ def test_escalation_and_previews(db: Database, cipher: ContactCipher) -> None:
 
     other = _item(db, entry_id, key, "p2")
     with db.write() as s:
-        queue.attach_preview(s, other, ttl=timedelta(seconds=1), url="https://cdn.example/p2.jpg")
+        queue.attach_preview(
+            s, other, ttl=timedelta(seconds=1), actor="key:k", url="https://cdn.example/p2.jpg"
+        )
     with db.write() as s:
         assert queue.drop_expired_previews(s, utcnow() + timedelta(seconds=2)) == 1
     with db.read() as s:

@@ -185,7 +185,7 @@ def _attach(request: Request, caller: Caller, item_id: RowId, **preview: Any) ->
     found = services(request)
     ttl = timedelta(seconds=found.settings.review_preview_ttl_s)
     with found.db.write() as session:
-        item = queue.attach_preview(session, item_id, ttl=ttl, **preview)
+        item = queue.attach_preview(session, item_id, ttl=ttl, actor=caller.actor, **preview)
         assert item.preview_expires_at is not None
         return PreviewOut(review_item_id=item.id, expires_at=item.preview_expires_at)
 

@@ -132,6 +132,7 @@ def attach_preview(
     item_id: int,
     *,
     ttl: timedelta,
+    actor: str,
     data: bytes | None = None,
     content_type: str | None = None,
     url: str | None = None,
@@ -155,6 +156,14 @@ def attach_preview(
             raise ReviewError("a preview URL must be https and at most 2048 characters")
         item.preview_data, item.preview_type, item.preview_url = None, None, url
     item.preview_expires_at = utcnow() + ttl
+    audit(
+        session,
+        actor,
+        "review.preview.attached",
+        f"review:{item.id}",
+        kind="upload" if data is not None else "url",
+        expires_at=item.preview_expires_at.isoformat(),
+    )
     return item
 
 
