@@ -117,9 +117,10 @@ def query_hashes(rgb: RgbArray) -> list[RegionHash]:
     found = sharp_box(work)
     if found is not None:
         add("sharp_box", crop_box(work, found))
-        # Blurred fills are centred; a smooth sky or floor at one edge of the photo can look like fill, so
-        # also try the box made symmetric with the smaller margin on each axis.
-        add("sharp_box_centred", crop_box(work, _centred(found)))
+        # Blurred fills are centred, but a smooth sky at one edge of the photo can look like fill and a
+        # textured fill beside the photo like photo: also try the box made symmetric with either margin.
+        for label, box in _centred_variants(found):
+            add(label, crop_box(work, box))
     angle = rotation_angle(work)
     if angle is not None:
         h, w = work.shape[:2]
@@ -141,10 +142,13 @@ def _reduced(rgb: RgbArray) -> RgbArray:
     return np.asarray(Image.fromarray(rgb).resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0))
 
 
-def _centred(box: Box) -> Box:
-    x = min(box[0], 1 - box[2])
-    y = min(box[1], 1 - box[3])
-    return (x, y, 1 - x, 1 - y)
+def _centred_variants(box: Box) -> list[tuple[str, Box]]:
+    """``box`` made symmetric about the centre, with the left or right margin, and the top or bottom one."""
+    variants = []
+    for x_name, x in (("left", box[0]), ("right", 1 - box[2])):
+        for y_name, y in (("top", box[1]), ("bottom", 1 - box[3])):
+            variants.append((f"sharp_box_{x_name}_{y_name}", (x, y, 1 - x, 1 - y)))
+    return variants
 
 
 def usable(hashes: list[RegionHash]) -> list[RegionHash]:

@@ -23,7 +23,7 @@ RgbArray = npt.NDArray[np.uint8]
 #: Work on a copy whose long side is at most this: enough for locating, cheap on a 12 MP photo.
 _WORK_SIDE = 400
 #: A colour channel may differ this much from the background and still count as background (JPEG noise).
-_BG_TOLERANCE = 18
+_BG_TOLERANCE = 8
 #: Share of a row/column that must differ from the background for it to belong to the photo.
 _PHOTO_ROW_SHARE = 0.5
 #: A box smaller than this share of the image is not believed to be "the photo".
