@@ -15,7 +15,7 @@ from redline.actions.urlpolicy import UrlPolicy
 from redline.bank.db import Database
 from redline.bank.models import Bank, Change, Entry, utcnow
 from redline.bank.secrets import ContactCipher
-from redline.bank.service import Conflict
+from redline.bank.service import Conflict, set_entry_status
 from redline.match.service import Matcher, Query
 from redline.review import queue
 from redline.review.models import ReviewItem
@@ -154,6 +154,15 @@ def test_k_independent_rejections_quarantine_and_stop_matching(db: Database, cip
         while matcher.size != 0:  # the live index dropped it too (through the change log)
             assert time.monotonic() < deadline
             time.sleep(0.02)
+        with db.read() as s:
+            assert [e.id for _, e in queue.flagged_entries(s)] == [entry_id]
+        # The operator audits and releases it: more rejections do not quarantine it again behind their back.
+        with db.write() as s:
+            set_entry_status(s, entry_id, "active", actor="operator", reason="audited: genuine")
+        assert not reject("user:7", "e").quarantined
+        with db.read() as s:
+            entry = s.get(Entry, entry_id)
+            assert entry is not None and entry.status == "active"
     finally:
         matcher.stop()
 

@@ -212,6 +212,8 @@ def test_platform_decisions_count_per_organisation_and_quarantine(web: App) -> N
     )
     audit = web.client.get("/console/audit").text
     assert "entry.quarantined" in audit and "review.decided" in audit
+    flagged = web.client.get("/console/flagged").text
+    assert "Flagged for audit" in flagged and "quarantined" in flagged and "<td>2</td>" in flagged
 
 
 def test_withdrawal_and_operator_quarantine_are_announced(web: App, tmp_path: Path) -> None:

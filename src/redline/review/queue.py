@@ -281,7 +281,10 @@ def _feedback(
     state.confirmed, state.rejected, state.updated_at = confirmed, rejected, now
     entry = session.get(Entry, entry_id)
     quarantined = False
-    if entry is not None and rejected >= reject_quarantine and entry.status == "active":
+    # Once flagged, the operator owns the entry: if they audit it and release it, further rejections do not
+    # quarantine it again behind their back.
+    auto = entry is not None and entry.status == "active" and not state.flagged_for_audit
+    if entry is not None and auto and rejected >= reject_quarantine:
         set_entry_status(
             session,
             entry_id,
@@ -340,11 +343,23 @@ def review_states(session: Session, entry_ids: Sequence[int]) -> dict[int, str]:
     for state in session.scalars(
         select(EntryReviewState).where(EntryReviewState.entry_id.in_(list(entry_ids)))
     ):
-        if state.flagged_for_audit or state.rejected > state.confirmed:
+        if state.rejected > state.confirmed:
             out[state.entry_id] = NOT_BLOCKED
         elif state.verified:
             out[state.entry_id] = BLOCKED
     return out
+
+
+def flagged_entries(session: Session, limit: int = 200) -> list[tuple[EntryReviewState, Entry]]:
+    """Entries quarantined by review feedback, for the operator's audit, most recent first."""
+    rows = session.execute(
+        select(EntryReviewState, Entry)
+        .join(Entry, Entry.id == EntryReviewState.entry_id)
+        .where(EntryReviewState.flagged_for_audit.is_(True))
+        .order_by(EntryReviewState.updated_at.desc())
+        .limit(limit)
+    ).all()
+    return [(state, entry) for state, entry in rows]
 
 
 def entry_state(session: Session, entry_id: int) -> EntryReviewState | None:

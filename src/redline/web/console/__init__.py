@@ -339,6 +339,31 @@ def build_router() -> APIRouter:
             rows = queue.decisions(session, limit=300)
         return _page(who, "Decisions", f"<h1>Decision history</h1>{_decision_table(rows, link=True)}")
 
+    @router.get("/flagged")
+    def flagged(request: Request) -> Response:
+        who = _require(request, admin=True)
+        with services(request).db.read() as session:
+            rows = queue.flagged_entries(session)
+            banks = queue.bank_names(session)
+        body_rows = "".join(
+            f"<tr><td>#{entry.id}</td><td>{esc(banks.get(entry.bank_id, entry.bank_id))}</td>"
+            f"<td>{esc(entry.signal_type)}</td><td>{esc(entry.source)}</td><td>{esc(entry.status)}</td>"
+            f"<td>{state.confirmed}</td><td>{state.rejected}</td><td>{esc(when(state.updated_at))}</td></tr>"
+            for state, entry in rows
+        )
+        table = (
+            "<table><thead><tr><th>Entry</th><th>Bank</th><th>Type</th><th>Source</th><th>Status</th>"
+            f"<th>Confirmed</th><th>Rejected</th><th>Flagged</th></tr></thead><tbody>{body_rows}</tbody></table>"
+            if rows
+            else '<p class="muted">No entries are waiting for an audit.</p>'
+        )
+        intro = (
+            '<p class="muted">Quarantined because independent reviewers rejected them: check how each was '
+            "submitted, then release it (<code>PATCH /v1/entries/{id}</code>) or leave it quarantined. A "
+            "released entry is not quarantined again automatically.</p>"
+        )
+        return _page(who, "Flagged entries", f"<h1>Flagged for audit</h1>{intro}{table}")
+
     @router.get("/audit")
     def audit_log(request: Request, before: Annotated[int | None, Query(ge=1, le=2**62)] = None) -> Response:
         who = _require(request, admin=True)

@@ -45,6 +45,7 @@ def page(title: str, body: str, *, user: str | None = None, role: str | None = N
     if user:
         links = ['<a href="/console/">Queue</a>', '<a href="/console/history">Decisions</a>']
         if role == "admin":
+            links.append('<a href="/console/flagged">Flagged entries</a>')
             links.append('<a href="/console/audit">Audit log</a>')
         nav = (
             f"<nav>{''.join(links)}</nav>"
