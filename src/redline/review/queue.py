@@ -335,7 +335,7 @@ def decisions(session: Session, *, item_id: int | None = None, limit: int = 200)
 
 def review_states(session: Session, entry_ids: Sequence[int]) -> dict[int, str]:
     """Feedback state of each entry in StopNCII's words: ``Blocked`` (confirmed by review),
-    ``NotBlocked`` (rejected: quarantined by feedback, or more rejections than confirmations),
+    ``NotBlocked`` (more rejections than confirmations; a quarantined entry is a tombstone instead),
     ``PendingReview`` (no human verdict yet)."""
     out = dict.fromkeys(entry_ids, PENDING_REVIEW)
     if not entry_ids:
