@@ -1,0 +1,75 @@
+"""What robust PDQ costs: hashing time per image and index search time, against plain PDQ in the same run.
+
+    .venv/bin/python bench/robustness_cost.py --photos 64 --entries 250000
+
+Hashing: plain PDQ of the whole image vs the stored set (4 pdq_region hashes) vs the query set (~30 hashes),
+on corpus photos and on phone screenshots of them. Index: ``new_index(256)`` (the bank's index) filled with
+``--entries`` stored images' worth of codes (1 per image for plain, 4 for robust; random codes, so search
+times are a best case for the index's pruning), searched with 1 query at 31 (plain) vs ~30 queries at 45.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+
+from redline.eval import harness
+from redline.eval.transforms import apply_transform, transform_named
+from redline.index import new_index
+from redline.signals.robust import REGION_SCALES, ROBUST_THRESHOLD, entry_hashes, pdq_of, query_hashes
+
+DEFAULT_PHOTOS = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus" / "photos"
+
+
+def per_call_ms(fn: object, items: list[np.ndarray]) -> float:
+    times = []
+    for item in items:
+        started = time.perf_counter()
+        fn(item)  # type: ignore[operator]
+        times.append(time.perf_counter() - started)
+    return 1000 * statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--photos", type=int, default=64)
+    parser.add_argument("--entries", type=int, default=250_000, help="stored images in the index")
+    args = parser.parse_args()
+    photos = harness.load_photos(DEFAULT_PHOTOS)[:: max(1, 512 // args.photos)][: args.photos]
+    originals = [np.asarray(p.image) for p in photos]
+    shots = [np.asarray(apply_transform(transform_named("screenshot"), p.id, p.image)) for p in photos[:16]]
+    print(f"# {len(photos)} photos, {len(shots)} screenshots; median ms per image (ratio to plain PDQ)")
+    for label, items in (("photo", originals), ("screenshot", shots)):
+        plain = per_call_ms(pdq_of, items)
+        stored = per_call_ms(entry_hashes, items)
+        query = per_call_ms(query_hashes, items)
+        print(f"| {label} | plain {plain:.1f} | stored set {stored:.1f} ({stored / plain:.1f}x) | "
+              f"query set {query:.1f} ({query / plain:.1f}x) |")
+    n_query = round(statistics.mean(len(query_hashes(a)) for a in originals[:16]))
+
+    rng = np.random.default_rng(7)
+    per_image = 1 + len(REGION_SCALES)
+    for label, rows, queries, threshold in (
+        ("plain pdq", args.entries, 1, 31),
+        ("pdq_region", args.entries * per_image, n_query, ROBUST_THRESHOLD),
+    ):
+        index = new_index(256)
+        codes = rng.integers(0, 256, size=(rows, 32), dtype=np.uint8)
+        index.add(np.arange(rows, dtype=np.int64), codes)
+        probe = codes[rng.integers(0, rows, size=queries)]
+        index.search(probe, threshold)  # warm up (JIT)
+        started = time.perf_counter()
+        repeats = 5
+        for _ in range(repeats):
+            index.search(probe, threshold)
+        ms = 1000 * (time.perf_counter() - started) / repeats
+        print(f"| {label} | {rows:,} codes ({rows * 32 / 2**20:.0f} MiB of codes) | {queries} queries "
+              f"at {threshold} | {ms:.1f} ms per upload |")
+
+
+if __name__ == "__main__":
+    main()
