@@ -16,6 +16,8 @@ from typer.testing import CliRunner
 from redline.cli.main import app
 from redline.signals import hash_image
 
+pytestmark = pytest.mark.shared
+
 runner = CliRunner()
 
 

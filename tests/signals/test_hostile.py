@@ -15,6 +15,8 @@ from signal_helpers import encode
 from redline.config import Settings
 from redline.signals import ERROR_CODES, SignalError, hash_file, hash_image
 
+pytestmark = pytest.mark.shared  # seeds and fixtures come from ../shared/corpus
+
 
 def _code(source: Path | bytes, config: Settings | None = None) -> str:
     with pytest.raises(SignalError) as caught:
@@ -112,6 +114,7 @@ def _only_signal_errors(data: bytes) -> None:
 
 
 @FUZZ
+@pytest.mark.filterwarnings("ignore::UserWarning")  # Pillow warns about the damaged metadata it skips
 @given(prefix=st.sampled_from(PREFIXES), rest=st.binary(max_size=2048))
 def test_fuzz_random_bytes_behind_real_magic_numbers(prefix: bytes, rest: bytes) -> None:
     _only_signal_errors(prefix + rest)
@@ -137,6 +140,7 @@ def seeds(photo: Image.Image) -> list[bytes]:
 
 
 @FUZZ
+@pytest.mark.filterwarnings("ignore::UserWarning")
 @given(data=st.data())
 def test_fuzz_mutated_real_images(seeds: list[bytes], data: st.DataObject) -> None:
     seed = bytearray(data.draw(st.sampled_from(seeds)))

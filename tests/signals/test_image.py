@@ -13,6 +13,8 @@ from signal_helpers import encode, pdq_distance
 from redline.config import Settings
 from redline.signals import DIHEDRAL_NAMES, hash_file, hash_image
 
+pytestmark = pytest.mark.shared
+
 MODES = "pdq-fixtures/misc-images/modes"
 
 

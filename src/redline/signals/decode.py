@@ -33,6 +33,9 @@ from redline.signals.errors import (
 )
 
 pillow_heif.register_heif_opener()
+# Our own pixel limit replaces Pillow's bomb warning (raised above ~89 MP, below our 100 MP default). Set once
+# here rather than with catch_warnings() per call, which is not thread-safe.
+warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
 
 #: Side of the square the C++ reference samples large images to before hashing.
 PDQ_SIDE = 512
@@ -91,10 +94,7 @@ def decode_for_pdq(
     if formats is None:
         raise UnsupportedFormat(f"{container} images are not supported")
     try:
-        with warnings.catch_warnings():
-            # Pillow warns (DecompressionBombWarning, palette notes); our own limits and errors replace them.
-            warnings.simplefilter("ignore")
-            return _decode(data, formats, max_pixels, jpeg_draft=jpeg_draft, orient=apply_orientation)
+        return _decode(data, formats, max_pixels, jpeg_draft=jpeg_draft, orient=apply_orientation)
     except SignalError:
         raise
     except Image.DecompressionBombError:

@@ -69,14 +69,14 @@ def bits_to_hex(bits: Any) -> str:
     return np.packbits(np.asarray(bits, dtype=np.uint8)).tobytes().hex()
 
 
-def hash_image(source: Path | bytes, settings: Settings | None = None) -> ImageSignals:
+def hash_image(source: Path | str | bytes, settings: Settings | None = None) -> ImageSignals:
     """Hash one image, given as a path or as the file's bytes. Raises ``SignalError`` and nothing else."""
     settings = settings or Settings()
-    if isinstance(source, Path):
-        data = read_bytes(source, settings.max_file_bytes)
-    else:
-        data = source
+    if isinstance(source, bytes | bytearray | memoryview):
+        data = bytes(source)
         check_size(len(data), settings.max_file_bytes)
+    else:
+        data = read_bytes(Path(source), settings.max_file_bytes)
     sniffed = sniff(data[:HEAD_BYTES])
     if sniffed is None:
         raise UnsupportedFormat("the file is not an image or video in a format Redline reads")
