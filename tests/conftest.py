@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -103,3 +104,27 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     pg_url: str = request.getfixturevalue("postgres_database")
     _empty_postgres(pg_url)
     return pg_url
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[Any]:
+    """Debian's Chromium driven by Playwright (a ``Browser``): required in CI, skipped elsewhere."""
+    import shutil
+
+    from tests.support import CHROMIUM_ARGS
+
+    executable = shutil.which("chromium") or "/usr/bin/chromium"
+    require(Path(executable).exists(), "Debian Chromium not installed (apt-get install chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        require(False, "playwright Python package not installed")
+        raise
+    with sync_playwright() as pw:
+        try:
+            browser = pw.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        except Exception as exc:
+            require(False, f"Chromium did not start: {exc}")
+            raise
+        yield browser
+        browser.close()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,18 +14,9 @@ from redline.api.app import create_app
 from redline.bank import service
 from redline.bank.db import Database
 from redline.config import Settings
+from tests.support import wait_until
 
 ATTESTATION = {"subject": "self", "adult": True, "non_consensual": True}
-
-
-def wait_until(predicate: Any, timeout: float = 5.0, interval: float = 0.02) -> float:
-    """Seconds until ``predicate()`` is true; fails the test after ``timeout``."""
-    started = time.monotonic()
-    while not predicate():
-        if time.monotonic() - started > timeout:
-            pytest.fail(f"condition not met within {timeout} s")
-        time.sleep(interval)
-    return time.monotonic() - started
 
 
 @dataclass

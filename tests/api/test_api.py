@@ -7,9 +7,9 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from conftest import ATTESTATION, Api, make_settings, wait_until
 from redline.api.app import create_app
 from redline.api.middleware import CONTENT_SECURITY_POLICY
+from tests.api.conftest import ATTESTATION, Api, make_settings, wait_until
 
 PROBLEM = "application/problem+json"
 

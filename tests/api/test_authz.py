@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from conftest import Api
+from tests.api.conftest import Api
 
 PUBLIC, CASE = "public", "case"
 SCOPES = ("submit", "match", "feed", "review", "admin")

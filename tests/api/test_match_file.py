@@ -9,9 +9,9 @@ import numpy as np
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from conftest import Api, make_settings, wait_until
 from redline.api.app import create_app
 from redline.signals import hash_file
+from tests.api.conftest import Api, make_settings, wait_until
 
 
 def neutral_png(seed: int = 3) -> bytes:

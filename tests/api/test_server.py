@@ -9,11 +9,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-from server import Server
 
-from conftest import ATTESTATION
 from redline.bank import service
 from redline.bank.db import Database
+from tests.api.conftest import ATTESTATION
+from tests.api.server import Server
 
 pytestmark = pytest.mark.slow
 

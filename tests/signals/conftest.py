@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
-from signal_helpers import encode
+
+from tests.signals.signal_helpers import encode
 
 
 @pytest.fixture(scope="session")

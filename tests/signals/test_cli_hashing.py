@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
-from signal_helpers import encode
 from typer.testing import CliRunner
 
 from redline.cli.main import app
 from redline.signals import hash_image
+from tests.signals.signal_helpers import encode
 
 pytestmark = pytest.mark.shared
 

@@ -17,12 +17,12 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
-from signal_helpers import pdq_distance
 
 from redline.config import Settings
 from redline.signals.decode import decode_for_pdq
 from redline.signals.image import DIHEDRAL_NAMES, pdq_of_pixels
 from redline.signals.sniff import sniff
+from tests.signals.signal_helpers import pdq_distance
 
 pytestmark = pytest.mark.shared
 

@@ -10,10 +10,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
-from signal_helpers import encode
 
 from redline.config import Settings
 from redline.signals import ERROR_CODES, SignalError, hash_file, hash_image
+from tests.signals.signal_helpers import encode
 
 pytestmark = pytest.mark.shared  # seeds and fixtures come from ../shared/corpus
 

@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from signal_helpers import encode, pdq_distance
 
 from redline.config import Settings
 from redline.signals import DIHEDRAL_NAMES, hash_file, hash_image
+from tests.signals.signal_helpers import encode, pdq_distance
 
 pytestmark = pytest.mark.shared
 

@@ -9,10 +9,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from signal_helpers import pdq_distance
 
 from redline.config import Settings
 from redline.signals import SignalError, VideoFrame, VideoSignals, compare_videos, hash_file, hash_video
+from tests.signals.signal_helpers import pdq_distance
 
 pytestmark = pytest.mark.shared
 

@@ -10,7 +10,6 @@ import functools
 import shutil
 import subprocess
 import threading
-import time
 from collections.abc import Iterator
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -18,30 +17,10 @@ from typing import Any
 
 import pytest
 
-from conftest import require
+from tests.conftest import require
+from tests.support import serve_in_thread
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 STATIC_DIR = Path(__file__).resolve().parents[2] / "src" / "redline" / "web" / "static"
-
-
-@pytest.fixture(scope="session")
-def chromium() -> Iterator[Any]:
-    """A launched Chromium (Playwright ``Browser``)."""
-    require(CHROMIUM.exists() or shutil.which("chromium") is not None, "Debian Chromium not installed")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        require(False, "playwright Python package not installed")
-        raise
-    with sync_playwright() as pw:
-        try:
-            browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        except Exception as exc:
-            require(False, f"Chromium did not start: {exc}")
-            raise
-        yield browser
-        browser.close()
 
 
 class _Handler(SimpleHTTPRequestHandler):
@@ -99,24 +78,9 @@ def axe_source() -> str:
 @pytest.fixture
 def portal(database_url: str, tmp_path: Path) -> Iterator[tuple[str, str]]:
     """The real Redline app (API + portal) served by uvicorn on a free loopback port: (base URL, DB URL)."""
-    import uvicorn
-
     from redline.api.app import create_app
     from redline.config import Settings
 
     settings = Settings(data_dir=tmp_path, database_url=database_url, change_poll_interval=0.1)
-    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=0, log_level="warning")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the test server did not start")
-        time.sleep(0.05)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}", database_url
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with serve_in_thread(create_app(settings)) as url:
+        yield url, database_url

@@ -19,7 +19,7 @@ import pdqhash
 import pytest
 from PIL import Image, ImageOps
 
-from web.conftest import serve_static
+from tests.web.conftest import serve_static
 
 pytestmark = [pytest.mark.browser, pytest.mark.shared, pytest.mark.slow]
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
-from web.test_portal_e2e import ATTESTATIONS, media_files, open_portal
+from tests.web.test_portal_e2e import ATTESTATIONS, media_files, open_portal
 
 pytestmark = [
     pytest.mark.browser,

@@ -11,8 +11,8 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from actions.receiver import Receiver
 from redline.actions.signing import verify
+from tests.actions.receiver import Receiver
 
 from .conftest import ATTESTATION, PASSWORD, App, make_app, wait_until
 

@@ -12,10 +12,10 @@ import httpx
 import pytest
 from PIL import Image
 
-from actions.receiver import Receiver
 from redline.bank import service
 from redline.bank.models import Entry
 from redline.review import accounts
+from tests.actions.receiver import Receiver
 
 from .conftest import ATTESTATION, PASSWORD, Live, wait_until
 
