@@ -1,4 +1,4 @@
-"""Helpers for the signals tests (a uniquely named module: tests/ folders are not packages)."""
+"""Helpers shared by the signals tests: PDQ distance and in-memory image encoding."""
 
 from __future__ import annotations
 
