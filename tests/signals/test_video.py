@@ -9,6 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from redline.config import Settings
 from redline.signals import SignalError, VideoFrame, VideoSignals, compare_videos, hash_file, hash_video
@@ -199,3 +201,28 @@ def test_images_and_other_files_are_not_videos(corpus: Path, tmp_path: Path) -> 
         with pytest.raises(SignalError) as caught:
             hash_video(path)
         assert caught.value.code == code
+
+
+def test_time_limit(corpus: Path) -> None:
+    with pytest.raises(SignalError) as caught:
+        hash_video(corpus / SAMPLES / "chair-19-sd-bar.mp4", Settings(video_timeout_s=0.05))
+    assert caught.value.code == "timeout"
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_fuzz_damaged_videos_never_crash(corpus: Path, tmp_path: Path, data: st.DataObject) -> None:
+    """Cut and bit-flipped real clips: a result or a SignalError, never a crash of this process."""
+    video = bytearray((corpus / CLIPS / "doc_medias/example2.mp4").read_bytes())
+    if data.draw(st.booleans()):
+        del video[data.draw(st.integers(64, len(video) - 1)) :]
+    for _ in range(data.draw(st.integers(0, 40))):
+        video[data.draw(st.integers(0, len(video) - 1))] ^= 1 << data.draw(st.integers(0, 7))
+    path = tmp_path / "damaged.mp4"
+    path.write_bytes(bytes(video))
+    try:
+        signals = hash_video(path, Settings(video_fps=2.0))
+    except SignalError as exc:
+        assert exc.code in ("corrupt", "unsupported_format", "timeout")
+    else:
+        assert signals.frames
