@@ -173,6 +173,9 @@ def test_import_reports_every_bad_line() -> None:
         )
     with pytest.raises(service.BankError, match="header"):
         parse_hashes("a,b\n1,2\n", "csv")
+    # The csv module's own errors (here its field-size limit) are the sender's fault, not a server error.
+    with pytest.raises(service.BankError, match="malformed CSV"):
+        parse_hashes('type,value\npdq,"' + "a" * 200_000 + '"\n', "csv")
 
 
 def test_api_keys(db: Database) -> None:

@@ -48,10 +48,13 @@ def parse_hashes(text: str, fmt: ImportFormat) -> list[HashInput]:
 def _records(text: str, fmt: ImportFormat, errors: list[str]) -> Iterator[tuple[int, dict[str, Any]]]:
     if fmt == "csv":
         reader = csv.DictReader(io.StringIO(text))
-        if reader.fieldnames is None or not {"type", "value"} <= set(reader.fieldnames):
-            raise BankError("CSV needs a header line with at least: type,value")
-        for row in reader:
-            yield reader.line_num, row
+        try:
+            if reader.fieldnames is None or not {"type", "value"} <= set(reader.fieldnames):
+                raise BankError("CSV needs a header line with at least: type,value")
+            for row in reader:
+                yield reader.line_num, row
+        except csv.Error as exc:  # e.g. a stray quote or NUL byte: the caller's error, not a server fault
+            raise BankError(f"line {reader.line_num}: malformed CSV ({exc})") from None
         return
     for line_no, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
