@@ -106,6 +106,26 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return pg_url
 
 
+@pytest.fixture
+def db(database_url: str) -> Iterator[Any]:
+    """A :class:`redline.bank.db.Database` on ``database_url`` (every table, moderation's included)."""
+    import redline.actions.models
+    import redline.review.models  # noqa: F401 - the moderation tables belong to the same metadata
+    from redline.bank.db import Database
+
+    database = Database(database_url)
+    yield database
+    database.dispose()
+
+
+@pytest.fixture
+def cipher(tmp_path: Path) -> Any:
+    """The contact-details cipher with a fresh key under ``tmp_path``."""
+    from redline.bank.secrets import ContactCipher
+
+    return ContactCipher.from_settings("", tmp_path / "keys")
+
+
 @pytest.fixture(scope="session")
 def chromium() -> Iterator[Any]:
     """Debian's Chromium driven by Playwright (a ``Browser``): required in CI, skipped elsewhere."""

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -27,16 +25,6 @@ def pdq(seed: int) -> str:
     return secrets.token_hex(32) if seed < 0 else f"{seed:064x}"
 
 
-@pytest.fixture
-def db(database_url: str) -> Iterator[Database]:
-    database = Database(database_url)
-    yield database
-    database.dispose()
-
-
-@pytest.fixture
-def cipher(tmp_path: Path) -> ContactCipher:
-    return ContactCipher.from_settings("", tmp_path / "keys")
 
 
 def _submit(
