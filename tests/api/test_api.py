@@ -48,7 +48,9 @@ def test_survivor_case_matches_live_and_withdrawal_stops_it(api: Api) -> None:
     assert exact[0]["distance"] == 0 and miss == []
 
     status = api.client.get(f"/v1/cases/{case['case_id']}", headers={"X-Case-Secret": case["secret"]}).json()
-    assert status["status"] == "active" and status["matches"] == 3 and status["actions"] == {"review": 3}
+    # Counted by the action the rules decided: the exact MD5 is blocked, the PDQ near-match goes to review.
+    assert status["status"] == "active" and status["matches"] == 3
+    assert status["actions"] == {"review": 2, "block_and_review": 1}
     assert [(h["type"], h["matches"]) for h in status["hashes"]] == [("pdq", 2), ("md5", 1)]
     assert "value" not in str(status) and image not in str(status)
 
@@ -59,6 +61,21 @@ def test_survivor_case_matches_live_and_withdrawal_stops_it(api: Api) -> None:
     # Candidates are re-checked against the database: no match the moment the withdrawal commits.
     assert match(api, key, ("pdq", image), ("md5", md5)) == [[], []]
     wait_until(lambda: api.client.get("/readyz").json()["entries"] == 0, timeout=1.0)
+
+
+def test_case_page_counts_the_action_the_rules_decided(api: Api) -> None:
+    """The bank's default action is ``review``; an operator rule blocks close PDQ matches. The survivor's
+    case page must count what was done (``block``), not the bank default."""
+    admin, key = api.key("admin"), api.key("match")
+    rule = {"action": "block", "max_distance": 12, "signal_type": "pdq", "bank": "survivors"}
+    assert api.client.post("/v1/rules", headers=admin, json=rule).status_code == 201
+    image = pdq()
+    case = api.submit([{"type": "pdq", "value": image, "quality": 90}])
+    wait_until(lambda: bool(match(api, key, ("pdq", flip(image, 5)))[0]), timeout=1.0)
+    near, far = match(api, key, ("pdq", flip(image, 11)), ("pdq", flip(image, 20)))
+    assert near[0]["action"] == "block" and far[0]["action"] == "review"
+    status = api.client.get(f"/v1/cases/{case['case_id']}", headers={"X-Case-Secret": case["secret"]}).json()
+    assert status["matches"] == 3 and status["actions"] == {"block": 2, "review": 1}
 
 
 def test_case_secret_is_required_and_checked(api: Api) -> None:

@@ -122,7 +122,7 @@ def test_k_independent_rejections_quarantine_and_stop_matching(db: Database, cip
     matcher.start()
     try:
         assert matcher.ready.wait(10)
-        assert len(matcher.match([Query("pdq", PDQ_20_AWAY)], api_key_id=key)[0]) == 1
+        assert len(matcher.match([Query("pdq", PDQ_20_AWAY)])[0]) == 1
 
         def reject(reviewer: str, content: str) -> queue.Outcome:
             item_id = _item(db, entry_id, key, content)
@@ -147,7 +147,7 @@ def test_k_independent_rejections_quarantine_and_stop_matching(db: Database, cip
             )
             types = s.scalars(select(WebhookEvent.type)).all()
             assert "entry.quarantined" in types
-        while len(matcher.match([Query("pdq", PDQ_20_AWAY)], api_key_id=key)[0]) != 0:
+        while len(matcher.match([Query("pdq", PDQ_20_AWAY)])[0]) != 0:
             assert time.monotonic() - decided_at < 1.0, "quarantined entry still matching after 1 s"
             time.sleep(0.02)
         deadline = time.monotonic() + 1.0

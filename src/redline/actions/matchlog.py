@@ -1,7 +1,8 @@
 """From matches to actions: decide each match's action, log it, queue it for review, announce it.
 
-Called by the match endpoints inside one write transaction, so the match log row, the review item and the
-``match.created`` outbox event are committed together or not at all.
+Called by the match endpoints inside one write transaction, so the match log row, the survivor-facing match
+count (``match_events``, with the decided action), the review item and the ``match.created`` outbox event are
+committed together or not at all.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from redline.actions.models import REVIEW_ACTIONS, MatchLogEntry
 from redline.actions.outbox import emit
 from redline.actions.rules import Rule, decide, load_rules, severity
 from redline.bank.models import ApiKey, Bank, utcnow
+from redline.bank.service import record_matches
 from redline.review.queue import open_item
 
 #: Caller metadata is stored with the match: keep it small (bytes of its JSON form).
@@ -128,6 +130,10 @@ def act_on_matches(
             partner_id=partner_id,
         )
         out.append(Decided(action, row.id, item_id))
+    # The survivor's case page counts matches by the action actually taken, so record the decided one.
+    record_matches(
+        session, api_key_id, [(h.entry_id, h.distance, d.action) for h, d in zip(hits, out, strict=True)]
+    )
     return out
 
 

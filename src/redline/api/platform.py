@@ -73,7 +73,7 @@ def run_match(
         raise Problem("invalid-request", str(exc)) from None
     if not found.matcher.ready.is_set():
         raise Problem("not-ready", "the match index is still loading", headers={"Retry-After": "5"})
-    results = found.matcher.match(queries, api_key_id=caller.key_id)
+    results = found.matcher.match(queries)
     for query, matches in zip(queries, results, strict=True):
         found.metrics.queries.labels(query.signal_type).inc()
         if matches:

@@ -27,7 +27,7 @@ import numpy as np
 from sqlalchemy import bindparam, text
 
 from redline.bank.db import Database
-from redline.bank.service import record_matches, threshold_for
+from redline.bank.service import threshold_for
 from redline.index import HammingIndex, new_index
 from redline.signals.types import SIGNAL_TYPES, signal_type
 
@@ -53,7 +53,7 @@ class Match:
     distance: int
     quality: int | None
     status: str
-    #: What the platform is asked to do: the bank's default action until a moderation policy decides.
+    #: The bank's default action; the moderation rules (``redline.actions.rules.decide``) make the final one.
     action: str
 
 
@@ -210,8 +210,9 @@ class Matcher:
 
     # --- matching ------------------------------------------------------------------------------------------
 
-    def match(self, queries: Sequence[Query], *, api_key_id: str) -> list[list[Match]]:
-        """Matches for each query, in order; matches are recorded (counts for the survivor's case page)."""
+    def match(self, queries: Sequence[Query]) -> list[list[Match]]:
+        """Matches for each query, in order. Read-only: the caller decides each match's action and records
+        it (``redline.actions.matchlog``), so the survivor's case page counts the action actually taken."""
         candidates: list[dict[int, int]] = [{} for _ in queries]  # entry id -> distance, per query
         for name, index in self._indexes.items():
             positions = [i for i, q in enumerate(queries) if q.signal_type == name]
@@ -232,7 +233,6 @@ class Matcher:
             wanted = sorted({entry_id for c in candidates for entry_id in c})
             details = {int(r[0]): r for r in session.execute(_CANDIDATES, {"ids": wanted})} if wanted else {}
         results: list[list[Match]] = []
-        recorded: list[tuple[int, int, str]] = []
         for found in candidates:
             matches = []
             for entry_id, distance in sorted(found.items(), key=lambda kv: (kv[1], kv[0])):
@@ -244,11 +244,7 @@ class Matcher:
                 if row[2] is not None and row[2] < self._min_quality and row[1] in self._indexes:
                     continue
                 matches.append(Match(entry_id, row[4], row[1], distance, row[2], row[3], row[6]))
-                recorded.append((entry_id, distance, row[6]))
             results.append(matches)
-        if recorded:
-            with self._db.write() as session:
-                record_matches(session, api_key_id, recorded)
         return results
 
 
