@@ -48,6 +48,14 @@ class Settings:
     survivor_bank: str = "survivors"
     #: How often each server process reads the change log to keep its match index live (seconds).
     change_poll_interval: float = 0.25
+    #: Match index snapshots in ``data_dir/index``: a process starts from the newest one and replays the
+    #: change log after it, instead of reading every hash from the database (docs/OPERATING.md).
+    index_snapshots: bool = True
+    #: One process writes a new snapshot after this many changes, or this many seconds after the last one
+    #: when anything changed, and when it stops cleanly; only the newest ``index_snapshots_kept`` are kept.
+    index_snapshot_every_changes: int = 100_000
+    index_snapshot_interval_s: float = 1800.0
+    index_snapshots_kept: int = 2
     #: Case submissions (and case-secret checks) allowed per client address per hour, per server process.
     case_rate_per_hour: int = 30
     #: Largest JSON request body (bytes). Imports and file uploads have their own limits.

@@ -28,6 +28,7 @@ from redline.bank.db import Database
 from redline.bank.secrets import ContactCipher
 from redline.config import Settings
 from redline.match.service import Matcher
+from redline.match.snapshots import SnapshotPolicy
 
 log = logging.getLogger(__name__)
 _MULTIPART_OVERHEAD = 64 * 1024
@@ -35,7 +36,12 @@ _MULTIPART_OVERHEAD = 64 * 1024
 
 def create_app(settings: Settings) -> FastAPI:
     db = Database(settings.effective_database_url)
-    matcher = Matcher(db, min_quality=settings.pdq_min_quality, poll_interval=settings.change_poll_interval)
+    matcher = Matcher(
+        db,
+        min_quality=settings.pdq_min_quality,
+        poll_interval=settings.change_poll_interval,
+        snapshots=SnapshotPolicy.from_settings(settings),
+    )
     found = Services(
         settings=settings,
         db=db,

@@ -33,6 +33,17 @@ class Metrics:
         self.index_position = Gauge(
             "redline_change_log_position", "Last change-log row applied", registry=self.registry
         )
+        self.index_load = Gauge(
+            "redline_index_load_seconds",
+            "Seconds the match index took to become ready at start, by source (snapshot or database)",
+            ["source"],
+            registry=self.registry,
+        )
+        self.index_replayed = Gauge(
+            "redline_index_load_replayed_changes",
+            "Change-log rows replayed after the snapshot or rebuild before ready",
+            registry=self.registry,
+        )
         self.index_age = Gauge(
             "redline_change_log_poll_age_seconds",
             "Seconds since the change log was read",
@@ -49,4 +60,7 @@ class Metrics:
         self.index_entries.set(matcher.size)
         self.index_position.set(matcher.position)
         self.index_age.set(time.time() - matcher.last_poll if matcher.last_poll else -1)
+        if matcher.loaded_from:
+            self.index_load.labels(matcher.loaded_from).set(matcher.load_seconds)
+            self.index_replayed.set(matcher.caught_up)
         return generate_latest(self.registry)

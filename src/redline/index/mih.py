@@ -476,14 +476,50 @@ class MihIndex(HammingIndex):
 
     # ----- persistence --------------------------------------------------------------------------------------
 
-    def save(self, path: Path, position: int | None = None) -> None:
-        """Write a snapshot; ``position`` (default: ``self.position``) is the change-log point it reflects."""
+    def frozen(self) -> Self:
+        """A point-in-time copy for writing a snapshot while this index keeps changing.
+
+        Cheap: the large arrays of the main part never change once built, so the copy shares them and only
+        duplicates the removal bitmap and the delta (at most ``n / 64`` entries). The caller's thread holds
+        the write lock only for that copy, not for the seconds a large snapshot takes to write."""
+        copy = type(self)(self.bits, self.threads, self.strategy, self.delta_limit)
+        with self._lock:
+            state = self._state
+            main, count = state.main, state.delta_count
+            frozen_main = _Main(
+                ids=main.ids,
+                codes=main.codes,
+                parts=main.parts,
+                offsets=main.offsets,
+                offsets_base=main.offsets_base,
+                positions=main.positions,
+                resid=main.resid,
+                removed=main.removed.copy(),
+                plans=main.plans,
+            )
+            delta = _Delta(
+                ids=state.delta.ids[:count].copy(),
+                codes=state.delta.codes[:count].copy(),
+                removed=state.delta.removed.copy(),
+            )
+            copy._state = _State(main=frozen_main, delta=delta, delta_count=count)
+            copy._delta_rows = dict(self._delta_rows)
+            copy._live = self._live
+            copy.position = self.position
+        return copy
+
+    def save(self, path: Path, position: int | None = None, meta: dict[str, Any] | None = None) -> None:
+        """Write a snapshot; ``position`` (default: ``self.position``) is the change-log point it reflects.
+
+        ``meta``: the caller's own JSON-serialisable facts about the contents (the bank stores which database
+        and settings the index was built from), returned by ``snapshot.read_header(path)["meta"]``."""
         with self._lock:
             state = self._state
             main = state.main
             header = {
                 "kind": "mih",
                 "bits": self.bits,
+                "meta": meta or {},
                 "position": int(self.position if position is None else position),
                 "parts": [[p.start, p.width, p.dir_bits] for p in main.parts],
                 "offsets_base": list(main.offsets_base),
@@ -505,12 +541,15 @@ class MihIndex(HammingIndex):
             )
 
     @classmethod
-    def load(cls, path: Path, mmap: bool = False, threads: int | None = None) -> Self:
+    def load(cls, path: Path, mmap: bool = False, threads: int | None = None, verify: bool = False) -> Self:
         """Read a snapshot written by :meth:`save`; ``index.position`` is the position it was saved with.
 
-        With ``mmap`` the large arrays stay in the page cache and are paged in by the first searches.
+        With ``mmap`` the large arrays stay in the page cache and are paged in by the first searches. That is
+        safe with later ``add``/``remove``: the mapped arrays are read-only (a write would raise), removals go
+        to a private copy of the bitmap, additions to the in-memory delta, and a merge builds new arrays.
+        Several processes loading the same file share its pages. ``verify`` checks the checksums first.
         """
-        snap = snapshot.read(Path(path), mmap=mmap)
+        snap = snapshot.read(Path(path), mmap=mmap, verify=verify)
         head, arrays = snap.header, snap.arrays
         if head.get("kind") != "mih":
             raise snapshot.SnapshotError(f"{path} is not a multi-index hashing snapshot")

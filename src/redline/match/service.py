@@ -1,11 +1,16 @@
 """Matching hashes against the bank, kept live from the database's change log.
 
-How each server process stays current: on start it reads the highest change sequence number, then bulk-loads
-every active perceptual hash into its own in-memory index (``redline.index.new_index``); a background thread
-then reads the ``changes`` table every ``change_poll_interval`` seconds (0.25 s by default) and applies the
-rows after the last one it saw, in order. Replaying a change twice is harmless (add replaces, remove ignores
-absent ids), so rows committed while the initial load ran are simply applied again. This works the same on
-SQLite and PostgreSQL, with any number of processes, and needs no message broker.
+How each server process stays current: on start it loads the newest usable index snapshot from
+``data_dir/index`` (memory-mapped; ``redline.match.snapshots`` says when one is refused) and replays the
+change log after the snapshot's position; without one it reads the highest change sequence number, then
+bulk-loads every active perceptual hash into its own in-memory index (``redline.index.new_index``). Only
+then does it report ready. A background thread then reads the ``changes`` table every
+``change_poll_interval`` seconds (0.25 s by default) and applies the rows after the last one it saw, in
+order. Replaying a change twice is harmless (add replaces, remove ignores absent ids), so rows committed
+while the initial load ran are simply applied again. This works the same on
+SQLite and PostgreSQL, with any number of processes, and needs no message broker. One process (the holder
+of the snapshot writer lock) writes a new snapshot every so many changes or minutes, from a frozen copy in a
+background thread so polling goes on, and when it stops cleanly.
 
 Exact hashes (MD5, SHA-256) need no in-memory index: they are looked up in the database by value (indexed).
 
@@ -21,6 +26,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -28,7 +34,15 @@ from sqlalchemy import bindparam, text
 
 from redline.bank.db import Database
 from redline.bank.service import threshold_for
-from redline.index import HammingIndex, new_index
+from redline.index import HammingIndex, MihIndex, new_index
+from redline.match.snapshots import (
+    SnapshotError,
+    SnapshotPolicy,
+    SnapshotStore,
+    WriterLock,
+    mismatch,
+    snapshot_meta,
+)
 from redline.signals.types import SIGNAL_TYPES, signal_type
 
 log = logging.getLogger(__name__)
@@ -70,7 +84,14 @@ _EXACT = text(
 class Matcher:
     """One per server process. ``start()`` loads in the background; ``ready`` is set when loaded."""
 
-    def __init__(self, db: Database, *, min_quality: int, poll_interval: float) -> None:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        min_quality: int,
+        poll_interval: float,
+        snapshots: SnapshotPolicy | None = None,
+    ) -> None:
         self._db = db
         self._min_quality = min_quality
         self._poll_interval = poll_interval
@@ -85,9 +106,18 @@ class Matcher:
         self.position = 0
         self.last_poll = 0.0
         self.load_seconds = 0.0
+        #: How the last load went: ``snapshot`` or ``database``, and how many changes were replayed after it.
+        self.loaded_from = ""
+        self.caught_up = 0
         self.ready = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._policy = snapshots
+        self._store = SnapshotStore(snapshots.directory, snapshots.keep) if snapshots else None
+        self._writer_lock = WriterLock(snapshots.directory / "writer.lock") if snapshots else None
+        self._writer: threading.Thread | None = None
+        self._snapshot_position = 0  # the position of the newest snapshot this process loaded or wrote
+        self._snapshot_time = time.monotonic()
 
     # --- lifecycle -----------------------------------------------------------------------------------------
 
@@ -99,6 +129,17 @@ class Matcher:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=10)
+        if self._writer is not None:
+            self._writer.join()
+        policy = self._policy
+        changed = self.ready.is_set() and self.position > self._snapshot_position
+        if policy is not None and policy.on_shutdown and changed and self._acquire_writer():
+            try:
+                self.write_snapshot()
+            except Exception:  # a snapshot is a cache: failing to write one must not fail the shutdown
+                log.exception("could not write the index snapshot at shutdown")
+        if self._writer_lock is not None:
+            self._writer_lock.release()
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -107,14 +148,33 @@ class Matcher:
                     self.load()
                 else:
                     self.poll()
+                    self._maybe_snapshot()
             except Exception:  # the database may be briefly away; keep the process serving and retry
                 log.exception("match index update failed; retrying")
                 self._stop.wait(1.0)
             self._stop.wait(self._poll_interval)
 
     def load(self) -> None:
-        """Build every index from the database (bulk read, no ORM objects)."""
+        """Load every index from the newest usable snapshot, else build it from the database; then replay
+        the change log after it. ``ready`` is set only once the index reflects the whole change log."""
         started = time.perf_counter()
+        self.loaded_from = "snapshot" if self._load_snapshot() else "database"
+        if self.loaded_from == "database":
+            self._rebuild()
+        self.caught_up = self.poll()
+        _warm_up(self._indexes, self._search_threshold)
+        self.load_seconds = time.perf_counter() - started
+        log.info(
+            "match index ready: %d entries from the %s (+%d changes replayed) in %.1f s",
+            self.size,
+            self.loaded_from,
+            self.caught_up,
+            self.load_seconds,
+        )
+        self.ready.set()
+
+    def _rebuild(self) -> None:
+        """Build every index from the database (bulk read, no ORM objects)."""
         with self._db.engine.connect() as conn:
             position = int(conn.execute(text("SELECT COALESCE(MAX(seq), 0) FROM changes")).scalar_one())
             for name, index in self._indexes.items():
@@ -127,11 +187,93 @@ class Matcher:
                     index.add(np.concatenate(id_chunks), np.concatenate(code_chunks))
             self._refresh_thresholds(conn)
         self.position = position
-        self.poll()
-        _warm_up(self._indexes)
-        self.load_seconds = time.perf_counter() - started
-        log.info("match index loaded: %d entries in %.1f s", self.size, self.load_seconds)
-        self.ready.set()
+        self._snapshot_position = 0
+
+    # --- snapshots -----------------------------------------------------------------------------------------
+
+    def _load_snapshot(self) -> bool:
+        """Swap in the newest snapshot that fits this database and these settings; False when none does."""
+        if self._store is None or not all(isinstance(i, MihIndex) for i in self._indexes.values()):
+            return False
+        names = list(self._indexes)
+        with self._db.engine.connect() as conn:
+            for position in self._store.positions(names):
+                try:
+                    loaded: dict[str, HammingIndex] = {}
+                    for name, index in self._indexes.items():
+                        path = self._store.file(name, position)
+                        expected = snapshot_meta(conn, name, position, self._min_quality)
+                        problem = mismatch(self._store.header(name, position), expected, index.bits)
+                        if problem:
+                            raise SnapshotError(problem)
+                        loaded[name] = MihIndex.load(path, mmap=True, verify=True)
+                except Exception as exc:  # any unusable snapshot: try an older one, then rebuild
+                    where = self._store.directory
+                    log.warning("ignoring index snapshot at position %d in %s: %s", position, where, exc)
+                    continue
+                self._indexes.update(loaded)
+                self.position = self._snapshot_position = position
+                self._refresh_thresholds(conn)
+                return True
+        return False
+
+    def _acquire_writer(self) -> bool:
+        return self._writer_lock is not None and self._writer_lock.try_acquire()
+
+    def _maybe_snapshot(self) -> None:
+        """Start writing a snapshot in the background when enough changed or enough time passed."""
+        policy = self._policy
+        if policy is None or (self._writer is not None and self._writer.is_alive()):
+            return
+        changes = self.position - self._snapshot_position
+        age = time.monotonic() - self._snapshot_time
+        if changes <= 0 or (changes < policy.every_changes and age < policy.interval_s):
+            return
+        if not self._acquire_writer():
+            # Another process writes; check again after another period, in case it has gone.
+            self._snapshot_position, self._snapshot_time = self.position, time.monotonic()
+            return
+        # Frozen copies are taken here, between two polls, so they match ``position`` exactly.
+        frozen = self._frozen()
+        self._writer = threading.Thread(
+            target=self._write_logged, args=(frozen, self.position), name="redline-snapshot", daemon=True
+        )
+        self._snapshot_position, self._snapshot_time = self.position, time.monotonic()
+        self._writer.start()
+
+    def _frozen(self) -> dict[str, MihIndex]:
+        return {name: index.frozen() for name, index in self._indexes.items() if isinstance(index, MihIndex)}
+
+    def write_snapshot(self) -> Path:
+        """Write a snapshot of the current index now (the caller makes sure no poll runs meanwhile: at
+        shutdown, or in a process that does not poll). Returns the first file written."""
+        if self._store is None:
+            raise RuntimeError("index snapshots are turned off")
+        position = self.position
+        self._write(self._frozen(), position)
+        self._snapshot_position, self._snapshot_time = position, time.monotonic()
+        return self._store.file(next(iter(self._indexes)), position)
+
+    def _write_logged(self, frozen: dict[str, MihIndex], position: int) -> None:
+        try:
+            self._write(frozen, position)
+        except Exception:
+            log.exception("could not write the index snapshot at position %d", position)
+
+    def _write(self, frozen: dict[str, MihIndex], position: int) -> None:
+        assert self._store is not None
+        if position <= 0 or len(frozen) != len(self._indexes):
+            return
+        started = time.perf_counter()
+        with self._db.engine.connect() as conn:
+            metas = {name: snapshot_meta(conn, name, position, self._min_quality) for name in frozen}
+        self._store.write(frozen, position, metas)
+        log.info(
+            "index snapshot written at position %d (%d entries) in %.1f s",
+            position,
+            sum(len(i) for i in frozen.values()),
+            time.perf_counter() - started,
+        )
 
     def _stream_active(self, conn: Any, type_name: str) -> Iterator[list[tuple[int, str]]]:
         """Active, usable hashes of one type in chunks, through the driver's own cursor: SQLAlchemy's row
@@ -248,15 +390,17 @@ class Matcher:
         return results
 
 
-def _warm_up(indexes: dict[str, HammingIndex]) -> None:
-    """Run each index kind once on a throwaway copy, so that one-time costs (JIT compilation of search
-    kernels) are paid before the process reports ready, not by the first platform request."""
-    for index in indexes.values():
+def _warm_up(indexes: dict[str, HammingIndex], thresholds: dict[str, int]) -> None:
+    """Pay one-time costs before the process reports ready, not in the first platform request: JIT
+    compilation of the kernels (a throwaway copy exercises add/search/remove; a search of the real index
+    compiles its own array types, e.g. read-only memory-mapped ones) and the first page-ins."""
+    for name, index in indexes.items():
         scratch = new_index(index.bits)
         code = np.zeros((1, index.bits // 8), dtype=np.uint8)
         scratch.add(np.array([1], dtype=np.int64), code)
         scratch.search(code, 8)
         scratch.remove(np.array([1], dtype=np.int64))
+        index.search(code, thresholds[name])
 
 
 def _codes(joined_hex: str, bits: int) -> Any:
