@@ -221,3 +221,21 @@ def test_real_server_restart_uses_snapshot_and_later_withdrawal(
         assert httpx.get(server.url + "/readyz").json()["entries"] == 1
     finally:
         server.stop()
+
+
+def test_cli_writes_and_lists_snapshots(
+    sqlite_db: Database, cipher: ContactCipher, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from redline.cli.main import app
+
+    submit(sqlite_db, cipher, pdq(), pdq())
+    monkeypatch.setenv("REDLINE_DATABASE_URL", sqlite_db.url)
+    monkeypatch.setenv("REDLINE_DATA_DIR", str(tmp_path / "data"))
+    written = CliRunner().invoke(app, ["index", "snapshot"])
+    assert written.exit_code == 0, written.output
+    assert "2 entries" in written.output
+    assert SnapshotStore(tmp_path / "data" / "index").positions(["pdq"]) == [2]
+    listed = CliRunner().invoke(app, ["index", "list"])
+    assert listed.exit_code == 0 and "position 2" in listed.output

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from redline import __version__
-from redline.cli import evaluate, hashing, moderation, protect, service
+from redline.cli import evaluate, hashing, index, moderation, protect, service
 
 app = typer.Typer(
     name="redline",
@@ -33,6 +33,7 @@ def main(
 
 hashing.register(app)
 service.register(app)
+index.register(app)
 moderation.register(app)
 protect.register(app)
 evaluate.register(app)

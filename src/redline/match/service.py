@@ -400,7 +400,8 @@ def _warm_up(indexes: dict[str, HammingIndex], thresholds: dict[str, int]) -> No
         scratch.add(np.array([1], dtype=np.int64), code)
         scratch.search(code, 8)
         scratch.remove(np.array([1], dtype=np.int64))
-        index.search(code, thresholds[name])
+        # Made like a request's query (a read-only array): numba compiles per array type and writability.
+        index.search(_codes("0" * (index.bits // 4), index.bits), thresholds[name])
 
 
 def _codes(joined_hex: str, bits: int) -> Any:
