@@ -36,6 +36,10 @@ class Settings:
     max_file_bytes: int = 512 * 1024 * 1024
     #: PDQ hashes below this quality are kept for the record but not used for perceptual matching.
     pdq_min_quality: int = 50
+    #: ``/v1/match/file`` also derives robust PDQ hashes from each image upload (~30: crops, borders,
+    #: screenshots, rotations; docs/ROBUSTNESS.md) and searches them against stored ``pdq_region`` hashes.
+    #: Off: only the plain hashes are searched (cheaper, misses most edited copies).
+    robust_matching: bool = True
     #: Frames per second sampled from videos for vPDQ. 10, not 1: cuts of one video start at arbitrary
     #: frames, and at 1 fps their samples fall up to 0.5 s apart, too far for PDQ (docs/SIGNALS.md).
     video_fps: float = 10.0

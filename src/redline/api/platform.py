@@ -16,6 +16,7 @@ from starlette.formparsers import MultiPartException
 
 from redline.actions.matchlog import Decided, MetadataError, act_on_results, check_caller_fields
 from redline.api.deps import Caller, Services, require_scope, services
+from redline.api.file_match import best_per_entry, file_queries, hash_upload
 from redline.api.problems import PROBLEMS, Problem
 from redline.api.schemas import (
     EntriesAdded,
@@ -33,12 +34,10 @@ from redline.bank import service
 from redline.match.service import Match
 from redline.match.service import Query as MatchQuery
 from redline.review.queue import review_states
-from redline.signals import ImageSignals, SignalError, VideoSignals, hash_file
+from redline.signals import SignalError
 
 router = APIRouter(prefix="/v1", tags=["platforms"])
 _CURSOR_PREFIX = b"seq:"
-#: Distinct frame hashes of a video looked up at most (a long video repeats itself; the cap bounds the work).
-_MAX_VIDEO_QUERIES = 1000
 
 
 def _result(matches: list[Match], decided: list[Decided]) -> MatchResult:
@@ -67,10 +66,19 @@ def run_match(
     content_id: str | None = None,
     metadata: dict[str, Any] | None = None,
 ) -> list[MatchResult]:
+    check_fields(content_id, metadata)
+    results = find_matches(found, queries)
+    return act(found, [q.value for q in queries], results, caller, content_id, metadata)
+
+
+def check_fields(content_id: str | None, metadata: dict[str, Any] | None) -> None:
     try:
         check_caller_fields(content_id, metadata)
     except MetadataError as exc:
         raise Problem("invalid-request", str(exc)) from None
+
+
+def find_matches(found: Services, queries: list[MatchQuery]) -> list[list[Match]]:
     if not found.matcher.ready.is_set():
         raise Problem("not-ready", "the match index is still loading", headers={"Retry-After": "5"})
     results = found.matcher.match(queries)
@@ -78,6 +86,18 @@ def run_match(
         found.metrics.queries.labels(query.signal_type).inc()
         if matches:
             found.metrics.matches.labels(query.signal_type).inc(len(matches))
+    return results
+
+
+def act(
+    found: Services,
+    query_values: list[str],
+    results: list[list[Match]],
+    caller: Caller,
+    content_id: str | None,
+    metadata: dict[str, Any] | None,
+) -> list[MatchResult]:
+    """The moderation path for matches already found: action rules, match log, review queue, webhooks."""
     # Action rules, match log, review queue and match.created webhooks: one transaction (none without matches,
     # so the common no-match lookup never takes the database's write lock).
     decided: list[list[Decided]] = [[] for _ in results]
@@ -85,7 +105,7 @@ def run_match(
         with found.db.write() as session:
             decided = act_on_results(
                 session,
-                [q.value for q in queries],
+                query_values,
                 results,
                 api_key_id=caller.key_id,
                 content_id=content_id,
@@ -204,21 +224,6 @@ def _signal_problem(code: str) -> str:
     return problem if problem in PROBLEMS else "unreadable"
 
 
-def file_queries(signals: ImageSignals | VideoSignals, min_quality: int) -> list[FileHash]:
-    """What a file is looked up by: its exact digests, and its PDQ hash(es) of usable quality."""
-    hashes = [FileHash(type="md5", value=signals.md5), FileHash(type="sha256", value=signals.sha256)]
-    if isinstance(signals, ImageSignals):
-        if not signals.pdq_low_quality:
-            hashes.append(FileHash(type="pdq", value=signals.pdq, quality=signals.pdq_quality))
-    else:
-        seen: set[str] = set()
-        for frame in signals.frames:
-            if frame.quality >= min_quality and frame.pdq not in seen and len(seen) < _MAX_VIDEO_QUERIES:
-                seen.add(frame.pdq)
-                hashes.append(FileHash(type="pdq", value=frame.pdq, quality=frame.quality))
-    return hashes
-
-
 @router.post(
     "/match/file",
     response_model=FileMatchResponse,
@@ -266,12 +271,35 @@ async def match_file(
         finally:
             await form.close()
         content_id, metadata = form_caller_fields(form.get("content_id"), form.get("metadata"))
-        signals = await run_in_threadpool(hash_file, path, found.settings)
+        check_fields(content_id, metadata)
+        signals, derived = await run_in_threadpool(hash_upload, path, found.settings)
     except SignalError as exc:
         raise Problem(_signal_problem(exc.code), exc.message) from None
     finally:
         path.unlink(missing_ok=True)
     hashes = file_queries(signals, found.settings.pdq_min_quality)
-    queries = [MatchQuery(h.type, h.value) for h in hashes]
-    results = await run_in_threadpool(run_match, found, queries, caller, content_id, metadata)
-    return FileMatchResponse(signals=signals.to_dict(), hashes=hashes, results=results)
+    hashes, results = await run_in_threadpool(
+        match_upload, found, hashes, derived, caller, content_id, metadata
+    )
+    return FileMatchResponse(
+        signals=signals.to_dict(), hashes=hashes, results=results, region_queries=len(derived)
+    )
+
+
+def match_upload(
+    found: Services,
+    hashes: list[FileHash],
+    derived: list[FileHash],
+    caller: Caller,
+    content_id: str | None,
+    metadata: dict[str, Any] | None,
+) -> tuple[list[FileHash], list[MatchResult]]:
+    """Search the upload's plain and derived hashes in one go; keep each entry's best derived match only
+    (one log row, one review item per matched entry), then act on everything through the usual path."""
+    queries = [MatchQuery(h.type, h.value) for h in [*hashes, *derived]]
+    found_matches = find_matches(found, queries)
+    plain, robust = found_matches[: len(hashes)], found_matches[len(hashes) :]
+    kept = best_per_entry(robust)
+    hashes = [*hashes, *(derived[position] for position, _ in kept)]
+    results = [*plain, *(matches for _, matches in kept)]
+    return hashes, act(found, [h.value for h in hashes], results, caller, content_id, metadata)

@@ -10,7 +10,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from redline.bank.service import ATTESTATION_TEXT_VERSION
 
-SignalName = Literal["pdq", "md5", "sha256"]
+#: ``pdq_region``: robust PDQ (docs/ROBUSTNESS.md), stored as four hashes per image (whole picture and
+#: three centred crops) and queried with the hashes ``redline.signals.robust.query_hashes`` derives.
+SignalName = Literal["pdq", "pdq_region", "md5", "sha256"]
 Scope = Literal["submit", "match", "feed", "review", "admin"]
 BankName = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")
 ActionName = Field(pattern=r"^[a-z][a-z_]{0,31}$")
@@ -33,8 +35,13 @@ class Attestation(Strict):
     text_version: str = Field(default=ATTESTATION_TEXT_VERSION, max_length=32)
 
 
+#: Hashes in one survivor submission: an image sends 7 (pdq, 4 pdq_region, md5, sha256), so this is
+#: about 1,400 images per case, ~1 MB of JSON (under ``max_request_bytes``).
+MAX_CASE_HASHES = 10_000
+
+
 class CaseIn(Strict):
-    hashes: list[HashIn] = Field(min_length=1, max_length=5000)
+    hashes: list[HashIn] = Field(min_length=1, max_length=MAX_CASE_HASHES)
     attestation: Attestation
     contact: str | None = Field(default=None, max_length=500, description="optional; stored encrypted")
     tags: list[Literal["synthetic"]] = Field(default_factory=list, max_length=1)
@@ -118,12 +125,25 @@ class FileHash(BaseModel):
     type: str
     value: str
     quality: int | None = None
+    label: str | None = Field(
+        default=None,
+        description="pdq_region only: the part of the upload this hash is of (full, mirror, window_..., "
+        "background_box, sharp_box..., derotate_...)",
+    )
 
 
 class FileMatchResponse(BaseModel):
     signals: dict[str, Any]
-    hashes: list[FileHash]
+    hashes: list[FileHash] = Field(
+        description="md5, sha256 and pdq of the upload, then each pdq_region query hash that gave an entry "
+        "its best match"
+    )
     results: list[MatchResult] = Field(description="one per entry of hashes, in order")
+    region_queries: int = Field(
+        default=0,
+        description="pdq_region hashes derived from the upload and searched (robust matching); 0 for "
+        "videos, featureless images, or when the operator turned robust matching off",
+    )
 
 
 class FeedItem(BaseModel):

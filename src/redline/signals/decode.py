@@ -11,11 +11,17 @@ The steps, each for a reason (docs/SIGNALS.md says the same for operators):
    rule (source index = floor(i * size / 512)): this is what Meta's C++ PDQ tool does, and reproducing it
    gives bit-identical hashes to the reference. Sampling first also makes step 6 cheap.
 6. Every colour mode becomes 8-bit RGB; transparent pixels are composited on white.
+
+On request (``upright_side``) the same decode also yields the upright pixels with their true aspect ratio,
+long side at most ``upright_side`` (same nearest-neighbour rule): what robust PDQ (``signals/robust.py``)
+needs, since it crops windows and measures angles that the 512x512 square would distort. One decode serves
+both, so a large upload is not decoded twice.
 """
 
 from __future__ import annotations
 
 import io
+import sys
 import warnings
 from dataclasses import dataclass
 
@@ -39,6 +45,9 @@ warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
 
 #: Side of the square the C++ reference samples large images to before hashing.
 PDQ_SIDE = 512
+#: ``upright_side`` value that keeps the upright pixels at full size (the survivor's side: the portal crops
+#: the full-size image before sampling, and ``redline protect`` must do the same).
+FULL_SIZE = sys.maxsize
 #: Transparent pixels are composited on this colour (white, as browsers and chat apps show them).
 BACKGROUND = 255
 
@@ -81,12 +90,22 @@ class DecodedImage:
     orientation: int
     #: True when the file holds more than one frame (animated GIF/WebP, multi-page TIFF): the first is hashed.
     animated: bool
+    #: Only when asked for (``upright_side``): upright 8-bit RGB pixels, true aspect ratio, long side at most
+    #: ``upright_side``.
+    upright: RgbArray | None = None
 
 
 def decode_for_pdq(
-    data: bytes, container: str, *, max_pixels: int, jpeg_draft: bool, apply_orientation: bool = True
+    data: bytes,
+    container: str,
+    *,
+    max_pixels: int,
+    jpeg_draft: bool,
+    apply_orientation: bool = True,
+    upright_side: int | None = None,
 ) -> DecodedImage:
-    """Decode ``data`` (recognised as ``container``) into upright RGB pixels ready for PDQ.
+    """Decode ``data`` (recognised as ``container``) into upright RGB pixels ready for PDQ; with
+    ``upright_side``, also into :attr:`DecodedImage.upright` (see the module docstring).
 
     ``apply_orientation=False`` exists for conformance checks only: Meta's reference ignores EXIF orientation.
     """
@@ -94,7 +113,14 @@ def decode_for_pdq(
     if formats is None:
         raise UnsupportedFormat(f"{container} images are not supported")
     try:
-        return _decode(data, formats, max_pixels, jpeg_draft=jpeg_draft, orient=apply_orientation)
+        return _decode(
+            data,
+            formats,
+            max_pixels,
+            jpeg_draft=jpeg_draft,
+            orient=apply_orientation,
+            upright_side=upright_side,
+        )
     except SignalError:
         raise
     except Image.DecompressionBombError:
@@ -110,7 +136,13 @@ def decode_for_pdq(
 
 
 def _decode(
-    data: bytes, formats: list[str], max_pixels: int, *, jpeg_draft: bool, orient: bool
+    data: bytes,
+    formats: list[str],
+    max_pixels: int,
+    *,
+    jpeg_draft: bool,
+    orient: bool,
+    upright_side: int | None,
 ) -> DecodedImage:
     with Image.open(io.BytesIO(data), formats=formats) as im:
         width, height = im.size
@@ -132,10 +164,15 @@ def _decode(
         # is upright from the start; pillow-heif): transpose only when the tag is still there after loading.
         pending = _orientation(im) if orient else 1
         upright = im.transpose(_ORIENTATION_TRANSPOSE[pending]) if pending != 1 else im
-        pixels = _to_rgb(_sample(upright))
+        pdq_size = _pdq_size(*upright.size)
+        pixels = _to_rgb(_sample(upright, pdq_size))
+        kept = None
+        if upright_side is not None:
+            fit = _fit_size(*upright.size, upright_side)
+            kept = pixels if fit == pdq_size else _to_rgb(_sample(upright, fit))
     if pending in (5, 6, 7, 8):
         width, height = height, width
-    return DecodedImage(pixels, image_format, width, height, orientation, animated)
+    return DecodedImage(pixels, image_format, width, height, orientation, animated, kept)
 
 
 def _orientation(im: Image.Image) -> int:
@@ -147,20 +184,34 @@ def _orientation(im: Image.Image) -> int:
     return value if isinstance(value, int) and value in _ORIENTATION_TRANSPOSE else 1
 
 
-def _sample(im: Image.Image) -> Image.Image:
-    """Nearest-neighbour sample to PDQ_SIDE x PDQ_SIDE when larger, exactly as the C++ reference does."""
+def _pdq_size(width: int, height: int) -> tuple[int, int]:
+    """PDQ_SIDE x PDQ_SIDE when either side is larger (the C++ reference's rule), else unchanged."""
+    return (PDQ_SIDE, PDQ_SIDE) if width > PDQ_SIDE or height > PDQ_SIDE else (width, height)
+
+
+def _fit_size(width: int, height: int, side: int) -> tuple[int, int]:
+    """Aspect ratio kept, long side at most ``side``."""
+    if max(width, height) <= side:
+        return width, height
+    scale = side / max(width, height)
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def _sample(im: Image.Image, size: tuple[int, int]) -> Image.Image:
+    """Nearest-neighbour sample to ``size`` (source index = floor(i * side / new side)), exactly as the C++
+    reference samples to PDQ_SIDE x PDQ_SIDE."""
     width, height = im.size
-    if width <= PDQ_SIDE and height <= PDQ_SIDE:
+    if (width, height) == size:
         return im
     if im.mode == "1":
         # Bilevel images are dithered: single sampled pixels are noise (12 bits off the greyscale original
         # on Meta's fixture), the average of each area is the picture (2 bits off). Deliberately differs
         # from the reference, which has no special case.
-        return im.convert("L").resize((PDQ_SIDE, PDQ_SIDE), Image.Resampling.BOX)
-    rows = np.arange(PDQ_SIDE) * height // PDQ_SIDE
-    cols = np.arange(PDQ_SIDE) * width // PDQ_SIDE
+        return im.convert("L").resize(size, Image.Resampling.BOX)
+    rows = np.arange(size[1]) * height // size[1]
+    cols = np.arange(size[0]) * width // size[0]
     sampled = np.ascontiguousarray(np.asarray(im)[rows][:, cols])
-    small = Image.frombytes(im.mode, (PDQ_SIDE, PDQ_SIDE), sampled.tobytes())
+    small = Image.frombytes(im.mode, size, sampled.tobytes())
     if im.mode in ("P", "PA"):
         if im.palette is not None:
             small.putpalette(im.palette.tobytes(), rawmode=im.palette.mode)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
 
@@ -50,9 +50,12 @@ class ImageSignals:
     #: More than one frame in the file (animated GIF/WebP, multi-page TIFF); only the first was hashed.
     animated: bool = False
     media_type: Literal["image"] = field(default="image")
+    #: Only when asked for (``hash_image(..., upright_side=N)``): the upright RGB pixels, true aspect ratio,
+    #: long side at most N, for robust PDQ (``signals/robust.py``). Never part of :meth:`to_dict`.
+    upright: RgbArray | None = field(default=None, compare=False, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
+        data = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "upright"}
         data["pdq_dihedral"] = dict(self.pdq_dihedral)
         return data
 
@@ -69,8 +72,13 @@ def bits_to_hex(bits: Any) -> str:
     return np.packbits(np.asarray(bits, dtype=np.uint8)).tobytes().hex()
 
 
-def hash_image(source: Path | str | bytes, settings: Settings | None = None) -> ImageSignals:
-    """Hash one image, given as a path or as the file's bytes. Raises ``SignalError`` and nothing else."""
+def hash_image(
+    source: Path | str | bytes, settings: Settings | None = None, *, upright_side: int | None = None
+) -> ImageSignals:
+    """Hash one image, given as a path or as the file's bytes. Raises ``SignalError`` and nothing else.
+
+    ``upright_side``: also keep the decoded pixels (:attr:`ImageSignals.upright`) for robust PDQ, from the
+    same decode; ``decode.FULL_SIZE`` keeps them at full size."""
     settings = settings or Settings()
     if isinstance(source, bytes | bytearray | memoryview):
         data = bytes(source)
@@ -83,7 +91,11 @@ def hash_image(source: Path | str | bytes, settings: Settings | None = None) -> 
     if sniffed.media_type != "image":
         raise UnsupportedFormat(f"the file is a video ({sniffed.container}), not an image")
     decoded = decode_for_pdq(
-        data, sniffed.container, max_pixels=settings.max_pixels, jpeg_draft=settings.jpeg_draft
+        data,
+        sniffed.container,
+        max_pixels=settings.max_pixels,
+        jpeg_draft=settings.jpeg_draft,
+        upright_side=upright_side,
     )
     pdq, quality, dihedral = pdq_of_pixels(decoded.pixels)
     md5, sha256 = exact_digests(data)
@@ -100,4 +112,5 @@ def hash_image(source: Path | str | bytes, settings: Settings | None = None) -> 
         pdq_dihedral=dihedral,
         orientation=decoded.orientation,
         animated=decoded.animated,
+        upright=decoded.upright,
     )

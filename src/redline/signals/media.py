@@ -12,8 +12,11 @@ from redline.signals.sniff import HEAD_BYTES, sniff
 from redline.signals.video import VideoSignals, hash_video
 
 
-def hash_file(path: Path, settings: Settings | None = None) -> ImageSignals | VideoSignals:
-    """Hash an image or a video; which one is read from the magic number, never from the file name."""
+def hash_file(
+    path: Path, settings: Settings | None = None, *, upright_side: int | None = None
+) -> ImageSignals | VideoSignals:
+    """Hash an image or a video; which one is read from the magic number, never from the file name.
+    ``upright_side`` is passed to :func:`hash_image` (ignored for videos)."""
     settings = settings or Settings()
     checked_size(path, settings.max_file_bytes)
     sniffed = sniff(read_head(path, HEAD_BYTES))
@@ -21,4 +24,4 @@ def hash_file(path: Path, settings: Settings | None = None) -> ImageSignals | Vi
         raise UnsupportedFormat("the file is not an image or video in a format Redline reads")
     if sniffed.media_type == "video":
         return hash_video(path, settings)
-    return hash_image(path, settings)
+    return hash_image(path, settings, upright_side=upright_side)

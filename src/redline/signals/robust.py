@@ -46,6 +46,12 @@ ROBUST_THRESHOLD = 45
 MIN_QUALITY = 50
 #: Side PDQ's C++ reference samples larger images to (nearest neighbour) before hashing.
 _PDQ_SIDE = 512
+#: Long side of the upload's pixels that :func:`query_hashes` is given by the server (``/v1/match/file``):
+#: true aspect ratio, so the rotation finder measures true angles; items 2-6 work at 512 px anyway.
+QUERY_SIDE = 1024
+#: Below this many pixels on a side (after reduction) there is no photo to find inside a frame: only the
+#: plain hash is derived (the finders need rows and columns to compare).
+_MIN_QUERY_SIDE = 16
 
 
 @dataclass(frozen=True)
@@ -99,6 +105,8 @@ def query_hashes(rgb: RgbArray) -> list[RegionHash]:
     plain = pdq_of(rgb)
     hashes = [plain]
     work = _reduced(rgb)
+    if min(work.shape[:2]) < _MIN_QUERY_SIDE:
+        return hashes
 
     def add(label: str, pixels: RgbArray) -> None:
         region = pdq_of(pixels)

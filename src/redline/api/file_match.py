@@ -1,0 +1,90 @@
+"""What ``POST /v1/match/file`` looks an upload up by, and how robust matches are merged.
+
+An image upload is decoded once (``redline.signals``); from that decode come its plain hashes (MD5, SHA-256,
+PDQ) and, with robust matching on, the ~30 hashes ``redline.signals.robust.query_hashes`` derives (mirrored,
+shifted windows, the photo found inside borders or a screenshot, de-rotated). Those are searched as
+``pdq_region`` queries against the four region hashes stored per image (docs/ROBUSTNESS.md). Many derived
+hashes can hit the same stored entry: each entry is reported once, under the derived hash closest to it.
+The pixels never leave :func:`hash_upload`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Protocol, TypeVar
+
+from redline.api.schemas import FileHash
+from redline.config import Settings
+from redline.signals import ImageSignals, VideoSignals, hash_file
+from redline.signals.robust import QUERY_SIDE, RegionHash, query_hashes
+
+log = logging.getLogger(__name__)
+
+#: Distinct frame hashes of a video looked up at most (a long video repeats itself; the cap bounds the work).
+MAX_VIDEO_QUERIES = 1000
+REGION = "pdq_region"
+
+
+def hash_upload(path: Path, settings: Settings) -> tuple[ImageSignals | VideoSignals, list[FileHash]]:
+    """The upload's signals, and its robust ``pdq_region`` query hashes of usable quality (images only,
+    when ``settings.robust_matching``). Raises ``SignalError`` for files that cannot be hashed."""
+    side = QUERY_SIDE if settings.robust_matching else None
+    signals = hash_file(path, settings, upright_side=side)
+    if not isinstance(signals, ImageSignals) or signals.upright is None:
+        return signals, []
+    pixels, signals = signals.upright, replace(signals, upright=None)
+    try:
+        derived: list[RegionHash] = query_hashes(pixels)
+    except Exception:  # robust matching adds to plain matching; a finder's bug must not cost the plain match
+        log.exception("robust query hashes failed for a %dx%d upload", signals.width, signals.height)
+        derived = []
+    return signals, [
+        FileHash(type=REGION, value=h.hex, quality=h.quality, label=h.label)
+        for h in derived
+        if h.quality >= settings.pdq_min_quality
+    ]
+
+
+def file_queries(signals: ImageSignals | VideoSignals, min_quality: int) -> list[FileHash]:
+    """What a file is looked up by besides robust hashes: its exact digests, and its PDQ hash(es) of usable
+    quality."""
+    hashes = [FileHash(type="md5", value=signals.md5), FileHash(type="sha256", value=signals.sha256)]
+    if isinstance(signals, ImageSignals):
+        if not signals.pdq_low_quality:
+            hashes.append(FileHash(type="pdq", value=signals.pdq, quality=signals.pdq_quality))
+    else:
+        seen: set[str] = set()
+        for frame in signals.frames:
+            if frame.quality >= min_quality and frame.pdq not in seen and len(seen) < MAX_VIDEO_QUERIES:
+                seen.add(frame.pdq)
+                hashes.append(FileHash(type="pdq", value=frame.pdq, quality=frame.quality))
+    return hashes
+
+
+class _Found(Protocol):
+    @property
+    def entry_id(self) -> int: ...
+    @property
+    def distance(self) -> int: ...
+
+
+M = TypeVar("M", bound=_Found)
+
+
+def best_per_entry(results: Sequence[list[M]]) -> list[tuple[int, list[M]]]:
+    """``results[i]``: the matches of derived hash ``i``. Returns ``(i, matches)`` for each derived hash that
+    is the closest one to at least one entry, each entry once; on a tie the earlier hash (the plain one
+    comes first) is kept."""
+    best: dict[int, tuple[int, int, M]] = {}  # entry id -> (distance, query position, match)
+    for position, matches in enumerate(results):
+        for match in matches:
+            known = best.get(match.entry_id)
+            if known is None or match.distance < known[0]:
+                best[match.entry_id] = (match.distance, position, match)
+    by_query: dict[int, list[M]] = {}
+    for _, position, match in sorted(best.values(), key=lambda b: (b[1], b[0], b[2].entry_id)):
+        by_query.setdefault(position, []).append(match)
+    return sorted(by_query.items())

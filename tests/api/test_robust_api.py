@@ -1,0 +1,166 @@
+"""Robust matching through the API: ``pdq_region`` hashes accepted (and refused) like PDQ, searched at their
+own threshold, and derived server-side from uploads to ``/v1/match/file`` (docs/ROBUSTNESS.md)."""
+
+from __future__ import annotations
+
+import io
+import secrets
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from PIL import Image, ImageOps
+
+from redline.api.file_match import best_per_entry, hash_upload
+from redline.config import Settings
+from redline.signals import hash_image, robust
+from tests.api.conftest import ATTESTATION, Api, wait_until
+from tests.api.test_api import flip, match
+from tests.api.test_match_file import neutral_png, uploads_left
+
+PROBLEM = "application/problem+json"
+PHOTO = "photos/bsds500/test/100007.jpg"
+
+
+def region(value: str, quality: int = 90) -> dict[str, Any]:
+    return {"type": "pdq_region", "value": value, "quality": quality}
+
+
+def test_pdq_region_is_accepted_refused_and_matched_like_pdq(api: Api) -> None:
+    key, admin, submit, feed = api.key("match"), api.key("admin"), api.key("submit"), api.key("feed")
+    stored = secrets.token_hex(32)
+    plain = {"type": "pdq", "value": secrets.token_hex(32), "quality": 90}
+    case = api.submit([region(stored.upper()), plain])
+    status = api.client.get(f"/v1/cases/{case['case_id']}", headers={"X-Case-Secret": case["secret"]}).json()
+    assert [h["type"] for h in status["hashes"]] == ["pdq_region", "pdq"]
+
+    for bad in ("zz" * 32, stored[:63], stored + "00", ""):
+        response = api.client.post("/v1/cases", json={"hashes": [region(bad)], "attestation": ATTESTATION})
+        assert response.status_code == 422, bad
+        assert response.headers["content-type"] == PROBLEM
+        lookup = {"hashes": [{"type": "pdq_region", "value": bad}]}
+        query = api.client.post("/v1/match", headers=key, json=lookup)
+        assert query.status_code == 422 and query.headers["content-type"] == PROBLEM, bad
+    too_good = api.client.post(
+        "/v1/cases", json={"hashes": [region(stored, 101)], "attestation": ATTESTATION}
+    )
+    assert too_good.status_code == 422
+
+    # Its own threshold (45 by default), its own index: a pdq query never matches a pdq_region entry.
+    wait_until(lambda: bool(match(api, key, ("pdq_region", stored))[0]), timeout=1.0)
+    near, far, other_type = match(
+        api, key, ("pdq_region", flip(stored, 44)), ("pdq_region", flip(stored, 46)), ("pdq", stored)
+    )
+    assert far == [] and other_type == []
+    assert near[0]["type"] == "pdq_region" and near[0]["distance"] == 44 and near[0]["quality"] == 90
+    assert near[0]["action"] == "review" and near[0]["review_item_id"] is not None
+
+    bank = api.client.get("/v1/banks/survivors", headers=admin).json()
+    assert bank["thresholds"]["pdq_region"] == 45
+    patched = api.client.patch("/v1/banks/survivors", headers=admin, json={"thresholds": {"pdq_region": 30}})
+    assert patched.status_code == 200 and patched.json()["thresholds"]["pdq_region"] == 30
+    assert match(api, key, ("pdq_region", flip(stored, 40))) == [[]]
+    too_high = api.client.patch("/v1/banks/survivors", headers=admin, json={"thresholds": {"pdq_region": 97}})
+    assert too_high.status_code in (400, 422)
+
+    partner = secrets.token_hex(32)
+    added = api.client.post(
+        "/v1/banks/survivors/entries", headers=submit, json={"hashes": [region(partner, 70)]}
+    )
+    assert added.status_code == 201
+    imported_value = secrets.token_hex(32)
+    imported = api.client.post(
+        "/v1/banks/survivors/import",
+        headers={**admin, "content-type": "text/csv"},
+        content=f"type,value,quality\npdq_region,{imported_value},88\n",
+    )
+    assert imported.status_code == 200 and imported.json()["imported"] == 1
+    items = api.client.get("/v1/feed", headers=feed).json()["items"]
+    regions = {(i["value"], i["quality"]) for i in items if i["type"] == "pdq_region"}
+    assert regions == {(stored, 90), (partner, 70), (imported_value, 88)}
+
+
+def test_best_per_entry_reports_each_entry_once_under_its_closest_hash() -> None:
+    class Hit:
+        def __init__(self, entry_id: int, distance: int) -> None:
+            self.entry_id, self.distance = entry_id, distance
+
+    a1, b1, a2, c2, b3 = Hit(1, 30), Hit(2, 20), Hit(1, 12), Hit(3, 40), Hit(2, 20)
+    kept = best_per_entry([[a1, b1], [a2, c2], [b3], []])
+    assert [(position, [(h.entry_id, h.distance) for h in hits]) for position, hits in kept] == [
+        (0, [(2, 20)]),  # tie with hash 2: the earlier hash is kept
+        (1, [(1, 12), (3, 40)]),
+    ]
+
+
+def photo_copies(corpus: Path) -> tuple[Image.Image, dict[str, Image.Image]]:
+    photo = Image.open(corpus / PHOTO).convert("RGB")
+    w, h = photo.size
+    inner = photo.crop((round(0.05 * w), round(0.05 * h), w - round(0.05 * w), h - round(0.05 * h)))
+    return photo, {
+        "cropped and framed": ImageOps.expand(inner, border=round(0.15 * w), fill=(30, 30, 30)),
+        "cropped off-centre": photo.crop((round(0.08 * w), round(0.08 * h), w, h)),
+    }
+
+
+def png(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+@pytest.mark.shared
+def test_edited_upload_matches_an_entry_stored_only_as_region_hashes(api: Api, corpus: Path) -> None:
+    photo, copies = photo_copies(corpus)
+    stored = robust.entry_hashes(np.asarray(photo))  # what the portal computes for the original
+    case = api.submit([region(h.hex, h.quality) for h in stored])
+    key = api.key("match")
+    wait_until(lambda: bool(match(api, key, ("pdq_region", stored[0].hex))[0]), timeout=1.0)
+    ids = {e["entry_id"] for r in match(api, key, *(("pdq_region", h.hex) for h in stored)) for e in r}
+    assert len(ids) == 4
+
+    for name, copy in copies.items():
+        data = png(copy)
+        plain = hash_image(data).pdq
+        # Plain PDQ would not catch it: far beyond the PDQ threshold from the stored whole-picture hash.
+        assert (int(plain, 16) ^ int(stored[0].hex, 16)).bit_count() > 60, name
+        response = api.client.post(
+            "/v1/match/file",
+            headers=key,
+            files={"file": ("copy.png", data, "image/png")},
+            data={"content_id": name},
+        )
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert body["region_queries"] >= 20, name
+        assert [h["type"] for h in body["hashes"][:3]] == ["md5", "sha256", "pdq"]
+        assert all(r["matches"] == [] for r in body["results"][:3]), name
+        found = [
+            (h, m) for h, r in zip(body["hashes"], body["results"], strict=True) for m in r["matches"]
+        ]
+        assert found, f"{name}: no robust match"
+        entries = [m["entry_id"] for _, m in found]
+        assert len(entries) == len(set(entries)) and set(entries) <= ids  # each entry once, the photo's own
+        for derived, m in found:
+            assert derived["type"] == "pdq_region" and derived["label"]
+            assert m["type"] == "pdq_region" and m["distance"] <= 45
+            assert m["action"] in ("review", "block_and_review") and m["review_item_id"] is not None
+        assert min(m["distance"] for _, m in found) <= 25, name
+        assert "upright" not in body["signals"] and len(response.content) < 20_000  # hashes only, no pixels
+    assert uploads_left(api) == []
+    status = api.client.get(f"/v1/cases/{case['case_id']}", headers={"X-Case-Secret": case["secret"]}).json()
+    assert status["matches"] >= 2 and set(status["actions"]) <= {"review", "block_and_review"}
+
+
+def test_upload_hashing_respects_the_robust_setting(tmp_path: Path) -> None:
+    upload = tmp_path / "upload.png"
+    upload.write_bytes(neutral_png())
+    signals, derived = hash_upload(upload, Settings(data_dir=tmp_path))
+    assert signals.upright is None  # type: ignore[union-attr]  # the pixels stop in hash_upload
+    assert derived and derived[0].label == "full" and derived[0].value == signals.pdq  # type: ignore[union-attr]
+    assert all(h.type == "pdq_region" and h.quality is not None and h.quality >= 50 for h in derived)
+    assert hash_upload(upload, Settings(data_dir=tmp_path, robust_matching=False))[1] == []
+    tiny = tmp_path / "tiny.png"
+    Image.new("RGB", (3, 900), (200, 10, 10)).save(tiny)
+    assert len(hash_upload(tiny, Settings(data_dir=tmp_path))[1]) <= 1
