@@ -55,6 +55,6 @@ def test_every_problem_code_and_status_has_a_message() -> None:
         assert f"files.problem.{code}" in english
     for status in ("active", "withdrawn", "quarantined", "expired"):
         assert f"status.{status}" in english
-    for signal in ("pdq", "md5", "sha256"):
+    for signal in ("pdq", "pdq_region", "md5", "sha256"):
         assert f"hashType.{signal}" in english
     assert all(any(k.startswith(p) for k in english) for p in DYNAMIC_PREFIXES)

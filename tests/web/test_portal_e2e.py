@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from playwright.sync_api import Page, expect
 
 from redline.signals import hash_image
+from tests.web.test_pdq_conformance import stored_reference
 
 pytestmark = [pytest.mark.browser, pytest.mark.shared, pytest.mark.slow]
 
@@ -29,8 +30,11 @@ MEDIA_SIGNATURES = {
     "GIF": b"GIF8",
     "WebP/AVI": b"RIFF",
 }
-#: Generous upper bound of one hash in the JSON body ({"type": "sha256", "value": "<64 hex>"} is ~90 bytes).
+#: Generous upper bound of one hash in the JSON body ({"type": "pdq_region", "value": "<64 hex>",
+#: "quality": 100} is ~100 bytes).
 BYTES_PER_HASH = 130
+#: What one file may send: a picture pdq, four pdq_region (robust matching), md5, sha256; a video md5, sha256.
+HASHES_PER_PICTURE, HASHES_PER_VIDEO = 7, 2
 ATTESTATIONS = ["attest-subject", "attest-non-consensual", "attest-adult"]
 
 
@@ -140,6 +144,11 @@ def test_whole_flow_sends_only_hashes(chromium: Any, corpus: Path, portal: tuple
     payload = json.loads(submissions[0])
     hashes = payload["hashes"]
     assert set(payload) == {"hashes", "attestation"}
+    pictures = [f for f in files if f.suffix != ".mp4"]
+    # The bound comes from the files chosen, not from the payload itself: 7 hashes a picture, 2 a video.
+    most_hashes = HASHES_PER_PICTURE * len(pictures) + HASHES_PER_VIDEO * (len(files) - len(pictures))
+    assert len(hashes) <= most_hashes
+    assert sum(h["type"] == "pdq_region" for h in hashes) == 4 * len(pictures)
     names = {f"file name {f.name}": f.name.encode() for f in files}
     needles = {**{f"{k} signature": v for k, v in MEDIA_SIGNATURES.items()}, **names}
     for method, url, body in recorder.requests:
@@ -148,7 +157,7 @@ def test_whole_flow_sends_only_hashes(chromium: Any, corpus: Path, portal: tuple
         assert urlsplit(url).netloc == urlsplit(base).netloc, f"third-party request: {url}"
         for what, needle in needles.items():
             assert needle not in body, f"{what} in the body of {method} {url}"
-        assert len(body) <= BYTES_PER_HASH * len(hashes) + 300, f"{len(body)}-byte body: {method} {url}"
+        assert len(body) <= BYTES_PER_HASH * most_hashes + 300, f"{len(body)}-byte body: {method} {url}"
 
     # The hashes are the right ones: exact hashes equal Python's, PDQ close to the server's own hashing.
     sent = {(h["type"], h["value"]) for h in hashes}
@@ -160,6 +169,9 @@ def test_whole_flow_sends_only_hashes(chromium: Any, corpus: Path, portal: tuple
             server = hash_image(f)
             nearest = min((int(v, 16) ^ int(server.pdq, 16)).bit_count() for t, v in sent if t == "pdq")
             assert nearest <= 10, f"{f.name}: browser PDQ {nearest} bits from the server's"
+            # Region hashes: bit-identical to Python's stored recipe (test_pdq_conformance measures why).
+            for region in stored_reference(f):
+                assert ("pdq_region", region.hex) in sent, f"{f.name}: {region.label} differs from Python's"
 
     # The database: only hashes (no media bytes, no file names anywhere).
     assert scan_database(db_url, needles) > 0

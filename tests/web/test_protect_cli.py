@@ -31,9 +31,10 @@ def test_protect_sends_hashes_and_prints_credentials(
     secret = re.search(r"Secret: (\S+)", result.output)
     assert case_id and secret
     case = httpx.get(f"{base}/v1/cases/{case_id[1]}", headers={"X-Case-Secret": secret[1]}).json()
-    assert sorted(h["type"] for h in case["hashes"]) == ["md5", "md5", "pdq", "sha256", "sha256"]
+    types = sorted(h["type"] for h in case["hashes"])  # the photo: pdq + 4 pdq_region; both: md5, sha256
+    assert types == ["md5", "md5", "pdq", *["pdq_region"] * 4, "sha256", "sha256"]
     assert all(h["status"] == "active" for h in case["hashes"])
-    assert "Sent 5 hashes" in result.output
+    assert "Sent 9 hashes" in result.output
     assert hashlib.md5(video.read_bytes()).hexdigest() not in result.output  # hashes are not echoed
 
 

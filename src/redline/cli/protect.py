@@ -1,7 +1,9 @@
 """``redline protect FILE... --server URL``: the survivor portal's job from a terminal.
 
 Hashes each file on this computer (``redline.signals.hash_file``), sends only the hashes to the server's
-``POST /v1/cases`` and prints the case number and secret. No file, file name or pixel is sent.
+``POST /v1/cases`` and prints the case number and secret. No file, file name or pixel is sent. A picture sends
+what the portal sends (docs/PORTAL.md): PDQ, the four ``pdq_region`` hashes of robust matching (computed like
+the portal, from the full-size decode), MD5 and SHA-256.
 """
 
 from __future__ import annotations
@@ -24,10 +26,17 @@ ATTESTATION = (
 
 
 def hashes_of(signals: Any) -> list[dict[str, Any]]:
-    """The hashes the bank accepts for one file's signals (image: PDQ, MD5, SHA-256; video: MD5, SHA-256)."""
+    """The hashes the bank accepts for one file's signals (image: PDQ, four pdq_region when the signals
+    carry their pixels, MD5, SHA-256; video: MD5, SHA-256)."""
+    from redline.signals.robust import entry_hashes
+
     found: list[dict[str, Any]] = []
     if signals.media_type == "image" and signals.pdq_quality > 0:
         found.append({"type": "pdq", "value": signals.pdq, "quality": signals.pdq_quality})
+        regions = entry_hashes(signals.upright) if signals.upright is not None else []
+        found += [
+            {"type": "pdq_region", "value": h.hex, "quality": h.quality} for h in regions if h.quality > 0
+        ]
     found.append({"type": "md5", "value": signals.md5})
     found.append({"type": "sha256", "value": signals.sha256})
     return found
@@ -45,7 +54,12 @@ def protect(
     """Hash images and videos here and send only the hashes; prints your case number and secret."""
     import httpx
 
+    from redline.config import Settings
     from redline.signals import SignalError, hash_file
+    from redline.signals.decode import FULL_SIZE
+
+    # Full-size decode, as the portal does in the browser: the region hashes then equal the portal's.
+    settings = Settings(jpeg_draft=False)
 
     typer.echo(ATTESTATION)
     if not yes and not typer.confirm("Do you confirm all three?", default=False):
@@ -56,7 +70,7 @@ def protect(
     seen: set[tuple[str, str]] = set()
     for path in files:
         try:
-            signals = hash_file(path)
+            signals = hash_file(path, settings, upright_side=FULL_SIZE)
         except SignalError as exc:
             typer.echo(f"{path.name}: skipped: {exc.message}", err=True)
             continue

@@ -2,7 +2,7 @@
 // Nothing is written to browser storage: state lives in this module and disappears with the page.
 import { Hasher } from './hashing.js';
 import { LANGUAGES, preferredLanguage, setLanguage, t, translate } from './i18n.js';
-import { QUALITY_THRESHOLD } from './media.js';
+import { MAX_CASE_HASHES, QUALITY_THRESHOLD } from './media.js';
 
 const NEUTRAL_SITE = 'https://www.bbc.com/weather';
 // Names the wording of Step 1 (catalog keys attest.*), recorded with the case. Change it when that wording changes.
@@ -168,7 +168,14 @@ function updateSubmit() {
   $('submit').setAttribute('aria-disabled', String(state.submitting || busy || !readyEntries().length));
 }
 
-/** The request body: every distinct hash, nothing else (no names, sizes or pixels). */
+/** Hashes one picture sends: pdq, four pdq_region (whole picture and three centred crops), md5, sha256. */
+const HASHES_PER_PICTURE = 7;
+
+/**
+ * The request body: every distinct hash, nothing else (no names, sizes or pixels). A picture sends its PDQ
+ * hash, and the same hash plus its three centred-crop hashes as `pdq_region` (robust matching: cropped,
+ * framed and screenshotted copies; docs/ROBUSTNESS.md), then MD5 and SHA-256.
+ */
 export function casePayload(results, subject) {
   const seen = new Set();
   const hashes = [];
@@ -180,7 +187,12 @@ export function casePayload(results, subject) {
     }
   };
   for (const r of results) {
-    if (r.pdq && r.pdq.quality > 0) add({ type: 'pdq', value: r.pdq.hash, quality: r.pdq.quality });
+    if (r.pdq && r.pdq.quality > 0) {
+      add({ type: 'pdq', value: r.pdq.hash, quality: r.pdq.quality });
+      for (const region of [{ hash: r.pdq.hash, quality: r.pdq.quality }, ...(r.pdq.regions || [])]) {
+        if (region.quality > 0) add({ type: 'pdq_region', value: region.hash, quality: region.quality });
+      }
+    }
     add({ type: 'md5', value: r.md5 });
     add({ type: 'sha256', value: r.sha256 });
   }
@@ -196,6 +208,10 @@ async function submit(event) {
   const ready = readyEntries();
   if (!ready.length) return say(status, 'submit.needFiles', {}, 'problem');
   const subject = document.querySelector('input[name="who"]:checked').value;
+  const payload = casePayload(ready.map((e) => e.result), subject);
+  if (payload.hashes.length > MAX_CASE_HASHES) {
+    return say(status, 'submit.tooMany', { count: Math.floor(MAX_CASE_HASHES / HASHES_PER_PICTURE) }, 'problem');
+  }
   state.submitting = true;
   updateSubmit();
   say(status, 'submit.sending');
@@ -203,7 +219,7 @@ async function submit(event) {
     const response = await fetch('/v1/cases', {
       method: 'POST',
       headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify(casePayload(ready.map((e) => e.result), subject)),
+      body: JSON.stringify(payload),
       credentials: 'omit',
       cache: 'no-store',
     });

@@ -28,7 +28,7 @@ export class Hasher {
     });
   }
 
-  /** Hashes of `file`: {kind, md5, sha256, pdq?: {hash, quality}, width?, height?, ms}. */
+  /** Hashes of `file`: {kind, md5, sha256, pdq?: {hash, quality, regions: [{label, hash, quality}]}, width?, height?, ms}. */
   hash(file, onProgress = () => {}) {
     return new Promise((resolve, reject) => {
       this.queue.push({ id: this.nextId++, file, resolve, reject, onProgress });

@@ -8,8 +8,12 @@ export const LIMITS = {
 
 export const QUALITY_THRESHOLD = 50; // below this a PDQ hash matches unreliably (server: pdq_min_quality)
 
-// Centred crops hashed with each picture so cropped copies still match (server: signals/robust.py).
-export const REGION_SCALES = [0.9, 0.8, 0.7];
+// Centred crops hashed with each picture so cropped copies still match (server: signals/robust.py
+// REGION_SCALES; docs/ROBUSTNESS.md). Sent as `pdq_region` hashes with the whole picture's hash ('full').
+export const REGION_SCALES = [0.9, 0.81, 0.73];
+
+// Largest number of hashes in one submission (server: api/schemas.py MAX_CASE_HASHES). A picture sends 7.
+export const MAX_CASE_HASHES = 10_000;
 
 const ascii = (bytes, from, to) => String.fromCharCode(...bytes.subarray(from, to));
 

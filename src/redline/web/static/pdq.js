@@ -198,7 +198,7 @@ function variant(block, fn) {
 /**
  * PDQ of an RGBA image (alpha already composited). Returns {hash, quality}; with `dihedral` also
  * `dihedral`: {orig, rot90, rot180, rot270, flipx, flipy, flipplus, flipminus} hex strings; with `regions`
- * (a list of scales such as [0.9, 0.8, 0.7]) also `regions`: [{label: 'crop_0.9', hash, quality}, ...],
+ * (a list of scales such as [0.9, 0.81, 0.73]) also `regions`: [{label: 'crop_0.9', hash, quality}, ...],
  * the PDQ of each centred crop (what the bank stores to find cropped copies; server: signals/robust.py).
  */
 export function pdqFromRgba(rgba, width, height, { dihedral = false, regions = [] } = {}) {
