@@ -132,7 +132,8 @@ class Matcher:
         if self._writer is not None:
             self._writer.join()
         policy = self._policy
-        changed = self.ready.is_set() and self.position > self._snapshot_position
+        idle = self._thread is None or not self._thread.is_alive()  # nothing applies changes meanwhile
+        changed = idle and self.ready.is_set() and self.position > self._snapshot_position
         if policy is not None and policy.on_shutdown and changed and self._acquire_writer():
             try:
                 self.write_snapshot()
@@ -158,7 +159,12 @@ class Matcher:
         """Load every index from the newest usable snapshot, else build it from the database; then replay
         the change log after it. ``ready`` is set only once the index reflects the whole change log."""
         started = time.perf_counter()
-        self.loaded_from = "snapshot" if self._load_snapshot() else "database"
+        try:
+            from_snapshot = self._load_snapshot()
+        except Exception:  # e.g. an unreadable snapshot folder: a snapshot is only a cache
+            log.exception("could not look for index snapshots; rebuilding from the database")
+            from_snapshot = False
+        self.loaded_from = "snapshot" if from_snapshot else "database"
         if self.loaded_from == "database":
             self._rebuild()
         self.caught_up = self.poll()
@@ -218,7 +224,14 @@ class Matcher:
         return False
 
     def _acquire_writer(self) -> bool:
-        return self._writer_lock is not None and self._writer_lock.try_acquire()
+        if self._writer_lock is None:
+            return False
+        try:
+            return self._writer_lock.try_acquire()
+        except OSError as exc:  # e.g. a read-only data directory: serve on, without writing snapshots
+            log.warning("cannot write index snapshots (%s); turning them off in this process", exc)
+            self._policy = None
+            return False
 
     def _maybe_snapshot(self) -> None:
         """Start writing a snapshot in the background when enough changed or enough time passed."""
