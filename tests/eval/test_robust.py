@@ -102,7 +102,7 @@ def test_eval_command_reports_both_rules(corpus: Path, tmp_path: Path) -> None:
                                       "--json", str(out)])
     assert result.exit_code == 0, result.output
     assert "| pad_20_solid | 0.0% |" in result.output
-    assert "robust (any pair <= 45)" in result.output
+    assert "robust (whole <= 64, others <= 45)" in result.output
     assert out.is_file() and '"recall"' in out.read_text()
     bad = CliRunner().invoke(app, ["eval", str(folder), "-t", "no_such_edit"])
     assert bad.exit_code != 0 and "unknown transform" in bad.output

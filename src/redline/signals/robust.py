@@ -39,9 +39,22 @@ REGION_SCALES: tuple[float, ...] = (0.9, 0.81, 0.73)
 #: Query side: windows of this fraction of the query, on a grid of offsets from the centre. PDQ loses ~20
 #: bits per 1% of misalignment, so a crop that is off-centre by a few percent needs a window shifted to match.
 QUERY_WINDOW = 0.9
-QUERY_SHIFTS: tuple[float, ...] = (-0.04, -0.02, 0.0, 0.02, 0.04)
-#: Largest distance for every comparison other than plain-vs-plain (measured in docs/BENCHMARKS.md).
+#: Offsets run to +-6%: an off-centre 10% crop moves the photo's centre by up to ~6% of the upload (windows
+#: at the edge are clipped to the upload).
+QUERY_SHIFTS: tuple[float, ...] = (-0.06, -0.04, -0.02, 0.0, 0.02, 0.04, 0.06)
+#: Query side: the upload turned back by these angles (degrees), then windowed (shifted like the windows
+#: above) inside the turned picture. Catches a small rotation whose black corners were cropped away, so
+#: :func:`rotation_angle` cannot see it; each angle covers about +-1.5 degrees around it.
+QUERY_ANGLES: tuple[float, ...] = (-3.0, 3.0)
+QUERY_ANGLE_SHIFTS: tuple[float, ...] = (-0.02, 0.0, 0.02)
+#: Largest distance between a query hash and a stored ``pdq_region`` hash that counts as a match (measured in
+#: docs/BENCHMARKS.md); also the bank's default (``PdqRegionSignal.default_threshold``).
 ROBUST_THRESHOLD = 45
+#: For the two hashes of the *whole* upload (plain and mirrored): a looser threshold. Every query hash is
+#: one more chance of a false match, so the ~75 windows stay at 45, but these two are few and catch edits
+#: that change the whole picture a little everywhere (stickers, captions, heavy compression). Distinct
+#: photos' whole-image hashes were never closer than ~86 bits in the benchmark.
+WHOLE_THRESHOLD = 64
 #: Hashes of lower PDQ quality are too featureless to match on (as for plain PDQ).
 MIN_QUALITY = 50
 #: Side PDQ's C++ reference samples larger images to (nearest neighbour) before hashing.
@@ -56,11 +69,13 @@ _MIN_QUERY_SIDE = 16
 
 @dataclass(frozen=True)
 class RegionHash:
-    """One PDQ hash of part of an image. ``label`` says which part (``full``, ``crop_0.9``, ``mirror``...)."""
+    """One PDQ hash of part of an image. ``label`` says which part (``full``, ``crop_0.9``, ``mirror``...);
+    ``threshold`` (query hashes only) is the largest distance to a stored hash that counts as a match."""
 
     label: str
     code: bytes
     quality: int
+    threshold: int = ROBUST_THRESHOLD
 
     @property
     def hex(self) -> str:
@@ -103,22 +118,25 @@ def entry_hashes(rgb: RgbArray) -> list[RegionHash]:
 def query_hashes(rgb: RgbArray) -> list[RegionHash]:
     """What a platform compares for one upload: the plain hash first, then the derived ones."""
     plain = pdq_of(rgb)
-    hashes = [plain]
+    hashes = [RegionHash(plain.label, plain.code, plain.quality, WHOLE_THRESHOLD)]
     work = _reduced(rgb)
     if min(work.shape[:2]) < _MIN_QUERY_SIDE:
         return hashes
 
-    def add(label: str, pixels: RgbArray) -> None:
+    def add(label: str, pixels: RgbArray, threshold: int = ROBUST_THRESHOLD) -> None:
         region = pdq_of(pixels)
         if all(region.code != h.code for h in hashes):
-            hashes.append(RegionHash(label, region.code, region.quality))
+            hashes.append(RegionHash(label, region.code, region.quality, threshold))
 
-    add("mirror", np.ascontiguousarray(work[:, ::-1]))
-    margin = (1 - QUERY_WINDOW) / 2
-    for dy in QUERY_SHIFTS:
-        for dx in QUERY_SHIFTS:
-            window = (margin + dx, margin + dy, margin + dx + QUERY_WINDOW, margin + dy + QUERY_WINDOW)
-            add(f"window_{dx:+.2f}_{dy:+.2f}", crop_box(work, window))
+    add("mirror", np.ascontiguousarray(work[:, ::-1]), WHOLE_THRESHOLD)
+    for dx, dy, window in _windows(QUERY_WINDOW, QUERY_SHIFTS):
+        add(f"window_{dx:+.2f}_{dy:+.2f}", crop_box(work, window))
+    height, width = work.shape[:2]
+    for turn in QUERY_ANGLES:
+        turned = np.asarray(Image.fromarray(work).rotate(turn, resample=Image.Resampling.BICUBIC))
+        inside = min(QUERY_WINDOW, inscribed_scale(turn, width, height))
+        for dx, dy, window in _windows(inside, QUERY_ANGLE_SHIFTS):
+            add(f"turned_{turn:+.0f}_{dx:+.2f}_{dy:+.2f}", crop_box(turned, window))
     found = background_box(work)
     if found is not None:
         add("background_box", crop_box(work, found))
@@ -137,6 +155,19 @@ def query_hashes(rgb: RgbArray) -> list[RegionHash]:
         scale = max((s for s in REGION_SCALES if s <= fits), default=min(REGION_SCALES))
         add(f"derotate_{angle:.1f}", crop_box(upright, centre_box(scale)))
     return hashes
+
+
+def _windows(size: float, shifts: tuple[float, ...]) -> list[tuple[float, float, Box]]:
+    """Square-fraction windows of ``size``, centred then moved by each (dx, dy) in ``shifts``, clipped to the
+    image (so a window at the edge is a little smaller)."""
+    margin = (1 - size) / 2
+    out = []
+    for dy in shifts:
+        for dx in shifts:
+            left, top = max(0.0, margin + dx), max(0.0, margin + dy)
+            right, bottom = min(1.0, margin + dx + size), min(1.0, margin + dy + size)
+            out.append((dx, dy, (left, top, right, bottom)))
+    return out
 
 
 def _reduced(rgb: RgbArray) -> RgbArray:
