@@ -68,7 +68,7 @@ def test_geometry_finders(photos: list[harness.Photo]) -> None:
 
 
 def test_robust_rule_catches_what_plain_pdq_misses(photos: list[harness.Photo]) -> None:
-    names = ("crop_5", "pad_20_solid", "rotate_+4", "screenshot", "mirror")
+    names = ("crop_5", "crop_10", "pad_20_solid", "rotate_+4", "rotate_+4+crop_5", "screenshot", "mirror")
     corpus = harness.hash_corpus(photos, [transform_named(n) for n in names])
     d = harness.pair_distances(corpus.queries, corpus.entries)
     source = np.array(corpus.query_source)
@@ -86,6 +86,17 @@ def test_robust_rule_catches_what_plain_pdq_misses(photos: list[harness.Photo]) 
     # No query, edited or not, matches a different photo.
     assert not robust_hit[~own].any()
     assert d.robust[~own].min() > robust.ROBUST_THRESHOLD + 10
+
+
+def test_whole_upload_hashes_are_looser_than_windows(photos: list[harness.Photo]) -> None:
+    """Only the plain and mirrored hashes of the whole upload get the looser threshold; the many windows, each
+    one more chance of a false match, keep the strict one (docs/ROBUSTNESS.md, Match rule)."""
+    derived = robust.query_hashes(np.asarray(photos[0].image))
+    loose = {h.label for h in derived if h.threshold == robust.WHOLE_THRESHOLD}
+    assert loose == {"full", "mirror"}
+    assert all(h.threshold == robust.ROBUST_THRESHOLD for h in derived if h.label not in loose)
+    assert robust.WHOLE_THRESHOLD > robust.ROBUST_THRESHOLD
+    assert len(derived) == len({h.code for h in derived}) > 60  # windows, turned windows: no duplicates
 
 
 def test_eval_command_reports_both_rules(corpus: Path, tmp_path: Path) -> None:
