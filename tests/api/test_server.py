@@ -118,3 +118,15 @@ def test_acknowledged_writes_survive_kill_9(database_url: str, tmp_path: Path, m
         assert not _matches(server, match_key, image)
     finally:
         server.stop()
+
+
+def test_kept_alive_connections_answer_without_nagle_stalls(two_workers: Server) -> None:
+    """With several workers uvicorn binds the socket itself and Nagle's algorithm stayed on: every response
+    on a reused connection waited ~40 ms for a delayed ACK. 20 requests must not take 20 such stalls."""
+    with httpx.Client(base_url=two_workers.url) as client:
+        client.get("/healthz")
+        started = time.perf_counter()
+        for _ in range(20):
+            assert client.get("/healthz").status_code == 200
+        elapsed = time.perf_counter() - started
+    assert elapsed < 0.4, f"20 kept-alive requests took {elapsed:.2f} s (Nagle/delayed-ACK stalls?)"

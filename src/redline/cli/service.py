@@ -45,6 +45,8 @@ def serve(
     """Run the HTTP service (survivor portal, platform API, operator API). Migrates the database first."""
     import uvicorn
 
+    from redline.api.transport import HTTP_PROTOCOL
+
     _database().upgrade()
     uvicorn.run(
         "redline.api.app:create_app_from_env",
@@ -54,6 +56,7 @@ def serve(
         workers=workers,
         server_header=False,
         date_header=False,
+        http=HTTP_PROTOCOL,
     )
 
 
