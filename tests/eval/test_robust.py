@@ -13,7 +13,7 @@ from PIL import Image
 from redline.eval import harness
 from redline.eval.transforms import apply_transform, transform_named
 from redline.signals import robust
-from redline.signals.robust_geometry import background_box, rotation_angle
+from redline.signals.robust_geometry import background_box, fitted_rotation_angle, rotation_angle
 from redline.signals.types import PdqRegionSignal, signal_type
 
 PHOTOS = ("bsds500/test/100007.jpg", "bsds500/train/12003.jpg", "bsds500/val/3096.jpg",
@@ -65,6 +65,25 @@ def test_geometry_finders(photos: list[harness.Photo]) -> None:
     box = background_box(padded)
     expected = (0.2 / 1.4, 0.2 / 1.4, 1.2 / 1.4, 1.2 / 1.4)
     assert box is not None and max(abs(a - b) for a, b in zip(box, expected, strict=True)) < 0.02
+
+
+def test_fitted_rotation_angle(photos: list[harness.Photo], corpus: Path) -> None:
+    """The whole-corner fit finds rotations the corner-by-corner finder misses (a dark photo edge running
+    into the black corner) and stays quiet on unrotated, bordered and screenshot pictures."""
+    dark_edged = Image.open(corpus / "photos" / "bsds500/train/198023.jpg").convert("RGB")
+    rotated = np.asarray(apply_transform(transform_named("rotate_+10"), "dark", dark_edged))
+    assert rotation_angle(rotated) is None
+    angle = fitted_rotation_angle(rotated)
+    assert angle is not None and abs(angle - 10.0) <= 0.75, angle
+    for photo in photos:
+        for name, degrees in (("rotate_-10", -10.0), ("rotate_+4", 4.0)):
+            turned = apply_transform(transform_named(name), photo.id, photo.image)
+            found = fitted_rotation_angle(np.asarray(turned))
+            assert found is not None and abs(found - degrees) <= 0.75, (photo.id, name, found)
+        assert fitted_rotation_angle(np.asarray(photo.image)) is None
+        for name in ("pad_20_solid", "screenshot", "crop_5"):
+            edited = np.asarray(apply_transform(transform_named(name), photo.id, photo.image))
+            assert fitted_rotation_angle(edited) is None, (photo.id, name)
 
 
 def test_robust_rule_catches_what_plain_pdq_misses(photos: list[harness.Photo]) -> None:

@@ -28,6 +28,7 @@ from redline.signals.robust_geometry import (
     Box,
     RgbArray,
     background_box,
+    fitted_rotation_angle,
     inscribed_scale,
     rotation_angle,
     sharp_box,
@@ -147,7 +148,9 @@ def query_hashes(rgb: RgbArray) -> list[RegionHash]:
         # textured fill beside the photo like photo: also try the box made symmetric with either margin.
         for label, box in _centred_variants(found):
             add(label, crop_box(work, box))
-    angle = rotation_angle(work)
+    angle = fitted_rotation_angle(work)
+    if angle is None:
+        angle = rotation_angle(work)  # beyond the fit's 2-15 degrees
     if angle is not None:
         h, w = work.shape[:2]
         upright = np.asarray(Image.fromarray(work).rotate(-angle, resample=Image.Resampling.BICUBIC))
