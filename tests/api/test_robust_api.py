@@ -27,6 +27,22 @@ def region(value: str, quality: int = 90) -> dict[str, Any]:
     return {"type": "pdq_region", "value": value, "quality": quality}
 
 
+def test_a_query_allowance_widens_only_that_query(api: Api) -> None:
+    from redline.match.service import Query
+
+    stored = secrets.token_hex(32)
+    api.submit([region(stored)])
+    matcher = api.client.app.state.services.matcher  # type: ignore[attr-defined]
+    wait_until(lambda: bool(matcher.match([Query("pdq_region", stored)])[0]), timeout=1.0)
+    at_60 = flip(stored, 60)
+    at_65 = flip(stored, 65)
+    loose, strict, beyond = matcher.match(
+        [Query("pdq_region", at_60, 19), Query("pdq_region", at_60), Query("pdq_region", at_65, 19)]
+    )
+    assert [m.distance for m in loose] == [60]
+    assert strict == [] and beyond == []
+
+
 def test_pdq_region_is_accepted_refused_and_matched_like_pdq(api: Api) -> None:
     key, admin, submit, feed = api.key("match"), api.key("admin"), api.key("submit"), api.key("feed")
     stored = secrets.token_hex(32)
@@ -158,8 +174,13 @@ def test_upload_hashing_respects_the_robust_setting(tmp_path: Path) -> None:
     upload.write_bytes(neutral_png())
     signals, derived = hash_upload(upload, Settings(data_dir=tmp_path))
     assert signals.upright is None  # type: ignore[union-attr]  # the pixels stop in hash_upload
-    assert derived and derived[0].label == "full" and derived[0].value == signals.pdq  # type: ignore[union-attr]
-    assert all(h.type == "pdq_region" and h.quality is not None and h.quality >= 50 for h in derived)
+    first = derived[0].hash
+    assert derived and first.label == "full" and first.value == signals.pdq  # type: ignore[union-attr]
+    assert all(d.hash.type == "pdq_region" and (d.hash.quality or 0) >= 50 for d in derived)
+    # The whole-upload hashes (plain, mirror) carry robust.py's looser operating point; the rest none.
+    allowances = {d.hash.label: d.allowance for d in derived}
+    assert allowances["full"] == robust.WHOLE_THRESHOLD - robust.ROBUST_THRESHOLD > 0
+    assert all(a == 0 for label, a in allowances.items() if label not in ("full", "mirror"))
     assert hash_upload(upload, Settings(data_dir=tmp_path, robust_matching=False))[1] == []
     tiny = tmp_path / "tiny.png"
     Image.new("RGB", (3, 900), (200, 10, 10)).save(tiny)

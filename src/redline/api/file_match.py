@@ -1,7 +1,7 @@
 """What ``POST /v1/match/file`` looks an upload up by, and how robust matches are merged.
 
 An image upload is decoded once (``redline.signals``); from that decode come its plain hashes (MD5, SHA-256,
-PDQ) and, with robust matching on, the ~30 hashes ``redline.signals.robust.query_hashes`` derives (mirrored,
+PDQ) and, with robust matching on, the ~70 hashes ``redline.signals.robust.query_hashes`` derives (mirrored,
 shifted windows, the photo found inside borders or a screenshot, de-rotated). Those are searched as
 ``pdq_region`` queries against the four region hashes stored per image (docs/ROBUSTNESS.md). Many derived
 hashes can hit the same stored entry: each entry is reported once, under the derived hash closest to it.
@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol, TypeVar
 
 from redline.api.schemas import FileHash
 from redline.config import Settings
 from redline.signals import ImageSignals, VideoSignals, hash_file
-from redline.signals.robust import QUERY_SIDE, RegionHash, query_hashes
+from redline.signals.robust import QUERY_SIDE, ROBUST_THRESHOLD, RegionHash, query_hashes
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +28,16 @@ MAX_VIDEO_QUERIES = 1000
 REGION = "pdq_region"
 
 
-def hash_upload(path: Path, settings: Settings) -> tuple[ImageSignals | VideoSignals, list[FileHash]]:
+@dataclass(frozen=True)
+class RegionQuery:
+    """A derived ``pdq_region`` hash and how far beyond the bank's ``pdq_region`` threshold it may match
+    (its own measured threshold minus the default one: the whole-upload hashes get more)."""
+
+    hash: FileHash
+    allowance: int
+
+
+def hash_upload(path: Path, settings: Settings) -> tuple[ImageSignals | VideoSignals, list[RegionQuery]]:
     """The upload's signals, and its robust ``pdq_region`` query hashes of usable quality (images only,
     when ``settings.robust_matching``). Raises ``SignalError`` for files that cannot be hashed."""
     side = QUERY_SIDE if settings.robust_matching else None
@@ -42,7 +51,10 @@ def hash_upload(path: Path, settings: Settings) -> tuple[ImageSignals | VideoSig
         log.exception("robust query hashes failed for a %dx%d upload", signals.width, signals.height)
         derived = []
     return signals, [
-        FileHash(type=REGION, value=h.hex, quality=h.quality, label=h.label)
+        RegionQuery(
+            FileHash(type=REGION, value=h.hex, quality=h.quality, label=h.label),
+            max(0, h.threshold - ROBUST_THRESHOLD),
+        )
         for h in derived
         if h.quality >= settings.pdq_min_quality
     ]

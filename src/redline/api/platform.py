@@ -16,7 +16,7 @@ from starlette.formparsers import MultiPartException
 
 from redline.actions.matchlog import Decided, MetadataError, act_on_results, check_caller_fields
 from redline.api.deps import Caller, Services, require_scope, services
-from redline.api.file_match import best_per_entry, file_queries, hash_upload
+from redline.api.file_match import RegionQuery, best_per_entry, file_queries, hash_upload
 from redline.api.problems import PROBLEMS, Problem
 from redline.api.schemas import (
     EntriesAdded,
@@ -289,17 +289,18 @@ async def match_file(
 def match_upload(
     found: Services,
     hashes: list[FileHash],
-    derived: list[FileHash],
+    derived: list[RegionQuery],
     caller: Caller,
     content_id: str | None,
     metadata: dict[str, Any] | None,
 ) -> tuple[list[FileHash], list[MatchResult]]:
     """Search the upload's plain and derived hashes in one go; keep each entry's best derived match only
     (one log row, one review item per matched entry), then act on everything through the usual path."""
-    queries = [MatchQuery(h.type, h.value) for h in [*hashes, *derived]]
+    queries = [MatchQuery(h.type, h.value) for h in hashes]
+    queries += [MatchQuery(d.hash.type, d.hash.value, d.allowance) for d in derived]
     found_matches = find_matches(found, queries)
     plain, robust = found_matches[: len(hashes)], found_matches[len(hashes) :]
     kept = best_per_entry(robust)
-    hashes = [*hashes, *(derived[position] for position, _ in kept)]
+    hashes = [*hashes, *(derived[position].hash for position, _ in kept)]
     results = [*plain, *(matches for _, matches in kept)]
     return hashes, act(found, [h.value for h in hashes], results, caller, content_id, metadata)

@@ -57,6 +57,9 @@ class Query:
 
     signal_type: str
     value: str
+    #: Bits beyond the bank's threshold this query may still match at. Robust matching uses it for the
+    #: whole-upload hashes, whose measured operating point is looser than the regions' (docs/ROBUSTNESS.md).
+    allowance: int = 0
 
 
 @dataclass(frozen=True)
@@ -373,7 +376,8 @@ class Matcher:
             positions = [i for i, q in enumerate(queries) if q.signal_type == name]
             if positions:
                 codes = _codes("".join(queries[i].value for i in positions), index.bits)
-                for i, hits in zip(positions, index.search(codes, self._search_threshold[name]), strict=True):
+                reach = self._search_threshold[name] + max(queries[i].allowance for i in positions)
+                for i, hits in zip(positions, index.search(codes, reach), strict=True):
                     candidates[i] = dict(zip(hits.ids.tolist(), hits.distances.tolist(), strict=True))
         with self._db.read() as session:
             for name in {q.signal_type for q in queries} - self._indexes.keys():
@@ -388,13 +392,13 @@ class Matcher:
             wanted = sorted({entry_id for c in candidates for entry_id in c})
             details = {int(r[0]): r for r in session.execute(_CANDIDATES, {"ids": wanted})} if wanted else {}
         results: list[list[Match]] = []
-        for found in candidates:
+        for query, found in zip(queries, candidates, strict=True):
             matches = []
             for entry_id, distance in sorted(found.items(), key=lambda kv: (kv[1], kv[0])):
                 row = details.get(entry_id)
                 if row is None or row[3] != "active" or not row[7]:
                     continue
-                if distance > threshold_for(_json(row[5]), row[1]):
+                if distance > threshold_for(_json(row[5]), row[1]) + query.allowance:
                     continue
                 if row[2] is not None and row[2] < self._min_quality and row[1] in self._indexes:
                     continue
