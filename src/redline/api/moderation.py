@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi import Path as PathParam
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from redline.actions import outbox
@@ -21,6 +21,7 @@ from redline.actions.rules import RuleError, add_rule
 from redline.actions.worker import WorkerConfig
 from redline.api.deps import Caller, require_scope, services
 from redline.api.problems import Problem
+from redline.api.schemas import Strict
 from redline.bank.models import ApiKey, Partner
 from redline.bank.service import audit, get_bank
 from redline.review import queue
@@ -34,11 +35,7 @@ Reviewer = Annotated[Caller, Depends(require_scope("review"))]
 RowId = Annotated[int, PathParam(ge=1, le=2**62)]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class PreviewUrlIn(_Strict):
+class PreviewUrlIn(Strict):
     url: str = Field(min_length=9, max_length=2048, description="https URL the reviewer's browser loads")
 
 
@@ -47,7 +44,7 @@ class PreviewOut(BaseModel):
     expires_at: datetime
 
 
-class DecisionIn(_Strict):
+class DecisionIn(Strict):
     decision: Literal["confirm", "reject", "escalate"]
     note: str = Field(default="", max_length=4000)
 
@@ -74,7 +71,7 @@ class ReviewItemOut(BaseModel):
     decided_at: datetime | None
 
 
-class EndpointIn(_Strict):
+class EndpointIn(Strict):
     url: str = Field(min_length=8, max_length=2048)
     event_types: list[str] = Field(default_factory=lambda: ["*"], max_length=len(outbox.EVENT_TYPES) + 1)
     partner: str | None = Field(default=None, max_length=128)
@@ -99,7 +96,7 @@ class SecretOut(BaseModel):
     secret: str
 
 
-class ReplayIn(_Strict):
+class ReplayIn(Strict):
     dead_only: bool = True
 
 
@@ -118,7 +115,7 @@ class DeliveryOut(BaseModel):
     finished_at: datetime | None
 
 
-class RuleIn(_Strict):
+class RuleIn(Strict):
     action: Literal["block_and_review", "block", "review", "log"]
     max_distance: int = Field(ge=0, le=256)
     min_distance: int = Field(default=0, ge=0, le=256)
