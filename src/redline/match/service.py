@@ -372,13 +372,18 @@ class Matcher:
         """Matches for each query, in order. Read-only: the caller decides each match's action and records
         it (``redline.actions.matchlog``), so the survivor's case page counts the action actually taken."""
         candidates: list[dict[int, int]] = [{} for _ in queries]  # entry id -> distance, per query
-        for name, index in self._indexes.items():
-            positions = [i for i, q in enumerate(queries) if q.signal_type == name]
-            if positions:
-                codes = _codes("".join(queries[i].value for i in positions), index.bits)
-                reach = self._search_threshold[name] + max(queries[i].allowance for i in positions)
-                for i, hits in zip(positions, index.search(codes, reach), strict=True):
-                    candidates[i] = dict(zip(hits.ids.tolist(), hits.distances.tolist(), strict=True))
+        # One index search per (type, allowance): a few loose queries must not widen every other query's
+        # search (probing cost grows steeply with the radius).
+        groups: dict[tuple[str, int], list[int]] = {}
+        for i, q in enumerate(queries):
+            if q.signal_type in self._indexes:
+                groups.setdefault((q.signal_type, q.allowance), []).append(i)
+        for (name, allowance), positions in groups.items():
+            index = self._indexes[name]
+            codes = _codes("".join(queries[i].value for i in positions), index.bits)
+            reach = self._search_threshold[name] + allowance
+            for i, hits in zip(positions, index.search(codes, reach), strict=True):
+                candidates[i] = dict(zip(hits.ids.tolist(), hits.distances.tolist(), strict=True))
         with self._db.read() as session:
             for name in {q.signal_type for q in queries} - self._indexes.keys():
                 positions = [i for i, q in enumerate(queries) if q.signal_type == name]
