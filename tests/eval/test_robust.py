@@ -4,6 +4,7 @@ screenshots that plain PDQ misses, without matching distinct photos."""
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -43,13 +44,25 @@ def test_stored_recipe_is_pinned(corpus: Path) -> None:
     """If this changes, the portal's JavaScript and every stored pdq_region hash change with it."""
     pixels = np.asarray(Image.open(corpus / "photos" / PHOTOS[0]).convert("RGB"))
     stored = robust.entry_hashes(pixels)
-    assert [h.label for h in stored] == ["full", "crop_0.9", "crop_0.81", "crop_0.73"]
-    assert [h.hex for h in stored] == [
+    labels = [h.label for h in stored]
+    assert len(stored) == 31 and len(set(labels)) == 31
+    # The first recipe's four hashes are unchanged, so entries stored before the grid still match.
+    assert labels[:5] == ["full", "crop_0.9", "crop_0.81", "crop_0.73", "crop_0.66"]
+    assert [h.hex for h in stored[:4]] == [
         "ec300c303938e9bec3ee0c6f387de3c787cf0e4f6630e3908f0e0e2e7171b932",
         "e4e6c7463bedd1cf0f4f1e477079c307070e1c0ce07043901c0e7c3ee3f1f3b2",
         "c8ff66333119b8bd8e5ef431a0b907183e0ef8f883f00390788ef8f683f1c3b1",
         "8ee16e4c339999dcce66740203f01f1efe0ee0f40fe13f03f88ec8e627a12f83",
     ]
+    by_label = {h.label: h.hex for h in stored}
+    assert by_label["crop_0.59_+0.06_-0.06"] == (
+        "07ed79f80c29c3873df08e38e38618e6ce7133fe000ee2e71ef3e21ce0671867"
+    )
+    assert by_label["crop_0.53_-0.07_+0.07"] == (
+        "89b367ce1f86dc0ee06033719b92c48926ed1f4ccf0ee03e38761bf1c7c1e22e"
+    )
+    everything = hashlib.sha256("".join(h.hex for h in stored).encode()).hexdigest()
+    assert everything == "2eb481abf17698f0232a46b01266c6c60babc3de877d6e45b376f2814c71cb9f"
     assert signal_type("pdq_region") is PdqRegionSignal
     assert PdqRegionSignal.default_threshold == robust.ROBUST_THRESHOLD
 
@@ -87,7 +100,8 @@ def test_fitted_rotation_angle(photos: list[harness.Photo], corpus: Path) -> Non
 
 
 def test_robust_rule_catches_what_plain_pdq_misses(photos: list[harness.Photo]) -> None:
-    names = ("crop_5", "crop_10", "pad_20_solid", "rotate_+4", "rotate_+4+crop_5", "screenshot", "mirror")
+    names = ("crop_5", "crop_10", "crop_20", "pad_20_solid", "rotate_+4", "rotate_+4+crop_5", "screenshot",
+             "mirror")
     corpus = harness.hash_corpus(photos, [transform_named(n) for n in names])
     d = harness.pair_distances(corpus.queries, corpus.entries)
     source = np.array(corpus.query_source)

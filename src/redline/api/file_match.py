@@ -81,21 +81,39 @@ class _Found(Protocol):
     def entry_id(self) -> int: ...
     @property
     def distance(self) -> int: ...
+    @property
+    def case_id(self) -> str | None: ...
 
 
 M = TypeVar("M", bound=_Found)
 
 
-def best_per_entry(results: Sequence[list[M]]) -> list[tuple[int, list[M]]]:
+def _group(match: _Found) -> str | int:
+    """What one review item stands for: the survivor case (all crops of a picture are in it), or the entry
+    itself when it came without a case (partner submissions, imports)."""
+    return match.case_id if match.case_id is not None else match.entry_id
+
+
+def best_per_case(results: Sequence[list[M]], already: Sequence[list[M]] = ()) -> list[tuple[int, list[M]]]:
     """``results[i]``: the matches of derived hash ``i``. Returns ``(i, matches)`` for each derived hash that
-    is the closest one to at least one entry, each entry once; on a tie the earlier hash (the plain one
-    comes first) is kept."""
-    best: dict[int, tuple[int, int, M]] = {}  # entry id -> (distance, query position, match)
+    is the closest one to at least one case (or case-less entry), each case once; on a tie the earlier
+    hash (the plain one comes first) is kept. Cases that ``already`` matched (the upload's plain hashes)
+    are left out: their match and review item exist.
+
+    Why per case: the survivor's device stores a picture as 32 entries (its ``pdq`` and 31 crops), and an
+    edited copy is typically near several neighbouring crops; one upload must make one review item for a
+    picture, not one per crop. A case's other pictures are the same survivor's: an upload matching two of
+    them still needs one decision."""
+    done = {_group(m) for matches in already for m in matches}
+    best: dict[str | int, tuple[int, int, M]] = {}  # group -> (distance, query position, match)
     for position, matches in enumerate(results):
         for match in matches:
-            known = best.get(match.entry_id)
+            group = _group(match)
+            if group in done:
+                continue
+            known = best.get(group)
             if known is None or match.distance < known[0]:
-                best[match.entry_id] = (match.distance, position, match)
+                best[group] = (match.distance, position, match)
     by_query: dict[int, list[M]] = {}
     for _, position, match in sorted(best.values(), key=lambda b: (b[1], b[0], b[2].entry_id)):
         by_query.setdefault(position, []).append(match)

@@ -16,7 +16,7 @@ from starlette.formparsers import MultiPartException
 
 from redline.actions.matchlog import Decided, MetadataError, act_on_results, check_caller_fields
 from redline.api.deps import Caller, Services, require_scope, services
-from redline.api.file_match import RegionQuery, best_per_entry, file_queries, hash_upload
+from redline.api.file_match import RegionQuery, best_per_case, file_queries, hash_upload
 from redline.api.problems import PROBLEMS, Problem
 from redline.api.schemas import (
     EntriesAdded,
@@ -294,13 +294,14 @@ def match_upload(
     content_id: str | None,
     metadata: dict[str, Any] | None,
 ) -> tuple[list[FileHash], list[MatchResult]]:
-    """Search the upload's plain and derived hashes in one go; keep each entry's best derived match only
-    (one log row, one review item per matched entry), then act on everything through the usual path."""
+    """Search the upload's plain and derived hashes in one go; keep each case's best derived match only
+    (one log row, one review item per matched picture's case, none where a plain hash already matched the
+    case; ``file_match.best_per_case``), then act on everything through the usual path."""
     queries = [MatchQuery(h.type, h.value) for h in hashes]
     queries += [MatchQuery(d.hash.type, d.hash.value, d.allowance) for d in derived]
     found_matches = find_matches(found, queries)
     plain, robust = found_matches[: len(hashes)], found_matches[len(hashes) :]
-    kept = best_per_entry(robust)
+    kept = best_per_case(robust, already=plain)
     hashes = [*hashes, *(derived[position].hash for position, _ in kept)]
     results = [*plain, *(matches for _, matches in kept)]
     return hashes, act(found, [h.value for h in hashes], results, caller, content_id, metadata)

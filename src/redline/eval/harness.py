@@ -23,6 +23,7 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
+from redline.eval import distances
 from redline.eval.transforms import TRANSFORMS, Transform, apply_transform, transform_named
 from redline.signals.robust import (
     MIN_QUALITY,
@@ -128,37 +129,23 @@ class PairDistances:
 
 
 def _flatten(groups: Sequence[list[RegionHash]]) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.bool_],
-                                                          npt.NDArray[np.intp], npt.NDArray[np.bool_],
-                                                          npt.NDArray[np.int16]]:
-    """All hashes as (n, 4) uint64 rows, whether each is usable, each group's first row, which rows
-    are the group's first (plain) hash, and each row's slack (its threshold above ROBUST_THRESHOLD)."""
+                                                          npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """All hashes as (n, 4) uint64 rows, whether each is usable, group boundaries (:func:`distances.bounds`)
+    and each row's slack (its threshold above ROBUST_THRESHOLD)."""
     raw = b"".join(h.code for group in groups for h in group)
     words = np.frombuffer(raw, dtype=np.uint64).reshape(-1, 4)
     ok = np.array([h.quality >= MIN_QUALITY for group in groups for h in group], dtype=bool)
-    sizes = np.array([len(group) for group in groups])
-    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.intp)
-    first = np.zeros(len(words), dtype=bool)
-    first[starts] = True
-    slack = np.array([h.threshold - ROBUST_THRESHOLD for group in groups for h in group], dtype=np.int16)
-    return words, ok, starts, first, slack
+    slack = np.array([h.threshold - ROBUST_THRESHOLD for group in groups for h in group], dtype=np.int64)
+    return words, ok, distances.bounds([len(group) for group in groups]), slack
 
 
-def pair_distances(queries: Sequence[list[RegionHash]], entries: Sequence[list[RegionHash]],
-                   chunk: int = 512) -> PairDistances:
+def pair_distances(queries: Sequence[list[RegionHash]], entries: Sequence[list[RegionHash]]) -> PairDistances:
     """Distances between every query and every stored entry (see :class:`PairDistances`)."""
-    e_words, e_ok, e_starts, e_first, _ = _flatten(entries)
+    e_words, e_ok, e_bounds, _ = _flatten(entries)
+    q_words, q_ok, q_bounds, q_slack = _flatten(queries)
     plain = np.empty((len(queries), len(entries)), dtype=np.int16)
     robust = np.empty_like(plain)
-    for lo in range(0, len(queries), chunk):
-        block = queries[lo : lo + chunk]
-        q_words, q_ok, q_starts, q_first, q_slack = _flatten(block)
-        d = np.bitwise_count(q_words[:, None, :] ^ e_words[None, :, :]).sum(axis=2, dtype=np.int16)
-        d -= q_slack[:, None]
-        d[~q_ok, :] = 256
-        d[:, ~e_ok] = 256
-        plain[lo : lo + len(block)] = d[q_first][:, e_first] + q_slack[q_first][:, None]
-        per_entry = np.minimum.reduceat(d, e_starts, axis=1)
-        robust[lo : lo + len(block)] = np.minimum.reduceat(per_entry, q_starts, axis=0)
+    distances.group_minima(q_words, q_ok, q_slack, q_bounds, e_words, e_ok, e_bounds, robust, plain)
     return PairDistances(plain, robust)
 
 

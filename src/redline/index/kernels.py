@@ -31,7 +31,7 @@ META_COLUMNS = 7
 
 
 @intrinsic
-def _popcount(typingctx: Any, value: Any) -> Any:
+def popcount(typingctx: Any, value: Any) -> Any:
     """LLVM ``ctpop``: compiles to the CPU's POPCNT instruction."""
     if not isinstance(value, types.Integer):
         return None
@@ -46,7 +46,7 @@ def _popcount(typingctx: Any, value: Any) -> Any:
 def _distance(query: Any, codes: Any, row: int) -> int:
     dist = 0
     for w in range(codes.shape[1]):
-        dist += np.int64(_popcount(query[w] ^ codes[row, w]))
+        dist += np.int64(popcount(query[w] ^ codes[row, w]))
     return dist
 
 
@@ -147,7 +147,7 @@ def probe_search(
                         if meta[i, RADIUS] < 0:
                             continue
                         other = _key(codes[row], meta[i, START], meta[i, WIDTH])
-                        if np.int64(_popcount(other ^ qkeys[i])) <= meta[i, RADIUS]:
+                        if np.int64(popcount(other ^ qkeys[i])) <= meta[i, RADIUS]:
                             seen_before = True
                             break
                     if seen_before or (removed[row >> 3] >> (row & 7)) & 1:

@@ -72,11 +72,15 @@ class Match:
     status: str
     #: The bank's default action; the moderation rules (``redline.actions.rules.decide``) make the final one.
     action: str
+    #: The survivor case the entry came in with (None for partner submissions and imports). One picture
+    #: is stored as several entries (pdq and 31 pdq_region crops), all in its case: robust matching reports
+    #: one match per case, not one per crop (``redline.api.file_match.best_per_case``).
+    case_id: str | None = None
 
 
 _CANDIDATES = text(
-    "SELECT e.id, e.signal_type, e.quality, e.status, b.name, b.thresholds, b.default_action, b.enabled "
-    "FROM entries e JOIN banks b ON b.id = e.bank_id WHERE e.id IN :ids"
+    "SELECT e.id, e.signal_type, e.quality, e.status, b.name, b.thresholds, b.default_action, b.enabled, "
+    "e.case_id FROM entries e JOIN banks b ON b.id = e.bank_id WHERE e.id IN :ids"
 ).bindparams(bindparam("ids", expanding=True))
 _EXACT = text(
     "SELECT e.value, e.id FROM entries e "
@@ -407,7 +411,7 @@ class Matcher:
                     continue
                 if row[2] is not None and row[2] < self._min_quality and row[1] in self._indexes:
                     continue
-                matches.append(Match(entry_id, row[4], row[1], distance, row[2], row[3], row[6]))
+                matches.append(Match(entry_id, row[4], row[1], distance, row[2], row[3], row[6], row[8]))
             results.append(matches)
         return results
 

@@ -4,8 +4,9 @@ Plain PDQ compares one hash of the whole stored image with one hash of the whole
 that was cropped, framed, rotated or screenshotted, because the hashed picture is no longer the same
 rectangle. This module keeps PDQ (so the survivor's browser can compute everything the bank stores) and adds:
 
-* **Stored side** (survivor's device): PDQ of centred crops of the upright photo at :data:`REGION_SCALES`.
-  A query that is a crop of the photo is close to the stored crop of about the same size.
+* **Stored side** (survivor's device): PDQ of crops of the upright photo, :data:`STORED_REGIONS`: a ladder of
+  sizes (:data:`REGION_SCALES`), centred, and for the deeper rungs also shifted on a 3x3 grid. A query that
+  is a crop of the photo is close to the stored crop of about the same size and place.
 * **Query side** (platform or server): besides the plain hash, the hash of the mirrored query, of the photo
   found inside a uniform surround (borders, screenshot UI) or a blurred surround, and of the de-rotated
   query when black rotation corners are found (:mod:`redline.signals.robust_geometry`).
@@ -34,15 +35,68 @@ from redline.signals.robust_geometry import (
     sharp_box,
 )
 
-#: Centred crops stored per image, as a fraction of width and height (1.0, the whole image, is plain PDQ).
-#: A geometric ladder (ratio 0.9), so a query cropped by any amount is near one rung.
-REGION_SCALES: tuple[float, ...] = (0.9, 0.81, 0.73)
+#: The ladder of stored crop sizes, as a fraction of width and height (1.0, the whole image, is plain PDQ).
+#: Geometric (ratio 0.9), so a query cropped by any amount is near one rung; together with the query's
+#: windows at 0.9 and 0.95 of the upload, every crop size lands within ~3% of a rung, and PDQ tolerates a
+#: 3% size difference (~28 bits) but not a 5% one (docs/ROBUSTNESS.md).
+REGION_SCALES: tuple[float, ...] = (0.9, 0.81, 0.73, 0.66, 0.59, 0.53)
+#: For the deeper rungs, the grid step of extra crops shifted off-centre (fraction of width and height).
+#: A crop that keeps 60% of a photo can be anywhere: its centre moves up to ~10% of the photo, more than the
+#: query's shifted windows reach (~4% of the photo), so the bank also stores that rung at -step, 0, +step in
+#: each direction. The step grows with the crop because the possible offset does.
+REGION_GRID_STEPS: dict[float, float] = {0.66: 0.05, 0.59: 0.06, 0.53: 0.07}
+
+
+@dataclass(frozen=True)
+class StoredRegion:
+    """One crop the survivor's device hashes: ``scale`` of each side, centred, then moved by ``dx``/``dy``
+    (fractions of width and height)."""
+
+    scale: float
+    dx: float = 0.0
+    dy: float = 0.0
+
+    @property
+    def label(self) -> str:
+        if self.dx == 0 and self.dy == 0:
+            return f"crop_{self.scale:g}"
+        return f"crop_{self.scale:g}_{self.dx:+.2f}_{self.dy:+.2f}"
+
+    @property
+    def box(self) -> Box:
+        # Written so that dx = dy = 0 gives exactly the centred box (bit-identical to the first recipe's
+        # crops, so hashes stored before the grid was added stay valid); the portal computes the same
+        # expression in the same order (web/static/pdq.js, regionBox).
+        margin = (1 - self.scale) / 2
+        return (margin + self.dx, margin + self.dy, 1 - margin + self.dx, 1 - margin + self.dy)
+
+
+def _stored_regions() -> tuple[StoredRegion, ...]:
+    regions = []
+    for scale in REGION_SCALES:
+        step = REGION_GRID_STEPS.get(scale)
+        if step is None:
+            regions.append(StoredRegion(scale))
+            continue
+        for dy in (0.0, -step, step):
+            for dx in (0.0, -step, step):
+                regions.append(StoredRegion(scale, dx, dy))
+    return tuple(regions)
+
+
+#: Every crop stored per image, in the order the portal sends them (after ``full``): 3 centred rungs, then
+#: 3 rungs x 9 places (the centred one first) = 30 crops.
+STORED_REGIONS: tuple[StoredRegion, ...] = _stored_regions()
 #: Query side: windows of this fraction of the query, on a grid of offsets from the centre. PDQ loses ~20
 #: bits per 1% of misalignment, so a crop that is off-centre by a few percent needs a window shifted to match.
 QUERY_WINDOW = 0.9
 #: Offsets run to +-6%: an off-centre 10% crop moves the photo's centre by up to ~6% of the upload (windows
 #: at the edge are clipped to the upload).
 QUERY_SHIFTS: tuple[float, ...] = (-0.06, -0.04, -0.02, 0.0, 0.02, 0.04, 0.06)
+#: Query side: a second, larger window size, on a smaller grid (+-4%). With the whole upload (1.0) and the
+#: 0.9 windows, the query's sizes step by ~5% of a rung, so any crop size is within ~3% of a stored rung.
+QUERY_WINDOW_LARGE = 0.95
+QUERY_SHIFTS_LARGE: tuple[float, ...] = (-0.04, -0.02, 0.0, 0.02, 0.04)
 #: Query side: the upload turned back by these angles (degrees), then windowed (shifted like the windows
 #: above) inside the turned picture. Catches a small rotation whose black corners were cropped away, so
 #: :func:`rotation_angle` cannot see it; each angle covers about +-1.5 degrees around it.
@@ -108,11 +162,11 @@ def centre_box(scale: float) -> Box:
 
 
 def entry_hashes(rgb: RgbArray) -> list[RegionHash]:
-    """What the bank stores for one image: the plain hash, then one hash per centred crop."""
+    """What the bank stores for one image: the plain hash, then one hash per :data:`STORED_REGIONS` crop."""
     hashes = [pdq_of(rgb)]
-    for scale in REGION_SCALES:
-        region = pdq_of(crop_box(rgb, centre_box(scale)))
-        hashes.append(RegionHash(f"crop_{scale:g}", region.code, region.quality))
+    for region in STORED_REGIONS:
+        found = pdq_of(crop_box(rgb, region.box))
+        hashes.append(RegionHash(region.label, found.code, found.quality))
     return hashes
 
 
@@ -130,8 +184,9 @@ def query_hashes(rgb: RgbArray) -> list[RegionHash]:
             hashes.append(RegionHash(label, region.code, region.quality, threshold))
 
     add("mirror", np.ascontiguousarray(work[:, ::-1]), WHOLE_THRESHOLD)
-    for dx, dy, window in _windows(QUERY_WINDOW, QUERY_SHIFTS):
-        add(f"window_{dx:+.2f}_{dy:+.2f}", crop_box(work, window))
+    for size, shifts in ((QUERY_WINDOW, QUERY_SHIFTS), (QUERY_WINDOW_LARGE, QUERY_SHIFTS_LARGE)):
+        for dx, dy, window in _windows(size, shifts):
+            add(f"window_{size:g}_{dx:+.2f}_{dy:+.2f}", crop_box(work, window))
     height, width = work.shape[:2]
     for turn in QUERY_ANGLES:
         turned = np.asarray(Image.fromarray(work).rotate(turn, resample=Image.Resampling.BICUBIC))
@@ -148,11 +203,15 @@ def query_hashes(rgb: RgbArray) -> list[RegionHash]:
         # textured fill beside the photo like photo: also try the box made symmetric with either margin.
         for label, box in _centred_variants(found):
             add(label, crop_box(work, box))
-    angle = fitted_rotation_angle(work)
-    if angle is None:
-        angle = rotation_angle(work)  # beyond the fit's 2-15 degrees
-    if angle is not None:
-        h, w = work.shape[:2]
+    # Both rotation finders, not one or the other: a dark photo edge next to a black corner pulls the fit
+    # a few degrees too far (10 read as 12.5-15), while the corner-by-corner legs can be thrown off by the
+    # same edge the other way. One extra hash when they disagree costs less than a missed match.
+    angles: list[float] = []
+    for found_angle in (fitted_rotation_angle(work), rotation_angle(work)):
+        if found_angle is not None and all(abs(found_angle - a) > 0.5 for a in angles):
+            angles.append(found_angle)
+    h, w = work.shape[:2]
+    for angle in angles:
         upright = np.asarray(Image.fromarray(work).rotate(-angle, resample=Image.Resampling.BICUBIC))
         fits = inscribed_scale(angle, w, h)
         scale = max((s for s in REGION_SCALES if s <= fits), default=min(REGION_SCALES))

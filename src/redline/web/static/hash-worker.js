@@ -4,7 +4,7 @@
 // `problem` is a stable code the page translates: unsupported, too-large, unreadable, empty.
 import { pdqFromRgba } from './pdq.js';
 import { Md5, Sha256, toHex } from './digest.js';
-import { LIMITS, REGION_SCALES, sniffKind } from './media.js';
+import { LIMITS, STORED_REGIONS, sniffKind } from './media.js';
 
 const CHUNK_BYTES = 4 * 1024 * 1024;
 
@@ -43,7 +43,7 @@ async function hashFile(file, { background, dihedral, progress }) {
     ]);
     progress(0.6);
     const md5 = new Md5().update(bytes).hex();
-    const pdq = pdqFromRgba(image.rgba, image.width, image.height, { dihedral, regions: REGION_SCALES });
+    const pdq = pdqFromRgba(image.rgba, image.width, image.height, { dihedral, regions: STORED_REGIONS });
     progress(1);
     return {
       kind,

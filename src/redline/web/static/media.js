@@ -8,11 +8,22 @@ export const LIMITS = {
 
 export const QUALITY_THRESHOLD = 50; // below this a PDQ hash matches unreliably (server: pdq_min_quality)
 
-// Centred crops hashed with each picture so cropped copies still match (server: signals/robust.py
-// REGION_SCALES; docs/ROBUSTNESS.md). Sent as `pdq_region` hashes with the whole picture's hash ('full').
-export const REGION_SCALES = [0.9, 0.81, 0.73];
+// Crops hashed with each picture so cropped copies still match (server: signals/robust.py STORED_REGIONS;
+// docs/ROBUSTNESS.md). Sent as `pdq_region` hashes with the whole picture's hash ('full'). A ladder of
+// sizes (ratio 0.9); the three deepest rungs are also stored shifted on a 3x3 grid, because a crop that
+// keeps 60% of a photo can sit anywhere in it.
+export const REGION_SCALES = [0.9, 0.81, 0.73, 0.66, 0.59, 0.53];
+export const REGION_GRID_STEPS = { 0.66: 0.05, 0.59: 0.06, 0.53: 0.07 };
 
-// Largest number of hashes in one submission (server: api/schemas.py MAX_CASE_HASHES). A picture sends 7.
+/** [{scale, dx, dy}] in robust.STORED_REGIONS order: each rung centred, then (for grid rungs) the other 8 places. */
+export const STORED_REGIONS = REGION_SCALES.flatMap((scale) => {
+  const step = REGION_GRID_STEPS[scale];
+  if (step === undefined) return [{ scale, dx: 0, dy: 0 }];
+  const places = [0, -step, step];
+  return places.flatMap((dy) => places.map((dx) => ({ scale, dx, dy })));
+});
+
+// Largest number of hashes in one submission (server: api/schemas.py MAX_CASE_HASHES). A picture sends 34 (MD5, SHA-256, PDQ, 31 pdq_region).
 export const MAX_CASE_HASHES = 10_000;
 
 const ascii = (bytes, from, to) => String.fromCharCode(...bytes.subarray(from, to));

@@ -198,18 +198,26 @@ function variant(block, fn) {
 /**
  * PDQ of an RGBA image (alpha already composited). Returns {hash, quality}; with `dihedral` also
  * `dihedral`: {orig, rot90, rot180, rot270, flipx, flipy, flipplus, flipminus} hex strings; with `regions`
- * (a list of scales such as [0.9, 0.81, 0.73]) also `regions`: [{label: 'crop_0.9', hash, quality}, ...],
- * the PDQ of each centred crop (what the bank stores to find cropped copies; server: signals/robust.py).
+ * (a list of crops {scale, dx, dy} such as media.js STORED_REGIONS) also `regions`:
+ * [{label: 'crop_0.9', hash, quality}, ...], the PDQ of each crop (what the bank stores to find cropped
+ * copies; server: signals/robust.py entry_hashes).
  */
 export function pdqFromRgba(rgba, width, height, { dihedral = false, regions = [] } = {}) {
   const result = pdqOfWindow(rgba, width, { left: 0, top: 0, width, height }, dihedral);
   if (regions.length) {
-    result.regions = regions.map((scale) => {
-      const { hash, quality } = pdqOfWindow(rgba, width, centreCrop(scale, width, height), false);
-      return { label: `crop_${scale}`, hash, quality };
+    result.regions = regions.map((region) => {
+      const { hash, quality } = pdqOfWindow(rgba, width, regionBox(region, width, height), false);
+      return { label: regionLabel(region), hash, quality };
     });
   }
   return result;
+}
+
+const signed = (x) => `${x >= 0 ? '+' : ''}${x.toFixed(2)}`;
+
+/** robust.StoredRegion.label: 'crop_0.9' when centred, else 'crop_0.66_-0.05_+0.00' (dx then dy). */
+export function regionLabel({ scale, dx, dy }) {
+  return dx === 0 && dy === 0 ? `crop_${scale}` : `crop_${scale}_${signed(dx)}_${signed(dy)}`;
 }
 
 function pdqOfWindow(rgba, stride, { left, top, width, height }, dihedral) {
@@ -235,13 +243,17 @@ function roundHalfEven(x) {
   return Math.abs(x - Math.trunc(x)) === 0.5 && r % 2 !== 0 ? r - 1 : r;
 }
 
-/** The centred crop keeping `scale` of each side, in pixels, exactly as signals/robust.py computes it. */
-export function centreCrop(scale, width, height) {
+/**
+ * The crop keeping `scale` of each side, centred then moved by dx, dy (fractions of width and height), in
+ * pixels: the same floating-point expressions in the same order as robust.StoredRegion.box and
+ * robust.crop_box, so both sides cut the same pixels.
+ */
+export function regionBox({ scale, dx = 0, dy = 0 }, width, height) {
   const margin = (1 - scale) / 2;
-  const left = roundHalfEven(margin * width);
-  const top = roundHalfEven(margin * height);
-  const right = Math.max(left + 1, roundHalfEven((1 - margin) * width));
-  const bottom = Math.max(top + 1, roundHalfEven((1 - margin) * height));
+  const left = roundHalfEven((margin + dx) * width);
+  const top = roundHalfEven((margin + dy) * height);
+  const right = Math.max(left + 1, roundHalfEven((1 - margin + dx) * width));
+  const bottom = Math.max(top + 1, roundHalfEven((1 - margin + dy) * height));
   return { left, top, width: right - left, height: bottom - top };
 }
 
