@@ -45,7 +45,7 @@ def test_stored_recipe_is_pinned(corpus: Path) -> None:
     pixels = np.asarray(Image.open(corpus / "photos" / PHOTOS[0]).convert("RGB"))
     stored = robust.entry_hashes(pixels)
     labels = [h.label for h in stored]
-    assert len(stored) == 31 and len(set(labels)) == 31
+    assert len(stored) == 35 and len(set(labels)) == 35
     # The first recipe's four hashes are unchanged, so entries stored before the grid still match.
     assert labels[:5] == ["full", "crop_0.9", "crop_0.81", "crop_0.73", "crop_0.66"]
     assert [h.hex for h in stored[:4]] == [
@@ -61,8 +61,11 @@ def test_stored_recipe_is_pinned(corpus: Path) -> None:
     assert by_label["crop_0.53_-0.07_+0.07"] == (
         "89b367ce1f86dc0ee06033719b92c48926ed1f4ccf0ee03e38761bf1c7c1e22e"
     )
+    assert by_label["crop_0.5_+0.25_+0.25"] == (  # the bottom-right quadrant
+        "b06f1942e7b219e2e71611b2439eaec81e1c176c5c48a66cded9adc371b6e392"
+    )
     everything = hashlib.sha256("".join(h.hex for h in stored).encode()).hexdigest()
-    assert everything == "2eb481abf17698f0232a46b01266c6c60babc3de877d6e45b376f2814c71cb9f"
+    assert everything == "7ef598c5038690bfb15b2fdf6a147298bcfd5d006d2938111ee19caa56d9f643"
     assert signal_type("pdq_region") is PdqRegionSignal
     assert PdqRegionSignal.default_threshold == robust.ROBUST_THRESHOLD
 
@@ -101,7 +104,7 @@ def test_fitted_rotation_angle(photos: list[harness.Photo], corpus: Path) -> Non
 
 def test_robust_rule_catches_what_plain_pdq_misses(photos: list[harness.Photo]) -> None:
     names = ("crop_5", "crop_10", "crop_20", "pad_20_solid", "rotate_+4", "rotate_+4+crop_5", "screenshot",
-             "mirror")
+             "mirror", "stickers")
     corpus = harness.hash_corpus(photos, [transform_named(n) for n in names])
     d = harness.pair_distances(corpus.queries, corpus.entries)
     source = np.array(corpus.query_source)

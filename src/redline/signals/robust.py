@@ -71,6 +71,12 @@ class StoredRegion:
         return (margin + self.dx, margin + self.dy, 1 - margin + self.dx, 1 - margin + self.dy)
 
 
+#: The four quadrants (half of each side, in each corner), stored too: an opaque sticker, emoji or caption
+#: moves the whole picture's hash (and every window's) 45-80 bits, as far as some distinct photos are,
+#: but usually leaves at least one quadrant untouched. The query hashes its own quadrants (and its mirror's).
+QUADRANT_SHIFTS: tuple[float, ...] = (-0.25, 0.25)
+
+
 def _stored_regions() -> tuple[StoredRegion, ...]:
     regions = []
     for scale in REGION_SCALES:
@@ -81,11 +87,12 @@ def _stored_regions() -> tuple[StoredRegion, ...]:
         for dy in (0.0, -step, step):
             for dx in (0.0, -step, step):
                 regions.append(StoredRegion(scale, dx, dy))
+    regions += [StoredRegion(0.5, dx, dy) for dy in QUADRANT_SHIFTS for dx in QUADRANT_SHIFTS]
     return tuple(regions)
 
 
-#: Every crop stored per image, in the order the portal sends them (after ``full``): 3 centred rungs, then
-#: 3 rungs x 9 places (the centred one first) = 30 crops.
+#: Every crop stored per image, in the order the portal sends them (after ``full``): 3 centred rungs,
+#: 3 rungs x 9 places (the centred one first), then the 4 quadrants = 34 crops.
 STORED_REGIONS: tuple[StoredRegion, ...] = _stored_regions()
 #: Query side: windows of this fraction of the query, on a grid of offsets from the centre. PDQ loses ~20
 #: bits per 1% of misalignment, so a crop that is off-centre by a few percent needs a window shifted to match.
@@ -183,7 +190,12 @@ def query_hashes(rgb: RgbArray) -> list[RegionHash]:
         if all(region.code != h.code for h in hashes):
             hashes.append(RegionHash(label, region.code, region.quality, threshold))
 
-    add("mirror", np.ascontiguousarray(work[:, ::-1]), WHOLE_THRESHOLD)
+    mirrored = np.ascontiguousarray(work[:, ::-1])
+    add("mirror", mirrored, WHOLE_THRESHOLD)
+    for prefix, pixels in (("quadrant", work), ("mirror_quadrant", mirrored)):
+        for dy in QUADRANT_SHIFTS:
+            for dx in QUADRANT_SHIFTS:
+                add(f"{prefix}_{dx:+.2f}_{dy:+.2f}", crop_box(pixels, StoredRegion(0.5, dx, dy).box))
     for size, shifts in ((QUERY_WINDOW, QUERY_SHIFTS), (QUERY_WINDOW_LARGE, QUERY_SHIFTS_LARGE)):
         for dx, dy, window in _windows(size, shifts):
             add(f"window_{size:g}_{dx:+.2f}_{dy:+.2f}", crop_box(work, window))

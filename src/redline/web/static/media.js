@@ -15,15 +15,24 @@ export const QUALITY_THRESHOLD = 50; // below this a PDQ hash matches unreliably
 export const REGION_SCALES = [0.9, 0.81, 0.73, 0.66, 0.59, 0.53];
 export const REGION_GRID_STEPS = { 0.66: 0.05, 0.59: 0.06, 0.53: 0.07 };
 
-/** [{scale, dx, dy}] in robust.STORED_REGIONS order: each rung centred, then (for grid rungs) the other 8 places. */
-export const STORED_REGIONS = REGION_SCALES.flatMap((scale) => {
-  const step = REGION_GRID_STEPS[scale];
-  if (step === undefined) return [{ scale, dx: 0, dy: 0 }];
-  const places = [0, -step, step];
-  return places.flatMap((dy) => places.map((dx) => ({ scale, dx, dy })));
-});
+// The four quadrants too: a sticker or caption usually leaves one of them untouched.
+export const QUADRANT_SHIFTS = [-0.25, 0.25];
 
-// Largest number of hashes in one submission (server: api/schemas.py MAX_CASE_HASHES). A picture sends 34 (MD5, SHA-256, PDQ, 31 pdq_region).
+/**
+ * [{scale, dx, dy}] in robust.STORED_REGIONS order: each rung centred, then (for grid rungs) the other 8
+ * places, then the four quadrants.
+ */
+export const STORED_REGIONS = [
+  ...REGION_SCALES.flatMap((scale) => {
+    const step = REGION_GRID_STEPS[scale];
+    if (step === undefined) return [{ scale, dx: 0, dy: 0 }];
+    const places = [0, -step, step];
+    return places.flatMap((dy) => places.map((dx) => ({ scale, dx, dy })));
+  }),
+  ...QUADRANT_SHIFTS.flatMap((dy) => QUADRANT_SHIFTS.map((dx) => ({ scale: 0.5, dx, dy }))),
+];
+
+// Largest number of hashes in one submission (server: api/schemas.py MAX_CASE_HASHES). A picture sends 38 (MD5, SHA-256, PDQ, 35 pdq_region).
 export const MAX_CASE_HASHES = 10_000;
 
 const ascii = (bytes, from, to) => String.fromCharCode(...bytes.subarray(from, to));
