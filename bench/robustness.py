@@ -3,6 +3,7 @@
     .venv/bin/python bench/robustness.py                      # all ~512 photos, library mode
     .venv/bin/python bench/robustness.py --step 8 --jobs 2    # every 8th photo, quick look
     .venv/bin/python bench/robustness.py --json var/robustness.json
+    .venv/bin/python bench/robustness.py --step 4 --crop-sweep  # crops of 2.5-25% a side instead
 
 Library mode calls the hash functions directly (the same code the server and, ported, the portal run).
 Plain PDQ at 31 and at the threshold that keeps FPR <= 1e-4 are the baselines, scored on the same hashes in
@@ -19,7 +20,7 @@ import time
 from pathlib import Path
 
 from redline.eval import harness
-from redline.eval.transforms import TRANSFORMS, transform_named
+from redline.eval.transforms import CROP_SWEEP, TRANSFORMS, transform_named
 from redline.signals.robust import ROBUST_THRESHOLD
 
 DEFAULT_PHOTOS = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus" / "photos"
@@ -35,11 +36,14 @@ def main() -> None:
     parser.add_argument("--robust-threshold", type=int, default=ROBUST_THRESHOLD)
     parser.add_argument("--no-hard", action="store_true", help="skip the hard-negative halves")
     parser.add_argument("--json", type=Path, help="also write the report as JSON here")
+    parser.add_argument("--crop-sweep", action="store_true",
+                        help="crops of 2.5-25%% a side (between the benchmark sizes) instead of its edits")
     args = parser.parse_args()
+    transforms = CROP_SWEEP if args.crop_sweep else TRANSFORMS
 
     photos = harness.load_photos(args.photos)[:: args.step]
     started = time.perf_counter()
-    corpus = harness.hash_corpus(photos, TRANSFORMS, jobs=args.jobs)
+    corpus = harness.hash_corpus(photos, transforms, jobs=args.jobs)
     hashed = time.perf_counter()
     hard = None
     if not args.no_hard:
@@ -47,7 +51,7 @@ def main() -> None:
         hard = harness.hash_corpus(harness.half_photos(photos), hard_transforms, jobs=args.jobs)
     rep = harness.report(corpus, hard, args.robust_threshold, sweep=range(30, 66, 3))
     finished = time.perf_counter()
-    print(f"# {len(photos)} photos from {args.photos}, {len(TRANSFORMS)} transforms, jobs={args.jobs}, "
+    print(f"# {len(photos)} photos from {args.photos}, {len(transforms)} transforms, jobs={args.jobs}, "
           f"{platform.machine()} {platform.python_version()}")
     print(f"# hashing {hashed - started:.0f} s, hard negatives + scoring {finished - hashed:.0f} s; "
           f"hashes per stored image {rep.hashes_per_entry:.1f}, per query {rep.hashes_per_query:.1f}")

@@ -17,7 +17,7 @@ import pytest
 import sqlalchemy as sa
 from playwright.sync_api import Page, expect
 
-from redline.signals import hash_image
+from redline.signals import hash_image, robust
 from tests.web.test_pdq_conformance import stored_reference
 
 pytestmark = [pytest.mark.browser, pytest.mark.shared, pytest.mark.slow]
@@ -33,8 +33,9 @@ MEDIA_SIGNATURES = {
 #: Generous upper bound of one hash in the JSON body ({"type": "pdq_region", "value": "<64 hex>",
 #: "quality": 100} is ~100 bytes).
 BYTES_PER_HASH = 130
-#: What one file may send: a picture pdq, four pdq_region (robust matching), md5, sha256; a video md5, sha256.
-HASHES_PER_PICTURE, HASHES_PER_VIDEO = 7, 2
+#: What one file may send: a picture pdq, 35 pdq_region (robust matching), md5, sha256; a video md5, sha256.
+REGIONS_PER_PICTURE = 1 + len(robust.STORED_REGIONS)
+HASHES_PER_PICTURE, HASHES_PER_VIDEO = 3 + REGIONS_PER_PICTURE, 2
 ATTESTATIONS = ["attest-subject", "attest-non-consensual", "attest-adult"]
 
 
@@ -145,10 +146,10 @@ def test_whole_flow_sends_only_hashes(chromium: Any, corpus: Path, portal: tuple
     hashes = payload["hashes"]
     assert set(payload) == {"hashes", "attestation"}
     pictures = [f for f in files if f.suffix != ".mp4"]
-    # The bound comes from the files chosen, not from the payload itself: 7 hashes a picture, 2 a video.
+    # The bound comes from the files chosen, not from the payload itself: 38 hashes a picture, 2 a video.
     most_hashes = HASHES_PER_PICTURE * len(pictures) + HASHES_PER_VIDEO * (len(files) - len(pictures))
     assert len(hashes) <= most_hashes
-    assert sum(h["type"] == "pdq_region" for h in hashes) == 4 * len(pictures)
+    assert sum(h["type"] == "pdq_region" for h in hashes) == REGIONS_PER_PICTURE * len(pictures)
     names = {f"file name {f.name}": f.name.encode() for f in files}
     needles = {**{f"{k} signature": v for k, v in MEDIA_SIGNATURES.items()}, **names}
     for method, url, body in recorder.requests:

@@ -11,6 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from redline.cli.main import app
+from redline.signals import robust
 
 pytestmark = [pytest.mark.shared, pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)]
 
@@ -31,10 +32,11 @@ def test_protect_sends_hashes_and_prints_credentials(
     secret = re.search(r"Secret: (\S+)", result.output)
     assert case_id and secret
     case = httpx.get(f"{base}/v1/cases/{case_id[1]}", headers={"X-Case-Secret": secret[1]}).json()
-    types = sorted(h["type"] for h in case["hashes"])  # the photo: pdq + 4 pdq_region; both: md5, sha256
-    assert types == ["md5", "md5", "pdq", *["pdq_region"] * 4, "sha256", "sha256"]
+    types = sorted(h["type"] for h in case["hashes"])  # the photo: pdq + 35 pdq_region; both: md5, sha256
+    regions = ["pdq_region"] * (1 + len(robust.STORED_REGIONS))
+    assert types == ["md5", "md5", "pdq", *regions, "sha256", "sha256"]
     assert all(h["status"] == "active" for h in case["hashes"])
-    assert "Sent 9 hashes" in result.output
+    assert f"Sent {len(types)} hashes" in result.output
     assert hashlib.md5(video.read_bytes()).hexdigest() not in result.output  # hashes are not echoed
 
 

@@ -190,8 +190,16 @@ TRANSFORMS: tuple[Transform, ...] = (
 )
 
 
+#: Off-centre crops of every size from 2.5% to 25% a side, for ``bench/robustness.py --crop-sweep``: a
+#: recipe tuned to the three benchmark sizes (5/10/20%) alone would miss the sizes between them.
+CROP_SWEEP: tuple[Transform, ...] = tuple(
+    Transform(f"crop_{percent:g}", "crop_sweep", crop(percent / 100))
+    for percent in (2.5, 7.5, 12.5, 15, 17.5, 22.5, 25)
+)
+
+
 def transform_named(name: str) -> Transform:
-    for transform in TRANSFORMS:
+    for transform in (*TRANSFORMS, *CROP_SWEEP):
         if transform.name == name:
             return transform
     raise KeyError(f"unknown transform {name!r}; known: {', '.join(t.name for t in TRANSFORMS)}")

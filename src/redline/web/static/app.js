@@ -2,7 +2,7 @@
 // Nothing is written to browser storage: state lives in this module and disappears with the page.
 import { Hasher } from './hashing.js';
 import { LANGUAGES, preferredLanguage, setLanguage, t, translate } from './i18n.js';
-import { MAX_CASE_HASHES, QUALITY_THRESHOLD } from './media.js';
+import { MAX_CASE_HASHES, QUALITY_THRESHOLD, STORED_REGIONS } from './media.js';
 
 const NEUTRAL_SITE = 'https://www.bbc.com/weather';
 // Names the wording of Step 1 (catalog keys attest.*), recorded with the case. Change it when that wording changes.
@@ -168,12 +168,12 @@ function updateSubmit() {
   $('submit').setAttribute('aria-disabled', String(state.submitting || busy || !readyEntries().length));
 }
 
-/** Hashes one picture sends: pdq, four pdq_region (whole picture and three centred crops), md5, sha256. */
-const HASHES_PER_PICTURE = 7;
+/** Hashes one picture sends: pdq, md5, sha256, and pdq_region for the whole picture and each stored crop (38). */
+const HASHES_PER_PICTURE = 4 + STORED_REGIONS.length;
 
 /**
  * The request body: every distinct hash, nothing else (no names, sizes or pixels). A picture sends its PDQ
- * hash, and the same hash plus its three centred-crop hashes as `pdq_region` (robust matching: cropped,
+ * hash, and the same hash plus its 34 crop hashes as `pdq_region` (robust matching: cropped, stickered,
  * framed and screenshotted copies; docs/ROBUSTNESS.md), then MD5 and SHA-256.
  */
 export function casePayload(results, subject) {

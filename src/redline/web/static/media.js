@@ -32,7 +32,8 @@ export const STORED_REGIONS = [
   ...QUADRANT_SHIFTS.flatMap((dy) => QUADRANT_SHIFTS.map((dx) => ({ scale: 0.5, dx, dy }))),
 ];
 
-// Largest number of hashes in one submission (server: api/schemas.py MAX_CASE_HASHES). A picture sends 38 (MD5, SHA-256, PDQ, 35 pdq_region).
+// Largest number of hashes in one submission (server: api/schemas.py MAX_CASE_HASHES). A picture sends 38
+// (MD5, SHA-256, PDQ, 35 pdq_region), so one case holds up to 263 pictures.
 export const MAX_CASE_HASHES = 10_000;
 
 const ascii = (bytes, from, to) => String.fromCharCode(...bytes.subarray(from, to));
