@@ -3,9 +3,9 @@
 Goal (issue 5): <= 1 s per 12 MP photo. Baseline in the same run: the server's Python hashing of the same
 file (``redline.signals.hash_image``: PDQ with dihedral variants, MD5, SHA-256). The browser figure covers
 the whole per-file work of the page's worker: reading the file, SHA-256 (WebCrypto), MD5, decoding with EXIF
-orientation, PDQ and the three centred-crop region hashes. It also reports the Hamming distance between the
-browser's and the server's PDQ of the file (the server decodes large JPEGs at reduced scale, see
-docs/SIGNALS.md, so a few bits are expected).
+orientation, PDQ and the 34 crop hashes of the stored region recipe (``robust.STORED_REGIONS``). It also
+reports the Hamming distance between the browser's and the server's PDQ of the file (the server decodes
+large JPEGs at reduced scale, see docs/SIGNALS.md, so a few bits are expected).
 
     .venv/bin/python bench/browser_hashing.py [--runs 5] [--megapixels 12]
 """
@@ -13,6 +13,7 @@ docs/SIGNALS.md, so a few bits are expected).
 from __future__ import annotations
 
 import argparse
+import shutil
 import statistics
 import sys
 import tempfile
@@ -22,8 +23,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from web.conftest import CHROMIUM, CHROMIUM_ARGS, serve_static
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tests.support import CHROMIUM_ARGS
+from tests.web.conftest import serve_static
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 TIME_IN_PAGE = """
 async ({name, runs}) => {

@@ -104,6 +104,11 @@ QUERY_SHIFTS: tuple[float, ...] = (-0.06, -0.04, -0.02, 0.0, 0.02, 0.04, 0.06)
 #: 0.9 windows, the query's sizes step by ~5% of a rung, so any crop size is within ~3% of a stored rung.
 QUERY_WINDOW_LARGE = 0.95
 QUERY_SHIFTS_LARGE: tuple[float, ...] = (-0.04, -0.02, 0.0, 0.02, 0.04)
+#: Query side: centred crops of the upload at these sizes (0.95, 0.90, ... 0.66 of each side). A border of
+#: any kind that is the same on opposite sides (a blurred fill, a mat, letterbox bars) leaves the photo as a
+#: centred crop of the upload; with the stored ladder these sizes find it within ~3% whatever the border's
+#: width, without relying on the border finders below (which a textured fill or a smooth photo edge fools).
+QUERY_CENTRED: tuple[float, ...] = tuple(0.95**k for k in range(1, 9))
 #: Query side: the upload turned back by these angles (degrees), then windowed (shifted like the windows
 #: above) inside the turned picture. Catches a small rotation whose black corners were cropped away, so
 #: :func:`rotation_angle` cannot see it; each angle covers about +-1.5 degrees around it.
@@ -199,6 +204,8 @@ def query_hashes(rgb: RgbArray) -> list[RegionHash]:
     for size, shifts in ((QUERY_WINDOW, QUERY_SHIFTS), (QUERY_WINDOW_LARGE, QUERY_SHIFTS_LARGE)):
         for dx, dy, window in _windows(size, shifts):
             add(f"window_{size:g}_{dx:+.2f}_{dy:+.2f}", crop_box(work, window))
+    for size in QUERY_CENTRED:
+        add(f"centred_{size:.2f}", crop_box(work, centre_box(size)))
     height, width = work.shape[:2]
     for turn in QUERY_ANGLES:
         turned = np.asarray(Image.fromarray(work).rotate(turn, resample=Image.Resampling.BICUBIC))
