@@ -173,6 +173,32 @@ def test_snapshot_round_trip(tmp_path: Path) -> None:
         MihIndex.load(path)
 
 
+def test_index_tuned_for_another_threshold_is_split_for_it_and_stays_exact(tmp_path: Path) -> None:
+    """The robust-region index is split for 45 bits, not PDQ's 31: another table layout, the same answers
+    at every threshold, and the choice survives a snapshot and the rebuilds after it."""
+    rng = np.random.default_rng(11)
+    n = 20_000  # a size where the cheapest split differs: 16 tables for 31, 19 for 45
+    codes = clustered(n, 256, 40, rng)
+    ids = np.arange(n, dtype=np.int64)
+    plain, tuned = MihIndex.build(ids, codes), new_index(256, tuned_for=45)
+    tuned.add(ids, codes)
+    assert isinstance(tuned, MihIndex) and tuned.tuned_for == 45
+    tuned.compact()  # a batch this small lands in the delta; build the tables
+    assert len(tuned._state.main.parts) == 19 and len(plain._state.main.parts) == 16
+    want = reference(ids, codes, 256)
+    queries = queries_near(codes, 256, 40, rng)
+    for threshold in (0, 31, 45, 64):
+        assert_same(tuned.search(queries, threshold), want.search(queries, threshold))
+    path = tmp_path / "regions.idx"
+    tuned.save(path)
+    loaded = MihIndex.load(path)
+    assert loaded.tuned_for == 45 and loaded._state.main.parts == tuned._state.main.parts
+    loaded.add(np.array([n + 1]), codes[:1])
+    loaded.compact()  # a rebuild after loading keeps the 45-bit split
+    assert loaded._state.main.parts == tuned._state.main.parts
+    assert sorted(loaded.search(codes[:1], 0)[0].ids.tolist()) == [0, n + 1]
+
+
 @pytest.mark.parametrize("make", [FlatIndex, MihIndex])
 def test_position_survives_save(tmp_path: Path, make: type[HammingIndex]) -> None:
     index = make(128)  # type: ignore[call-arg]

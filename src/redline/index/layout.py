@@ -75,8 +75,9 @@ def split(bits: int, m: int, n: int) -> tuple[Part, ...]:
     return tuple(parts)
 
 
-def choose_parts(bits: int, n: int) -> tuple[Part, ...]:
-    """The table split with the cheapest default-threshold (PDQ, T=31) search for ``n`` codes.
+def choose_parts(bits: int, n: int, threshold: int = DEFAULT_THRESHOLD) -> tuple[Part, ...]:
+    """The table split with the cheapest search at ``threshold`` (the index's usual one: PDQ's 31, robust
+    PDQ regions' 45) for ``n`` codes. Searches at any other threshold stay exact, only slower.
 
     Above ~33M codes memory decides instead: 32-bit parts, the fewest tables (4 bytes per code each).
     """
@@ -84,7 +85,7 @@ def choose_parts(bits: int, n: int) -> tuple[Part, ...]:
     if n >= WIDE_TABLES_FROM:
         return split(bits, fewest, n)
     candidates = [split(bits, m, n) for m in range(fewest, bits // 12 + 1)]
-    return min(candidates, key=lambda parts: search_cost(parts, n, DEFAULT_THRESHOLD)[0])
+    return min(candidates, key=lambda parts: search_cost(parts, n, threshold)[0])
 
 
 @lru_cache(maxsize=64)

@@ -32,7 +32,7 @@ from numpy.typing import NDArray
 from redline.index import kernels, snapshot
 from redline.index.base import CodeArray, HammingIndex, Hits, IdArray
 from redline.index.kernels import META_COLUMNS
-from redline.index.layout import Part, Plan, choose_parts, plan_search
+from redline.index.layout import DEFAULT_THRESHOLD, Part, Plan, choose_parts, plan_search
 
 _EMPTY_HITS = Hits(ids=np.empty(0, np.int64), distances=np.empty(0, np.int32))
 _MIN_DELTA_LIMIT = 65_536
@@ -128,12 +128,14 @@ def _bits_set(bitmap: NDArray[np.uint8], rows: NDArray[np.int64]) -> NDArray[np.
     return out
 
 
-def build_main(ids: IdArray, codes: NDArray[np.uint64], threads: int) -> _Main:
-    """Build the tables for unique ``ids`` sorted ascending and their codes (taken over, not copied)."""
+def build_main(ids: IdArray, codes: NDArray[np.uint64], threads: int,
+               tuned_for: int = DEFAULT_THRESHOLD) -> _Main:
+    """Build the tables for unique ``ids`` sorted ascending and their codes (taken over, not copied), split
+    for the cheapest search at ``tuned_for``."""
     n = int(ids.shape[0])
     if n == 0:
         return _empty_main(codes.shape[1])
-    parts = choose_parts(codes.shape[1] * 64, n)
+    parts = choose_parts(codes.shape[1] * 64, n, tuned_for)
     sizes = [(1 << p.dir_bits) + 1 for p in parts]
     offsets_base = tuple(int(b) for b in np.concatenate([[0], np.cumsum(sizes)[:-1]]))
     offsets = np.empty(sum(sizes), dtype=np.uint32)
@@ -203,14 +205,18 @@ class MihIndex(HammingIndex):
         threads: int | None = None,
         strategy: Literal["auto", "probe", "scan"] = "auto",
         delta_limit: int | None = None,
+        tuned_for: int = DEFAULT_THRESHOLD,
     ) -> None:
-        """``threads``: search threads (default: all cores). ``strategy`` and ``delta_limit`` exist so tests
-        and benchmarks can force each code path (probing at any threshold; frequent rebuilds)."""
+        """``threads``: search threads (default: all cores). ``tuned_for``: the threshold most searches use;
+        the tables are split to make that one cheapest (every threshold stays exact). ``strategy`` and
+        ``delta_limit`` exist so tests and benchmarks can force each code path (probing at any threshold;
+        frequent rebuilds)."""
         if bits <= 0 or bits % 64:
             raise ValueError("bits must be a positive multiple of 64")
         self.bits = bits
         self.strategy = strategy
         self.delta_limit = delta_limit
+        self.tuned_for = tuned_for
         self.position = 0
         self.threads = threads or os.cpu_count() or 1
         self._words = bits // 64
@@ -224,14 +230,15 @@ class MihIndex(HammingIndex):
 
     @classmethod
     def build(
-        cls, ids: IdArray, codes: CodeArray, bits: int = 256, threads: int | None = None, copy: bool = True
+        cls, ids: IdArray, codes: CodeArray, bits: int = 256, threads: int | None = None, copy: bool = True,
+        tuned_for: int = DEFAULT_THRESHOLD,
     ) -> Self:
         """Bulk build from arrays (e.g. a full read of the bank when there is no snapshot).
 
         With ``copy=False`` and ids already unique and ascending, the index keeps ``codes`` itself instead of
         a copy (halves peak memory at 100M codes); the caller must not modify the arrays afterwards.
         """
-        index = cls(bits, threads)
+        index = cls(bits, threads, tuned_for=tuned_for)
         ids = np.asarray(ids, dtype=np.int64).reshape(-1)
         words = _as_words(codes, bits)
         if words.shape[0] != ids.shape[0]:
@@ -357,7 +364,7 @@ class MihIndex(HammingIndex):
             # _last_wins already copied unless the input was sorted; copy=False hands the caller's arrays over
             all_ids = ids.copy() if ids is new_ids and copy else ids
             all_codes = words.copy() if words is new_words and copy else words
-        new_main = build_main(all_ids, np.ascontiguousarray(all_codes), self.threads)
+        new_main = build_main(all_ids, np.ascontiguousarray(all_codes), self.threads, self.tuned_for)
         self._state = _State(main=new_main, delta=self._new_delta(1024), delta_count=0)
         self._delta_rows = {}
         self._live = new_main.size
@@ -482,7 +489,7 @@ class MihIndex(HammingIndex):
         Cheap: the large arrays of the main part never change once built, so the copy shares them and only
         duplicates the removal bitmap and the delta (at most ``n / 64`` entries). The caller's thread holds
         the write lock only for that copy, not for the seconds a large snapshot takes to write."""
-        copy = type(self)(self.bits, self.threads, self.strategy, self.delta_limit)
+        copy = type(self)(self.bits, self.threads, self.strategy, self.delta_limit, self.tuned_for)
         with self._lock:
             state = self._state
             main, count = state.main, state.delta_count
@@ -521,6 +528,7 @@ class MihIndex(HammingIndex):
                 "bits": self.bits,
                 "meta": meta or {},
                 "position": int(self.position if position is None else position),
+                "tuned_for": self.tuned_for,
                 "parts": [[p.start, p.width, p.dir_bits] for p in main.parts],
                 "offsets_base": list(main.offsets_base),
             }
@@ -553,7 +561,8 @@ class MihIndex(HammingIndex):
         head, arrays = snap.header, snap.arrays
         if head.get("kind") != "mih":
             raise snapshot.SnapshotError(f"{path} is not a multi-index hashing snapshot")
-        index = cls(int(head["bits"]), threads)
+        # Snapshots from before "tuned_for" was recorded were all split for the default threshold.
+        index = cls(int(head["bits"]), threads, tuned_for=int(head.get("tuned_for", DEFAULT_THRESHOLD)))
         index.position = int(head["position"])
         main = _Main(
             ids=arrays["ids"],

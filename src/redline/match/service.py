@@ -102,8 +102,10 @@ class Matcher:
         self._db = db
         self._min_quality = min_quality
         self._poll_interval = poll_interval
+        # Each index's tables are split for its type's default threshold (pdq 31, pdq_region 45): the
+        # robust region searches at 45 are the expensive ones (docs/ROBUSTNESS.md, Cost).
         self._indexes: dict[str, HammingIndex] = {
-            name: new_index(kind.hash_length)
+            name: new_index(kind.hash_length, tuned_for=kind.default_threshold)
             for name, kind in SIGNAL_TYPES.items()
             if kind.distance_metric == "hamming"
         }
