@@ -21,7 +21,7 @@ import numpy as np
 
 from redline.eval import harness
 from redline.eval.transforms import apply_transform, transform_named
-from redline.index import new_index
+from redline.index import MihIndex, new_index
 from redline.signals.robust import (
     ROBUST_THRESHOLD,
     STORED_REGIONS,
@@ -92,8 +92,9 @@ def main() -> None:
                 index.search(probe, threshold)
         ms = 1000 * (time.perf_counter() - started) / repeats
         what = " + ".join(f"{n} at {t}" for n, t in searches)
-        print(f"| {label} | {rows:,} codes ({rows * 32 / 2**20:.0f} MiB of codes) | {what} | "
-              f"{ms:.1f} ms per upload |")
+        held = index.array_bytes if isinstance(index, MihIndex) else 0
+        print(f"| {label} | {rows:,} codes ({rows * 32 / 2**20:.0f} MiB of codes, "
+              f"index {held / 2**20:.0f} MiB) | {what} | {ms:.1f} ms per upload |")
         del index, codes
 
 if __name__ == "__main__":

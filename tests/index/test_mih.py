@@ -253,3 +253,13 @@ def test_rejects_bad_arguments() -> None:
         index.add(np.array([1, 2]), np.zeros((1, 32), np.uint8))
     assert index.search(np.zeros((0, 32), np.uint8), 31) == []
     assert len(index.search(np.zeros((2, 32), np.uint8), 31)[1]) == 0
+
+
+def test_array_bytes_counts_codes_and_tables() -> None:
+    rng = np.random.default_rng(3)
+    codes = rng.integers(0, 256, (5000, 32), dtype=np.uint8)
+    index = MihIndex.build(np.arange(5000, dtype=np.int64), codes)
+    tables = len(index._state.main.parts)
+    # At least the codes, the ids and one uint32 row number per code per table; not wildly more.
+    least = codes.nbytes + 5000 * 8 + tables * 5000 * 4
+    assert least <= index.array_bytes < 3 * least

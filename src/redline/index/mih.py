@@ -379,6 +379,15 @@ class MihIndex(HammingIndex):
     def __len__(self) -> int:
         return self._live
 
+    @property
+    def array_bytes(self) -> int:
+        """Bytes held in the index's arrays (codes, ids, tables, delta): its memory, less Python overhead."""
+        state = self._state
+        main, delta = state.main, state.delta
+        arrays = (main.ids, main.codes, main.offsets, main.positions, main.resid, main.removed,
+                  delta.ids, delta.codes, delta.removed)
+        return sum(int(a.nbytes) for a in arrays)
+
     def search(self, queries: CodeArray, threshold: int) -> list[Hits]:
         if threshold < 0:
             raise ValueError("threshold must be >= 0")
