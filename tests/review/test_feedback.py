@@ -12,6 +12,7 @@ from redline.actions import outbox, rules
 from redline.actions.matchlog import Hit, MetadataError, act_on_matches, check_caller_fields
 from redline.actions.models import MatchLogEntry, WebhookEvent
 from redline.actions.urlpolicy import UrlPolicy
+from redline.bank import service
 from redline.bank.db import Database
 from redline.bank.models import Bank, Change, Entry, utcnow
 from redline.bank.secrets import ContactCipher
@@ -165,6 +166,44 @@ def test_k_independent_rejections_quarantine_and_stop_matching(db: Database, cip
             assert entry is not None and entry.status == "active"
     finally:
         matcher.stop()
+
+
+def test_quarantine_covers_the_other_hashes_of_the_same_picture(db: Database, cipher: ContactCipher) -> None:
+    """A picture is many entries (pdq, pdq_region crops, md5, sha256) sharing an ``item``; verdicts that
+    quarantine one of them quarantine the picture, not the submission's other pictures."""
+    crop = "0f" * 32
+    with db.write() as s:
+        new = service.submit_case(
+            s,
+            bank_name="survivors",
+            hashes=[
+                service.normalize_hash("pdq", PDQ, 90, item=0),
+                service.normalize_hash("pdq_region", PDQ, 90, item=0),
+                service.normalize_hash("pdq_region", crop, 90, item=0),
+                service.normalize_hash("md5", MD5, item=0),
+                service.normalize_hash("pdq", PDQ_20_AWAY, 90, item=1),
+                service.normalize_hash("md5", "b" * 32, item=1),
+            ],
+            attestation={"subject": "self", "adult": True, "non_consensual": True},
+            cipher=cipher,
+        )
+    picture, other = new.entry_ids[:4], new.entry_ids[4:]
+    key = api_key(db)
+    subscribe(db)
+    target = picture[2]  # the crop an edited copy happened to be closest to
+    for reviewer, content in (("user:1", "a"), ("user:2", "b"), ("user:3", "c")):
+        item_id = _item(db, target, key, content)
+        with db.write() as s:
+            outcome = queue.decide(s, item_id, reviewer=reviewer, decision="reject", reject_quarantine=3)
+    assert outcome.quarantined
+    with db.read() as s:
+        status = {e.id: e.status for e in s.scalars(select(Entry))}
+        assert [status[i] for i in picture] == ["quarantined"] * 4
+        assert [status[i] for i in other] == ["active"] * 2
+        flagged = [e.id for _, e in queue.flagged_entries(s)]
+        assert sorted(flagged) == sorted(picture)  # all of the picture awaits the operator's audit
+        events = s.scalars(select(WebhookEvent).where(WebhookEvent.type == "entry.quarantined")).all()
+        assert sorted(e.payload["data"]["entry_id"] for e in events) == sorted(picture)
 
 
 def test_confirmation_verifies_and_feeds_blocked(db: Database, cipher: ContactCipher) -> None:

@@ -150,6 +150,8 @@ def test_whole_flow_sends_only_hashes(chromium: Any, corpus: Path, portal: tuple
     most_hashes = HASHES_PER_PICTURE * len(pictures) + HASHES_PER_VIDEO * (len(files) - len(pictures))
     assert len(hashes) <= most_hashes
     assert sum(h["type"] == "pdq_region" for h in hashes) == REGIONS_PER_PICTURE * len(pictures)
+    # Each hash says which file of the submission it came from (a position, nothing about the file).
+    assert sorted({h["item"] for h in hashes}) == list(range(len(files)))
     names = {f"file name {f.name}": f.name.encode() for f in files}
     needles = {**{f"{k} signature": v for k, v in MEDIA_SIGNATURES.items()}, **names}
     for method, url, body in recorder.requests:

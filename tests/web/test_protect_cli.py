@@ -8,6 +8,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from redline.cli.main import app
@@ -19,7 +20,7 @@ pytestmark = [pytest.mark.shared, pytest.mark.parametrize("database_url", ["sqli
 def test_protect_sends_hashes_and_prints_credentials(
     corpus: Path, portal: tuple[str, str], tmp_path: Path
 ) -> None:
-    base, _ = portal
+    base, db_url = portal
     photo = corpus / "pdq-fixtures" / "bridge-mods" / "aaa-orig.jpg"
     video = corpus / "videos" / "clips" / "doc_medias" / "example.mp4"
     junk = tmp_path / "notes.txt"
@@ -36,6 +37,16 @@ def test_protect_sends_hashes_and_prints_credentials(
     regions = ["pdq_region"] * (1 + len(robust.STORED_REGIONS))
     assert types == ["md5", "md5", "pdq", *regions, "sha256", "sha256"]
     assert all(h["status"] == "active" for h in case["hashes"])
+    # Each hash says which file it came from (review verdicts then cover a whole picture).
+    engine = sa.create_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                sa.text("SELECT item, signal_type FROM entries WHERE case_id = :c"), {"c": case_id[1]}
+            ).all()
+    finally:
+        engine.dispose()
+    assert sorted(item for item, _ in rows) == [0] * (len(types) - 2) + [1, 1]  # the photo, then the video
     assert f"Sent {len(types)} hashes" in result.output
     assert hashlib.md5(video.read_bytes()).hexdigest() not in result.output  # hashes are not echoed
 

@@ -188,7 +188,7 @@ def submit_entries(
     bank: str, body: EntriesIn, request: Request, caller: Annotated[Caller, Depends(require_scope("submit"))]
 ) -> EntriesAdded:
     """A partner (an NGO, a hotline) adds hashes it has verified to a bank."""
-    hashes = [service.normalize_hash(h.type, h.value, h.quality) for h in body.hashes]
+    hashes = [service.normalize_hash(h.type, h.value, h.quality, h.item) for h in body.hashes]
     with services(request).db.write() as session:
         ids = service.add_entries(
             session, bank, hashes, source="partner", origin=caller.actor, actor=caller.actor, tags=body.tags

@@ -22,10 +22,22 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+#: Hashes in one survivor submission: an image sends 38 (pdq, 35 pdq_region, md5, sha256), so this is
+#: 263 images per case, ~1.2 MB of JSON (under ``max_request_bytes``).
+MAX_CASE_HASHES = 10_000
+
+
 class HashIn(Strict):
     type: SignalName
     value: str = Field(min_length=1, max_length=128, description="lowercase or uppercase hex")
     quality: int | None = Field(default=None, ge=0, le=100, description="PDQ quality, 0-100")
+    item: int | None = Field(
+        default=None,
+        ge=0,
+        le=MAX_CASE_HASHES,
+        description="which picture or video of this submission the hash comes from (0, 1, ...): review "
+        "feedback that quarantines one hash of an item quarantines the item's other hashes with it",
+    )
 
 
 class Attestation(Strict):
@@ -35,9 +47,6 @@ class Attestation(Strict):
     text_version: str = Field(default=ATTESTATION_TEXT_VERSION, max_length=32)
 
 
-#: Hashes in one survivor submission: an image sends 7 (pdq, 4 pdq_region, md5, sha256), so this is
-#: about 1,400 images per case, ~1 MB of JSON (under ``max_request_bytes``).
-MAX_CASE_HASHES = 10_000
 
 
 class CaseIn(Strict):

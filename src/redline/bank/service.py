@@ -82,9 +82,13 @@ class HashInput:
     signal_type: str
     value: str
     quality: int | None = None
+    #: The picture or video of the submission it came from (see ``Entry.item``), if the submitter said.
+    item: int | None = None
 
 
-def normalize_hash(type_name: str, value: str, quality: int | None = None) -> HashInput:
+def normalize_hash(
+    type_name: str, value: str, quality: int | None = None, item: int | None = None
+) -> HashInput:
     """Validate one hash; :class:`Invalid` says what is wrong."""
     try:
         kind = signal_type(type_name)
@@ -93,7 +97,7 @@ def normalize_hash(type_name: str, value: str, quality: int | None = None) -> Ha
         raise Invalid(str(exc).strip("'\"")) from None
     if quality is not None and not (kind.has_quality and 0 <= quality <= 100):
         raise Invalid(f"quality is only for perceptual hashes, 0 to 100 (got {quality} for {kind.name})")
-    return HashInput(kind.name, canonical, quality)
+    return HashInput(kind.name, canonical, quality, item)
 
 
 def audit(session: Session, actor: str, action: str, subject: str, **details: Any) -> None:
@@ -210,6 +214,7 @@ def _add_entries(
             {
                 "bank_id": bank.id,
                 "case_id": case_id,
+                "item": h.item,
                 "signal_type": h.signal_type,
                 "value": h.value,
                 "quality": h.quality,

@@ -26,7 +26,7 @@ ATTESTATION = (
 
 
 def hashes_of(signals: Any) -> list[dict[str, Any]]:
-    """The hashes the bank accepts for one file's signals (image: PDQ, four pdq_region when the signals
+    """The hashes the bank accepts for one file's signals (image: PDQ, 35 pdq_region when the signals
     carry their pixels, MD5, SHA-256; video: MD5, SHA-256)."""
     from redline.signals.robust import entry_hashes
 
@@ -68,6 +68,7 @@ def protect(
 
     hashes: list[dict[str, Any]] = []
     seen: set[tuple[str, str]] = set()
+    item = 0  # which file each hash came from: review feedback then treats a picture's hashes as one
     for path in files:
         try:
             signals = hash_file(path, settings, upright_side=FULL_SIZE)
@@ -82,7 +83,8 @@ def protect(
             key = (h["type"], h["value"])
             if key not in seen:
                 seen.add(key)
-                hashes.append(h)
+                hashes.append({**h, "item": item})
+        item += 1
     if not hashes:
         typer.echo("error: no file could be hashed; nothing was sent.", err=True)
         raise typer.Exit(1)

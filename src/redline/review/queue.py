@@ -248,6 +248,44 @@ def decide(
     return Outcome(record, _STATE_OF_DECISION[decision], *state)
 
 
+def _quarantine_item_siblings(session: Session, entry: Entry, now: datetime) -> None:
+    """Quarantine the other active entries of the same picture or video (same case, same ``item``).
+
+    Why: a picture is stored as ~38 entries (its pdq, 35 pdq_region crops, md5, sha256), and an edited copy
+    is reported under whichever crop is closest, so verdicts on one picture land on different entries. The
+    verdict is about the picture, not one crop of it: without this, a falsely submitted picture (a meme, a
+    logo) would need K rejections per entry before it stopped matching. Entries without an item (older
+    submissions, partners, imports) are quarantined one by one as before."""
+    if entry.case_id is None or entry.item is None:
+        return
+    siblings = session.scalars(
+        select(Entry).where(
+            Entry.case_id == entry.case_id,
+            Entry.item == entry.item,
+            Entry.id != entry.id,
+            Entry.status == "active",
+        )
+    ).all()
+    for sibling in siblings:
+        set_entry_status(
+            session,
+            sibling.id,
+            "quarantined",
+            actor="system:review",
+            reason=f"same picture as entry {entry.id}, quarantined by review feedback",
+        )
+        state = session.get(EntryReviewState, sibling.id)
+        if state is None:
+            state = EntryReviewState(entry_id=sibling.id, confirmed=0, rejected=0, verified=False)
+            session.add(state)
+        state.flagged_for_audit, state.verified, state.updated_at = True, False, now
+        emit(
+            session,
+            "entry.quarantined",
+            {"entry_id": sibling.id, "reason": "review feedback", "same_item_as": entry.id},
+        )
+
+
 def _feedback(
     session: Session, entry_id: int, reviewer: str, decision: str, reject_quarantine: int, now: datetime
 ) -> tuple[int, int, bool, bool]:
@@ -299,6 +337,7 @@ def _feedback(
             "entry.quarantined",
             {"entry_id": entry_id, "rejected": rejected, "confirmed": confirmed, "reason": "review feedback"},
         )
+        _quarantine_item_siblings(session, entry, now)
     elif confirmed > 0 and not state.verified and not state.flagged_for_audit:
         state.verified = True
         audit(session, "system:review", "entry.verified", f"entry:{entry_id}", confirmed=confirmed)

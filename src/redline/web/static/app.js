@@ -186,16 +186,18 @@ export function casePayload(results, subject) {
       hashes.push(hash);
     }
   };
-  for (const r of results) {
+  // `item`: which picture or video of this submission a hash came from (0, 1, ...), so a reviewer's
+  // verdict on one of a picture's hashes applies to all of them (docs/MODERATION.md). Only positions.
+  results.forEach((r, item) => {
     if (r.pdq && r.pdq.quality > 0) {
-      add({ type: 'pdq', value: r.pdq.hash, quality: r.pdq.quality });
+      add({ type: 'pdq', value: r.pdq.hash, quality: r.pdq.quality, item });
       for (const region of [{ hash: r.pdq.hash, quality: r.pdq.quality }, ...(r.pdq.regions || [])]) {
-        if (region.quality > 0) add({ type: 'pdq_region', value: region.hash, quality: region.quality });
+        if (region.quality > 0) add({ type: 'pdq_region', value: region.hash, quality: region.quality, item });
       }
     }
-    add({ type: 'md5', value: r.md5 });
-    add({ type: 'sha256', value: r.sha256 });
-  }
+    add({ type: 'md5', value: r.md5, item });
+    add({ type: 'sha256', value: r.sha256, item });
+  });
   return { hashes, attestation: { subject, adult: true, non_consensual: true, text_version: ATTESTATION_VERSION } };
 }
 
