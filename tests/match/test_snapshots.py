@@ -72,6 +72,7 @@ def test_restart_from_snapshot_applies_later_withdrawals(
     first.load()
     assert first.loaded_from == "database" and first.size == 2
     first._indexes["pdq"].compact()  # type: ignore[attr-defined]  # into the main part, which gets mapped
+    first._indexes["pdq_region"].tuned_for = 31  # type: ignore[attr-defined]  # as an older version wrote
     first.write_snapshot()
 
     withdraw(db, withdrawn_case)  # after the snapshot: must be applied before the next start reports ready
@@ -86,6 +87,10 @@ def test_restart_from_snapshot_applies_later_withdrawals(
     assert [len(m) for m in found] == [1, 0, 1]
     codes = second._indexes["pdq"]._state.main.codes  # type: ignore[attr-defined]
     assert isinstance(codes, np.memmap) and not codes.flags.writeable  # mapped, never written to
+    # Each type's index is split for its own default threshold after the next rebuild, even when the
+    # snapshot recorded another split (older versions recorded none, read as 31).
+    tuned = [second._indexes[t].tuned_for for t in ("pdq", "pdq_region")]  # type: ignore[attr-defined]
+    assert tuned == [31, 45]
 
 
 @pytest.fixture

@@ -73,8 +73,8 @@ class Match:
     #: The bank's default action; the moderation rules (``redline.actions.rules.decide``) make the final one.
     action: str
     #: The survivor case the entry came in with (None for partner submissions and imports). One picture
-    #: is stored as several entries (pdq and 31 pdq_region crops), all in its case: robust matching reports
-    #: one match per case, not one per crop (``redline.api.file_match.best_per_case``).
+    #: is stored as several entries (pdq and its 35 pdq_region hashes), all in its case: robust matching
+    #: reports one match per case, not one per crop (``redline.api.file_match.best_per_case``).
     case_id: str | None = None
 
 
@@ -221,7 +221,11 @@ class Matcher:
                         problem = mismatch(self._store.header(name, position), expected, index.bits)
                         if problem:
                             raise SnapshotError(problem)
-                        loaded[name] = MihIndex.load(path, mmap=True, verify=True)
+                        snap = MihIndex.load(path, mmap=True, verify=True)
+                        # A snapshot from before tables were split per type says 31: the next rebuild of
+                        # the loaded index (and the snapshots after it) should use this type's split.
+                        snap.tuned_for = SIGNAL_TYPES[name].default_threshold
+                        loaded[name] = snap
                 except Exception as exc:  # any unusable snapshot: try an older one, then rebuild
                     where = self._store.directory
                     log.warning("ignoring index snapshot at position %d in %s: %s", position, where, exc)
