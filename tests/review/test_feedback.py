@@ -190,12 +190,19 @@ def test_quarantine_covers_the_other_hashes_of_the_same_picture(db: Database, ci
     picture, other = new.entry_ids[:4], new.entry_ids[4:]
     key = api_key(db)
     subscribe(db)
-    target = picture[2]  # the crop an edited copy happened to be closest to
-    for reviewer, content in (("user:1", "a"), ("user:2", "b"), ("user:3", "c")):
-        item_id = _item(db, target, key, content)
+
+    def reject(entry_id: int, reviewer: str, content: str) -> queue.Outcome:
+        item_id = _item(db, entry_id, key, content)
         with db.write() as s:
-            outcome = queue.decide(s, item_id, reviewer=reviewer, decision="reject", reject_quarantine=3)
-    assert outcome.quarantined
+            return queue.decide(s, item_id, reviewer=reviewer, decision="reject", reject_quarantine=3)
+
+    # Three reviewers, three differently edited copies, each reported under a different entry of the picture:
+    # they judged the same picture, so the third verdict is the K-th.
+    assert reject(picture[2], "user:1", "a").rejected == 1
+    assert reject(picture[0], "user:2", "b").rejected == 2
+    assert reject(other[0], "user:4", "x").rejected == 1  # the other picture's verdicts are its own
+    outcome = reject(picture[1], "user:3", "c")
+    assert outcome.quarantined and outcome.rejected == 3
     with db.read() as s:
         status = {e.id: e.status for e in s.scalars(select(Entry))}
         assert [status[i] for i in picture] == ["quarantined"] * 4
@@ -204,6 +211,13 @@ def test_quarantine_covers_the_other_hashes_of_the_same_picture(db: Database, ci
         assert sorted(flagged) == sorted(picture)  # all of the picture awaits the operator's audit
         events = s.scalars(select(WebhookEvent).where(WebhookEvent.type == "entry.quarantined")).all()
         assert sorted(e.payload["data"]["entry_id"] for e in events) == sorted(picture)
+    # The operator audits the picture and releases it: later rejections do not quarantine any of it again.
+    with db.write() as s:
+        for entry_id in picture:
+            set_entry_status(s, entry_id, "active", actor="operator", reason="audited: genuine")
+    assert not reject(picture[3], "user:5", "d").quarantined
+    with db.read() as s:
+        assert {s.get(Entry, i).status for i in picture} == {"active"}  # type: ignore[union-attr]
 
 
 def test_confirmation_verifies_and_feeds_blocked(db: Database, cipher: ContactCipher) -> None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from redline.actions.outbox import emit
@@ -254,8 +254,9 @@ def _quarantine_item_siblings(session: Session, entry: Entry, now: datetime) -> 
     Why: a picture is stored as ~38 entries (its pdq, 35 pdq_region crops, md5, sha256), and an edited copy
     is reported under whichever crop is closest, so verdicts on one picture land on different entries. The
     verdict is about the picture, not one crop of it: without this, a falsely submitted picture (a meme, a
-    logo) would need K rejections per entry before it stopped matching. Entries without an item (older
-    submissions, partners, imports) are quarantined one by one as before."""
+    logo) would keep matching through its other entries. Entries without an item (older submissions,
+    partners, imports) are quarantined one by one as before. A sibling the operator has already audited
+    (flagged, then released) is left alone: the operator has decided about it."""
     if entry.case_id is None or entry.item is None:
         return
     siblings = session.scalars(
@@ -267,6 +268,9 @@ def _quarantine_item_siblings(session: Session, entry: Entry, now: datetime) -> 
         )
     ).all()
     for sibling in siblings:
+        state = session.get(EntryReviewState, sibling.id)
+        if state is not None and state.flagged_for_audit:
+            continue
         set_entry_status(
             session,
             sibling.id,
@@ -274,7 +278,6 @@ def _quarantine_item_siblings(session: Session, entry: Entry, now: datetime) -> 
             actor="system:review",
             reason=f"same picture as entry {entry.id}, quarantined by review feedback",
         )
-        state = session.get(EntryReviewState, sibling.id)
         if state is None:
             state = EntryReviewState(entry_id=sibling.id, confirmed=0, rejected=0, verified=False)
             session.add(state)
@@ -284,6 +287,28 @@ def _quarantine_item_siblings(session: Session, entry: Entry, now: datetime) -> 
             "entry.quarantined",
             {"entry_id": sibling.id, "reason": "review feedback", "same_item_as": entry.id},
         )
+
+
+def _verdicts(session: Session, entry_id: int, entry: Entry | None) -> tuple[int, int]:
+    """(confirmed, rejected), each independent reviewer once by their latest verdict: on this entry, or on
+    any entry of the same picture when the submitter said which picture it is (same case and ``item``).
+
+    Why per picture: an edited copy is reported under whichever of the picture's ~36 perceptual entries is
+    closest, so three reviewers rejecting three copies of one innocent picture may each have judged a
+    different entry; they still judged the same picture."""
+    query = select(EntryFeedback.reviewer, EntryFeedback.verdict, EntryFeedback.at)
+    if entry is not None and entry.case_id is not None and entry.item is not None:
+        query = query.join(Entry, Entry.id == EntryFeedback.entry_id).where(
+            Entry.case_id == entry.case_id, Entry.item == entry.item
+        )
+    else:
+        query = query.where(EntryFeedback.entry_id == entry_id)
+    latest: dict[str, tuple[datetime, str]] = {}
+    for reviewer, verdict, at in session.execute(query).all():
+        if reviewer not in latest or at >= latest[reviewer][0]:
+            latest[reviewer] = (at, verdict)
+    verdicts = [verdict for _, verdict in latest.values()]
+    return verdicts.count("confirm"), verdicts.count("reject")
 
 
 def _feedback(
@@ -302,14 +327,8 @@ def _feedback(
         else:
             mine.verdict, mine.at = decision, now
         session.flush()
-    counts = dict(
-        session.execute(
-            select(EntryFeedback.verdict, func.count())
-            .where(EntryFeedback.entry_id == entry_id)
-            .group_by(EntryFeedback.verdict)
-        ).all()
-    )
-    confirmed, rejected = int(counts.get("confirm", 0)), int(counts.get("reject", 0))
+    entry = session.get(Entry, entry_id)
+    confirmed, rejected = _verdicts(session, entry_id, entry)
     state = session.get(EntryReviewState, entry_id)
     if state is None:
         state = EntryReviewState(
@@ -317,7 +336,6 @@ def _feedback(
         )
         session.add(state)
     state.confirmed, state.rejected, state.updated_at = confirmed, rejected, now
-    entry = session.get(Entry, entry_id)
     quarantined = False
     # Once flagged, the operator owns the entry: if they audit it and release it, further rejections do not
     # quarantine it again behind their back.
