@@ -5,7 +5,7 @@ POST /v1/match/file, plain PDQ and robust matching in the same run.
 
 Starts the real app in-process twice on one fresh SQLite database (no mocks): one with robust matching off
 (``REDLINE_ROBUST_MATCHING=false``: the upload's md5/sha256/pdq only, what Redline did before) and one with
-it on (the same plus ~100 derived ``pdq_region`` queries). Each original becomes a survivor case holding what
+it on (the same plus ~110 derived ``pdq_region`` queries). Each original becomes a survivor case holding what
 the portal submits for a picture: ``pdq`` and the 35 ``pdq_region`` hashes of ``robust.entry_hashes`` on
 the full-size pixels (the portal's JavaScript computes exactly these; tests/web/test_pdq_conformance.py).
 Each transformed copy is uploaded as a PNG to both apps, in alternating order; the server hashes it and keeps

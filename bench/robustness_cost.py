@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/robustness_cost.py --photos 64 --entries 250000
 
-Hashing: plain PDQ of the whole image vs the stored set (35 pdq_region hashes) vs the query set (~100 hashes),
+Hashing: plain PDQ of the whole image vs the stored set (35 pdq_region hashes) vs the query set (~110 hashes),
 on corpus photos and on phone screenshots of them. Index: ``new_index(256)`` (the bank's index) filled with
 ``--entries`` stored images' worth of codes (1 per image for plain, 35 for robust; random codes, so search
 times are a best case for the index's pruning), searched with 1 query at 31 (plain) vs the query set (2 hashes

@@ -109,7 +109,7 @@ def test_dihedral_variants_match_cpp_reference(chromium: Any, corpus: Path) -> N
 #: Measured with the first recipe (4 hashes per picture) on every reference image of quality >= 80 (602 JPEG
 #: and PNG files, 2,408 hashes): the portal's pdq_region hashes were bit-identical to Python's (Chromium and
 #: Pillow decode these files to the same pixels, and the JS PDQ rounds like the C++ reference). With the
-#: 31-hash recipe, on this test's sample (80 files, 2,480 hashes), one hash (an off-centre 0.53 crop of a
+#: 35-hash recipe, on this test's sample (80 files, 2,800 hashes), one hash (an off-centre 0.53 crop of a
 #: 481x321 JPEG) differs by 2 bits: a floating-point rounding difference, not a different crop (a crop one
 #: pixel off moves a hash by ~8 bits or more). The bank matches within 45 bits, so 2 bits are harmless;
 #: a change in either recipe (another box, order or label) shows up as many hashes at large distances.
@@ -124,7 +124,7 @@ def stored_reference(path: Path) -> list[robust.RegionHash]:
 
 
 def test_region_hashes_match_python(chromium: Any, corpus: Path) -> None:
-    """The 31 pdq_region hashes the portal submits equal ``robust.entry_hashes`` on the same file (all but
+    """The 35 pdq_region hashes the portal submits equal ``robust.entry_hashes`` on the same file (all but
     rounding: see above)."""
     with (corpus / "reference" / "pdq-cpp.csv").open() as f:
         rows = [r for r in csv.DictReader(f) if int(r["quality"]) >= 80]

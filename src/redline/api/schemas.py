@@ -10,8 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from redline.bank.service import ATTESTATION_TEXT_VERSION
 
-#: ``pdq_region``: robust PDQ (docs/ROBUSTNESS.md), stored as four hashes per image (whole picture and
-#: three centred crops) and queried with the hashes ``redline.signals.robust.query_hashes`` derives.
+#: ``pdq_region``: robust PDQ (docs/ROBUSTNESS.md), stored as 35 hashes per image (the whole picture and
+#: 34 crops, ``robust.STORED_REGIONS``) and queried with the hashes ``robust.query_hashes`` derives.
 SignalName = Literal["pdq", "pdq_region", "md5", "sha256"]
 Scope = Literal["submit", "match", "feed", "review", "admin"]
 BankName = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")

@@ -202,7 +202,8 @@ def transform_named(name: str) -> Transform:
     for transform in (*TRANSFORMS, *CROP_SWEEP):
         if transform.name == name:
             return transform
-    raise KeyError(f"unknown transform {name!r}; known: {', '.join(t.name for t in TRANSFORMS)}")
+    known = ", ".join(t.name for t in (*TRANSFORMS, *CROP_SWEEP))
+    raise KeyError(f"unknown transform {name!r}; known: {known}")
 
 
 def apply_transform(transform: Transform, image_id: str, img: Image.Image) -> Image.Image:

@@ -251,7 +251,7 @@ def decide(
 def _quarantine_item_siblings(session: Session, entry: Entry, now: datetime) -> None:
     """Quarantine the other active entries of the same picture or video (same case, same ``item``).
 
-    Why: a picture is stored as ~38 entries (its pdq, 35 pdq_region crops, md5, sha256), and an edited copy
+    Why: a picture is stored as 38 entries (its pdq, 35 pdq_region hashes, md5, sha256), and an edited copy
     is reported under whichever crop is closest, so verdicts on one picture land on different entries. The
     verdict is about the picture, not one crop of it: without this, a falsely submitted picture (a meme, a
     logo) would keep matching through its other entries. Entries without an item (older submissions,

@@ -118,16 +118,16 @@ QUERY_ANGLE_SHIFTS: tuple[float, ...] = (-0.02, 0.0, 0.02)
 #: docs/BENCHMARKS.md); also the bank's default (``PdqRegionSignal.default_threshold``).
 ROBUST_THRESHOLD = 45
 #: For the two hashes of the *whole* upload (plain and mirrored): a looser threshold. Every query hash is
-#: one more chance of a false match, so the ~75 windows stay at 45, but these two are few and catch edits
-#: that change the whole picture a little everywhere (stickers, captions, heavy compression). Distinct
-#: photos' whole-image hashes were never closer than ~86 bits in the benchmark.
+#: one more chance of a false match, so the ~108 windows and crops stay at 45, but these two are few and
+#: catch edits that change the whole picture a little everywhere (watermarks, heavy compression). In the
+#: full-corpus benchmark no distinct photo's whole-upload hash came closer than 74 bits to a stored hash.
 WHOLE_THRESHOLD = 64
 #: Hashes of lower PDQ quality are too featureless to match on (as for plain PDQ).
 MIN_QUALITY = 50
 #: Side PDQ's C++ reference samples larger images to (nearest neighbour) before hashing.
 _PDQ_SIDE = 512
 #: Long side of the upload's pixels that :func:`query_hashes` is given by the server (``/v1/match/file``):
-#: true aspect ratio, so the rotation finder measures true angles; items 2-6 work at 512 px anyway.
+#: true aspect ratio, so the rotation finders measure true angles; the derived hashes work at 512 px anyway.
 QUERY_SIDE = 1024
 #: Below this many pixels on a side (after reduction) there is no photo to find inside a frame: only the
 #: plain hash is derived (the finders need rows and columns to compare).
