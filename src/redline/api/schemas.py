@@ -35,8 +35,9 @@ class HashIn(Strict):
         default=None,
         ge=0,
         le=MAX_CASE_HASHES,
-        description="which picture or video of this submission the hash comes from (0, 1, ...): review "
-        "feedback that quarantines one hash of an item quarantines the item's other hashes with it",
+        description="which picture or video of this submission the hash comes from (0, 1, ...). In a "
+        "survivor case, review verdicts are counted per item and quarantine all its hashes together; "
+        "elsewhere it is only stored",
     )
 
 

@@ -141,6 +141,8 @@ def _flatten(groups: Sequence[list[RegionHash]]) -> tuple[npt.NDArray[np.uint64]
 
 def pair_distances(queries: Sequence[list[RegionHash]], entries: Sequence[list[RegionHash]]) -> PairDistances:
     """Distances between every query and every stored entry (see :class:`PairDistances`)."""
+    if not all(queries) or not all(entries):
+        raise ValueError("every query and every entry needs at least one hash (its plain hash comes first)")
     e_words, e_ok, e_bounds, _ = _flatten(entries)
     q_words, q_ok, q_bounds, q_slack = _flatten(queries)
     plain = np.empty((len(queries), len(entries)), dtype=np.int16)
