@@ -2,8 +2,8 @@
 
 Hashes each file on this computer (``redline.signals.hash_file``), sends only the hashes to the server's
 ``POST /v1/cases`` and prints the case number and secret. No file, file name or pixel is sent. A picture sends
-what the portal sends (docs/PORTAL.md): PDQ, the four ``pdq_region`` hashes of robust matching (computed like
-the portal, from the full-size decode), MD5 and SHA-256.
+what the portal sends (docs/PORTAL.md): PDQ, the 35 ``pdq_region`` hashes of robust matching (computed like
+the portal, from the full-size decode), MD5 and SHA-256, each marked with the file's position (``item``).
 """
 
 from __future__ import annotations
