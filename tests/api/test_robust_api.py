@@ -175,6 +175,34 @@ def test_edited_upload_matches_an_entry_stored_only_as_region_hashes(api: Api, c
     assert status["matches"] >= 2 and set(status["actions"]) <= {"review", "block_and_review"}
 
 
+@pytest.mark.shared
+def test_hash_only_lookup_with_a_content_id_reports_each_case_once(api: Api, corpus: Path) -> None:
+    """A platform that derives the query hashes itself and sends them to /v1/match with its content_id
+    gets one match (one review item) per picture, like /v1/match/file; without a content_id the request
+    may hold many contents, so every (hash, entry) pair is reported."""
+    photo, copies = photo_copies(corpus)
+    stored = robust.entry_hashes(np.asarray(photo))
+    api.submit([region(h.hex, h.quality) for h in stored])
+    key = api.key("match")
+    wait_until(lambda: bool(match(api, key, ("pdq_region", stored[0].hex))[0]), timeout=1.0)
+    derived = robust.usable(robust.query_hashes(np.asarray(copies["cropped off-centre"])))
+    queries = [{"type": "pdq_region", "value": h.hex} for h in derived]
+
+    def lookup(**extra: str) -> list[list[dict[str, Any]]]:
+        response = api.client.post("/v1/match", headers=key, json={"hashes": queries, **extra})
+        assert response.status_code == 200, response.text
+        results = response.json()["results"]
+        assert len(results) == len(queries)  # still one result per query, in order
+        return [r["matches"] for r in results]
+
+    ungrouped = [m for r in lookup() for m in r]
+    assert len(ungrouped) > 1  # several derived hashes near several of the picture's crops
+    grouped = lookup(content_id="post-1")
+    assert sum(len(r) for r in grouped) == 1
+    [best] = [m for r in grouped for m in r]
+    assert best["distance"] == min(m["distance"] for m in ungrouped) and best["review_item_id"] is not None
+
+
 def test_upload_hashing_respects_the_robust_setting(tmp_path: Path) -> None:
     upload = tmp_path / "upload.png"
     upload.write_bytes(neutral_png())

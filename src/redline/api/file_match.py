@@ -120,3 +120,18 @@ def best_per_case(results: Sequence[list[M]], already: Sequence[list[M]] = ()) -
     for _, position, match in sorted(best.values(), key=lambda b: (b[1], b[0], b[2].entry_id)):
         by_query.setdefault(position, []).append(match)
     return sorted(by_query.items())
+
+
+def regions_once_per_case(types: Sequence[str], results: Sequence[list[M]]) -> list[list[M]]:
+    """``POST /v1/match`` with a ``content_id`` (the request is about one piece of content): the same
+    grouping as ``/v1/match/file`` for the ``pdq_region`` queries (a platform's derived hashes of one
+    upload), keeping one result list per query in order. A region query keeps its matches only for the
+    cases it is the closest hash to; every other query's results are untouched."""
+    region = [i for i, kind in enumerate(types) if kind == "pdq_region"]
+    if not region:
+        return [list(r) for r in results]
+    others = [r for kind, r in zip(types, results, strict=True) if kind != "pdq_region"]
+    out = [list(r) if kind != "pdq_region" else [] for kind, r in zip(types, results, strict=True)]
+    for position, matches in best_per_case([results[i] for i in region], already=others):
+        out[region[position]] = matches
+    return out

@@ -16,7 +16,13 @@ from starlette.formparsers import MultiPartException
 
 from redline.actions.matchlog import Decided, MetadataError, act_on_results, check_caller_fields
 from redline.api.deps import Caller, Services, require_scope, services
-from redline.api.file_match import RegionQuery, best_per_case, file_queries, hash_upload
+from redline.api.file_match import (
+    RegionQuery,
+    best_per_case,
+    file_queries,
+    hash_upload,
+    regions_once_per_case,
+)
 from redline.api.problems import PROBLEMS, Problem
 from redline.api.schemas import (
     EntriesAdded,
@@ -57,18 +63,6 @@ def _result(matches: list[Match], decided: list[Decided]) -> MatchResult:
             for m, d in zip(matches, decided, strict=True)
         ]
     )
-
-
-def run_match(
-    found: Services,
-    queries: list[MatchQuery],
-    caller: Caller,
-    content_id: str | None = None,
-    metadata: dict[str, Any] | None = None,
-) -> list[MatchResult]:
-    check_fields(content_id, metadata)
-    results = find_matches(found, queries)
-    return act(found, [q.value for q in queries], results, caller, content_id, metadata)
 
 
 def check_fields(content_id: str | None, metadata: dict[str, Any] | None) -> None:
@@ -118,7 +112,9 @@ def act(
 def match_hashes(
     body: MatchIn, request: Request, caller: Annotated[Caller, Depends(require_scope("match"))]
 ) -> MatchResponse:
-    """Look up to 1,000 hashes; one result per query, in order."""
+    """Look up to 1,000 hashes; one result per query, in order. With a ``content_id`` the hashes are one
+    piece of content: its ``pdq_region`` matches are reported once per survivor case, under the closest
+    hash (as ``/v1/match/file`` does), so one edited upload makes one review item per picture."""
     queries = []
     for position, h in enumerate(body.hashes):
         try:
@@ -127,7 +123,13 @@ def match_hashes(
             raise Problem("invalid-hash", f"hashes[{position}]: {exc.detail}") from None
         queries.append(MatchQuery(normal.signal_type, normal.value))
     found = services(request)
-    return MatchResponse(results=run_match(found, queries, caller, body.content_id, body.metadata))
+    check_fields(body.content_id, body.metadata)
+    results = find_matches(found, queries)
+    if body.content_id is not None:
+        results = regions_once_per_case([q.signal_type for q in queries], results)
+    return MatchResponse(
+        results=act(found, [q.value for q in queries], results, caller, body.content_id, body.metadata)
+    )
 
 
 def encode_cursor(seq: int) -> str:

@@ -102,7 +102,8 @@ class MatchIn(Strict):
         default=None,
         min_length=1,
         max_length=256,
-        description="your id for the content; logged with each match and shown to reviewers",
+        description="your id for the content; logged with each match and shown to reviewers. With it, the "
+        "request's hashes are taken as one content: pdq_region matches are reported once per survivor case",
     )
     metadata: dict[str, Any] | None = Field(
         default=None, description="your small JSON object (at most 4 KiB) stored with each match"
