@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from redline.index.base import CodeArray, HammingIndex, Hits, IdArray, codes_from_hex, hex_from_code
 from redline.index.flat import FlatIndex
+from redline.index.layout import DEFAULT_THRESHOLD
 from redline.index.mih import MihIndex
 
 __all__ = [
@@ -19,7 +20,7 @@ __all__ = [
 ]
 
 
-def new_index(bits: int = 256, tuned_for: int | None = None) -> HammingIndex:
+def new_index(bits: int = 256, tuned_for: int = DEFAULT_THRESHOLD) -> HammingIndex:
     """The index the bank uses. One place to switch implementations.
 
     Multi-index hashing: exact, and at 10M PDQ hashes ~10x the throughput of faiss's MultiHash index in a
@@ -27,6 +28,4 @@ def new_index(bits: int = 256, tuned_for: int | None = None) -> HammingIndex:
     snapshots via ``save``/``MihIndex.load``. ``tuned_for``: the threshold most searches will use (the
     signal type's default); the tables are split to make it cheapest, every threshold stays exact.
     """
-    if tuned_for is None:
-        return MihIndex(bits)
     return MihIndex(bits, tuned_for=tuned_for)

@@ -248,6 +248,14 @@ def decide(
     return Outcome(record, _STATE_OF_DECISION[decision], *state)
 
 
+def _new_review_state(session: Session, entry_id: int) -> EntryReviewState:
+    state = EntryReviewState(
+        entry_id=entry_id, confirmed=0, rejected=0, verified=False, flagged_for_audit=False
+    )
+    session.add(state)
+    return state
+
+
 def _quarantine_item_siblings(session: Session, entry: Entry, now: datetime) -> None:
     """Quarantine the other active entries of the same picture or video (same case, same ``item``).
 
@@ -278,9 +286,7 @@ def _quarantine_item_siblings(session: Session, entry: Entry, now: datetime) -> 
             actor="system:review",
             reason=f"same picture as entry {entry.id}, quarantined by review feedback",
         )
-        if state is None:
-            state = EntryReviewState(entry_id=sibling.id, confirmed=0, rejected=0, verified=False)
-            session.add(state)
+        state = state or _new_review_state(session, sibling.id)
         state.flagged_for_audit, state.verified, state.updated_at = True, False, now
         emit(
             session,
@@ -329,12 +335,7 @@ def _feedback(
         session.flush()
     entry = session.get(Entry, entry_id)
     confirmed, rejected = _verdicts(session, entry_id, entry)
-    state = session.get(EntryReviewState, entry_id)
-    if state is None:
-        state = EntryReviewState(
-            entry_id=entry_id, confirmed=0, rejected=0, verified=False, flagged_for_audit=False
-        )
-        session.add(state)
+    state = session.get(EntryReviewState, entry_id) or _new_review_state(session, entry_id)
     state.confirmed, state.rejected, state.updated_at = confirmed, rejected, now
     quarantined = False
     # Once flagged, the operator owns the entry: if they audit it and release it, further rejections do not

@@ -168,11 +168,6 @@ def crop_box(rgb: RgbArray, box: Box) -> RgbArray:
     return rgb[top:bottom, left:right]
 
 
-def centre_box(scale: float) -> Box:
-    margin = (1 - scale) / 2
-    return (margin, margin, 1 - margin, 1 - margin)
-
-
 def entry_hashes(rgb: RgbArray) -> list[RegionHash]:
     """What the bank stores for one image: the plain hash, then one hash per :data:`STORED_REGIONS` crop."""
     hashes = [pdq_of(rgb)]
@@ -205,7 +200,7 @@ def query_hashes(rgb: RgbArray) -> list[RegionHash]:
         for dx, dy, window in _windows(size, shifts):
             add(f"window_{size:g}_{dx:+.2f}_{dy:+.2f}", crop_box(work, window))
     for size in QUERY_CENTRED:
-        add(f"centred_{size:.2f}", crop_box(work, centre_box(size)))
+        add(f"centred_{size:.2f}", crop_box(work, StoredRegion(size).box))
     height, width = work.shape[:2]
     for turn in QUERY_ANGLES:
         turned = np.asarray(Image.fromarray(work).rotate(turn, resample=Image.Resampling.BICUBIC))
@@ -234,7 +229,7 @@ def query_hashes(rgb: RgbArray) -> list[RegionHash]:
         upright = np.asarray(Image.fromarray(work).rotate(-angle, resample=Image.Resampling.BICUBIC))
         fits = inscribed_scale(angle, w, h)
         scale = max((s for s in REGION_SCALES if s <= fits), default=min(REGION_SCALES))
-        add(f"derotate_{angle:.1f}", crop_box(upright, centre_box(scale)))
+        add(f"derotate_{angle:.1f}", crop_box(upright, StoredRegion(scale).box))
     return hashes
 
 
