@@ -4,9 +4,10 @@
 """The benchmark's all-pairs distance kernel, compiled with numba.
 
 Why not numpy: with ~110 hashes per query and 35 per stored image, the full corpus (512 photos, 25 queries
-each) is ~25 billion hash pairs. Broadcasting them in numpy is memory-bound: 81 s for 64 photos here, so
-over an hour for the full corpus (extrapolated; it grows with the square of the photos). This loop keeps
-each pair in registers and runs on every core (the full corpus scores in about 5 minutes).
+each) is ~25 billion hash pairs. Broadcasting them in numpy is memory-bound: `bench/robustness.py` spent
+81 s on hard negatives and scoring for 64 photos, which grows with the square of the photos (over an hour
+for the full corpus, extrapolated, not run). This loop keeps each pair in registers and runs on every core:
+306 s for hard negatives and scoring on the full corpus (docs/BENCHMARKS.md).
 """
 
 from __future__ import annotations
