@@ -42,6 +42,8 @@ def main() -> None:
     transforms = CROP_SWEEP if args.crop_sweep else TRANSFORMS
 
     photos = harness.load_photos(args.photos)[:: args.step]
+    if len(photos) < 2:
+        parser.error(f"need at least two images in {args.photos} (with --step {args.step})")
     started = time.perf_counter()
     corpus = harness.hash_corpus(photos, transforms, jobs=args.jobs)
     hashed = time.perf_counter()

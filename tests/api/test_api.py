@@ -99,6 +99,8 @@ def test_only_hashes_are_accepted(api: Api) -> None:
         {**good, "hashes": [{"type": "pdq", "value": pdq(), "filename": "me.jpg"}]},
         {**good, "hashes": [{"type": "pdq", "value": "zz" * 32}]},
         {**good, "hashes": [{"type": "md5", "value": pdq()}]},
+        {**good, "hashes": [{"type": "pdq", "value": pdq(), "item": -1}]},
+        {**good, "hashes": [{"type": "pdq", "value": pdq(), "item": "photo.jpg"}]},
         {**good, "hashes": []},
         {**good, "attestation": {**ATTESTATION, "adult": False}},
         {"hashes": good["hashes"]},
