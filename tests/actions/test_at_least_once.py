@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from redline import events
 from redline.actions import outbox
 from redline.actions.models import WebhookDelivery
 from redline.actions.urlpolicy import UrlPolicy
@@ -54,7 +55,7 @@ def test_kill_receiver_and_worker_mid_delivery(db: Database, database_url: str, 
             s, url=f"http://127.0.0.1:{port}/hook", policy=UrlPolicy(allow_loopback=True), actor="test"
         )
     with db.write() as s:
-        event_ids = {outbox.emit(s, "match.created", {"n": n}) for n in range(EVENTS)}
+        event_ids = {events.emit(s, "match.created", {"n": n}) for n in range(EVENTS)}
 
     env = {
         **os.environ,

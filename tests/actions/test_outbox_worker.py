@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select, update
 
+from redline import events
 from redline.actions import outbox
 from redline.actions.backoff import Backoff
 from redline.actions.models import WebhookAttempt, WebhookDelivery, WebhookEvent
@@ -38,7 +39,7 @@ def emit(
     db: Database, event_type: str = "match.created", partner_id: int | None = None, **data: object
 ) -> str:
     with db.write() as s:
-        return outbox.emit(s, event_type, dict(data), partner_id=partner_id)
+        return events.emit(s, event_type, dict(data), partner_id=partner_id)
 
 
 def statuses(db: Database) -> list[str]:
@@ -85,7 +86,7 @@ def test_subscriptions_filter_by_event_type_and_partner(db: Database, tmp_path: 
     register(db, "http://127.0.0.1:9/partner1", partner_id=1)
     emit(db, "match.created", partner_id=2)  # -> all only
     emit(db, "match.created", partner_id=1)  # -> all, partner1
-    emit(db, "entry.quarantined")  # bank-wide -> all, quarantine, partner1
+    emit(db, "entry.quarantined", entry_ids=[1])  # bank-wide -> all, quarantine, partner1
     with db.read() as s:
         assert s.scalar(select(func.count()).select_from(WebhookDelivery)) == 6
 
@@ -171,6 +172,6 @@ def test_events_without_subscribers_are_not_stored(db: Database) -> None:
     emit(db, "match.created")
     with db.read() as s:
         assert s.scalar(select(func.count()).select_from(WebhookEvent)) == 0
-    emit(db, "entry.withdrawn")
+    emit(db, "entry.withdrawn", entry_ids=[1])
     with db.read() as s:
         assert s.scalar(select(func.count()).select_from(WebhookEvent)) == 1

@@ -1,8 +1,14 @@
 """From matches to actions: decide each match's action, log it, queue it for review, announce it.
 
-Called by the match endpoints inside one write transaction, so the match log row, the survivor-facing match
-count (``match_events``, with the decided action), the review item and the ``match.created`` outbox event are
-committed together or not at all.
+Called by the match endpoints inside one write transaction, so the match log rows, the survivor-facing match
+counts (``match_events``, with the decided action), the review items and the ``match.created`` outbox events
+are committed together or not at all.
+
+The match log keeps every matched hash (md5, sha256, pdq and pdq_region of one upload are four rows). What a
+reviewer and a webhook receiver see is grouped: when the request is one piece of content (an uploaded file,
+or hashes sent with a ``content_id``), all its matches of one survivor picture (same case and ``item``; the
+whole case when the submitter gave no items; the entry itself when it has no case) are one review item and
+one ``match.created`` event listing every matched signal.
 """
 
 from __future__ import annotations
@@ -16,10 +22,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from redline.actions.models import REVIEW_ACTIONS, MatchLogEntry
-from redline.actions.outbox import emit
 from redline.actions.rules import Rule, decide, load_rules, severity
+from redline.bank.cases import record_matches
 from redline.bank.models import ApiKey, Bank, utcnow
-from redline.bank.service import record_matches
+from redline.events import emit
 from redline.review.queue import open_item
 
 #: Caller metadata is stored with the match: keep it small (bytes of its JSON form).
@@ -53,6 +59,15 @@ class Hit:
     distance: int
     #: The bank's ``default_action`` (``review`` unless the operator chose another).
     bank_action: str = "review"
+    #: The survivor case and picture (``Entry.item``) of the matched entry, when it has them.
+    case_id: str | None = None
+    item: int | None = None
+
+    @property
+    def picture(self) -> tuple[str, int | None] | None:
+        """What one review item stands for: a survivor's picture (or her whole case when she gave no
+        pictures' positions); None for an entry without a case, which stands for itself."""
+        return (self.case_id, self.item) if self.case_id is not None else None
 
 
 @dataclass(frozen=True)
@@ -71,32 +86,47 @@ def act_on_matches(
     content_id: str | None = None,
     metadata: dict[str, Any] | None = None,
     rules: Sequence[Rule] | None = None,
+    one_content: bool = False,
 ) -> list[Decided]:
-    """Decide, log, queue and announce every hit; one :class:`Decided` per hit, in order."""
+    """Decide and log every hit, queue and announce them per picture; one :class:`Decided` per hit, in
+    order. ``one_content``: the hits are of one piece of content (an upload), so the hits of one picture
+    share one review item and one event; otherwise (a batch of unrelated hashes) each hit is its own."""
     if not hits:
         return []
     meta = check_caller_fields(content_id, metadata)
     active_rules = load_rules(session) if rules is None else list(rules)
     now = utcnow()
-    out: list[Decided] = []
-    for hit in hits:
-        action = decide(active_rules, hit.bank_id, hit.query_type, hit.distance, hit.bank_action)
-        item_id: int | None = None
-        if action in REVIEW_ACTIONS:
+    actions = [decide(active_rules, h.bank_id, h.query_type, h.distance, h.bank_action) for h in hits]
+    urgency = [severity(a, h.query_type, h.distance) for a, h in zip(actions, hits, strict=True)]
+    groups: dict[object, list[int]] = {}
+    for position, hit in enumerate(hits):
+        key = (hit.picture or ("entry", hit.entry_id)) if one_content else position
+        groups.setdefault(key, []).append(position)
+    item_ids: list[int | None] = [None] * len(hits)
+    rows: list[MatchLogEntry] = []
+    for positions in groups.values():
+        # The most urgent hit (then the closest) stands for the picture in its review item and its event.
+        positions.sort(key=lambda i: (-urgency[i], hits[i].distance, hits[i].entry_id))
+        queued = [i for i in positions if actions[i] in REVIEW_ACTIONS]
+        if queued:
+            lead = hits[queued[0]]
             item = open_item(
                 session,
-                entry_id=hit.entry_id,
-                bank_id=hit.bank_id,
-                signal_type=hit.query_type,
-                distance=hit.distance,
-                action=action,
-                severity=severity(action, hit.query_type, hit.distance),
+                entry_id=lead.entry_id,
+                bank_id=lead.bank_id,
+                signal_type=lead.query_type,
+                distance=lead.distance,
+                action=actions[queued[0]],
+                severity=urgency[queued[0]],
                 api_key_id=api_key_id,
                 partner_id=partner_id,
                 content_id=content_id,
                 meta=meta,
+                picture=lead.picture if one_content else None,
             )
-            item_id = item.id
+            for i in queued:
+                item_ids[i] = item.id
+    for position, hit in enumerate(hits):
         row = MatchLogEntry(
             at=now,
             api_key_id=api_key_id,
@@ -108,28 +138,44 @@ def act_on_matches(
             entry_id=hit.entry_id,
             bank_id=hit.bank_id,
             distance=hit.distance,
-            action=action,
-            review_item_id=item_id,
+            action=actions[position],
+            review_item_id=item_ids[position],
         )
         session.add(row)
-        session.flush()
+        rows.append(row)
+    session.flush()
+    for positions in groups.values():
+        lead_at = positions[0]
+        lead = hits[lead_at]
+        item_id = next((item_ids[i] for i in positions if item_ids[i] is not None), None)
         emit(
             session,
             "match.created",
             {
-                "match_id": row.id,
-                "entry_id": hit.entry_id,
-                "bank": hit.bank_name,
-                "signal_type": hit.query_type,
-                "distance": hit.distance,
-                "action": action,
+                "match_id": rows[lead_at].id,
+                "entry_id": lead.entry_id,
+                "bank": lead.bank_name,
+                "signal_type": lead.query_type,
+                "distance": lead.distance,
+                "action": actions[lead_at],
                 "review_item_id": item_id,
                 "content_id": content_id,
                 "metadata": meta,
+                # Every matched signal of this picture, closest first (the match log has one row each).
+                "matches": [
+                    {
+                        "match_id": rows[i].id,
+                        "entry_id": hits[i].entry_id,
+                        "signal_type": hits[i].query_type,
+                        "distance": hits[i].distance,
+                        "action": actions[i],
+                    }
+                    for i in positions
+                ],
             },
             partner_id=partner_id,
         )
-        out.append(Decided(action, row.id, item_id))
+    out = [Decided(a, row.id, i) for a, row, i in zip(actions, rows, item_ids, strict=True)]
     # The survivor's case page counts matches by the action actually taken, so record the decided one.
     record_matches(
         session, api_key_id, [(h.entry_id, h.distance, d.action) for h, d in zip(hits, out, strict=True)]
@@ -150,6 +196,10 @@ class MatchLike(Protocol):
     def distance(self) -> int: ...
     @property
     def action(self) -> str: ...
+    @property
+    def case_id(self) -> str | None: ...
+    @property
+    def item(self) -> int | None: ...
 
 
 def act_on_results(
@@ -160,6 +210,7 @@ def act_on_results(
     api_key_id: str,
     content_id: str | None = None,
     metadata: dict[str, Any] | None = None,
+    one_content: bool = False,
 ) -> list[list[Decided]]:
     """:func:`act_on_matches` for a whole match request: ``results[i]`` are the matches of query
     ``query_values[i]``. Returns the decisions in the same shape."""
@@ -169,7 +220,17 @@ def act_on_results(
     bank_ids = {name: bank_id for name, bank_id in session.execute(select(Bank.name, Bank.id))}
     partner_id = session.scalar(select(ApiKey.partner_id).where(ApiKey.id == api_key_id))
     flat = [
-        Hit(m.signal_type, value, m.entry_id, bank_ids[m.bank], m.bank, m.distance, m.action)
+        Hit(
+            query_type=m.signal_type,
+            query_value=value,
+            entry_id=m.entry_id,
+            bank_id=bank_ids[m.bank],
+            bank_name=m.bank,
+            distance=m.distance,
+            bank_action=m.action,
+            case_id=m.case_id,
+            item=m.item,
+        )
         for value, matches in zip(query_values, results, strict=True)
         for m in matches
     ]
@@ -181,6 +242,21 @@ def act_on_results(
             partner_id=partner_id,
             content_id=content_id,
             metadata=metadata,
+            one_content=one_content,
         )
     )
     return [[next(decided) for _ in matches] for matches in results]
+
+
+def matches_of_items(session: Session, item_ids: Sequence[int]) -> dict[int, list[MatchLogEntry]]:
+    """Every logged match behind each review item (an upload's md5, sha256, pdq … of one picture), closest
+    first: what the reviewer's one decision covers."""
+    out: dict[int, list[MatchLogEntry]] = {item_id: [] for item_id in item_ids}
+    if item_ids:
+        for row in session.scalars(
+            select(MatchLogEntry)
+            .where(MatchLogEntry.review_item_id.in_(list(item_ids)))
+            .order_by(MatchLogEntry.distance, MatchLogEntry.id)
+        ):
+            out[int(row.review_item_id or 0)].append(row)
+    return out

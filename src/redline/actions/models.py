@@ -65,7 +65,7 @@ class MatchLogEntry(Base):
     bank_id: Mapped[int] = mapped_column(Integer)
     distance: Mapped[int] = mapped_column(Integer)
     action: Mapped[str] = mapped_column(String(32))
-    review_item_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    review_item_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
 
 
 class WebhookEndpoint(Base):

@@ -1,46 +1,27 @@
-"""The webhook endpoint registry and the outbox: events are written here, in the caller's transaction.
-
-Event types (``type`` in the payload, and what endpoints subscribe to):
-
-* ``match.created`` — a platform's query matched an entry (sent to that platform's endpoints);
-* ``review.decided`` — a reviewer decided a review item;
-* ``entry.quarantined`` / ``entry.verified`` — feedback changed an entry's standing (bank-wide);
-* ``entry.withdrawn`` — a survivor withdrew (bank-wide; emitted by whoever withdraws).
-"""
+"""The webhook endpoint registry and operator replay. Events themselves are written by ``redline.events``
+(in the transaction of the change they report) and delivered by ``redline.actions.worker``."""
 
 from __future__ import annotations
 
-import secrets as random_tokens
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from redline.actions.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
+from redline.actions.models import WebhookDelivery, WebhookEndpoint
 from redline.actions.signing import new_secret, validate_secret
 from redline.actions.urlpolicy import UrlPolicy, UrlRefused
-from redline.bank.models import Entry, utcnow
-from redline.bank.service import audit
+from redline.bank.audit import audit
+from redline.bank.models import utcnow
+from redline.events import EVENT_TYPES
 
-EVENT_TYPES = (
-    "match.created",
-    "review.decided",
-    "entry.quarantined",
-    "entry.verified",
-    "entry.withdrawn",
-)
 #: How long a replaced secret keeps signing after a rotation, so receivers can switch without failures.
 DEFAULT_ROTATION_OVERLAP = timedelta(hours=24)
 
 
 class EndpointError(ValueError):
     """A refused endpoint registration or change."""
-
-
-def new_event_id() -> str:
-    return "msg_" + random_tokens.token_urlsafe(18)
 
 
 # --- endpoint registry -------------------------------------------------------------------------------------
@@ -142,45 +123,7 @@ def list_endpoints(session: Session) -> Sequence[WebhookEndpoint]:
     return session.scalars(select(WebhookEndpoint).order_by(WebhookEndpoint.id)).all()
 
 
-# --- outbox ------------------------------------------------------------------------------------------------
-
-
-def emit(session: Session, event_type: str, data: dict[str, Any], *, partner_id: int | None = None) -> str:
-    """Write an event and one pending delivery per subscribed endpoint, in the caller's transaction.
-
-    ``partner_id``: the platform the event concerns (its match, its content's review); endpoints bound to
-    another partner do not get it. ``None``: a bank-wide event every subscribed endpoint gets.
-    Nothing is stored when no endpoint subscribes. Returns the event id (the ``webhook-id``).
-    """
-    if event_type not in EVENT_TYPES:
-        raise ValueError(f"unknown event type {event_type!r}")
-    now = utcnow()
-    event_id = new_event_id()
-    query = select(WebhookEndpoint).where(WebhookEndpoint.enabled.is_(True))
-    if partner_id is not None:
-        query = query.where(
-            or_(WebhookEndpoint.partner_id.is_(None), WebhookEndpoint.partner_id == partner_id)
-        )
-    subscribers = [e for e in session.scalars(query) if "*" in e.event_types or event_type in e.event_types]
-    if not subscribers:  # nobody to tell: the audit log and match log already keep the record
-        return event_id
-    payload = {"type": event_type, "timestamp": now.isoformat(), "data": data}
-    session.add(
-        WebhookEvent(id=event_id, type=event_type, partner_id=partner_id, payload=payload, created_at=now)
-    )
-    session.flush()
-    session.add_all(
-        WebhookDelivery(
-            event_id=event_id,
-            endpoint_id=endpoint.id,
-            status="pending",
-            attempts=0,
-            next_attempt_at=now,
-            created_at=now,
-        )
-        for endpoint in subscribers
-    )
-    return event_id
+# --- replay ------------------------------------------------------------------------------------------------
 
 
 def replay(
@@ -217,25 +160,3 @@ def replay(
         count=count,
     )
     return count
-
-
-# --- entry status events -----------------------------------------------------------------------------------
-
-_STATUS_EVENTS = {"withdrawn": "entry.withdrawn", "quarantined": "entry.quarantined"}
-
-
-def withdrawable_entry_ids(session: Session, case_id: str) -> list[int]:
-    """The case's entries a withdrawal is about to change (read before withdrawing, for the event)."""
-    return list(
-        session.scalars(select(Entry.id).where(Entry.case_id == case_id, Entry.status != "withdrawn"))
-    )
-
-
-def entry_status_changed(
-    session: Session, entry_ids: Sequence[int], status: str, *, reason: str = ""
-) -> None:
-    """Tell subscribers that entries left the bank (bank-wide event, in the caller's transaction): platforms
-    should stop acting on them. Carries entry ids only — never the case, never who submitted."""
-    event_type = _STATUS_EVENTS.get(status)
-    if event_type is not None and entry_ids:
-        emit(session, event_type, {"entry_ids": list(entry_ids), "status": status, "reason": reason})

@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from redline.actions import outbox
+from redline.actions.matchlog import matches_of_items
 from redline.actions.models import ACTIONS, ActionRule, WebhookDelivery
 from redline.actions.rules import RuleError, add_rule
 from redline.actions.worker import WorkerConfig
@@ -24,6 +25,7 @@ from redline.api.problems import Problem
 from redline.api.schemas import Strict
 from redline.bank.models import ApiKey, Partner
 from redline.bank.service import audit, get_bank
+from redline.events import EVENT_TYPES
 from redline.review import queue
 from redline.review.models import ReviewItem
 
@@ -58,6 +60,16 @@ class DecisionOut(BaseModel):
     entry_quarantined: bool
 
 
+class ItemMatchOut(BaseModel):
+    """One matched hash behind a review item (one row of the match log)."""
+
+    match_id: int
+    entry_id: int
+    type: str
+    distance: int
+    action: str
+
+
 class ReviewItemOut(BaseModel):
     id: int
     entry_id: int
@@ -69,11 +81,13 @@ class ReviewItemOut(BaseModel):
     content_id: str | None
     created_at: datetime
     decided_at: datetime | None
+    #: Every hash of the platform's content that matched this picture; one decision covers them all.
+    matches: list[ItemMatchOut] = Field(default_factory=list)
 
 
 class EndpointIn(Strict):
     url: str = Field(min_length=8, max_length=2048)
-    event_types: list[str] = Field(default_factory=lambda: ["*"], max_length=len(outbox.EVENT_TYPES) + 1)
+    event_types: list[str] = Field(default_factory=lambda: ["*"], max_length=len(EVENT_TYPES) + 1)
     partner: str | None = Field(default=None, max_length=128)
     description: str = Field(default="", max_length=1000)
 
@@ -208,7 +222,24 @@ def list_review_items(
             .order_by(ReviewItem.severity.desc(), ReviewItem.created_at)
             .limit(limit)
         ).all()
-        return [ReviewItemOut.model_validate(i, from_attributes=True) for i in items]
+        behind = matches_of_items(session, [i.id for i in items])
+        return [
+            ReviewItemOut.model_validate(i, from_attributes=True).model_copy(
+                update={
+                    "matches": [
+                        ItemMatchOut(
+                            match_id=m.id,
+                            entry_id=m.entry_id,
+                            type=m.query_type,
+                            distance=m.distance,
+                            action=m.action,
+                        )
+                        for m in behind[i.id]
+                    ]
+                }
+            )
+            for i in items
+        ]
 
 
 @router.post("/review/items/{item_id}/decision", response_model=DecisionOut)

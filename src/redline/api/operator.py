@@ -7,7 +7,6 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query, Request
 from starlette.concurrency import run_in_threadpool
 
-from redline.actions.outbox import entry_status_changed
 from redline.api.deps import Caller, require_scope, services
 from redline.api.problems import Problem
 from redline.api.schemas import (
@@ -171,12 +170,10 @@ def get_entry(entry_id: EntryId, request: Request, caller: Admin) -> EntryOut:
 def set_entry_status(entry_id: EntryId, body: EntryPatch, request: Request, caller: Admin) -> EntryOut:
     """Quarantine an entry (stops matching, kept for review), release it, or mark it expired."""
     with services(request).db.write() as session:
-        previous = service.get_entry(session, entry_id).status
+        # Writes the change log, the audit row and the webhook to platforms, in this transaction.
         entry = service.set_entry_status(
             session, entry_id, body.status, actor=caller.actor, reason=body.reason
         )
-        if entry.status != previous:  # webhook to platforms, same transaction
-            entry_status_changed(session, [entry_id], entry.status, reason=body.reason)
         bank = session.get(Bank, entry.bank_id)
         return entry_out(entry, bank.name if bank else "")
 

@@ -90,8 +90,11 @@ def act(
     caller: Caller,
     content_id: str | None,
     metadata: dict[str, Any] | None,
+    one_content: bool,
 ) -> list[MatchResult]:
-    """The moderation path for matches already found: action rules, match log, review queue, webhooks."""
+    """The moderation path for matches already found: action rules, match log, review queue, webhooks.
+    ``one_content``: the queries are of one piece of content, so each matched picture is one review item
+    and one ``match.created`` event (``redline.actions.matchlog``)."""
     # Action rules, match log, review queue and match.created webhooks: one transaction (none without matches,
     # so the common no-match lookup never takes the database's write lock).
     decided: list[list[Decided]] = [[] for _ in results]
@@ -104,6 +107,7 @@ def act(
                 api_key_id=caller.key_id,
                 content_id=content_id,
                 metadata=metadata,
+                one_content=one_content,
             )
     return [_result(m, d) for m, d in zip(results, decided, strict=True)]
 
@@ -128,7 +132,15 @@ def match_hashes(
     if body.content_id is not None:
         results = regions_once_per_case([q.signal_type for q in queries], results)
     return MatchResponse(
-        results=act(found, [q.value for q in queries], results, caller, body.content_id, body.metadata)
+        results=act(
+            found,
+            [q.value for q in queries],
+            results,
+            caller,
+            body.content_id,
+            body.metadata,
+            one_content=body.content_id is not None,
+        )
     )
 
 
@@ -306,4 +318,5 @@ def match_upload(
     kept = best_per_case(robust, already=plain)
     hashes = [*hashes, *(derived[position].hash for position, _ in kept)]
     results = [*plain, *(matches for _, matches in kept)]
-    return hashes, act(found, [h.value for h in hashes], results, caller, content_id, metadata)
+    values = [h.value for h in hashes]
+    return hashes, act(found, values, results, caller, content_id, metadata, one_content=True)

@@ -7,7 +7,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 
-from redline.actions.outbox import entry_status_changed, withdrawable_entry_ids
 from redline.api.deps import case_with_secret, rate_limited, services
 from redline.api.schemas import AttestationText, CaseCreated, CaseHashOut, CaseIn, CaseOut, WithdrawOut
 from redline.bank import service
@@ -68,8 +67,6 @@ def withdraw_case(case: Annotated[Case, Depends(case_with_secret)], request: Req
     with found.db.write() as session:
         fresh = session.get(Case, case.id)
         assert fresh is not None
-        leaving = withdrawable_entry_ids(session, fresh.id)
-        count = service.withdraw_case(session, fresh)
-        entry_status_changed(session, leaving, "withdrawn")  # webhook to platforms, same transaction
+        count = service.withdraw_case(session, fresh)  # and its webhook to platforms, same transaction
     found.metrics.withdrawals.inc()
     return WithdrawOut(case_id=case.id, status="withdrawn", withdrawn=count)

@@ -32,8 +32,8 @@ from typing import Any
 import numpy as np
 from sqlalchemy import bindparam, text
 
+from redline.bank.banks import threshold_for
 from redline.bank.db import Database
-from redline.bank.service import threshold_for
 from redline.index import HammingIndex, MihIndex, new_index
 from redline.match.snapshots import (
     SnapshotError,
@@ -53,7 +53,7 @@ _POLL_BATCH = 100_000
 
 @dataclass(frozen=True)
 class Query:
-    """A normalised hash to look up (``redline.bank.service.normalize_hash`` makes them)."""
+    """A normalised hash to look up (``redline.bank.hashes.normalize_hash`` makes them)."""
 
     signal_type: str
     value: str
@@ -76,14 +76,18 @@ class Match:
     #: is stored as several entries (pdq and its 35 pdq_region hashes), all in its case: robust matching
     #: reports one match per case, not one per crop (``redline.api.file_match.best_per_case``).
     case_id: str | None = None
+    #: The picture or video of that case the entry belongs to (``Entry.item``), if the submitter said: the
+    #: moderation path makes one review item and one event per matched picture.
+    item: int | None = None
 
 
 _CANDIDATES = text(
-    "SELECT e.id, e.signal_type, e.quality, e.status, b.name, b.thresholds, b.default_action, b.enabled, "
-    "e.case_id FROM entries e JOIN banks b ON b.id = e.bank_id WHERE e.id IN :ids"
+    "SELECT e.id AS entry_id, e.signal_type, e.quality, e.status, e.case_id, e.item, b.name AS bank, "
+    "b.thresholds, b.default_action, b.enabled AS bank_enabled "
+    "FROM entries e JOIN banks b ON b.id = e.bank_id WHERE e.id IN :ids"
 ).bindparams(bindparam("ids", expanding=True))
 _EXACT = text(
-    "SELECT e.value, e.id FROM entries e "
+    "SELECT e.value, e.id AS entry_id FROM entries e "
     "WHERE e.signal_type = :type AND e.status = 'active' AND e.value IN :values"
 ).bindparams(bindparam("values", expanding=True))
 
@@ -335,7 +339,7 @@ class Matcher:
                 if not rows:
                     break
                 self._apply(rows)
-                self.position = int(rows[-1][0])
+                self.position = int(rows[-1].seq)
                 applied += len(rows)
                 if len(rows) < _POLL_BATCH:
                     break
@@ -347,29 +351,31 @@ class Matcher:
         # The last row for an entry decides its state; apply removals and additions as two batches.
         final: dict[int, Any] = {}
         for row in rows:
-            if row[2] in self._indexes:
-                final[int(row[1])] = row
+            if row.signal_type in self._indexes:
+                final[int(row.entry_id)] = row
         for name, index in self._indexes.items():
             adds = [
                 r
                 for r in final.values()
-                if r[2] == name
-                and r[5] == "active"
-                and r[3] is not None
-                and (r[4] is None or r[4] >= self._min_quality)
+                if r.signal_type == name
+                and r.status == "active"
+                and r.value is not None
+                and (r.quality is None or r.quality >= self._min_quality)
             ]
-            added = {int(r[1]) for r in adds}
-            removes = [entry_id for entry_id, r in final.items() if r[2] == name and entry_id not in added]
+            added = {int(r.entry_id) for r in adds}
+            removes = [
+                entry_id for entry_id, r in final.items() if r.signal_type == name and entry_id not in added
+            ]
             if removes:
                 index.remove(np.array(removes, dtype=np.int64))
             if adds:
-                ids = np.array([int(r[1]) for r in adds], dtype=np.int64)
-                index.add(ids, _codes("".join(r[3] for r in adds), index.bits))
+                ids = np.array([int(r.entry_id) for r in adds], dtype=np.int64)
+                index.add(ids, _codes("".join(r.value for r in adds), index.bits))
 
     def _refresh_thresholds(self, conn: Any) -> None:
         banks = conn.execute(text("SELECT thresholds FROM banks WHERE enabled")).all()
         for name in self._indexes:
-            values = [threshold_for(_json(b[0]), name) for b in banks]
+            values = [threshold_for(_json(b.thresholds), name) for b in banks]
             self._search_threshold[name] = max(values, default=signal_type(name).default_threshold)
 
     @property
@@ -398,26 +404,41 @@ class Matcher:
             for name in {q.signal_type for q in queries} - self._indexes.keys():
                 positions = [i for i, q in enumerate(queries) if q.signal_type == name]
                 by_value: dict[str, list[int]] = {}
-                for value, entry_id in session.execute(
+                for found_row in session.execute(
                     _EXACT, {"type": name, "values": sorted({queries[i].value for i in positions})}
                 ):
-                    by_value.setdefault(value, []).append(int(entry_id))
+                    by_value.setdefault(found_row.value, []).append(int(found_row.entry_id))
                 for i in positions:
                     candidates[i] = dict.fromkeys(by_value.get(queries[i].value, ()), 0)
             wanted = sorted({entry_id for c in candidates for entry_id in c})
-            details = {int(r[0]): r for r in session.execute(_CANDIDATES, {"ids": wanted})} if wanted else {}
+            details = (
+                {int(r.entry_id): r for r in session.execute(_CANDIDATES, {"ids": wanted})} if wanted else {}
+            )
         results: list[list[Match]] = []
         for query, found in zip(queries, candidates, strict=True):
             matches = []
             for entry_id, distance in sorted(found.items(), key=lambda kv: (kv[1], kv[0])):
                 row = details.get(entry_id)
-                if row is None or row[3] != "active" or not row[7]:
+                if row is None or row.status != "active" or not row.bank_enabled:
                     continue
-                if distance > threshold_for(_json(row[5]), row[1]) + query.allowance:
+                if distance > threshold_for(_json(row.thresholds), row.signal_type) + query.allowance:
                     continue
-                if row[2] is not None and row[2] < self._min_quality and row[1] in self._indexes:
+                low_quality = row.quality is not None and row.quality < self._min_quality
+                if low_quality and row.signal_type in self._indexes:
                     continue
-                matches.append(Match(entry_id, row[4], row[1], distance, row[2], row[3], row[6], row[8]))
+                matches.append(
+                    Match(
+                        entry_id=entry_id,
+                        bank=row.bank,
+                        signal_type=row.signal_type,
+                        distance=distance,
+                        quality=row.quality,
+                        status=row.status,
+                        action=row.default_action,
+                        case_id=row.case_id,
+                        item=row.item,
+                    )
+                )
             results.append(matches)
         return results
 

@@ -15,13 +15,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from redline.actions.outbox import emit
-from redline.bank.db import lock_change_log
-from redline.bank.models import Bank, Change, Entry, utcnow
-from redline.bank.service import BankError, Conflict, NotFound, audit, set_entry_status
+from redline.bank.audit import audit
+from redline.bank.errors import BankError, Conflict, NotFound
+from redline.bank.models import Bank, Entry, utcnow
+from redline.bank.status import announce, change_status
+from redline.events import emit, emit_entry_event
 from redline.review.models import (
     DECISIONS,
     EntryFeedback,
@@ -65,20 +66,29 @@ def open_item(
     partner_id: int | None,
     content_id: str | None,
     meta: dict[str, Any],
+    picture: tuple[str, int | None] | None = None,
 ) -> ReviewItem:
-    """Queue a match for review. The same content matching the same entry again reuses the open item."""
+    """Queue a match for review. The same content (``content_id``) matching the same entry again, or the
+    same ``picture`` (case and item) through any of its entries, reuses the open item."""
     if content_id is not None:
-        existing = session.scalar(
-            select(ReviewItem).where(
-                ReviewItem.entry_id == entry_id,
-                ReviewItem.api_key_id == api_key_id,
-                ReviewItem.content_id == content_id,
-                ReviewItem.status.in_(("pending", "escalated")),
-            )
+        query = select(ReviewItem).where(
+            ReviewItem.api_key_id == api_key_id,
+            ReviewItem.content_id == content_id,
+            ReviewItem.status.in_(("pending", "escalated")),
         )
+        if picture is None:
+            query = query.where(ReviewItem.entry_id == entry_id)
+        else:
+            case_id, item_number = picture
+            same_item = Entry.item.is_(None) if item_number is None else Entry.item == item_number
+            query = query.join(Entry, Entry.id == ReviewItem.entry_id)
+            query = query.where(Entry.case_id == case_id, same_item)
+        existing = session.scalars(query.order_by(ReviewItem.id).limit(1)).first()
         if existing is not None:
-            if distance < existing.distance:
-                existing.distance = distance
+            if distance < existing.distance:  # the closest match stands for the item (same picture)
+                existing.entry_id, existing.signal_type, existing.distance = entry_id, signal_type, distance
+            if severity > existing.severity:  # e.g. an exact copy of what was queued as a near one
+                existing.severity, existing.action = severity, action
             return existing
     item = ReviewItem(
         entry_id=entry_id,
@@ -256,43 +266,37 @@ def _new_review_state(session: Session, entry_id: int) -> EntryReviewState:
     return state
 
 
-def _quarantine_item_siblings(session: Session, entry: Entry, now: datetime) -> None:
-    """Quarantine the other active entries of the same picture or video (same case, same ``item``).
+def _picture_siblings(session: Session, entry: Entry) -> list[Entry]:
+    """The other active entries of the same picture or video (same case, same ``item``) that a quarantine
+    of ``entry`` by review takes along.
 
     Why: a picture is stored as 38 entries (its pdq, 35 pdq_region hashes, md5, sha256), and an edited copy
     is reported under whichever crop is closest, so verdicts on one picture land on different entries. The
     verdict is about the picture, not one crop of it: without this, a falsely submitted picture (a meme, a
     logo) would keep matching through its other entries. Entries without an item (older submissions,
-    partners, imports) are quarantined one by one as before. A sibling the operator has already audited
-    (flagged, then released) is left alone: the operator has decided about it."""
+    partners, imports) are quarantined one by one. A sibling the operator has already audited (flagged,
+    then released) is left alone: the operator has decided about it."""
     if entry.case_id is None or entry.item is None:
-        return
+        return []
     siblings = session.scalars(
-        select(Entry).where(
+        select(Entry)
+        .where(
             Entry.case_id == entry.case_id,
             Entry.item == entry.item,
             Entry.id != entry.id,
             Entry.status == "active",
         )
+        .order_by(Entry.id)
     ).all()
-    for sibling in siblings:
-        state = session.get(EntryReviewState, sibling.id)
-        if state is not None and state.flagged_for_audit:
-            continue
-        set_entry_status(
-            session,
-            sibling.id,
-            "quarantined",
-            actor="system:review",
-            reason=f"same picture as entry {entry.id}, quarantined by review feedback",
+    audited = set(
+        session.scalars(
+            select(EntryReviewState.entry_id).where(
+                EntryReviewState.entry_id.in_([e.id for e in siblings]),
+                EntryReviewState.flagged_for_audit.is_(True),
+            )
         )
-        state = state or _new_review_state(session, sibling.id)
-        state.flagged_for_audit, state.verified, state.updated_at = True, False, now
-        emit(
-            session,
-            "entry.quarantined",
-            {"entry_id": sibling.id, "reason": "review feedback", "same_item_as": entry.id},
-        )
+    )
+    return [e for e in siblings if e.id not in audited]
 
 
 def _verdicts(session: Session, entry_id: int, entry: Entry | None) -> tuple[int, int]:
@@ -342,46 +346,34 @@ def _feedback(
     # quarantine it again behind their back.
     auto = entry is not None and entry.status == "active" and not state.flagged_for_audit
     if entry is not None and auto and rejected >= reject_quarantine:
-        set_entry_status(
+        siblings = _picture_siblings(session, entry)
+        # One change for the whole picture: one audit row, one entry.quarantined event listing its entries.
+        changed = change_status(
             session,
-            entry_id,
+            [entry, *siblings],
             "quarantined",
             actor="system:review",
-            reason=f"rejected by {rejected} independent reviewers (threshold {reject_quarantine})",
+            reason="review feedback",
+            details={
+                "rejected": rejected,
+                "confirmed": confirmed,
+                "threshold": reject_quarantine,
+                **({"same_item_as": entry.id} if siblings else {}),
+            },
         )
-        state.flagged_for_audit = quarantined = True
-        state.verified = False
-        emit(
-            session,
-            "entry.quarantined",
-            {"entry_id": entry_id, "rejected": rejected, "confirmed": confirmed, "reason": "review feedback"},
-        )
-        _quarantine_item_siblings(session, entry, now)
+        for quarantined_entry in changed:  # all of it awaits the operator's audit
+            flagged = state if quarantined_entry.id == entry_id else None
+            flagged = flagged or session.get(EntryReviewState, quarantined_entry.id)
+            flagged = flagged or _new_review_state(session, quarantined_entry.id)
+            flagged.flagged_for_audit, flagged.verified, flagged.updated_at = True, False, now
+        quarantined = True
     elif confirmed > 0 and not state.verified and not state.flagged_for_audit:
         state.verified = True
         audit(session, "system:review", "entry.verified", f"entry:{entry_id}", confirmed=confirmed)
-        if entry is not None and entry.status == "active":
-            _announce_in_feed(session, entry, now)
-        emit(session, "entry.verified", {"entry_id": entry_id, "confirmed": confirmed})
+        if entry is not None:
+            announce(session, entry)  # mirrors of the feed learn the new review state
+        emit_entry_event(session, "entry.verified", [entry_id], confirmed=confirmed)
     return confirmed, rejected, quarantined, state.verified
-
-
-def _announce_in_feed(session: Session, entry: Entry, now: datetime) -> None:
-    """Repeat the (still active) entry in the change log so partners mirroring the feed see its new review
-    state; for the match index the row is a harmless re-add of the same hash."""
-    lock_change_log(session)
-    session.execute(
-        insert(Change).values(
-            entry_id=entry.id,
-            bank_id=entry.bank_id,
-            signal_type=entry.signal_type,
-            value=entry.value,
-            quality=entry.quality,
-            tags=entry.tags,
-            status="active",
-            at=now,
-        )
-    )
 
 
 def decisions(session: Session, *, item_id: int | None = None, limit: int = 200) -> list[ReviewDecision]:
