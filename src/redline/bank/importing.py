@@ -12,7 +12,8 @@ import json
 from collections.abc import Iterator
 from typing import Any, Literal
 
-from redline.bank.service import BankError, HashInput, normalize_hash
+from redline.bank.errors import BankError
+from redline.bank.hashes import HashInput, normalize_hash
 
 ImportFormat = Literal["csv", "jsonl"]
 _MAX_ERRORS = 20

@@ -22,8 +22,9 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from redline.bank.audit import audit
+from redline.bank.errors import BankError, Conflict, NotFound
 from redline.bank.models import utcnow
-from redline.bank.service import BankError, Conflict, NotFound, audit
 from redline.review.models import ROLES, ConsoleSession, ConsoleUser
 
 _HASHER = PasswordHasher()
