@@ -44,7 +44,7 @@ class Settings:
     max_file_bytes: int = 512 * 1024 * 1024
     #: PDQ hashes below this quality are kept for the record but not used for perceptual matching.
     pdq_min_quality: int = field(default_factory=_pdq_min_quality)
-    #: ``/v1/match/file`` also derives robust PDQ hashes from each image upload (~30: crops, borders,
+    #: ``/v1/match/file`` also derives robust PDQ hashes from each image upload (windows, crops, borders,
     #: screenshots, rotations; docs/ROBUSTNESS.md) and searches them against stored ``pdq_region`` hashes.
     #: Off: only the plain hashes are searched (cheaper, misses most edited copies).
     robust_matching: bool = True

@@ -1,10 +1,10 @@
 """What ``POST /v1/match/file`` looks an upload up by, and how robust matches are merged.
 
-An image upload is decoded once (``redline.signals``); from that decode come its plain hashes (MD5, SHA-256,
-PDQ) and, with robust matching on, the ~110 hashes ``redline.signals.robust.query_hashes`` derives (mirrored,
-shifted windows, quadrants, centred crops, the photo found inside borders or a screenshot, de-rotated).
-Those are searched as ``pdq_region`` queries against the 35 region hashes stored per picture
-(docs/ROBUSTNESS.md). Many derived hashes can hit several entries of one picture: each survivor case is
+An image upload is decoded once (``redline.signals``); from that decode each registered signal type derives
+what the upload is looked up by (``SignalType.upload_queries``): the plain hashes (MD5, SHA-256, PDQ) and,
+with robust matching on, the ``pdq_region`` hashes ``redline.signals.robust.query_hashes`` derives (mirrored,
+shifted windows, quadrants, centred crops, the photo found inside borders or a screenshot, de-rotated),
+searched against the region hashes stored per picture (how many of each: docs/ROBUSTNESS.md). Many derived hashes can hit several entries of one picture: each survivor case is
 reported once, under the derived hash closest to any of its entries (:func:`best_per_case`).
 The pixels never leave :func:`hash_upload`.
 """
@@ -94,9 +94,9 @@ def best_per_case(results: Sequence[list[M]], already: Sequence[list[M]] = ()) -
     hash (the plain one comes first) is kept. Cases that ``already`` matched (the upload's plain hashes)
     are left out: their match and review item exist.
 
-    Why per case: the survivor's device stores a picture as 36 perceptual entries (its ``pdq`` and 35
-    ``pdq_region`` hashes: the whole picture and 34 crops), and an
-    edited copy is typically near several neighbouring crops; one upload must make one review item for a
+    Why per case: the survivor's device stores a picture as many perceptual entries (its ``pdq`` and its
+    ``pdq_region`` hashes: the whole picture and ``robust.STORED_REGIONS``), and an edited copy is
+    typically near several neighbouring crops; one upload must make one review item for a
     picture, not one per crop. A case's other pictures are the same survivor's: an upload matching two of
     them still needs one decision."""
     done = {_group(m) for matches in already for m in matches}

@@ -50,8 +50,9 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-#: Hashes in one survivor submission: an image sends 38 (pdq, 35 pdq_region, md5, sha256), so this is
-#: 263 images per case, ~1.2 MB of JSON (under ``max_request_bytes``).
+#: Hashes in one survivor submission: an image sends pdq, md5, sha256 and its pdq_region hashes (how many:
+#: docs/ROBUSTNESS.md), so this is a few hundred images per case, ~1.2 MB of JSON (under
+#: ``max_request_bytes``).
 MAX_CASE_HASHES = 10_000
 
 

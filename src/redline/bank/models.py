@@ -128,7 +128,7 @@ class Entry(Base):
     bank_id: Mapped[int] = mapped_column(ForeignKey("banks.id"), index=True)
     case_id: Mapped[str | None] = mapped_column(ForeignKey("cases.id"), index=True, nullable=True)
     #: Which picture or video of its submission the hash came from (0, 1, ...), when the submitter said so.
-    #: A picture is stored as many entries (pdq, 35 pdq_region hashes, md5, sha256); review feedback that
+    #: A picture is stored as many entries (pdq, its pdq_region hashes, md5, sha256); review feedback that
     #: quarantines one of them quarantines the item's other entries with it (``redline.review.queue``).
     item: Mapped[int | None] = mapped_column(Integer, nullable=True)
     signal_type: Mapped[str] = mapped_column(String(16))

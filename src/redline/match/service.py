@@ -74,7 +74,7 @@ class Match:
     #: The bank's default action; the moderation rules (``redline.actions.rules.decide``) make the final one.
     action: str
     #: The survivor case the entry came in with (None for partner submissions and imports). One picture
-    #: is stored as several entries (pdq and its 35 pdq_region hashes), all in its case: robust matching
+    #: is stored as several entries (pdq and its pdq_region hashes), all in its case: robust matching
     #: reports one match per case, not one per crop (``redline.api.file_match.best_per_case``).
     case_id: str | None = None
 
