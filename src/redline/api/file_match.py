@@ -4,8 +4,9 @@ An image upload is decoded once (``redline.signals``); from that decode each reg
 what the upload is looked up by (``SignalType.upload_queries``): the plain hashes (MD5, SHA-256, PDQ) and,
 with robust matching on, the ``pdq_region`` hashes ``redline.signals.robust.query_hashes`` derives (mirrored,
 shifted windows, quadrants, centred crops, the photo found inside borders or a screenshot, de-rotated),
-searched against the region hashes stored per picture (how many of each: docs/ROBUSTNESS.md). Many derived hashes can hit several entries of one picture: each survivor case is
-reported once, under the derived hash closest to any of its entries (:func:`best_per_case`).
+searched against the region hashes stored per picture (how many of each: docs/ROBUSTNESS.md). Many derived
+hashes can hit several entries of one picture: each survivor case is reported once, under the derived hash
+closest to any of its entries (:func:`best_per_case`).
 The pixels never leave :func:`hash_upload`.
 """
 
