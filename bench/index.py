@@ -74,7 +74,10 @@ def make_data(n: int, dist: str, nq: int, seed: int) -> tuple[np.ndarray, np.nda
 
 class Faiss:
     def __init__(self, kind: str) -> None:
-        import faiss
+        try:
+            import faiss
+        except ImportError:  # the optional ``bench`` extra: the service and its tests do not need faiss
+            sys.exit('faiss is not installed: .venv/bin/pip install -c constraints.txt -e ".[bench]"')
 
         self.faiss = faiss
         if kind == "faiss_flat":

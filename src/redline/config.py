@@ -17,6 +17,14 @@ def _default_data_dir() -> Path:
     return Path(os.environ.get("REDLINE_DATA_DIR", "var"))
 
 
+def _pdq_min_quality() -> int:
+    # The PDQ type declares it (redline.signals.types); read when settings are made, because importing
+    # ``redline.signals`` here would import this module back (the hashing code takes ``Settings``).
+    from redline.signals.types import PdqSignal
+
+    return PdqSignal.min_quality
+
+
 def _bool(raw: str) -> bool:
     return raw.strip().lower() in {"1", "true", "yes", "on"}
 
@@ -35,8 +43,8 @@ class Settings:
     #: Largest file accepted for hashing (bytes).
     max_file_bytes: int = 512 * 1024 * 1024
     #: PDQ hashes below this quality are kept for the record but not used for perceptual matching.
-    pdq_min_quality: int = 50
-    #: ``/v1/match/file`` also derives robust PDQ hashes from each image upload (~30: crops, borders,
+    pdq_min_quality: int = field(default_factory=_pdq_min_quality)
+    #: ``/v1/match/file`` also derives robust PDQ hashes from each image upload (windows, crops, borders,
     #: screenshots, rotations; docs/ROBUSTNESS.md) and searches them against stored ``pdq_region`` hashes.
     #: Off: only the plain hashes are searched (cheaper, misses most edited copies).
     robust_matching: bool = True

@@ -7,6 +7,7 @@ import re
 
 import pytest
 
+from redline.signals.types import SIGNAL_TYPES, PdqSignal
 from redline.web import STATIC_DIR
 
 LANGUAGES = ["en", "zh-Hant-HK", "zh-Hans"]
@@ -55,6 +56,21 @@ def test_every_problem_code_and_status_has_a_message() -> None:
         assert f"files.problem.{code}" in english
     for status in ("active", "withdrawn", "quarantined", "expired"):
         assert f"status.{status}" in english
-    for signal in ("pdq", "pdq_region", "md5", "sha256"):
+    for signal in SIGNAL_TYPES:  # the case page names each hash's type
         assert f"hashType.{signal}" in english
     assert all(any(k.startswith(p) for k in english) for p in DYNAMIC_PREFIXES)
+
+
+def test_the_portals_signal_types_are_the_registrys() -> None:
+    """The portal computes and sends exactly the types the server's registry says a survivor's device
+    computes (``on_survivor_device``), under their registered names, with the PDQ quality floor."""
+    listed = re.findall(r"\bname: '([\w]+)'", (STATIC_DIR / "signals.js").read_text("utf-8"))
+    assert sorted(listed) == sorted(k.name for k in SIGNAL_TYPES.values() if k.on_survivor_device)
+    assert len(listed) == len(set(listed)) >= 4
+    media = (STATIC_DIR / "media.js").read_text("utf-8")
+    assert f"export const QUALITY_THRESHOLD = {PdqSignal.min_quality};" in media
+    # No other module spells a hash's type: casePayload takes them from signals.js.
+    spelled = re.compile(rf"type: '({'|'.join(SIGNAL_TYPES)})'")
+    for script in STATIC_DIR.glob("*.js"):
+        if script.name != "signals.js":
+            assert not spelled.search(script.read_text("utf-8")), script.name

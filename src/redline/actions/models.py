@@ -60,7 +60,7 @@ class MatchLogEntry(Base):
     content_id: Mapped[str | None] = mapped_column(String(256), nullable=True, index=True)
     meta: Mapped[dict[str, Any]] = mapped_column("metadata", default=dict)
     query_type: Mapped[str] = mapped_column(String(16))
-    query_value: Mapped[str] = mapped_column(String(128))
+    query_value: Mapped[str] = mapped_column(Text)
     entry_id: Mapped[int] = mapped_column(ForeignKey("entries.id"), index=True)
     bank_id: Mapped[int] = mapped_column(Integer)
     distance: Mapped[int] = mapped_column(Integer)

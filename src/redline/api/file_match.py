@@ -1,11 +1,12 @@
 """What ``POST /v1/match/file`` looks an upload up by, and how robust matches are merged.
 
-An image upload is decoded once (``redline.signals``); from that decode come its plain hashes (MD5, SHA-256,
-PDQ) and, with robust matching on, the ~110 hashes ``redline.signals.robust.query_hashes`` derives (mirrored,
-shifted windows, quadrants, centred crops, the photo found inside borders or a screenshot, de-rotated).
-Those are searched as ``pdq_region`` queries against the 35 region hashes stored per picture
-(docs/ROBUSTNESS.md). Many derived hashes can hit several entries of one picture: each survivor case is
-reported once, under the derived hash closest to any of its entries (:func:`best_per_case`).
+An image upload is decoded once (``redline.signals``); from that decode each registered signal type derives
+what the upload is looked up by (``SignalType.upload_queries``): the plain hashes (MD5, SHA-256, PDQ) and,
+with robust matching on, the ``pdq_region`` hashes ``redline.signals.robust.query_hashes`` derives (mirrored,
+shifted windows, quadrants, centred crops, the photo found inside borders or a screenshot, de-rotated),
+searched against the region hashes stored per picture (how many of each: docs/ROBUSTNESS.md). Many derived
+hashes can hit several entries of one picture: each survivor case is reported once, under the derived hash
+closest to any of its entries (:func:`best_per_case`).
 The pixels never leave :func:`hash_upload`.
 """
 
@@ -20,61 +21,54 @@ from typing import Protocol, TypeVar
 from redline.api.schemas import FileHash
 from redline.config import Settings
 from redline.signals import ImageSignals, VideoSignals, hash_file
-from redline.signals.robust import QUERY_SIDE, ROBUST_THRESHOLD, RegionHash, query_hashes
+from redline.signals.robust import QUERY_SIDE
+from redline.signals.types import SIGNAL_TYPES, DerivedHash
 
 log = logging.getLogger(__name__)
-
-#: Distinct frame hashes of a video looked up at most (a long video repeats itself; the cap bounds the work).
-MAX_VIDEO_QUERIES = 1000
-REGION = "pdq_region"
 
 
 @dataclass(frozen=True)
 class RegionQuery:
-    """A derived ``pdq_region`` hash and how far beyond the bank's ``pdq_region`` threshold it may match
-    (its own measured threshold minus the default one: the whole-upload hashes get more)."""
+    """A derived hash of a type reported once per case (``pdq_region``) and how far beyond the bank's
+    threshold for it it may match (its own measured threshold minus the default one: the whole-upload
+    hashes get more)."""
 
     hash: FileHash
     allowance: int
 
 
 def hash_upload(path: Path, settings: Settings) -> tuple[ImageSignals | VideoSignals, list[RegionQuery]]:
-    """The upload's signals, and its robust ``pdq_region`` query hashes of usable quality (images only,
-    when ``settings.robust_matching``). Raises ``SignalError`` for files that cannot be hashed."""
+    """The upload's signals, and its query hashes of the types reported once per case (robust
+    ``pdq_region`` hashes of usable quality: images only, when ``settings.robust_matching``). Raises
+    ``SignalError`` for files that cannot be hashed."""
     side = QUERY_SIDE if settings.robust_matching else None
     signals = hash_file(path, settings, upright_side=side)
     if not isinstance(signals, ImageSignals) or signals.upright is None:
         return signals, []
-    pixels, signals = signals.upright, replace(signals, upright=None)
-    try:
-        derived: list[RegionHash] = query_hashes(pixels)
-    except Exception:  # robust matching adds to plain matching; a finder's bug must not cost the plain match
-        log.exception("robust query hashes failed for a %dx%d upload", signals.width, signals.height)
-        derived = []
+    derived: list[DerivedHash] = []
+    for kind in SIGNAL_TYPES.values():
+        if kind.once_per_case:
+            try:
+                derived += kind.upload_queries(signals, settings.pdq_min_quality)
+            except Exception:  # robust matching adds to plain matching; a finder's bug must not cost it
+                size = f"{signals.width}x{signals.height}"
+                log.exception("%s query hashes failed for a %s upload", kind.name, size)
+    signals = replace(signals, upright=None)  # the pixels stop here
     return signals, [
-        RegionQuery(
-            FileHash(type=REGION, value=h.hex, quality=h.quality, label=h.label),
-            max(0, h.threshold - ROBUST_THRESHOLD),
-        )
+        RegionQuery(FileHash(type=h.type, value=h.value, quality=h.quality, label=h.label), h.allowance)
         for h in derived
-        if h.quality >= settings.pdq_min_quality
     ]
 
 
 def file_queries(signals: ImageSignals | VideoSignals, min_quality: int) -> list[FileHash]:
-    """What a file is looked up by besides robust hashes: its exact digests, and its PDQ hash(es) of usable
-    quality."""
-    hashes = [FileHash(type="md5", value=signals.md5), FileHash(type="sha256", value=signals.sha256)]
-    if isinstance(signals, ImageSignals):
-        if not signals.pdq_low_quality:
-            hashes.append(FileHash(type="pdq", value=signals.pdq, quality=signals.pdq_quality))
-    else:
-        seen: set[str] = set()
-        for frame in signals.frames:
-            if frame.quality >= min_quality and frame.pdq not in seen and len(seen) < MAX_VIDEO_QUERIES:
-                seen.add(frame.pdq)
-                hashes.append(FileHash(type="pdq", value=frame.pdq, quality=frame.quality))
-    return hashes
+    """What a file is looked up by besides the hashes reported once per case: each type's upload queries
+    (exact digests; PDQ hash(es) of usable quality), in registry order."""
+    return [
+        FileHash(type=h.type, value=h.value, quality=h.quality)
+        for kind in SIGNAL_TYPES.values()
+        if not kind.once_per_case
+        for h in kind.upload_queries(signals, min_quality)
+    ]
 
 
 class _Found(Protocol):
@@ -101,9 +95,9 @@ def best_per_case(results: Sequence[list[M]], already: Sequence[list[M]] = ()) -
     hash (the plain one comes first) is kept. Cases that ``already`` matched (the upload's plain hashes)
     are left out: their match and review item exist.
 
-    Why per case: the survivor's device stores a picture as 36 perceptual entries (its ``pdq`` and 35
-    ``pdq_region`` hashes: the whole picture and 34 crops), and an
-    edited copy is typically near several neighbouring crops; one upload must make one review item for a
+    Why per case: the survivor's device stores a picture as many perceptual entries (its ``pdq`` and its
+    ``pdq_region`` hashes: the whole picture and ``robust.STORED_REGIONS``), and an edited copy is
+    typically near several neighbouring crops; one upload must make one review item for a
     picture, not one per crop. A case's other pictures are the same survivor's: an upload matching two of
     them still needs one decision."""
     done = {_group(m) for matches in already for m in matches}
@@ -127,11 +121,12 @@ def regions_once_per_case(types: Sequence[str], results: Sequence[list[M]]) -> l
     grouping as ``/v1/match/file`` for the ``pdq_region`` queries (a platform's derived hashes of one
     upload), keeping one result list per query in order. A region query keeps its matches only for the
     cases it is the closest hash to; every other query's results are untouched."""
-    region = [i for i, kind in enumerate(types) if kind == "pdq_region"]
+    grouped = {name for name, kind in SIGNAL_TYPES.items() if kind.once_per_case}
+    region = [i for i, kind in enumerate(types) if kind in grouped]
     if not region:
         return [list(r) for r in results]
-    others = [r for kind, r in zip(types, results, strict=True) if kind != "pdq_region"]
-    out = [list(r) if kind != "pdq_region" else [] for kind, r in zip(types, results, strict=True)]
+    others = [r for kind, r in zip(types, results, strict=True) if kind not in grouped]
+    out = [list(r) if kind not in grouped else [] for kind, r in zip(types, results, strict=True)]
     for position, matches in best_per_case([results[i] for i in region], already=others):
         out[region[position]] = matches
     return out

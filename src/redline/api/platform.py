@@ -41,6 +41,7 @@ from redline.match.service import Match
 from redline.match.service import Query as MatchQuery
 from redline.review.queue import review_states
 from redline.signals import SignalError
+from redline.signals.types import signal_type
 
 router = APIRouter(prefix="/v1", tags=["platforms"])
 _CURSOR_PREFIX = b"seq:"
@@ -125,6 +126,9 @@ def match_hashes(
             normal = service.normalize_hash(h.type, h.value)
         except service.Invalid as exc:
             raise Problem("invalid-hash", f"hashes[{position}]: {exc.detail}") from None
+        if not signal_type(normal.signal_type).matchable():
+            detail = f"hashes[{position}]: {normal.signal_type} hashes are stored and fed, not matched yet"
+            raise Problem("invalid-hash", detail)
         queries.append(MatchQuery(normal.signal_type, normal.value))
     found = services(request)
     check_fields(body.content_id, body.metadata)

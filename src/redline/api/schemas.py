@@ -4,15 +4,43 @@ attestation, and anything else (an image, a file name, a stray field) is refused
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler, GetJsonSchemaHandler
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import core_schema
 
 from redline.bank.service import ATTESTATION_TEXT_VERSION
+from redline.signals.types import MAX_VALUE_CHARS, SIGNAL_TYPES
 
-#: ``pdq_region``: robust PDQ (docs/ROBUSTNESS.md), stored as 35 hashes per image (the whole picture and
-#: 34 crops, ``robust.STORED_REGIONS``) and queried with the hashes ``robust.query_hashes`` derives.
-SignalName = Literal["pdq", "pdq_region", "md5", "sha256"]
+
+def _registered(name: str) -> str:
+    if name not in SIGNAL_TYPES:
+        raise ValueError(f"unknown signal type; known: {', '.join(SIGNAL_TYPES)}")
+    return name
+
+
+class _RegisteredSignal:
+    """A signal type name, checked against ``SIGNAL_TYPES`` when a request is validated and listed as the
+    schema's ``enum`` when ``/openapi.json`` is made: both read the registry then, not at import, so a type
+    registered before the app starts is accepted and documented with no edit here."""
+
+    @classmethod
+    def __get_pydantic_core_schema__(
+        cls, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        return core_schema.no_info_after_validator_function(_registered, core_schema.str_schema())
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        return {"type": "string", "enum": list(SIGNAL_TYPES)}
+
+
+#: One of the registered signal types (``redline.signals.types``; ``pdq_region`` is robust PDQ,
+#: docs/ROBUSTNESS.md).
+SignalName = Annotated[str, _RegisteredSignal]
 Scope = Literal["submit", "match", "feed", "review", "admin"]
 BankName = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")
 ActionName = Field(pattern=r"^[a-z][a-z_]{0,31}$")
@@ -22,14 +50,19 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-#: Hashes in one survivor submission: an image sends 38 (pdq, 35 pdq_region, md5, sha256), so this is
-#: 263 images per case, ~1.2 MB of JSON (under ``max_request_bytes``).
+#: Hashes in one survivor submission: an image sends pdq, md5, sha256 and its pdq_region hashes (how many:
+#: docs/ROBUSTNESS.md), so this is a few hundred images per case, ~1.2 MB of JSON (under
+#: ``max_request_bytes``).
 MAX_CASE_HASHES = 10_000
 
 
 class HashIn(Strict):
     type: SignalName
-    value: str = Field(min_length=1, max_length=128, description="lowercase or uppercase hex")
+    value: str = Field(
+        min_length=1,
+        max_length=MAX_VALUE_CHARS,
+        description="hex (lowercase or uppercase) for bit and byte hashes, base64 for float vectors",
+    )
     quality: int | None = Field(default=None, ge=0, le=100, description="PDQ quality, 0-100")
     item: int | None = Field(
         default=None,
@@ -93,7 +126,7 @@ class AttestationText(BaseModel):
 
 class MatchQuery(Strict):
     type: SignalName
-    value: str = Field(min_length=1, max_length=128)
+    value: str = Field(min_length=1, max_length=MAX_VALUE_CHARS)
 
 
 class MatchIn(Strict):

@@ -28,6 +28,6 @@ def normalize_hash(
         canonical = kind.normalize(value)
     except (KeyError, ValueError) as exc:
         raise Invalid(str(exc).strip("'\"")) from None
-    if quality is not None and not (kind.has_quality and 0 <= quality <= 100):
+    if quality is not None and not (kind.min_quality is not None and 0 <= quality <= 100):
         raise Invalid(f"quality is only for perceptual hashes, 0 to 100 (got {quality} for {kind.name})")
     return HashInput(kind.name, canonical, quality, item)

@@ -128,12 +128,13 @@ class Entry(Base):
     bank_id: Mapped[int] = mapped_column(ForeignKey("banks.id"), index=True)
     case_id: Mapped[str | None] = mapped_column(ForeignKey("cases.id"), index=True, nullable=True)
     #: Which picture or video of its submission the hash came from (0, 1, ...), when the submitter said so.
-    #: A picture is stored as many entries (pdq, 35 pdq_region hashes, md5, sha256); review feedback that
+    #: A picture is stored as many entries (pdq, its pdq_region hashes, md5, sha256); review feedback that
     #: quarantines one of them quarantines the item's other entries with it (``redline.review.queue``).
     item: Mapped[int | None] = mapped_column(Integer, nullable=True)
     signal_type: Mapped[str] = mapped_column(String(16))
-    #: Canonical lowercase hex (``SignalType.normalize``).
-    value: Mapped[str] = mapped_column(String(128))
+    #: Canonical text of the type's value format (``SignalType.normalize``: hex for bit and byte hashes,
+    #: base64 for float vectors). Text, so a PhotoDNA or TMK value fits without a migration (m004_signal_values).
+    value: Mapped[str] = mapped_column(Text)
     quality: Mapped[int | None] = mapped_column(SmallInteger, nullable=True)
     source: Mapped[str] = mapped_column(String(16))
     #: Who added it outside a case: API key id for partners, ``import:<name>`` for operator imports.
@@ -153,7 +154,7 @@ class Change(Base):
     entry_id: Mapped[int] = mapped_column(BigInteger, index=True)
     bank_id: Mapped[int] = mapped_column(Integer)
     signal_type: Mapped[str] = mapped_column(String(16))
-    value: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    value: Mapped[str | None] = mapped_column(Text, nullable=True)
     quality: Mapped[int | None] = mapped_column(SmallInteger, nullable=True)
     tags: Mapped[list[str]] = mapped_column(default=list)
     status: Mapped[str] = mapped_column(String(16))

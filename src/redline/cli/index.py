@@ -57,14 +57,16 @@ def snapshot() -> None:
 def list_snapshots() -> None:
     """List the snapshots in ``data_dir/index``: change-log position, size, age."""
     from redline.match.snapshots import SnapshotPolicy, SnapshotStore
+    from redline.signals.types import SIGNAL_TYPES
 
     settings = Settings.from_env()
     store = SnapshotStore(settings.data_dir / "index")
-    names = ["pdq"]
+    # A snapshot is one file per indexed signal type at one position; the first type's file stands for it.
+    names = [kind.name for kind in SIGNAL_TYPES.indexed()]
     for position in store.positions(names):
-        path = store.file("pdq", position)
+        path = store.file(names[0], position)
         try:
-            header = store.header("pdq", position)
+            header = store.header(names[0], position)
         except (OSError, ValueError) as exc:
             typer.echo(f"{path}\tunreadable: {exc}")
             continue

@@ -1,9 +1,10 @@
 """``redline protect FILE... --server URL``: the survivor portal's job from a terminal.
 
 Hashes each file on this computer (``redline.signals.hash_file``), sends only the hashes to the server's
-``POST /v1/cases`` and prints the case number and secret. No file, file name or pixel is sent. A picture sends
-what the portal sends (docs/PORTAL.md): PDQ, the 35 ``pdq_region`` hashes of robust matching (computed like
-the portal, from the full-size decode), MD5 and SHA-256, each marked with the file's position (``item``).
+``POST /v1/cases`` and prints the case number and secret. No file, file name or pixel is sent. A file sends
+what the portal sends (docs/PORTAL.md): each signal type's stored hashes (``SignalType.stored_hashes``; for
+a picture MD5, SHA-256, PDQ and the ``pdq_region`` hashes of robust matching, computed like the portal from
+the full-size decode), each marked with the file's position (``item``).
 """
 
 from __future__ import annotations
@@ -26,19 +27,15 @@ ATTESTATION = (
 
 
 def hashes_of(signals: Any) -> list[dict[str, Any]]:
-    """The hashes the bank accepts for one file's signals (image: PDQ, 35 pdq_region when the signals
-    carry their pixels, MD5, SHA-256; video: MD5, SHA-256)."""
-    from redline.signals.robust import entry_hashes
+    """The hashes the bank accepts for one file's signals: each registered type's ``stored_hashes``, what
+    the portal sends (region hashes only when the signals carry their pixels)."""
+    from redline.signals.types import SIGNAL_TYPES
 
     found: list[dict[str, Any]] = []
-    if signals.media_type == "image" and signals.pdq_quality > 0:
-        found.append({"type": "pdq", "value": signals.pdq, "quality": signals.pdq_quality})
-        regions = entry_hashes(signals.upright) if signals.upright is not None else []
-        found += [
-            {"type": "pdq_region", "value": h.hex, "quality": h.quality} for h in regions if h.quality > 0
-        ]
-    found.append({"type": "md5", "value": signals.md5})
-    found.append({"type": "sha256", "value": signals.sha256})
+    for kind in SIGNAL_TYPES.values():
+        for h in kind.stored_hashes(signals):
+            quality = {"quality": h.quality} if h.quality is not None else {}
+            found.append({"type": h.type, "value": h.value, **quality})
     return found
 
 

@@ -3,7 +3,8 @@
 # behaviour is exercised by tests/eval, which compares it with a plain Python computation.)
 """The benchmark's all-pairs distance kernel, compiled with numba.
 
-Why not numpy: with ~110 hashes per query and 35 per stored image, the full corpus (512 photos, 25 queries
+Why not numpy: with about a hundred hashes per query and dozens per stored image (docs/ROBUSTNESS.md), the
+full corpus (512 photos, 25 queries
 each) is ~25 billion hash pairs. Broadcasting them in numpy is memory-bound: `bench/robustness.py` spent
 81 s on hard negatives and scoring for 64 photos, which grows with the square of the photos (over an hour
 for the full corpus, extrapolated, not run). This loop keeps each pair in registers and runs on every core:

@@ -33,9 +33,10 @@ from redline.signals.robust import (
     entry_hashes,
     query_hashes,
 )
+from redline.signals.types import PdqSignal
 
 ORIGINAL = "original"
-PLAIN_THRESHOLD = 31
+PLAIN_THRESHOLD = PdqSignal.default_threshold
 TARGET_FPR = 1e-4
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
 #: Transforms applied to the hard-negative halves (a subset, to bound the run time).

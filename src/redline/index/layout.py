@@ -22,6 +22,8 @@ from functools import lru_cache
 import numpy as np
 from numpy.typing import NDArray
 
+from redline.signals.types import PdqSignal
+
 # Above this many codes, the fastest split would cost more memory than the 100M goal allows (4 bytes per code
 # per table); 32-bit parts, the fewest tables, keep the candidate count low at that scale.
 WIDE_TABLES_FROM = 1 << 25
@@ -36,7 +38,7 @@ CANDIDATE_COST = 1.0
 SCAN_COST_PER_WORD = 0.06
 # Never enumerate more probe masks than this per table (memory and setup time); scan instead.
 MAX_MASKS_PER_TABLE = 250_000
-DEFAULT_THRESHOLD = 31  # PDQ's customary match threshold, what the table split is tuned for
+DEFAULT_THRESHOLD = PdqSignal.default_threshold  # what the table split is tuned for unless told otherwise
 
 
 @dataclass(frozen=True)

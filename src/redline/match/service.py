@@ -12,7 +12,8 @@ SQLite and PostgreSQL, with any number of processes, and needs no message broker
 of the snapshot writer lock) writes a new snapshot every so many changes or minutes, from a frozen copy in a
 background thread so polling goes on, and when it stops cleanly.
 
-Exact hashes (MD5, SHA-256) need no in-memory index: they are looked up in the database by value (indexed).
+Exact hashes (MD5, SHA-256: ``SignalType.indexed()`` is false) need no in-memory index: they are looked up in
+the database by value (indexed).
 
 Every candidate the index returns is checked against the database before it is reported: the entry must still
 be active, its bank enabled, and the distance within that bank's threshold. So a withdrawal stops matching the
@@ -73,7 +74,7 @@ class Match:
     #: The bank's default action; the moderation rules (``redline.actions.rules.decide``) make the final one.
     action: str
     #: The survivor case the entry came in with (None for partner submissions and imports). One picture
-    #: is stored as several entries (pdq and its 35 pdq_region hashes), all in its case: robust matching
+    #: is stored as several entries (pdq and its pdq_region hashes), all in its case: robust matching
     #: reports one match per case, not one per crop (``redline.api.file_match.best_per_case``).
     case_id: str | None = None
     #: The picture or video of that case the entry belongs to (``Entry.item``), if the submitter said: the
@@ -106,12 +107,11 @@ class Matcher:
         self._db = db
         self._min_quality = min_quality
         self._poll_interval = poll_interval
-        # Each index's tables are split for its type's default threshold (pdq 31, pdq_region 45): the
-        # robust region searches at 45 are the expensive ones (docs/ROBUSTNESS.md, Cost).
+        # Each index's tables are split for its type's default threshold: the robust region searches at
+        # pdq_region's are the expensive ones (docs/ROBUSTNESS.md, Cost).
         self._indexes: dict[str, HammingIndex] = {
-            name: new_index(kind.hash_length, tuned_for=kind.default_threshold)
-            for name, kind in SIGNAL_TYPES.items()
-            if kind.distance_metric == "hamming"
+            kind.name: new_index(kind.hash_length, tuned_for=kind.default_threshold)
+            for kind in SIGNAL_TYPES.indexed()
         }
         self._search_threshold: dict[str, int] = {
             name: signal_type(name).default_threshold for name in self._indexes

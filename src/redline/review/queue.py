@@ -270,7 +270,7 @@ def _picture_siblings(session: Session, entry: Entry) -> list[Entry]:
     """The other active entries of the same picture or video (same case, same ``item``) that a quarantine
     of ``entry`` by review takes along.
 
-    Why: a picture is stored as 38 entries (its pdq, 35 pdq_region hashes, md5, sha256), and an edited copy
+    Why: a picture is stored as many entries (pdq, its pdq_region hashes, md5, sha256), and an edited copy
     is reported under whichever crop is closest, so verdicts on one picture land on different entries. The
     verdict is about the picture, not one crop of it: without this, a falsely submitted picture (a meme, a
     logo) would keep matching through its other entries. Entries without an item (older submissions,
@@ -303,7 +303,7 @@ def _verdicts(session: Session, entry_id: int, entry: Entry | None) -> tuple[int
     """(confirmed, rejected), each independent reviewer once by their latest verdict: on this entry, or on
     any entry of the same picture when the submitter said which picture it is (same case and ``item``).
 
-    Why per picture: an edited copy is reported under whichever of the picture's ~36 perceptual entries is
+    Why per picture: an edited copy is reported under whichever of the picture's perceptual entries is
     closest, so three reviewers rejecting three copies of one innocent picture may each have judged a
     different entry; they still judged the same picture."""
     query = select(EntryFeedback.reviewer, EntryFeedback.verdict, EntryFeedback.at)

@@ -34,6 +34,7 @@ from redline.signals.robust_geometry import (
     rotation_angle,
     sharp_box,
 )
+from redline.signals.types import PdqRegionSignal
 
 #: The ladder of stored crop sizes, as a fraction of width and height (1.0, the whole image, is plain PDQ).
 #: Geometric (ratio 0.9), so a query cropped by any amount is near one rung; together with the query's
@@ -115,15 +116,15 @@ QUERY_CENTRED: tuple[float, ...] = tuple(0.95**k for k in range(1, 9))
 QUERY_ANGLES: tuple[float, ...] = (-3.0, 3.0)
 QUERY_ANGLE_SHIFTS: tuple[float, ...] = (-0.02, 0.0, 0.02)
 #: Largest distance between a query hash and a stored ``pdq_region`` hash that counts as a match (measured in
-#: docs/BENCHMARKS.md); also the bank's default (``PdqRegionSignal.default_threshold``).
-ROBUST_THRESHOLD = 45
+#: docs/BENCHMARKS.md): the type's default threshold, declared with the type.
+ROBUST_THRESHOLD = PdqRegionSignal.default_threshold
 #: For the two hashes of the *whole* upload (plain and mirrored): a looser threshold. Every query hash is
 #: one more chance of a false match, so the ~108 windows and crops stay at 45, but these two are few and
 #: catch edits that change the whole picture a little everywhere (watermarks, heavy compression). In the
 #: full-corpus benchmark's threshold sweep, no false match up to 73 bits here (and 54 for the windows).
 WHOLE_THRESHOLD = 64
 #: Hashes of lower PDQ quality are too featureless to match on (as for plain PDQ).
-MIN_QUALITY = 50
+MIN_QUALITY = PdqRegionSignal.min_quality
 #: Side PDQ's C++ reference samples larger images to (nearest neighbour) before hashing.
 _PDQ_SIDE = 512
 #: Long side of the upload's pixels that :func:`query_hashes` is given by the server (``/v1/match/file``):

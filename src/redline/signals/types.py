@@ -1,68 +1,173 @@
-"""Signal types: what kinds of hash the bank stores, and how two of them are compared.
+"""Signal types: the kinds of hash the bank stores, and everything the code base knows about each kind.
 
-Modelled on python-threatexchange's ``SignalType``: one small class per kind of signal, declaring its
-attributes, so the bank, the index and the API can treat signals uniformly and a new kind (a robust region
-hash, a video hash) is one new class rather than ``if type == ...`` branches across the code base.
+Why one class per kind, modelled on python-threatexchange's ``SignalType`` (name, comparison, thresholds)
+and Thorn perception's hasher base class (declared ``distance_metric``, ``dtype``, ``hash_length``): the
+bank, the API schema, the matcher, ``redline protect`` and ``/v1/match/file`` all read these declarations
+from :data:`SIGNAL_TYPES`, so adding a kind of hash is one class and one ``SIGNAL_TYPES.register`` call
+(plus the portal's ``web/static/signals.js`` if survivors' browsers compute it) instead of edits to every
+module that would otherwise repeat its name, its threshold or its value format.
+
+This module imports nothing heavy (no numpy, no pdqhash): the API schemas and the command line read the
+registry at import time. Derivations that need the hashing code import it when they run.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import math
 import re
+import struct
 from abc import ABC
-from typing import ClassVar, Literal
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeAlias
 
-DistanceMetric = Literal["hamming", "exact"]
+if TYPE_CHECKING:
+    from redline.signals.image import ImageSignals
+    from redline.signals.video import VideoSignals
+
+    FileSignals: TypeAlias = ImageSignals | VideoSignals
+
+#: How two values are compared. The matcher implements ``hamming`` (an in-memory index) and ``exact`` (a
+#: database lookup); a type declared with another metric is stored, fed and listed, and refused as a query
+#: until a matcher for it exists (``SignalType.matchable``).
+DistanceMetric = Literal["hamming", "exact", "euclidean", "cosine"]
+#: What one element of the hash is, as in perception: ``bool`` bits (PDQ, MD5, SHA-256), ``uint8`` bytes
+#: (PhotoDNA's 144), ``float32`` (a TMK feature vector).
+Dtype = Literal["bool", "uint8", "float32"]
+MediaType = Literal["image", "video"]
+
+#: Longest canonical value of any type, in characters. Why this bound: ``entries.value`` is indexed with the
+#: signal type for exact lookups, and PostgreSQL's B-tree refuses index rows over ~2.7 kB. It admits a
+#: PhotoDNA hash (288 hex characters) and a 256-float TMK level-1 vector (1,368 base64 characters).
+MAX_VALUE_CHARS = 2048
+#: Type names are stored in ``String(16)`` columns and used as JSON keys and metric labels.
+_NAME = re.compile(r"[a-z][a-z0-9_]{0,15}")
+_HEX = re.compile(r"[0-9a-f]+")
+
+
+@dataclass(frozen=True)
+class DerivedHash:
+    """A hash derived from a file's signals: one the survivor's device stores, or one an upload is looked
+    up by. ``label`` and ``allowance`` only come with robust region queries (``signals/robust.py``)."""
+
+    type: str
+    value: str
+    quality: int | None = None
+    #: Which part of the upload the hash is of (``full``, ``mirror``, ``window_...``).
+    label: str | None = None
+    #: Distance beyond the bank's threshold this query may still match at (its own measured threshold).
+    allowance: int = 0
 
 
 class SignalType(ABC):
-    """A kind of signal. Subclasses only declare attributes; behaviour lives here.
+    """A kind of signal. Subclasses declare attributes and, where files yield it, the two derivations.
 
-    Why the attributes: ``hash_length`` sizes the index (bits, a multiple of 64 for Hamming signals);
-    ``distance_metric`` says whether near values match (perceptual) or only equal values (cryptographic);
-    ``default_threshold`` is the largest distance counted as a match when a bank sets none;
-    ``max_threshold`` bounds what an operator may configure.
+    Why each attribute:
+
+    * ``name``: what the API, the database and bank thresholds call it.
+    * ``dtype`` and ``hash_length`` (elements of ``dtype``): the value format. Canonical text is lowercase
+      hex for ``bool`` (``hash_length`` bits) and ``uint8`` (``hash_length`` bytes), base64 of little-endian
+      float32 for ``float32``. Any of them fits ``entries.value`` (text, up to :data:`MAX_VALUE_CHARS`).
+    * ``distance_metric``: near values match (``hamming``) or only equal ones (``exact``), see
+      :data:`DistanceMetric`.
+    * ``default_threshold``: the largest distance counted as a match when a bank sets none; the index splits
+      its tables for it. ``max_threshold`` bounds what an operator may configure.
+    * ``min_quality``: perceptual hashes carry a quality 0-100; below this they are too featureless to
+      match on (kept, never matched). ``None``: the type has no quality.
+    * ``media``: which content it is derived from.
+    * ``once_per_case``: an upload yields many of these (robust region hashes) and a stored picture holds
+      many, so matches are reported once per survivor case, under the closest hash, not once per pair.
+    * ``on_survivor_device``: the survivor portal computes it in the browser (``web/static/signals.js``
+      lists exactly these; a test holds the two lists together).
     """
 
     name: ClassVar[str]
+    dtype: ClassVar[Dtype] = "bool"
     hash_length: ClassVar[int]
     distance_metric: ClassVar[DistanceMetric]
     default_threshold: ClassVar[int] = 0
     max_threshold: ClassVar[int] = 0
-    #: Perceptual signals carry a quality score; below ``min_quality`` they are not used to match.
-    has_quality: ClassVar[bool] = False
+    min_quality: ClassVar[int | None] = None
+    media: ClassVar[frozenset[MediaType]] = frozenset({"image", "video"})
+    once_per_case: ClassVar[bool] = False
+    on_survivor_device: ClassVar[bool] = False
+
+    # --- values --------------------------------------------------------------------------------------------
 
     @classmethod
-    def hex_length(cls) -> int:
-        return cls.hash_length // 4
+    def matchable(cls) -> bool:
+        """Whether the matcher can look this type up (an index for Hamming bits, the database for exact)."""
+        return cls.distance_metric == "exact" or (cls.distance_metric == "hamming" and cls.dtype == "bool")
+
+    @classmethod
+    def indexed(cls) -> bool:
+        """Whether the matcher keeps this type in an in-memory Hamming index (``redline.index``)."""
+        return cls.distance_metric == "hamming" and cls.dtype == "bool"
+
+    @classmethod
+    def value_chars(cls) -> int:
+        """Length of the canonical value in characters."""
+        if cls.dtype == "float32":
+            return 4 * math.ceil(4 * cls.hash_length / 3)
+        return cls.hash_length // 4 if cls.dtype == "bool" else 2 * cls.hash_length
 
     @classmethod
     def normalize(cls, value: str) -> str:
-        """Canonical form (lowercase hex) of ``value``; ``ValueError`` when it is not a valid hash."""
-        value = value.strip().lower()
-        if len(value) != cls.hex_length() or not _HEX.fullmatch(value):
-            raise ValueError(f"{cls.name} hash must be {cls.hex_length()} hexadecimal characters")
+        """Canonical form of ``value``; ``ValueError`` says what a valid one looks like."""
+        value = value.strip()
+        if cls.dtype == "float32":
+            return _float_vector(cls.name, cls.hash_length, value)
+        value = value.lower()
+        if len(value) != cls.value_chars() or not _HEX.fullmatch(value):
+            raise ValueError(f"{cls.name} hash must be {cls.value_chars()} hexadecimal characters")
         return value
 
     @classmethod
     def distance(cls, a: str, b: str) -> int:
-        """Hamming distance for perceptual signals; 0 or the full length for exact ones."""
+        """Hamming distance for bit hashes; 0 or the full length for exact ones."""
         if cls.distance_metric == "exact":
             return 0 if a.lower() == b.lower() else cls.hash_length
-        return (int(a, 16) ^ int(b, 16)).bit_count()
+        if cls.distance_metric == "hamming" and cls.dtype == "bool":
+            return (int(a, 16) ^ int(b, 16)).bit_count()
+        raise NotImplementedError(f"{cls.name}: no {cls.distance_metric} distance yet")
+
+    # --- derivations from a file's signals -----------------------------------------------------------------
+
+    @classmethod
+    def stored_hashes(cls, signals: FileSignals) -> list[DerivedHash]:
+        """What a survivor's device stores of this type for one file (``redline protect``; the portal does
+        the same in ``signals.js``). Needs ``signals.upright`` for region hashes."""
+        return cls._stored(signals) if signals.media_type in cls.media else []
+
+    @classmethod
+    def upload_queries(cls, signals: FileSignals, min_quality: int) -> list[DerivedHash]:
+        """What ``/v1/match/file`` looks an upload up by, of this type, at quality ``min_quality`` or more."""
+        return cls._queried(signals, min_quality) if signals.media_type in cls.media else []
+
+    @classmethod
+    def _stored(cls, signals: FileSignals) -> list[DerivedHash]:
+        return []
+
+    @classmethod
+    def _queried(cls, signals: FileSignals, min_quality: int) -> list[DerivedHash]:
+        return []
 
 
-_HEX = re.compile(r"[0-9a-f]+")
+def _float_vector(name: str, dims: int, value: str) -> str:
+    try:
+        raw = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError(f"{name} hash must be base64 of {dims} little-endian float32") from None
+    if len(raw) != 4 * dims:
+        raise ValueError(f"{name} hash must be base64 of {dims} little-endian float32 ({4 * dims} bytes)")
+    if not all(math.isfinite(x) for x in struct.unpack(f"<{dims}f", raw)):
+        raise ValueError(f"{name} hash must hold finite numbers only")
+    return base64.b64encode(raw).decode("ascii")
 
 
-class PdqSignal(SignalType):
-    """Meta's PDQ: 256-bit perceptual hash of an image. Threshold 31 is Meta's recommended operating point."""
-
-    name = "pdq"
-    hash_length = 256
-    distance_metric = "hamming"
-    default_threshold = 31
-    max_threshold = 96
-    has_quality = True
+# --- the built-in types ------------------------------------------------------------------------------------
 
 
 class Md5Signal(SignalType):
@@ -71,6 +176,15 @@ class Md5Signal(SignalType):
     name = "md5"
     hash_length = 128
     distance_metric = "exact"
+    on_survivor_device = True
+
+    @classmethod
+    def _stored(cls, signals: FileSignals) -> list[DerivedHash]:
+        return [DerivedHash(cls.name, signals.md5)]
+
+    @classmethod
+    def _queried(cls, signals: FileSignals, min_quality: int) -> list[DerivedHash]:
+        return cls._stored(signals)
 
 
 class Sha256Signal(SignalType):
@@ -79,29 +193,160 @@ class Sha256Signal(SignalType):
     name = "sha256"
     hash_length = 256
     distance_metric = "exact"
+    on_survivor_device = True
+
+    @classmethod
+    def _stored(cls, signals: FileSignals) -> list[DerivedHash]:
+        return [DerivedHash(cls.name, signals.sha256)]
+
+    @classmethod
+    def _queried(cls, signals: FileSignals, min_quality: int) -> list[DerivedHash]:
+        return cls._stored(signals)
+
+
+#: Distinct frame hashes of a video looked up at most (a long video repeats itself; the cap bounds the work).
+MAX_VIDEO_QUERIES = 1000
+
+
+class PdqSignal(SignalType):
+    """Meta's PDQ: 256-bit perceptual hash of an image. Threshold 31 is Meta's recommended operating point;
+    below quality 50 Meta's guidance is not to match on a hash. A video is looked up by its distinct vPDQ
+    frame hashes (Meta's vPDQ compares frames at the same 31)."""
+
+    name = "pdq"
+    hash_length = 256
+    distance_metric = "hamming"
+    default_threshold = 31
+    max_threshold = 96
+    min_quality = 50
+    on_survivor_device = True
+
+    @classmethod
+    def _stored(cls, signals: FileSignals) -> list[DerivedHash]:
+        # Even a low-quality hash is stored (a later upload may be matched exactly on it); quality 0 is a
+        # featureless picture whose hash means nothing.
+        if signals.media_type != "image" or signals.pdq_quality <= 0:
+            return []
+        return [DerivedHash(cls.name, signals.pdq, signals.pdq_quality)]
+
+    @classmethod
+    def _queried(cls, signals: FileSignals, min_quality: int) -> list[DerivedHash]:
+        if signals.media_type == "image":
+            low = signals.pdq_low_quality
+            return [] if low else [DerivedHash(cls.name, signals.pdq, signals.pdq_quality)]
+        seen: set[str] = set()
+        found = []
+        for frame in signals.frames:
+            if frame.quality >= min_quality and frame.pdq not in seen and len(seen) < MAX_VIDEO_QUERIES:
+                seen.add(frame.pdq)
+                found.append(DerivedHash(cls.name, frame.pdq, frame.quality))
+        return found
 
 
 class PdqRegionSignal(SignalType):
-    """PDQ of a centred crop of an image (signals/robust.py, docs/ROBUSTNESS.md): stored beside ``pdq`` so
+    """PDQ of a region of an image (signals/robust.py, docs/ROBUSTNESS.md): stored beside ``pdq`` so
     cropped, framed, rotated and screenshotted copies still match. Compared with every hash a query derives
-    (plain, mirrored, shifted windows, photo found in a frame), hence the measured threshold of its own."""
+    (plain, mirrored, shifted windows, photo found in a frame), hence the measured threshold of its own
+    (45, docs/BENCHMARKS.md) and one report per survivor case."""
 
     name = "pdq_region"
     hash_length = 256
     distance_metric = "hamming"
     default_threshold = 45
     max_threshold = 96
-    has_quality = True
+    min_quality = PdqSignal.min_quality
+    media = frozenset({"image"})
+    once_per_case = True
+    on_survivor_device = True
+
+    @classmethod
+    def _stored(cls, signals: FileSignals) -> list[DerivedHash]:
+        from redline.signals.robust import entry_hashes
+
+        if signals.media_type != "image" or signals.pdq_quality <= 0 or signals.upright is None:
+            return []
+        regions = entry_hashes(signals.upright)
+        return [DerivedHash(cls.name, h.hex, h.quality) for h in regions if h.quality > 0]
+
+    @classmethod
+    def _queried(cls, signals: FileSignals, min_quality: int) -> list[DerivedHash]:
+        from redline.signals.robust import query_hashes
+
+        if signals.media_type != "image" or signals.upright is None:
+            return []
+        return [
+            DerivedHash(cls.name, h.hex, h.quality, h.label, max(0, h.threshold - cls.default_threshold))
+            for h in query_hashes(signals.upright)
+            if h.quality >= min_quality
+        ]
 
 
-SIGNAL_TYPES: dict[str, type[SignalType]] = {
-    t.name: t for t in (PdqSignal, Md5Signal, Sha256Signal, PdqRegionSignal)
-}
+# --- the registry ------------------------------------------------------------------------------------------
+
+
+class SignalRegistry(Mapping[str, type[SignalType]]):
+    """The signal types this server knows, by name, in lookup order (the order ``/v1/match/file`` reports
+    an upload's hashes in). Registration checks a type's declarations once, so no consumer has to."""
+
+    def __init__(self, *kinds: type[SignalType]) -> None:
+        self._kinds: dict[str, type[SignalType]] = {}
+        for kind in kinds:
+            self.register(kind)
+
+    def register(self, kind: type[SignalType]) -> type[SignalType]:
+        """Add ``kind`` (usable as a class decorator). ``ValueError`` when its declarations do not hold."""
+        problem = _declaration_problem(kind)
+        if problem is None and kind.name in self._kinds:
+            problem = "a type of that name is registered"
+        if problem is not None:
+            raise ValueError(f"signal type {getattr(kind, 'name', kind.__name__)!r}: {problem}")
+        self._kinds[kind.name] = kind
+        return kind
+
+    def unregister(self, name: str) -> None:
+        """Remove a type (tests register toy types and take them away again)."""
+        del self._kinds[name]
+
+    def __getitem__(self, name: str) -> type[SignalType]:
+        try:
+            return self._kinds[name]
+        except KeyError:
+            raise KeyError(f"unknown signal type {name!r}; known: {', '.join(sorted(self._kinds))}") from None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._kinds)
+
+    def __len__(self) -> int:
+        return len(self._kinds)
+
+    def indexed(self) -> list[type[SignalType]]:
+        """The types the matcher keeps in in-memory indexes (and snapshots)."""
+        return [kind for kind in self._kinds.values() if kind.indexed()]
+
+
+def _declaration_problem(kind: type[SignalType]) -> str | None:
+    declared: dict[str, Any] = {a: getattr(kind, a, None) for a in ("name", "hash_length", "distance_metric")}
+    missing = [attribute for attribute, value in declared.items() if value is None]
+    if missing:
+        return f"declares no {', '.join(missing)}"
+    if not _NAME.fullmatch(kind.name):
+        return "name must be 1-16 characters a-z, 0-9, _ starting with a letter"
+    if kind.hash_length <= 0 or (kind.dtype == "bool" and kind.hash_length % 8):
+        return "hash_length must be a positive number of whole bytes"
+    if kind.indexed() and kind.hash_length % 64:
+        return "the Hamming index takes multiples of 64 bits"
+    if kind.value_chars() > MAX_VALUE_CHARS:
+        return f"values longer than {MAX_VALUE_CHARS} characters cannot be stored"
+    if not 0 <= kind.default_threshold <= kind.max_threshold:
+        return "default_threshold must be between 0 and max_threshold"
+    if kind.min_quality is not None and not 0 <= kind.min_quality <= 100:
+        return "min_quality must be 0 to 100"
+    return None
+
+
+SIGNAL_TYPES = SignalRegistry(Md5Signal, Sha256Signal, PdqSignal, PdqRegionSignal)
 
 
 def signal_type(name: str) -> type[SignalType]:
     """Look a signal type up by name; ``KeyError`` names the known ones."""
-    try:
-        return SIGNAL_TYPES[name]
-    except KeyError:
-        raise KeyError(f"unknown signal type {name!r}; known: {', '.join(sorted(SIGNAL_TYPES))}") from None
+    return SIGNAL_TYPES[name]

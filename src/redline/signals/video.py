@@ -29,13 +29,14 @@ from redline.config import Settings
 from redline.signals.errors import CorruptFile, TimedOut, UnsupportedFormat
 from redline.signals.files import checked_size, exact_digests_of_file, read_head
 from redline.signals.sniff import HEAD_BYTES, sniff
+from redline.signals.types import PdqSignal
 
 _WORKER = Path(__file__).with_name("vpdq_worker.py")
 
-#: PDQ distance up to which two frames are the same picture (Meta's vPDQ default).
-FRAME_DISTANCE_THRESHOLD = 31
+#: PDQ distance up to which two frames are the same picture (Meta's vPDQ default: PDQ's own).
+FRAME_DISTANCE_THRESHOLD = PdqSignal.default_threshold
 #: Frames below this PDQ quality (black, flat, blurred frames) are ignored when comparing.
-FRAME_MIN_QUALITY = 50
+FRAME_MIN_QUALITY = PdqSignal.min_quality
 #: Share (percent) of frames found, in either direction, from which two videos match.
 MATCH_PCT = 80.0
 

@@ -3,6 +3,7 @@
 import { Hasher } from './hashing.js';
 import { LANGUAGES, preferredLanguage, setLanguage, t, translate } from './i18n.js';
 import { MAX_CASE_HASHES, QUALITY_THRESHOLD, STORED_REGIONS } from './media.js';
+import { SIGNAL_TYPES } from './signals.js';
 
 const NEUTRAL_SITE = 'https://www.bbc.com/weather';
 // Names the wording of Step 1 (catalog keys attest.*), recorded with the case. Change it when that wording changes.
@@ -168,13 +169,12 @@ function updateSubmit() {
   $('submit').setAttribute('aria-disabled', String(state.submitting || busy || !readyEntries().length));
 }
 
-/** Hashes one picture sends: pdq, md5, sha256, and pdq_region for the whole picture and each stored crop (38). */
+/** Hashes one picture sends: pdq, md5, sha256, and pdq_region for the whole picture and each stored crop. */
 const HASHES_PER_PICTURE = 4 + STORED_REGIONS.length;
 
 /**
- * The request body: every distinct hash, nothing else (no names, sizes or pixels). A picture sends its PDQ
- * hash, and the same hash plus its 34 crop hashes as `pdq_region` (robust matching: cropped, stickered,
- * framed and screenshotted copies; docs/ROBUSTNESS.md), then MD5 and SHA-256.
+ * The request body: every distinct hash, nothing else (no names, sizes or pixels): what each signal type
+ * stores of a file (signals.js; a picture: PDQ, its `pdq_region` hashes for robust matching, MD5, SHA-256).
  */
 export function casePayload(results, subject) {
   const seen = new Set();
@@ -189,14 +189,7 @@ export function casePayload(results, subject) {
   // `item`: which picture or video of this submission a hash came from (0, 1, ...), so a reviewer's
   // verdict on one of a picture's hashes applies to all of them (docs/MODERATION.md). Only positions.
   results.forEach((r, item) => {
-    if (r.pdq && r.pdq.quality > 0) {
-      add({ type: 'pdq', value: r.pdq.hash, quality: r.pdq.quality, item });
-      for (const region of [{ hash: r.pdq.hash, quality: r.pdq.quality }, ...(r.pdq.regions || [])]) {
-        if (region.quality > 0) add({ type: 'pdq_region', value: region.hash, quality: region.quality, item });
-      }
-    }
-    add({ type: 'md5', value: r.md5, item });
-    add({ type: 'sha256', value: r.sha256, item });
+    for (const kind of SIGNAL_TYPES) for (const hash of kind.stored(r)) add({ type: kind.name, ...hash, item });
   });
   return { hashes, attestation: { subject, adult: true, non_consensual: true, text_version: ATTESTATION_VERSION } };
 }

@@ -6,7 +6,7 @@ export const LIMITS = {
   videoBytes: 8 * 1024 * 1024 * 1024, // videos are only read in chunks, never held in memory
 };
 
-export const QUALITY_THRESHOLD = 50; // below this a PDQ hash matches unreliably (server: pdq_min_quality)
+export const QUALITY_THRESHOLD = 50; // below this a PDQ hash matches unreliably (server: PdqSignal.min_quality)
 
 // Crops hashed with each picture so cropped copies still match (server: signals/robust.py STORED_REGIONS;
 // docs/ROBUSTNESS.md). Sent as `pdq_region` hashes with the whole picture's hash ('full'). A ladder of
@@ -32,8 +32,8 @@ export const STORED_REGIONS = [
   ...QUADRANT_SHIFTS.flatMap((dy) => QUADRANT_SHIFTS.map((dx) => ({ scale: 0.5, dx, dy }))),
 ];
 
-// Largest number of hashes in one submission (server: api/schemas.py MAX_CASE_HASHES). A picture sends 38
-// (MD5, SHA-256, PDQ, 35 pdq_region), so one case holds up to 263 pictures.
+// Largest number of hashes in one submission (server: api/schemas.py MAX_CASE_HASHES); app.js says how many
+// pictures that is (HASHES_PER_PICTURE).
 export const MAX_CASE_HASHES = 10_000;
 
 const ascii = (bytes, from, to) => String.fromCharCode(...bytes.subarray(from, to));
