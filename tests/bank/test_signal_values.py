@@ -110,7 +110,7 @@ def test_a_type_without_a_matcher_is_refused_as_a_query(
 
 
 def test_the_migration_keeps_values_and_admits_long_ones(database_url: str) -> None:
-    """m004_signal_values on a database that already holds entries, changes and match-log rows (SQLite replaces the
+    """m004 on a database that already holds entries, changes and match-log rows (SQLite replaces the
     columns in place, PostgreSQL alters their type)."""
     db = Database(database_url)
     try:

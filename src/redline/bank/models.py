@@ -133,7 +133,7 @@ class Entry(Base):
     item: Mapped[int | None] = mapped_column(Integer, nullable=True)
     signal_type: Mapped[str] = mapped_column(String(16))
     #: Canonical text of the type's value format (``SignalType.normalize``: hex for bit and byte hashes,
-    #: base64 for float vectors). Text, so a PhotoDNA or TMK value fits without a migration (m004_signal_values).
+    #: base64 for float vectors). Text, so a PhotoDNA or TMK value fits without a migration (m004).
     value: Mapped[str] = mapped_column(Text)
     quality: Mapped[int | None] = mapped_column(SmallInteger, nullable=True)
     source: Mapped[str] = mapped_column(String(16))
