@@ -126,3 +126,16 @@ def test_audit_log_links_older_rows_only_after_a_full_page() -> None:
     assert f'href="/console/audit?before={251 - render.AUDIT_PAGE_SIZE}">Older' in full
     last = render.audit_log_page(ADA, events(range(40, 0, -1)))
     assert "Older" not in last and "<td>40</td>" in last and "{&quot;n&quot;: 40}" in last
+
+
+def test_audit_log_shows_no_case_numbers() -> None:
+    case = "case:RL-ABCD-EFGH-JKLM-NPQR"
+    rows = [
+        AuditEvent(id=2, at=NOW, actor=case, action="case.withdrawn", subject=case, details={}),
+        AuditEvent(id=1, at=NOW, actor=case, action="case.created", subject=case, details={}),
+    ]
+    page = render.audit_log_page(ADA, rows)
+    assert "RL-ABCD" not in page
+    shown = render.without_case_number(case)
+    assert page.count(f"<td>{shown}</td>") == 4 and shown != render.without_case_number("case:RL-OTHER")
+    assert render.without_case_number("key:abc") == "key:abc"
