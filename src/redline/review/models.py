@@ -143,7 +143,7 @@ class ConsoleSignInFailure(Base):
 
     Why in the database: every worker process (``redline serve --workers N``) and every server behind one
     load balancer sees the same failures, so the limit holds per deployment rather than per process.
-    ``key`` is the SHA-256 of the lower-cased username and the client address, so the table names neither.
+    ``key`` is the SHA-256 of the lower-cased username and the client address: neither is stored in clear.
     """
 
     __tablename__ = "console_sign_in_failures"
