@@ -14,7 +14,7 @@ from redline.bank.models import utcnow
 from redline.bank.service import Conflict
 from redline.cli.main import app
 from redline.review import accounts
-from redline.review.models import ConsoleUser
+from redline.review.models import ConsoleSignInFailure, ConsoleUser
 
 PASSWORD = "a long enough passphrase"
 
@@ -47,12 +47,30 @@ def test_passwords_sessions_and_disabling(db: Database) -> None:
         assert accounts.authenticate(s, "rita", PASSWORD) is None
 
 
-def test_throttle_counts_failures_per_user_and_address() -> None:
-    throttle = accounts.LoginThrottle(limit=2, window_s=60)
-    throttle.failed("rita", "1.2.3.4")
-    throttle.failed("RITA", "1.2.3.4")
-    assert not throttle.allowed("rita", "1.2.3.4")
-    assert throttle.allowed("rita", "5.6.7.8") and throttle.allowed("sam", "1.2.3.4")
+def test_throttle_counts_failures_per_user_and_address(db: Database, database_url: str) -> None:
+    throttle = accounts.SignInThrottle(limit=2, window=timedelta(seconds=60))
+    with db.write() as s:
+        throttle.failed(s, "rita", "1.2.3.4")
+    with db.write() as s:
+        throttle.failed(s, "RITA", "1.2.3.4")
+    with db.read() as s:
+        assert not throttle.allowed(s, "rita", "1.2.3.4")
+        assert throttle.allowed(s, "rita", "5.6.7.8") and throttle.allowed(s, "sam", "1.2.3.4")
+        later = utcnow() + timedelta(seconds=61)
+        assert throttle.allowed(s, "rita", "1.2.3.4", now=later)  # the window has passed
+    # Another process (its own engine and connections) sees the same failures.
+    other = Database(database_url)
+    try:
+        with other.read() as s:
+            assert not throttle.allowed(s, "rita", "1.2.3.4")
+        with other.write() as s:
+            throttle.failed(s, "sam", "1.2.3.4", now=utcnow() + timedelta(seconds=61))
+        with other.read() as s:
+            # Failures past the window were dropped with that write; neither names nor addresses are stored.
+            keys = list(s.scalars(select(ConsoleSignInFailure.key)))
+            assert len(keys) == 1 and all("rita" not in k and "1.2.3.4" not in k for k in keys)
+    finally:
+        other.dispose()
 
 
 def test_cli_users_webhooks_rules(db: Database, database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:

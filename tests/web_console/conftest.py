@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
@@ -78,4 +79,6 @@ def live(database_url: str, tmp_path: Path) -> Iterator[Live]:
     settings = settings_for(database_url, tmp_path / "data")
     app = create_app(settings)
     with serve_in_thread(app) as url:
+        # Matching answers 503 until the index is loaded; tests start once the server says it is ready.
+        wait_until(lambda: httpx.get(url + "/readyz").status_code == 200)
         yield Live(url, app.state.services.db, settings)

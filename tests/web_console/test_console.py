@@ -10,8 +10,11 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 from PIL import Image
+from sqlalchemy import func, select
 
 from redline.actions.signing import verify
+from redline.bank import service
+from redline.bank.models import AuditEvent
 from tests.actions.receiver import Receiver
 
 from .conftest import ATTESTATION, PASSWORD, App, make_app, wait_until
@@ -291,3 +294,85 @@ def test_match_file_takes_content_id_and_metadata(web: App) -> None:
     login(web.client, "rita")
     page = web.client.get(f"/console/items/{hit['review_item_id']}").text
     assert "vid-9" in page and "channel" in page
+
+
+def test_console_without_the_slash_redirects(web: App) -> None:
+    moved = web.client.get("/console")
+    assert moved.status_code == 308 and moved.headers["location"] == "/console/"
+    assert web.client.get("/console", follow_redirects=True).url.path == "/console/login"
+
+
+def test_sign_in_throttle_holds_across_processes(database_url: str, tmp_path: Path) -> None:
+    """Two apps on one database stand for two worker processes: failures on either count for both."""
+    for first in make_app(database_url, tmp_path / "a"):
+        for second in make_app(database_url, tmp_path / "b"):
+            first.user("rita")
+            limit = first.settings.console_login_attempts
+            for attempt in range(limit):
+                client = (first if attempt % 2 else second).client
+                form = client.get("/console/login")
+                wrong = client.post(
+                    "/console/login",
+                    data={"username": "rita", "password": "x" * 12, "csrf_token": csrf(form.text)},
+                )
+                assert wrong.headers["location"] == "/console/login?error=wrong"
+            for web in (first, second):
+                form = web.client.get("/console/login")
+                blocked = web.client.post(
+                    "/console/login",
+                    data={"username": "RITA", "password": PASSWORD, "csrf_token": csrf(form.text)},
+                )
+                assert blocked.status_code == 429, blocked.text
+
+
+def test_escalated_items_are_decided_by_an_admin(web: App) -> None:
+    item_id, _ = queued_item(web)
+    for name, role in (("rita", "reviewer"), ("sam", "reviewer"), ("ada", "admin")):
+        web.user(name, role=role)
+    token = login(web.client, "rita")
+    invalid = web.client.post(
+        f"/console/items/{item_id}/decision", data={"decision": "nuke", "csrf_token": token}
+    )
+    assert invalid.headers["location"] == f"/console/items/{item_id}?error=invalid"
+    escalated = web.client.post(
+        f"/console/items/{item_id}/decision", data={"decision": "escalate", "csrf_token": token}
+    )
+    assert escalated.headers["location"] == f"/console/?decided={item_id}"
+    token = login(web.client, "sam")
+    refused = web.client.post(
+        f"/console/items/{item_id}/decision", data={"decision": "reject", "csrf_token": token}
+    )
+    assert refused.headers["location"] == f"/console/items/{item_id}?error=escalated"
+    page = web.client.get(refused.headers["location"]).text
+    assert "Escalated items are decided by an admin." in page and 'name="decision"' not in page
+    token = login(web.client, "ada")
+    decided = web.client.post(
+        f"/console/items/{item_id}/decision", data={"decision": "reject", "csrf_token": token}
+    )
+    assert decided.headers["location"] == f"/console/?decided={item_id}"
+    again = web.client.post(
+        f"/console/items/{item_id}/decision", data={"decision": "confirm", "csrf_token": token}
+    )
+    assert again.headers["location"] == f"/console/items/{item_id}?error=decided"
+
+
+def test_audit_log_pages_newest_first(web: App) -> None:
+    with web.db.write() as s:
+        for n in range(130):
+            service.audit(s, "test", "test.row", f"row:{n}")
+    web.user("ada", role="admin")
+    login(web.client, "ada")
+    with web.db.read() as s:
+        newest = s.scalar(select(func.max(AuditEvent.id)))
+        total = s.scalar(select(func.count()).select_from(AuditEvent))
+    assert newest is not None and total is not None and total > 100
+
+    def ids(page: str) -> list[int]:
+        return [int(n) for n in re.findall(r"<tr><td>(\d+)</td>", page)]
+
+    first = web.client.get("/console/audit").text
+    assert ids(first) == list(range(newest, newest - 100, -1))
+    older = re.search(r'href="(/console/audit\?before=\d+)">Older', first)
+    assert older and older.group(1) == f"/console/audit?before={newest - 99}"
+    rest = web.client.get(older.group(1)).text
+    assert ids(rest) == list(range(newest - 100, newest - total, -1)) and "Older" not in rest

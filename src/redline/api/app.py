@@ -29,6 +29,9 @@ from redline.bank.secrets import ContactCipher
 from redline.config import Settings
 from redline.match.service import Matcher
 from redline.match.snapshots import SnapshotPolicy
+from redline.web import register_web
+from redline.web.console.deps import ConsoleServices
+from redline.web.console.routes import mount_console
 
 log = logging.getLogger(__name__)
 _MULTIPART_OVERHEAD = 64 * 1024
@@ -101,9 +104,8 @@ def create_app(settings: Settings) -> FastAPI:
         current = services(request)
         return Response(current.metrics.render(current.matcher), media_type="text/plain; version=0.0.4")
 
-    from redline.web import register_web
-
-    register_web(app)
+    mount_console(app, ConsoleServices(db=db, settings=settings))
+    register_web(app)  # last: the portal's mount at / answers every path no route above claimed
 
     def body_limit(path: str) -> int:
         if path == "/v1/match/file":

@@ -11,21 +11,18 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-import threading
-import time
-from collections import deque
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from redline.bank.audit import audit
 from redline.bank.errors import BankError, Conflict, NotFound
 from redline.bank.models import utcnow
-from redline.review.models import ROLES, ConsoleSession, ConsoleUser
+from redline.review.models import ROLES, ConsoleSession, ConsoleSignInFailure, ConsoleUser
 
 _HASHER = PasswordHasher()
 #: Verified against when the username is unknown, so both failures take the same time.
@@ -166,32 +163,35 @@ def csrf_ok(expected: str, given: str | None) -> bool:
     return bool(given) and hmac.compare_digest(expected.encode(), (given or "").encode())
 
 
-class LoginThrottle:
-    """At most ``limit`` failed sign-ins per (username, client address) per ``window_s``, per process.
+@dataclass(frozen=True)
+class SignInThrottle:
+    """At most ``limit`` failed sign-ins per (username, client address) per ``window``, for the deployment.
 
-    Why per process and in memory: it blunts online password guessing without a shared store; argon2's cost
-    already limits each process's guessing rate. Successful sign-ins do not count.
+    Failures are rows in the database, so every worker process and server counts the same ones (a
+    per-process count let ``--workers N`` grant N times the limit). Successful sign-ins do not count, so a
+    user who knows the password is stopped only by failures from her own address. Two workers checking at
+    the same instant may each let one more guess through; argon2's cost bounds that, as it bounds the rate.
     """
 
-    def __init__(self, limit: int, window_s: float = 900.0) -> None:
-        self.limit = limit
-        self.window_s = window_s
-        self._failures: dict[tuple[str, str], deque[float]] = {}
-        self._lock = threading.Lock()
+    limit: int
+    window: timedelta = timedelta(minutes=15)
 
-    def _recent(self, key: tuple[str, str], now: float) -> deque[float]:
-        times = self._failures.setdefault(key, deque())
-        while times and times[0] <= now - self.window_s:
-            times.popleft()
-        return times
+    def allowed(self, session: Session, username: str, address: str, now: datetime | None = None) -> bool:
+        since = (now or utcnow()) - self.window
+        failures = session.scalar(
+            select(func.count())
+            .select_from(ConsoleSignInFailure)
+            .where(ConsoleSignInFailure.key == _throttle_key(username, address))
+            .where(ConsoleSignInFailure.at > since)
+        )
+        return (failures or 0) < self.limit
 
-    def allowed(self, username: str, address: str) -> bool:
-        with self._lock:
-            return len(self._recent((username.lower(), address), time.monotonic())) < self.limit
+    def failed(self, session: Session, username: str, address: str, now: datetime | None = None) -> None:
+        at = now or utcnow()
+        # Rows past the window count for nobody: drop them here, so the table stays the window's size.
+        session.execute(delete(ConsoleSignInFailure).where(ConsoleSignInFailure.at <= at - self.window))
+        session.add(ConsoleSignInFailure(key=_throttle_key(username, address), at=at))
 
-    def failed(self, username: str, address: str) -> None:
-        with self._lock:
-            now = time.monotonic()
-            self._recent((username.lower(), address), now).append(now)
-            if len(self._failures) > 100_000:  # bound memory under a spray of usernames
-                self._failures.clear()
+
+def _throttle_key(username: str, address: str) -> str:
+    return hashlib.sha256(f"{username[:64].lower()}\0{address}".encode()).hexdigest()

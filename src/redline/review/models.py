@@ -138,11 +138,28 @@ class ConsoleSession(Base):
     ended_at: Mapped[datetime | None] = mapped_column(nullable=True)
 
 
+class ConsoleSignInFailure(Base):
+    """One failed console sign-in, kept for the throttle's window only.
+
+    Why in the database: every worker process (``redline serve --workers N``) and every server behind one
+    load balancer sees the same failures, so the limit holds per deployment rather than per process.
+    ``key`` is the SHA-256 of the lower-cased username and the client address: neither is stored in clear.
+    """
+
+    __tablename__ = "console_sign_in_failures"
+    __table_args__ = (Index("ix_console_sign_in_failures_key_at", "key", "at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(index=True)
+
+
 __all__ = [
     "DECISIONS",
     "ITEM_STATUSES",
     "ROLES",
     "ConsoleSession",
+    "ConsoleSignInFailure",
     "ConsoleUser",
     "EntryFeedback",
     "EntryReviewState",

@@ -43,6 +43,10 @@ class ReviewError(BankError):
     code = "review-refused"
 
 
+class NeedsAdmin(ReviewError):
+    """The item is escalated: only an admin decides it."""
+
+
 @dataclass(frozen=True)
 class Outcome:
     decision: ReviewDecision
@@ -218,7 +222,7 @@ def decide(
     if item.status == "decided":
         raise Conflict("this item is already decided")
     if item.status == "escalated" and not may_decide_escalated:
-        raise ReviewError("escalated items are decided by an admin")
+        raise NeedsAdmin("escalated items are decided by an admin")
     if decision == "escalate" and item.status == "escalated":
         raise Conflict("this item is already escalated")
     now = utcnow()

@@ -19,9 +19,7 @@ STATIC_DIR = Path(__file__).resolve().parent / "static"
 def register_web(app: FastAPI) -> None:
     """Mount the portal at ``/`` on ``app``.
 
-    Call this *after* every API route is added: a mount at ``/`` answers any path no earlier route claimed.
+    Call this *after* every other route and mount (the console's included): a mount at ``/`` answers any
+    path no earlier route claimed.
     """
-    from redline.web.console import mount_console
-
-    mount_console(app)  # the review console at /console (before the catch-all portal mount)
     app.mount("/", StaticFiles(directory=STATIC_DIR, html=True), name="portal")

@@ -10,8 +10,6 @@ from __future__ import annotations
 import html
 from datetime import datetime, timedelta
 
-from redline.bank.models import utcnow
-
 
 def esc(value: object) -> str:
     return html.escape("" if value is None else str(value), quote=True)
@@ -32,8 +30,8 @@ def duration(delta: timedelta) -> str:
     return f"{days} d {hours} h"
 
 
-def age(since: datetime) -> str:
-    return duration(utcnow() - since)
+def age(since: datetime, now: datetime) -> str:
+    return duration(now - since)
 
 
 def when(moment: datetime | None) -> str:

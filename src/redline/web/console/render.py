@@ -1,0 +1,294 @@
+"""The console's pages as pure functions: data in, HTML out; no request, no database, no clock.
+
+Why pure: each page can be checked on its own (escaping, what a reviewer may see, which controls appear)
+without a server, and the routes stay a thin layer that loads rows and hands them here. Every value that
+did not come from this module passes through :func:`esc`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from redline.bank.models import AuditEvent, Entry
+from redline.review.accounts import SignedIn
+from redline.review.models import EntryReviewState, ReviewDecision, ReviewItem
+from redline.review.queue import preview_of
+from redline.web.console.html import age, esc, page, when
+
+SEVERITY = {3: "high", 2: "medium", 1: "normal"}
+DECISION_LABEL = {
+    "confirm": "Confirm: intimate-image abuse",
+    "reject": "Not intimate-image abuse",
+    "escalate": "Escalate",
+}
+#: Messages a redirect may ask a page to show, by code: the query string never carries text onto a page.
+MESSAGES = {
+    "expired": "Your sign-in form expired: please try again.",
+    "wrong": "Wrong username or password.",
+    "admin": "Only admins can open that page.",
+    "decided": "This item was already decided.",
+    "escalated": "Escalated items are decided by an admin.",
+    "invalid": "Choose one of the decisions.",
+}
+AUDIT_PAGE_SIZE = 100
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """Who a page is rendered for: what the header shows and which controls the page offers."""
+
+    username: str
+    role: str
+    csrf_token: str
+
+    @classmethod
+    def of(cls, who: SignedIn) -> Viewer:
+        return cls(who.user.username, who.user.role, who.csrf_token)
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+
+def _staff_page(viewer: Viewer, title: str, body: str) -> str:
+    return page(title, body, user=viewer.username, role=viewer.role, csrf=viewer.csrf_token)
+
+
+def message(code: str) -> str:
+    text = MESSAGES.get(code)
+    return f'<p class="error">{esc(text)}</p>' if text else ""
+
+
+def csrf_field(token: str) -> str:
+    return f'<input type="hidden" name="csrf_token" value="{esc(token)}">'
+
+
+# --- sign-in -----------------------------------------------------------------------------------------------
+
+
+def login_page(pre_token: str, error: str = "") -> str:
+    body = (
+        '<div class="login card"><h1>Sign in</h1>'
+        f"{message(error)}"
+        '<form method="post" action="/console/login">'
+        f"{csrf_field(pre_token)}"
+        '<p><label>Username<input type="text" name="username" autocomplete="username" required>'
+        "</label></p>"
+        '<p><label>Password<input type="password" name="password" autocomplete="current-password" '
+        "required></label></p>"
+        '<button type="submit">Sign in</button></form></div>'
+    )
+    return page("Sign in", body)
+
+
+def too_many_sign_ins() -> str:
+    text = "Too many failed sign-ins. Wait 15 minutes."
+    return page("Sign in", f'<div class="login card"><p class="error">{text}</p></div>')
+
+
+def form_expired(viewer: Viewer) -> str:
+    return _staff_page(viewer, "Refused", '<p class="error">Form expired. Go back, reload and try again.</p>')
+
+
+# --- queue and items ---------------------------------------------------------------------------------------
+
+
+def queue_page(
+    viewer: Viewer,
+    items: Sequence[ReviewItem],
+    banks: Mapping[int, str],
+    *,
+    now: datetime,
+    decided: int | None = None,
+    error: str = "",
+) -> str:
+    notes = f'<p class="notice">Decision recorded for item {decided}.</p>' if decided is not None else ""
+    notes += message(error)
+    rows = "".join(
+        f'<tr data-item="{item.id}"><td><a href="/console/items/{item.id}">#{item.id}</a></td>'
+        f'<td class="sev-{item.severity}">{esc(SEVERITY.get(item.severity, item.severity))}</td>'
+        f"<td>{esc(item.status)}</td><td>{esc(banks.get(item.bank_id, item.bank_id))}</td>"
+        f"<td>{esc(item.signal_type)} · {item.distance}</td><td>{esc(item.action)}</td>"
+        f"<td><code>{esc(item.content_id or '')}</code></td>"
+        f'<td class="age">{esc(age(item.created_at, now))}</td></tr>'
+        for item in items
+    )
+    table = (
+        "<table><thead><tr><th>Item</th><th>Severity</th><th>Status</th><th>Bank</th>"
+        "<th>Match</th><th>Action</th><th>Platform content</th><th>Time in queue</th></tr></thead>"
+        f"<tbody>{rows}</tbody></table>"
+        if items
+        else '<p class="muted">The queue is empty.</p>'
+    )
+    return _staff_page(viewer, "Queue", f"<h1>Review queue ({len(items)})</h1>{notes}{table}")
+
+
+def item_not_found(viewer: Viewer) -> str:
+    return _staff_page(viewer, "Not found", "<h1>No such item</h1>")
+
+
+def may_decide(viewer: Viewer, item: ReviewItem) -> bool:
+    return item.status == "pending" or (item.status == "escalated" and viewer.is_admin)
+
+
+def item_page(
+    viewer: Viewer,
+    item: ReviewItem,
+    *,
+    entry: Entry | None,
+    state: EntryReviewState | None,
+    banks: Mapping[int, str],
+    history: Sequence[ReviewDecision],
+    now: datetime,
+    error: str = "",
+) -> str:
+    body = (
+        f"<h1>Review item #{item.id}</h1>{message(error)}"
+        f'<div class="card">{_preview(item, now)}</div>'
+        f'<div class="card">{_item_details(item, entry, state, banks, now)}</div>'
+        f"{_decision_form(viewer, item)}"
+        f"<h2>Decisions on this item</h2>{decision_table(history)}"
+    )
+    return _staff_page(viewer, f"Item {item.id}", body)
+
+
+def _preview(item: ReviewItem, now: datetime) -> str:
+    data, _, url = preview_of(item, now)
+    if data is None and url is None:
+        return '<p class="muted">The platform supplied no preview (or it has expired).</p>'
+    # Bytes the platform uploaded are served by the console itself; a URL is the platform's own (https).
+    source = f"/console/items/{item.id}/preview" if data is not None else (url or "")
+    return (
+        '<div class="preview">'
+        f'<input type="checkbox" class="reveal" id="reveal-{item.id}">'
+        f'<label for="reveal-{item.id}"><span class="show">Reveal image</span>'
+        '<span class="hide">Blur again</span></label>'
+        f'<img src="{esc(source)}" alt="The platform content (blurred)" id="preview-{item.id}">'
+        "</div>"
+        f'<p class="muted">Kept until decided or {esc(when(item.preview_expires_at))}.</p>'
+    )
+
+
+def _item_details(
+    item: ReviewItem,
+    entry: Entry | None,
+    state: EntryReviewState | None,
+    banks: Mapping[int, str],
+    now: datetime,
+) -> str:
+    confirmed = state.confirmed if state else 0
+    rejected = state.rejected if state else 0
+    return (
+        "<dl>"
+        f"<dt>Bank</dt><dd>{esc(banks.get(item.bank_id, item.bank_id))}</dd>"
+        f"<dt>Match</dt><dd>{esc(item.signal_type)}, distance {item.distance}</dd>"
+        f"<dt>Action taken</dt><dd>{esc(item.action)}</dd>"
+        f"<dt>Platform content id</dt><dd><code>{esc(item.content_id or '')}</code></dd>"
+        f"<dt>Platform metadata</dt><dd><code>{esc(json.dumps(item.meta, sort_keys=True))}</code></dd>"
+        f"<dt>Time in queue</dt><dd>{esc(age(item.created_at, now))}</dd>"
+        f"<dt>Status</dt><dd>{esc(item.status)}</dd>"
+        f"<dt>Matched entry</dt><dd>#{item.entry_id} · {esc(entry.status if entry else '?')} · "
+        f"tags {esc(', '.join(entry.tags) if entry else '')}</dd>"
+        f'<dt>Entry verdicts</dt><dd id="entry-counts">{confirmed} confirmed, {rejected} rejected'
+        f"{' · verified' if state and state.verified else ''}"
+        f"{' · flagged for operator audit' if state and state.flagged_for_audit else ''}</dd>"
+        "</dl>"
+    )
+
+
+def _decision_form(viewer: Viewer, item: ReviewItem) -> str:
+    if not may_decide(viewer, item):
+        if item.status == "escalated":
+            return '<p class="notice">Escalated: an admin decides this item.</p>'
+        return '<p class="notice">Decided.</p>'
+    choices = "".join(
+        f'<label class="choice"><input type="radio" name="decision" value="{d}" required> '
+        f"{esc(label)}</label>"
+        for d, label in DECISION_LABEL.items()
+        if not (d == "escalate" and item.status == "escalated")
+    )
+    return (
+        f'<form method="post" action="/console/items/{item.id}/decision" class="card">'
+        f"{csrf_field(viewer.csrf_token)}<fieldset><legend>Decision</legend>{choices}"
+        '<p><label>Note (shown in the decision history)<textarea name="note" maxlength="4000">'
+        '</textarea></label></p><button type="submit">Record decision</button></fieldset></form>'
+    )
+
+
+# --- history, flagged entries, audit -----------------------------------------------------------------------
+
+
+def decision_table(rows: Sequence[ReviewDecision], *, link: bool = False) -> str:
+    if not rows:
+        return '<p class="muted">No decisions yet.</p>'
+    body = "".join(
+        f"<tr><td>{esc(when(d.at))}</td>"
+        f"<td>{f'<a href=/console/items/{d.item_id}>#{d.item_id}</a>' if link else f'#{d.item_id}'}</td>"
+        f"<td>{esc(d.reviewer)}</td><td>{esc(DECISION_LABEL.get(d.decision, d.decision))}</td>"
+        f"<td>{esc(d.note)}</td></tr>"
+        for d in rows
+    )
+    return (
+        '<table class="decisions"><thead><tr><th>When</th><th>Item</th><th>Reviewer</th><th>Decision</th>'
+        f"<th>Note</th></tr></thead><tbody>{body}</tbody></table>"
+    )
+
+
+def history_page(viewer: Viewer, rows: Sequence[ReviewDecision]) -> str:
+    return _staff_page(viewer, "Decisions", f"<h1>Decision history</h1>{decision_table(rows, link=True)}")
+
+
+def flagged_page(
+    viewer: Viewer, rows: Sequence[tuple[EntryReviewState, Entry]], banks: Mapping[int, str]
+) -> str:
+    body_rows = "".join(
+        f"<tr><td>#{entry.id}</td><td>{esc(banks.get(entry.bank_id, entry.bank_id))}</td>"
+        f"<td>{esc(entry.signal_type)}</td><td>{esc(entry.source)}</td><td>{esc(entry.status)}</td>"
+        f"<td>{state.confirmed}</td><td>{state.rejected}</td><td>{esc(when(state.updated_at))}</td></tr>"
+        for state, entry in rows
+    )
+    table = (
+        "<table><thead><tr><th>Entry</th><th>Bank</th><th>Type</th><th>Source</th><th>Status</th>"
+        f"<th>Confirmed</th><th>Rejected</th><th>Flagged</th></tr></thead><tbody>{body_rows}</tbody></table>"
+        if rows
+        else '<p class="muted">No entries are waiting for an audit.</p>'
+    )
+    intro = (
+        '<p class="muted">Quarantined because independent reviewers rejected them: check how each was '
+        "submitted, then release it (<code>PATCH /v1/entries/{id}</code>) or leave it quarantined. A "
+        "released entry is not quarantined again automatically.</p>"
+    )
+    return _staff_page(viewer, "Flagged entries", f"<h1>Flagged for audit</h1>{intro}{table}")
+
+
+def without_case_number(party: str) -> str:
+    """``case:<number>`` as a short fingerprint: rows of one case stay recognisable as one, but the console
+    never shows a case number (with its secret it opens the survivor's case)."""
+    kind, _, name = party.partition(":")
+    if kind != "case" or not name:
+        return party
+    return f"case:{hashlib.sha256(name.encode()).hexdigest()[:10]}"
+
+
+def audit_log_page(viewer: Viewer, events: Sequence[AuditEvent]) -> str:
+    """``events`` newest first; a full page links to the older ones."""
+    rows = "".join(
+        f"<tr><td>{e.id}</td><td>{esc(when(e.at))}</td><td>{esc(without_case_number(e.actor))}</td>"
+        f"<td>{esc(e.action)}</td><td>{esc(without_case_number(e.subject))}</td>"
+        f"<td><code>{esc(json.dumps(e.details, sort_keys=True))}</code></td></tr>"
+        for e in events
+    )
+    more = (
+        f'<p><a href="/console/audit?before={events[-1].id}">Older</a></p>'
+        if len(events) >= AUDIT_PAGE_SIZE
+        else ""
+    )
+    body = (
+        "<h1>Audit log</h1><table><thead><tr><th>#</th><th>When</th><th>Who</th><th>What</th>"
+        f"<th>Subject</th><th>Details</th></tr></thead><tbody>{rows}</tbody></table>{more}"
+    )
+    return _staff_page(viewer, "Audit log", body)
