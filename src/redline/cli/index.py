@@ -61,7 +61,13 @@ def list_snapshots() -> None:
     settings = Settings.from_env()
     store = SnapshotStore(settings.data_dir / "index")
     names = ["pdq"]
-    for position in store.positions(names):
+    positions = store.positions(names)
+    if not positions:
+        typer.echo(
+            f"no snapshots in {store.directory} yet: the server writes them (REDLINE_INDEX_SNAPSHOT_*); "
+            "`redline index snapshot` writes one now"
+        )
+    for position in positions:
         path = store.file("pdq", position)
         try:
             header = store.header("pdq", position)
