@@ -8,7 +8,7 @@ import typer
 from typer import core as typer_core
 
 from redline import __version__
-from redline.cli import evaluate, hashing, index, moderation, protect, service
+from redline.cli import compare, evaluate, hashing, index, moderation, protect, service
 
 _value_type_shown = typer_core.TyperOption.display_type_rich
 
@@ -46,6 +46,7 @@ def main(
 
 
 hashing.register(app)
+compare.register(app)
 service.register(app)
 index.register(app)
 moderation.register(app)
