@@ -255,16 +255,16 @@ def test_case_page_is_one_plain_line_per_picture_in_every_language(
 
     english = catalog("en")
     expected_first = {
-        lang: " ".join(
-            [
-                catalog(lang)["case.item.picture"].replace("{n}", "1"),
-                catalog(lang)["case.itemStatus.active"],
-                catalog(lang)["case.found.list"]
-                .replace("{found}", catalog(lang)["case.found.one"])
-                .replace("{parts}", catalog(lang)["case.reported.Blocked"].replace("{count}", "1")),
-            ]
+        lang: words["case.line"]
+        .replace("{label}", words["case.item.picture"].replace("{n}", "1"))
+        .replace("{status}", words["case.itemStatus.active"])
+        .replace(
+            "{found}",
+            words["case.found.list"]
+            .replace("{found}", words["case.found.one"])
+            .replace("{parts}", words["case.reported.Blocked"].replace("{count}", "1")),
         )
-        for lang in LANGUAGES
+        for lang, words in ((lang, catalog(lang)) for lang in LANGUAGES)
     }
     first_line = "Picture 1. Platforms are looking for it. Platforms found 1 copy: 1 blocked."
     assert expected_first["en"] == first_line

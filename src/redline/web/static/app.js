@@ -363,12 +363,19 @@ function itemLine(report, index) {
   const label = report.item === null
     ? t('case.item.code', { n: index + 1 })
     : t(`case.item.${report.kind}`, { n: report.item + 1 });
-  const sentences = [t(`case.itemStatus.${report.status}`)];
-  if (report.kind === 'file') sentences.push(t('case.item.exactOnly'));
-  sentences.push(foundSentence(report.copies_found, report.reported || {}));
+  const parts = {
+    label,
+    status: t(`case.itemStatus.${report.status}`),
+    exact: t('case.item.exactOnly'),
+    found: foundSentence(report.copies_found, report.reported || {}),
+  };
+  // The catalog orders and spaces the sentences (no spaces between them in Chinese); the label is bold.
+  const text = t(report.kind === 'file' ? 'case.line.exact' : 'case.line', parts);
+  const at = text.indexOf(label);
   return element('li', { class: 'case-item', dataset: { testid: 'case-item' } }, [
+    text.slice(0, at),
     element('strong', { textContent: label }),
-    ` ${sentences.join(' ')}`,
+    text.slice(at + label.length),
   ]);
 }
 
@@ -380,7 +387,8 @@ function renderCase(data) {
   const copies = items.reduce((sum, i) => sum + i.copies_found, 0);
   const total = !copies ? t('case.total.none') : copies === 1 ? t('case.total.one') : t('case.total.many', { count: copies });
   $('case-matches').textContent = total;
-  $('case-created').textContent = data.created_at ? new Date(data.created_at).toLocaleString(document.documentElement.lang) : '';
+  const created = data.created_at ? new Date(data.created_at).toLocaleString(document.documentElement.lang) : '';
+  $('case-created').textContent = created ? t('case.createdAt', { date: created }) : '';
   $('case-items').replaceChildren(...items.map(itemLine));
   $('withdraw-box').hidden = data.status === 'withdrawn';
   $('case-details').hidden = false;
