@@ -58,6 +58,9 @@ class Settings:
     jpeg_draft: bool = True
     #: Bank that survivors' cases go into (created on start if missing).
     survivor_bank: str = "survivors"
+    #: The portal's "Getting help" services per language: a JSON file (docs/PORTAL.md, "Getting help");
+    #: empty: the built-in list (``redline.help_services.DEFAULT_SERVICES``).
+    help_services_file: str = ""
     #: How often each server process reads the change log to keep its match index live (seconds).
     change_poll_interval: float = 0.25
     #: Match index snapshots in ``data_dir/index``: a process starts from the newest one and replays the

@@ -20,6 +20,7 @@ POLICY: dict[tuple[str, str], str] = {
     ("GET", "/readyz"): PUBLIC,
     ("GET", "/metrics"): PUBLIC,
     ("GET", "/v1/attestation"): PUBLIC,
+    ("GET", "/v1/help-services"): PUBLIC,
     ("POST", "/v1/cases"): PUBLIC,
     ("GET", "/v1/cases/{case_id}"): CASE,
     ("POST", "/v1/cases/{case_id}/withdraw"): CASE,

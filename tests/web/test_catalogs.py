@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import json
 import re
+from typing import get_args
 
 import pytest
 
+from redline.bank.models import ENTRY_STATUSES
+from redline.review.case_report import OUTCOMES, ItemKind
 from redline.signals.types import SIGNAL_TYPES, PdqSignal
 from redline.web import STATIC_DIR
 
 LANGUAGES = ["en", "zh-Hant-HK", "zh-Hans"]
-DYNAMIC_PREFIXES = ("files.problem.", "status.", "hashType.")
+DYNAMIC_PREFIXES = ("files.problem.", "status.", "case.item.", "case.itemStatus.", "case.reported.")
 
 
 def catalog(lang: str) -> dict[str, str]:
@@ -56,9 +59,20 @@ def test_every_problem_code_and_status_has_a_message() -> None:
         assert f"files.problem.{code}" in english
     for status in ("active", "withdrawn", "quarantined", "expired"):
         assert f"status.{status}" in english
-    for signal in SIGNAL_TYPES:  # the case page names each hash's type
-        assert f"hashType.{signal}" in english
+    # The case page's per-picture lines: every kind, status and outcome the API can report has words.
+    for kind in get_args(ItemKind):
+        assert f"case.item.{kind}" in english
+    for status in ENTRY_STATUSES:
+        assert f"case.itemStatus.{status}" in english
+    for outcome in OUTCOMES:
+        assert f"case.reported.{outcome}" in english
     assert all(any(k.startswith(p) for k in english) for p in DYNAMIC_PREFIXES)
+
+
+def test_the_quick_exit_shortcut_is_written_on_the_page_in_every_language() -> None:
+    for lang in LANGUAGES:
+        assert "Shift" in catalog(lang)["exit.hint"], lang
+    assert "three times" in catalog("en")["exit.hint"]
 
 
 def test_the_portals_signal_types_are_the_registrys() -> None:

@@ -10,6 +10,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.web.test_portal_e2e import ATTESTATIONS, media_files, open_portal
+from tests.web.test_portal_first_contact import new_case, open_case
 
 pytestmark = [
     pytest.mark.browser,
@@ -54,6 +55,12 @@ def test_axe_finds_no_serious_problems(
     page.get_by_test_id("case-lookup-secret").fill("wrong")
     page.get_by_test_id("case-open").click()
     expect(page.locator("#case-status")).to_have_class("status problem")
+    assert axe_problems(page, axe_source) == []
+    # An open case (status, withdrawal, one line per picture), then its withdraw dialog.
+    open_case(page, base, new_case(base), lang)
+    expect(page.get_by_test_id("case-item")).to_have_count(1)
+    assert axe_problems(page, axe_source) == []
+    page.get_by_test_id("withdraw").click()
     assert axe_problems(page, axe_source) == []
     page.close()
 

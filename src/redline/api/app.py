@@ -18,6 +18,7 @@ from redline import __version__
 from redline.actions.worker import DeliveryWorker, WorkerConfig
 from redline.api import moderation, operator, platform, survivor
 from redline.api.deps import Services, services
+from redline.api.help import help_router
 from redline.api.metrics import Metrics
 from redline.api.middleware import BodySizeLimit, RequestMetrics, SecurityHeaders
 from redline.api.problems import Problem, install_problem_handlers
@@ -81,6 +82,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.services = found
     install_problem_handlers(app)
     app.include_router(survivor.router)
+    app.include_router(help_router(settings))
     app.include_router(platform.router)
     app.include_router(operator.router)
     app.include_router(moderation.router)

@@ -103,13 +103,26 @@ class CaseHashOut(BaseModel):
     matches: int
 
 
+class CaseItemOut(BaseModel):
+    """One picture or video of the case, as the survivor's case page shows it."""
+
+    item: int | None = Field(description="position in the submission; null for a hash sent without one")
+    kind: Literal["picture", "video", "file"] = Field(description="file: exact copies only")
+    status: str
+    copies_found: int = Field(description="platform uploads that matched it (one upload counts once)")
+    reported: dict[str, int] = Field(
+        description="of those, how many were Blocked, PendingReview, NotBlocked or Recorded (logged only)"
+    )
+
+
 class CaseOut(BaseModel):
     case_id: str
     status: str
     created_at: datetime
     withdrawn_at: datetime | None
+    items: list[CaseItemOut] = Field(description="one per picture or video, in submission order")
     hashes: list[CaseHashOut]
-    matches: int
+    matches: int = Field(description="hash matches (one exact upload can match several hashes)")
     actions: dict[str, int]
 
 

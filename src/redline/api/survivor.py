@@ -8,9 +8,18 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 
 from redline.api.deps import case_with_secret, rate_limited, services
-from redline.api.schemas import AttestationText, CaseCreated, CaseHashOut, CaseIn, CaseOut, WithdrawOut
+from redline.api.schemas import (
+    AttestationText,
+    CaseCreated,
+    CaseHashOut,
+    CaseIn,
+    CaseItemOut,
+    CaseOut,
+    WithdrawOut,
+)
 from redline.bank import service
 from redline.bank.models import Case
+from redline.review.case_report import item_reports
 
 router = APIRouter(prefix="/v1", tags=["survivors"])
 
@@ -43,14 +52,22 @@ def create_case(body: CaseIn, request: Request) -> CaseCreated:
 
 @router.get("/cases/{case_id}", response_model=CaseOut)
 def get_case(case: Annotated[Case, Depends(case_with_secret)], request: Request) -> CaseOut:
-    """Status of the case and of each hash, with counts of matches and actions (never who matched)."""
+    """Status of the case, of each picture or video (copies found, what platforms reported) and of each hash,
+    with counts of matches and actions (never who matched)."""
     with services(request).db.read() as session:
         status = service.case_status(session, case)
+        items = item_reports(session, case.id)
     return CaseOut(
         case_id=status.case_id,
         status=status.status,
         created_at=status.created_at,
         withdrawn_at=status.withdrawn_at,
+        items=[
+            CaseItemOut(
+                item=i.item, kind=i.kind, status=i.status, copies_found=i.copies_found, reported=i.reported
+            )
+            for i in items
+        ],
         hashes=[
             CaseHashOut(position=h.position, type=h.signal_type, status=h.status, matches=h.matches)
             for h in status.hashes

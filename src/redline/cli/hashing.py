@@ -1,4 +1,4 @@
-"""``redline hash`` and ``redline compare``: the signals engine on the command line.
+"""``redline hash``: the signals engine on the command line (``redline compare`` is in ``compare.py``).
 
 Output goes to stdout (JSON Lines or CSV, one record per file, in the order given); the progress bar and
 notes go to stderr, so ``redline hash photos/ > hashes.jsonl`` gives a clean file.
@@ -10,7 +10,7 @@ import csv
 import json
 import multiprocessing
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from enum import StrEnum
 from functools import partial
@@ -24,15 +24,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from redline.config import Settings
 from redline.signals import (
     DIHEDRAL_NAMES,
-    ImageSignals,
     SignalError,
-    VideoSignals,
-    compare_videos,
     hash_file,
 )
 from redline.signals.files import read_head
 from redline.signals.sniff import HEAD_BYTES, sniff
-from redline.signals.types import PdqSignal
 
 
 class OutputFormat(StrEnum):
@@ -43,7 +39,6 @@ class OutputFormat(StrEnum):
 def register(app: typer.Typer) -> None:
     """Add this module's commands to ``app``."""
     app.command("hash")(hash_command)
-    app.command("compare")(compare_command)
 
 
 # ---------------------------------------------------------------------------------------------- hash
@@ -169,101 +164,3 @@ def _write_csv(records: Iterable[dict[str, Any]], out: Any) -> int:
         writer.writerow(_csv_row(record))
         out.flush()
     return failed
-
-
-# ------------------------------------------------------------------------------------------- compare
-
-
-Threshold = Annotated[
-    int,
-    typer.Option("--threshold", min=0, max=PdqSignal.max_threshold, help="Largest matching PDQ distance."),
-]
-
-
-def compare_command(
-    first: Annotated[str, typer.Argument(metavar="A", help="A file, or a PDQ hash (64 hex).")],
-    second: Annotated[str, typer.Argument(metavar="B", help="A file or PDQ hash (video: the stored one).")],
-    threshold: Threshold = PdqSignal.default_threshold,
-    fps: Fps = None,
-) -> None:
-    """Distance and verdict between two images (files or PDQ hashes) or two videos.
-
-    Prints one JSON object; verdicts: identical, match, match_rotated, low_quality, no_match.
-
-    Exit status 0 whatever the verdict; 2 when an input cannot be used.
-    """
-    settings = Settings.from_env(**({"video_fps": fps} if fps else {}))
-    try:
-        a, b = _resolve(first, settings), _resolve(second, settings)
-    except SignalError as exc:
-        _fail(exc.message)
-    if isinstance(a, VideoSignals) and isinstance(b, VideoSignals):
-        result = _compare_video_signals(a, b, threshold, settings)
-    elif isinstance(a, VideoSignals) or isinstance(b, VideoSignals):
-        _fail("cannot compare an image with a video")
-    else:
-        result = _compare_images(a, b, threshold)
-    typer.echo(json.dumps(result))
-
-
-def _fail(message: str) -> Any:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(2)
-
-
-def _resolve(value: str, settings: Settings) -> ImageSignals | VideoSignals | str:
-    """A file's signals, or a normalised PDQ hash."""
-    path = Path(value)
-    if path.exists():
-        return hash_file(path, settings)
-    try:
-        return PdqSignal.normalize(value)
-    except ValueError:
-        _fail(f"{value!r} is neither an existing file nor a PDQ hash (64 hexadecimal characters)")
-        raise  # unreachable: _fail exits
-
-
-def _compare_images(a: ImageSignals | str, b: ImageSignals | str, threshold: int) -> dict[str, Any]:
-    pdq_a = a if isinstance(a, str) else a.pdq
-    pdq_b = b if isinstance(b, str) else b.pdq
-    distance = PdqSignal.distance(pdq_a, pdq_b)
-    # A rotated or mirrored copy: one side's dihedral variants against the other's hash.
-    variants = _variants(a, pdq_b) or _variants(b, pdq_a)
-    best_variant, best_distance = min(variants, key=lambda item: item[1]) if variants else ("orig", distance)
-    low_quality = any(isinstance(s, ImageSignals) and s.pdq_low_quality for s in (a, b))
-    if isinstance(a, ImageSignals) and isinstance(b, ImageSignals) and a.sha256 == b.sha256:
-        verdict = "identical"
-    elif low_quality:
-        verdict = "low_quality"
-    elif distance <= threshold:
-        verdict = "match"
-    elif best_distance <= threshold:
-        verdict = "match_rotated"
-    else:
-        verdict = "no_match"
-    return {
-        "media_type": "image",
-        "verdict": verdict,
-        "distance": distance,
-        "threshold": threshold,
-        "dihedral_variant": best_variant,
-        "dihedral_distance": best_distance,
-        "quality": [s.pdq_quality if isinstance(s, ImageSignals) else None for s in (a, b)],
-    }
-
-
-def _variants(signals: ImageSignals | str, other: str) -> list[tuple[str, int]]:
-    if isinstance(signals, str):
-        return []
-    distance: Callable[[str, str], int] = PdqSignal.distance
-    return [(name, distance(value, other)) for name, value in signals.pdq_dihedral.items()]
-
-
-def _compare_video_signals(
-    query: VideoSignals, stored: VideoSignals, threshold: int, settings: Settings
-) -> dict[str, Any]:
-    comparison = compare_videos(
-        query.frames, stored.frames, distance_threshold=threshold, min_quality=settings.pdq_min_quality
-    )
-    verdict = "identical" if query.sha256 == stored.sha256 else "match" if comparison.is_match else "no_match"
-    return {"media_type": "video", "verdict": verdict, "threshold": threshold, **comparison.to_dict()}

@@ -63,7 +63,13 @@ def list_snapshots() -> None:
     store = SnapshotStore(settings.data_dir / "index")
     # A snapshot is one file per indexed signal type at one position; the first type's file stands for it.
     names = [kind.name for kind in SIGNAL_TYPES.indexed()]
-    for position in store.positions(names):
+    positions = store.positions(names)
+    if not positions:
+        typer.echo(
+            f"no snapshots in {store.directory} yet: the server writes them (REDLINE_INDEX_SNAPSHOT_*); "
+            "`redline index snapshot` writes one now"
+        )
+    for position in positions:
         path = store.file(names[0], position)
         try:
             header = store.header(names[0], position)

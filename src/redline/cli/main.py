@@ -2,10 +2,24 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
+from typer import core as typer_core
 
 from redline import __version__
-from redline.cli import evaluate, hashing, index, moderation, protect, service
+from redline.cli import compare, evaluate, hashing, index, moderation, protect, service
+
+_value_type_shown = typer_core.TyperOption.display_type_rich
+
+
+def _no_type_for_flags(option: typer_core.TyperOption, ctx: Any) -> str | None:
+    """A yes/no flag takes no value, so ``--help`` must not print ``--yes <bool>`` (as the pinned Typer does):
+    a reader would type ``--yes true``. Flags show as ``--yes`` or ``--enable/--disable``."""
+    return None if option.is_flag else _value_type_shown(option, ctx)
+
+
+typer_core.TyperOption.display_type_rich = _no_type_for_flags  # type: ignore[method-assign,assignment]
 
 app = typer.Typer(
     name="redline",
@@ -32,6 +46,7 @@ def main(
 
 
 hashing.register(app)
+compare.register(app)
 service.register(app)
 index.register(app)
 moderation.register(app)

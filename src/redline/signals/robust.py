@@ -275,3 +275,30 @@ def usable(hashes: list[RegionHash]) -> list[RegionHash]:
 def codes(hashes: list[RegionHash]) -> npt.NDArray[np.uint8]:
     """``(n, 32)`` uint8 rows (numpy.packbits order, the order of a PDQ hex string)."""
     return np.frombuffer(b"".join(h.code for h in hashes), dtype=np.uint8).reshape(len(hashes), 32)
+
+
+@dataclass(frozen=True)
+class RegionMatch:
+    """The closest pair of an upload's derived hash and a stored region hash that counts as a match."""
+
+    query: RegionHash
+    stored: RegionHash
+    distance: int
+    threshold: int
+
+
+def closest_region_match(
+    query: list[RegionHash], stored: list[RegionHash], region_threshold: int = ROBUST_THRESHOLD
+) -> RegionMatch | None:
+    """The robust rule applied to one upload (``query``: :func:`query_hashes`) and one stored picture
+    (``stored``: :func:`entry_hashes`), as the server's ``pdq_region`` search applies it: each query hash may
+    match up to the bank's ``region_threshold`` plus its own allowance (the whole-upload hashes get
+    :data:`WHOLE_THRESHOLD`); hashes below :data:`MIN_QUALITY` take no part. None when no pair is close."""
+    best: RegionMatch | None = None
+    for q in usable(query):
+        limit = region_threshold + max(0, q.threshold - ROBUST_THRESHOLD)
+        for s in usable(stored):
+            distance = (int.from_bytes(q.code, "big") ^ int.from_bytes(s.code, "big")).bit_count()
+            if distance <= limit and (best is None or distance < best.distance):
+                best = RegionMatch(q, s, distance, limit)
+    return best

@@ -3,7 +3,8 @@
 Everything under ``static/`` is served as is: HTML, CSS, ES modules (PDQ, MD5, SHA-256, the hashing
 worker, the page logic) and the message catalogs under ``static/locales/``. No templates, no inline script or
 style, so the API's Content-Security-Policy (``script-src 'self'``, ``style-src 'self'``) holds. The page
-talks to the API only through ``POST /v1/cases``, ``GET /v1/cases/{id}`` and ``POST /v1/cases/{id}/withdraw``.
+talks to the API only through ``POST /v1/cases``, ``GET /v1/cases/{id}``, ``POST /v1/cases/{id}/withdraw``
+and ``GET /v1/help-services``.
 """
 
 from __future__ import annotations

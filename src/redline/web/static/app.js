@@ -1,7 +1,7 @@
 // The survivor portal. Files are hashed on this device (hashing.js -> Web Workers); only hashes are sent.
 // Nothing is written to browser storage: state lives in this module and disappears with the page.
 import { Hasher } from './hashing.js';
-import { LANGUAGES, preferredLanguage, setLanguage, t, translate } from './i18n.js';
+import { LANGUAGES, language, preferredLanguage, setLanguage, t, translate } from './i18n.js';
 import { MAX_CASE_HASHES, QUALITY_THRESHOLD, STORED_REGIONS } from './media.js';
 import { SIGNAL_TYPES } from './signals.js';
 
@@ -17,6 +17,8 @@ const state = {
   showPreviews: false,
   submitting: false,
   caseCredentials: null, // {caseId, secret} of the case on screen, memory only
+  caseView: null, // the last GET /v1/cases/{id} answer, re-rendered when the language changes
+  helpServices: {}, // GET /v1/help-services: language -> [{name, description, phone, url}]
 };
 
 // ---------- small helpers ----------
@@ -69,9 +71,28 @@ function quickExit() {
   for (const entry of state.files.values()) if (entry.previewUrl) URL.revokeObjectURL(entry.previewUrl);
   state.files.clear();
   state.caseCredentials = null;
+  state.caseView = null;
   document.body.replaceChildren();
   document.title = '';
   location.replace(NEUTRAL_SITE);
+}
+
+// The keyboard shortcut: Shift pressed three times in a row, as on GOV.UK's "Exit this page" (a pattern
+// people who use domestic-abuse services may already know). It works in every state, the withdraw dialog
+// included, because it listens on the window; typing (Shift with a letter) never triggers it.
+const EXIT_PRESSES = 3;
+const EXIT_WINDOW_MS = 2000;
+let shiftPresses = [];
+
+function watchExitShortcut(event) {
+  if (event.key !== 'Shift') {
+    shiftPresses = [];
+    return;
+  }
+  if (event.repeat) return; // holding Shift down is one press
+  const now = performance.now();
+  shiftPresses = [...shiftPresses.filter((at) => now - at < EXIT_WINDOW_MS), now];
+  if (shiftPresses.length >= EXIT_PRESSES) quickExit();
 }
 
 // ---------- files ----------
@@ -156,8 +177,16 @@ function togglePreviews() {
 
 // ---------- submission ----------
 
+const ATTESTATION_BOXES = ['attest-subject', 'attest-non-consensual', 'attest-adult'];
+
 function attested() {
-  return ['attest-subject', 'attest-non-consensual', 'attest-adult'].every((id) => $(id).checked);
+  return ATTESTATION_BOXES.every((id) => $(id).checked);
+}
+
+/** Once every box is ticked, the "tick the boxes" message has done its job: take it away. */
+function attestationChanged() {
+  const status = $('submit-status');
+  if (attested() && status.dataset.i18n === 'submit.needAttest') quiet(status);
 }
 
 function readyEntries() {
@@ -257,9 +286,14 @@ async function copyCredentials() {
   }
 }
 
+/** A name that says nothing to someone looking through the Downloads folder: "note-2026-12-01.txt". */
+function neutralFileName() {
+  return `note-${new Date().toISOString().slice(0, 10)}.txt`;
+}
+
 function downloadCredentials() {
   const url = URL.createObjectURL(new Blob([credentialsText()], { type: 'text/plain;charset=utf-8' }));
-  const link = element('a', { href: url, download: `redline-case-${state.caseCredentials.caseId}.txt` });
+  const link = element('a', { href: url, download: neutralFileName() });
   document.body.append(link);
   link.click();
   link.remove();
@@ -302,43 +336,90 @@ async function loadCase(event) {
     }
     if (!response.ok) return say(status, 'case.failed', {}, 'problem');
     quiet(status);
-    renderCase(await response.json());
+    openCase(await response.json());
   } catch {
     say(status, 'case.failed', {}, 'problem');
   }
 }
 
-/** "2 (block 1, review 1)" from the API's {action: count} map. */
-function actionSummary(actions) {
-  const entries = Object.entries(actions || {}).filter(([, n]) => n > 0);
-  const total = entries.reduce((sum, [, n]) => sum + n, 0);
-  if (!entries.length) return '0';
-  return `${total} (${entries.map(([name, n]) => `${name} ${n}`).join(', ')})`;
+/** What platforms reported for the copies of one picture, in plain words, the most reassuring first. */
+const OUTCOMES = ['Blocked', 'PendingReview', 'NotBlocked', 'Recorded'];
+
+function foundSentence(copies, reported) {
+  if (!copies) return t('case.found.none');
+  const found = copies === 1 ? t('case.found.one') : t('case.found.many', { count: copies });
+  const parts = OUTCOMES.filter((o) => reported[o]).map((o) => t(`case.reported.${o}`, { count: reported[o] }));
+  return t('case.found.list', { found, parts: parts.join(t('case.found.separator')) });
 }
 
-/** Shows GET /v1/cases/{id}: {case_id, status, created_at, hashes: [{position, type, status, matches}], matches, actions}. */
+function itemLine(report, index) {
+  const label = report.item === null
+    ? t('case.item.code', { n: index + 1 })
+    : t(`case.item.${report.kind}`, { n: report.item + 1 });
+  const parts = {
+    label,
+    status: t(`case.itemStatus.${report.status}`),
+    exact: t('case.item.exactOnly'),
+    found: foundSentence(report.copies_found, report.reported || {}),
+  };
+  // The catalog orders and spaces the sentences (no spaces between them in Chinese); the label is bold.
+  const text = t(report.kind === 'file' ? 'case.line.exact' : 'case.line', parts);
+  const at = text.indexOf(label);
+  return element('li', { class: 'case-item', dataset: { testid: 'case-item' } }, [
+    text.slice(0, at),
+    element('strong', { textContent: label }),
+    text.slice(at + label.length),
+  ]);
+}
+
+/** Shows GET /v1/cases/{id}: the case's status, withdrawal, then one line per picture or video (`items`). */
 function renderCase(data) {
-  const hashes = data.hashes || [];
+  state.caseView = data;
+  const items = data.items || [];
   say($('case-state'), `status.${data.status}`);
-  $('case-created').textContent = data.created_at ? new Date(data.created_at).toLocaleString(document.documentElement.lang) : '';
-  $('case-matches').textContent = String(data.matches ?? 0);
-  $('case-actions').textContent = actionSummary(data.actions);
-  const rows = hashes.map((h) => {
-    const kind = element('td');
-    say(kind, `hashType.${h.type}`);
-    const status = element('td');
-    say(status, `status.${h.status}`);
-    return element('tr', {}, [
-      element('td', { textContent: String((h.position ?? 0) + 1) }),
-      kind,
-      status,
-      element('td', { textContent: String(h.matches ?? 0) }),
-    ]);
-  });
-  $('case-hashes').replaceChildren(...rows);
-  $('withdraw').hidden = data.status === 'withdrawn';
+  const copies = items.reduce((sum, i) => sum + i.copies_found, 0);
+  const total = !copies ? t('case.total.none') : copies === 1 ? t('case.total.one') : t('case.total.many', { count: copies });
+  $('case-matches').textContent = total;
+  const created = data.created_at ? new Date(data.created_at).toLocaleString(document.documentElement.lang) : '';
+  $('case-created').textContent = created ? t('case.createdAt', { date: created }) : '';
+  $('case-items').replaceChildren(...items.map(itemLine));
+  $('withdraw-box').hidden = data.status === 'withdrawn';
   $('case-details').hidden = false;
+}
+
+function openCase(data) {
+  renderCase(data);
   $('case-details-heading').focus();
+}
+
+// ---------- getting help ----------
+
+async function loadHelpServices() {
+  try {
+    const response = await fetch('/v1/help-services', { credentials: 'omit' });
+    if (response.ok) state.helpServices = (await response.json()).services || {};
+  } catch {
+    state.helpServices = {};
+  }
+  renderHelpServices();
+}
+
+function helpService(service) {
+  const parts = [element('strong', { textContent: service.name })];
+  if (service.description) parts.push(` ${service.description}`);
+  if (service.phone) {
+    parts.push(' ', element('a', { href: `tel:${service.phone.replace(/[^0-9+]/g, '')}`, textContent: service.phone }));
+  }
+  if (service.url && service.url.startsWith('https://')) {
+    const site = new URL(service.url).host.replace(/^www\./, '');
+    parts.push(' ', element('a', { href: service.url, rel: 'noreferrer noopener', target: '_blank', textContent: site }));
+  }
+  return element('li', {}, parts);
+}
+
+function renderHelpServices() {
+  const services = state.helpServices[language()] || state.helpServices.en || [];
+  $('help-services').replaceChildren(...services.map(helpService));
 }
 
 async function withdraw() {
@@ -350,6 +431,7 @@ async function withdraw() {
     if (!response.ok) return say(status, 'withdraw.failed', {}, 'problem');
     await loadCase();
     say(status, 'withdraw.done', {}, 'ok');
+    $('case-details-heading').focus();
   } catch {
     say(status, 'withdraw.failed', {}, 'problem');
   }
@@ -384,8 +466,12 @@ async function start() {
   $('language').addEventListener('change', async (e) => {
     await setLanguage(e.target.value);
     translate(document);
+    if (state.caseView) renderCase(state.caseView);
+    renderHelpServices();
   });
-  $('quick-exit').addEventListener('click', quickExit);
+  for (const button of document.querySelectorAll('.quick-exit')) button.addEventListener('click', quickExit);
+  window.addEventListener('keydown', watchExitShortcut, true);
+  for (const id of ATTESTATION_BOXES) $(id).addEventListener('change', attestationChanged);
   $('file-input').addEventListener('change', (e) => {
     addFiles(e.target.files);
     e.target.value = ''; // the same file can be chosen again after removing it
@@ -403,6 +489,7 @@ async function start() {
   window.addEventListener('hashchange', showView);
   showView();
   updateSubmit();
+  await loadHelpServices();
   document.body.dataset.ready = 'true';
 }
 
