@@ -126,7 +126,9 @@ def test_rebuilding_the_log_over_a_changed_row_is_caught_by_an_earlier_checkpoin
     assert "the log was rewritten" in report.problems[0]
 
 
-def test_a_row_that_commits_late_with_a_lower_id_still_gets_a_leaf(log: TransparencyLog, db: Database) -> None:
+def test_a_row_that_commits_late_with_a_lower_id_still_gets_a_leaf(
+    log: TransparencyLog, db: Database
+) -> None:
     with db.write() as session:
         service.audit(session, "cli", "test.event", "thing:a")
     log.sequence()

@@ -8,7 +8,9 @@ from redline.evidence.note import COSIGNATURE_V1, NoteError, SignerKey, Verifier
 
 GO_VKEY = "PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW"
 GO_SKEY = "PRIVATE+KEY+PeterNeumann+c74f20a3+AYEKFALVFGyNhPJEMzD1QIDr+Y7hfZx09iUvxdXHKDFz"
-GO_TEXT = "If you think cryptography is the answer to your problem,\nthen you don't know what your problem is.\n"
+GO_TEXT = (
+    "If you think cryptography is the answer to your problem,\nthen you don't know what your problem is.\n"
+)
 GO_NOTE = (
     GO_TEXT + "\n— PeterNeumann "
     "x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqfqdngotpRZb6KE6RyyBwJnAM=\n"
@@ -47,5 +49,5 @@ def test_cosignature_round_trip_and_timestamp_is_signed() -> None:
     # A cosignature moved to another checkpoint, or with its time changed, does not verify.
     line = witness.signature_line(body, timestamp=1679315147)
     moved = sign(body.replace("\n3\n", "\n4\n"), log) + line
-    with pytest.raises(NoteError, match="witness.example/w1"):
+    with pytest.raises(NoteError, match=r"witness\.example/w1"):
         open_note(moved, [log.verifier(), witness.verifier()])

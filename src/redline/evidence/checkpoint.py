@@ -1,6 +1,6 @@
-"""C2SP tlog-checkpoint (c2sp.org/tlog-checkpoint): the signed statement "the log has ``size`` leaves and this
-root hash". Its text is ``<origin>\\n<size>\\n<base64 root>\\n`` (no extension lines here); it is the text of a
-signed note (:mod:`redline.evidence.note`)."""
+"""C2SP tlog-checkpoint (c2sp.org/tlog-checkpoint): the signed statement "the log has ``size`` leaves and
+this root hash". Its text is ``<origin>\\n<size>\\n<base64 root>\\n`` (no extension lines here); it is
+the text of a signed note (:mod:`redline.evidence.note`)."""
 
 from __future__ import annotations
 

@@ -1,9 +1,9 @@
-"""C2SP signed notes (c2sp.org/signed-note) with Ed25519 keys, and tlog cosignatures (c2sp.org/tlog-cosignature).
+"""C2SP signed notes (c2sp.org/signed-note) with Ed25519 keys, and cosignatures (c2sp.org/tlog-cosignature).
 
 A note is UTF-8 text ending in a newline, a blank line, then one line per signature:
 ``— <key name> base64(4-byte key ID || signature)``. The key ID is the first four bytes of
-``SHA-256(name || "\\n" || algorithm byte || public key)``, so a verifier ignores lines of keys it does not know
-instead of trying them all. Two algorithms are used here:
+``SHA-256(name || "\\n" || algorithm byte || public key)``, so a verifier ignores lines of keys it does
+not know instead of trying them all. Two algorithms are used here:
 
 * ``0x01`` Ed25519 over the note text: the log's own signature on its checkpoints.
 * ``0x04`` cosignature/v1: Ed25519 over ``"cosignature/v1\\ntime <t>\\n" || text`` with the 8-byte big-endian

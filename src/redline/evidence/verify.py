@@ -26,7 +26,12 @@ from redline.evidence.note import NoteError, VerifierKey, open_note
 from redline.evidence.rows import canonical_bytes
 
 #: Files of a bundle the verifier reads (the others are explanations and templates, checked by hash only).
-BUNDLE_ROWS, BUNDLE_CHECKPOINT, BUNDLE_KEY, BUNDLE_SUMS = "rows.jsonl", "checkpoint.txt", "log.vkey", "SHA256SUMS"
+BUNDLE_ROWS, BUNDLE_CHECKPOINT, BUNDLE_KEY, BUNDLE_SUMS = (
+    "rows.jsonl",
+    "checkpoint.txt",
+    "log.vkey",
+    "SHA256SUMS",
+)
 
 
 @dataclass
@@ -124,7 +129,9 @@ def verify_export(
                     report.problems.append(f"leaf {index}: {exc}")
                     return report
                 if actual != logged:
-                    differing.append(f"leaf {index}: audit row {record.get('id')} differs from what was logged")
+                    differing.append(
+                        f"leaf {index}: audit row {record.get('id')} differs from what was logged"
+                    )
             rebuilt.append(actual)
             stored.append(logged)
             report.rows += 1
@@ -136,7 +143,9 @@ def verify_export(
     if rebuilt.size != checkpoint.size:
         report.problems.append(f"the export has {rebuilt.size} rows, the checkpoint {checkpoint.size}")
     elif rebuilt.root() != checkpoint.root:
-        report.problems.append("the rows do not give the signed root: the log was changed after it was signed")
+        report.problems.append(
+            "the rows do not give the signed root: the log was changed after it was signed"
+        )
         if stored.root() == checkpoint.root:
             report.problems.extend(differing)
         else:
@@ -148,7 +157,9 @@ def _sha256_file(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def verify_bundle(folder: Path, key: VerifierKey | None = None, witnesses: Sequence[VerifierKey] = ()) -> Report:
+def verify_bundle(
+    folder: Path, key: VerifierKey | None = None, witnesses: Sequence[VerifierKey] = ()
+) -> Report:
     """Check an unpacked evidence bundle. Without ``key`` the bundle's own ``log.vkey`` is used: then the
     result only means something once that key is compared with the one the operator publishes."""
     report = Report()

@@ -7,6 +7,8 @@ Create Date: 2026-12-01
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -18,7 +20,7 @@ depends_on = None
 _APPEND_ONLY = ("tlog_leaves", "tlog_nodes", "tlog_checkpoints", "tlog_cosignatures")
 
 
-def _when() -> sa.Column[sa.DateTime]:
+def _when() -> sa.Column[Any]:
     return sa.Column("at", sa.DateTime(timezone=True), nullable=False)
 
 
@@ -49,7 +51,9 @@ def upgrade() -> None:
     )
     op.create_table(
         "tlog_cosignatures",
-        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
+        sa.Column(
+            "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False
+        ),
         sa.Column("size", sa.BigInteger(), nullable=False),
         sa.Column("witness", sa.String(length=256), nullable=False),
         sa.Column("line", sa.Text(), nullable=False),
