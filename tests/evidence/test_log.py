@@ -5,8 +5,6 @@ triggers and edit ``audit_log`` directly."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -19,6 +17,7 @@ from redline.evidence.log import TransparencyLog, latest_checkpoint
 from redline.evidence.note import SignerKey
 from redline.evidence.rows import AUDIT_COLUMNS
 from redline.evidence.verify import verify_export
+from tests.evidence.support import guards_off, rewrite_history
 
 ROWS = 12
 
@@ -30,23 +29,6 @@ def log(db: Database) -> TransparencyLog:
         for i in range(ROWS - 1):
             service.audit(session, "cli", "test.event", f"thing:{i}", n=i, note="naïve 中文")
     return TransparencyLog(db, SignerKey.generate("test.example/log"))
-
-
-@contextmanager
-def guards_off(db: Database) -> Iterator[None]:
-    """What an operator with the database password can do: disable the audit log's triggers."""
-    with db.engine.begin() as conn:
-        if db.is_sqlite:
-            conn.execute(text("DROP TRIGGER audit_log_no_update"))
-            conn.execute(text("DROP TRIGGER audit_log_no_delete"))
-        else:
-            conn.execute(text("ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only"))
-    try:
-        yield
-    finally:
-        if not db.is_sqlite:  # the PostgreSQL database is shared by the session's tests
-            with db.engine.begin() as conn:
-                conn.execute(text("ALTER TABLE audit_log ENABLE TRIGGER audit_log_append_only"))
 
 
 def test_the_row_bytes_cover_every_audit_column() -> None:
@@ -109,14 +91,7 @@ def test_rebuilding_the_log_over_a_changed_row_is_caught_by_an_earlier_checkpoin
     """The operator changes a row, drops the log tables' contents and signs a fresh tree: the result is
     self-consistent, but anyone holding an older checkpoint sees that history was rewritten."""
     held = log.publish().note
-    with guards_off(db), db.engine.begin() as conn:
-        conn.execute(text("UPDATE audit_log SET subject = 'thing:forged' WHERE id = 3"))
-        for table in ("tlog_leaves", "tlog_nodes", "tlog_checkpoints"):
-            if db.is_sqlite:
-                conn.execute(text(f"DROP TRIGGER {table}_no_delete"))
-                conn.execute(text(f"DELETE FROM {table}"))
-            else:
-                conn.execute(text(f"TRUNCATE {table}"))
+    rewrite_history(db, ["UPDATE audit_log SET subject = 'thing:forged' WHERE id = 3"])
     with db.write() as session:
         service.audit(session, "cli", "test.event", "thing:new")
     log.export_file(tmp_path / "log.jsonl")
