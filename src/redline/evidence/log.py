@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import Table, func, insert, select, text
 from sqlalchemy.orm import Session
 
 from redline.bank.db import Database
@@ -38,12 +38,14 @@ from redline.evidence.merkle import (
 )
 from redline.evidence.models import LogCheckpoint, LogCosignature, LogLeaf, LogNode
 from redline.evidence.note import SignerKey, VerifierKey, sign
-from redline.evidence.rows import ROW_FORMAT, canonical_bytes, row_record
+from redline.evidence.rows import AUDIT_COLUMNS, ROW_FORMAT, canonical_bytes, row_record
 
 EXPORT_FORMAT = "redline-tlog-export/1"
 LOOKBACK_IDS = 5000
 _LOG_LOCK = 0x746C6F67  # "tlog": advisory lock key of log appends on PostgreSQL
 _BATCH = 5000
+_LEAVES: Table = LogLeaf.__table__  # type: ignore[assignment]
+_NODES: Table = LogNode.__table__  # type: ignore[assignment]
 
 
 def audit_record(row: AuditEvent) -> dict[str, Any]:
@@ -118,8 +120,10 @@ class TransparencyLog:
             highest = session.scalar(select(func.max(LogLeaf.audit_id))) or 0
             floor = max(0, highest - LOOKBACK_IDS)
         logged = select(LogLeaf.idx).where(LogLeaf.audit_id == AuditEvent.id).exists()
-        rows = session.scalars(
-            select(AuditEvent).where(AuditEvent.id > floor, ~logged).order_by(AuditEvent.id).limit(batch)
+        # Core rows and inserts, not ORM objects: sequencing touches every audit row (the ORM doubled it).
+        columns = [AuditEvent.__table__.c[name] for name in AUDIT_COLUMNS]
+        rows = session.execute(
+            select(*columns).where(AuditEvent.id > floor, ~logged).order_by(AuditEvent.id).limit(batch)
         ).all()
         if not rows:
             return 0
@@ -129,13 +133,13 @@ class TransparencyLog:
         leaves = []
         now = utcnow()
         for row in rows:
-            leaf = leaf_hash(canonical_bytes(audit_record(row)))
+            leaf = leaf_hash(canonical_bytes(row_record(*row)))
             leaves.append({"idx": frontier.size, "audit_id": row.id, "leaf_hash": leaf, "sequenced_at": now})
             frontier.append(leaf, appended)
-        session.execute(insert(LogLeaf), leaves)
+        session.execute(insert(_LEAVES), leaves)
         nodes = [{"level": lv, "idx": i, "hash": h} for lv, i, h in appended if lv > 0]
         if nodes:
-            session.execute(insert(LogNode), nodes)
+            session.execute(insert(_NODES), nodes)
         return len(rows)
 
     def publish(self) -> LogCheckpoint:
