@@ -13,9 +13,10 @@ from sqlalchemy import text
 from redline.bank import service
 from redline.bank.db import Database
 from redline.bank.models import AuditEvent
-from redline.evidence.log import TransparencyLog, latest_checkpoint
+from redline.evidence.log import TransparencyLog, audit_record, latest_checkpoint
+from redline.evidence.merkle import MemoryTree, leaf_hash
 from redline.evidence.note import SignerKey
-from redline.evidence.rows import AUDIT_COLUMNS
+from redline.evidence.rows import AUDIT_COLUMNS, canonical_bytes
 from redline.evidence.verify import verify_export
 from tests.evidence.support import guards_off, rewrite_history
 
@@ -119,3 +120,16 @@ def test_a_row_that_commits_late_with_a_lower_id_still_gets_a_leaf(
         checkpoint = latest_checkpoint(session)
     assert checkpoint is None or checkpoint.size < ROWS + 3
     assert log.publish().size == ROWS + 3
+
+
+def test_sequencing_in_small_batches_builds_the_same_tree(
+    log: TransparencyLog, db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import redline.evidence.log as tlog_module
+
+    monkeypatch.setattr(tlog_module, "_BATCH", 5)
+    assert log.sequence(full=True) == ROWS
+    with db.read() as session:
+        rows = session.query(AuditEvent).order_by(AuditEvent.id).all()
+        expected = MemoryTree(leaf_hash(canonical_bytes(audit_record(r))) for r in rows).root()
+    assert log.publish().root == expected

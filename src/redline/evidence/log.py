@@ -104,21 +104,24 @@ class TransparencyLog:
     def sequence(self, *, full: bool = False, limit: int = 100_000) -> int:
         """Append leaves for audit rows not in the log yet (at most ``limit``); returns how many."""
         total = 0
+        after: int | None = 0 if full else None
         while total < limit:
             with self.db.write() as session:
                 self._lock(session)
-                added = self._sequence_batch(session, full=full, batch=min(_BATCH, limit - total))
+                added, after = self._sequence_batch(session, after, batch=min(_BATCH, limit - total))
             total += added
             if added == 0:
                 break
         return total
 
-    def _sequence_batch(self, session: Session, *, full: bool, batch: int) -> int:
+    def _sequence_batch(self, session: Session, after: int | None, *, batch: int) -> tuple[int, int]:
+        """One batch of rows with ids above ``after`` (None: the look-back window); returns how many were
+        appended and the id to continue after (rows are taken in id order, so nothing below it is left)."""
         size = tree_size(session)
-        floor = 0
-        if not full:
+        if after is None:
             highest = session.scalar(select(func.max(LogLeaf.audit_id))) or 0
-            floor = max(0, highest - LOOKBACK_IDS)
+            after = max(0, highest - LOOKBACK_IDS)
+        floor = after
         logged = select(LogLeaf.idx).where(LogLeaf.audit_id == AuditEvent.id).exists()
         # Core rows and inserts, not ORM objects: sequencing touches every audit row (the ORM doubled it).
         columns = [AuditEvent.__table__.c[name] for name in AUDIT_COLUMNS]
@@ -126,7 +129,7 @@ class TransparencyLog:
             select(*columns).where(AuditEvent.id > floor, ~logged).order_by(AuditEvent.id).limit(batch)
         ).all()
         if not rows:
-            return 0
+            return 0, floor
         store = NodeStore(session)
         frontier = Frontier(size, [store.read(lv, i) for lv, i in Frontier.positions(size)])
         appended: list[tuple[int, int, bytes]] = []
@@ -140,7 +143,7 @@ class TransparencyLog:
         nodes = [{"level": lv, "idx": i, "hash": h} for lv, i, h in appended if lv > 0]
         if nodes:
             session.execute(insert(_NODES), nodes)
-        return len(rows)
+        return len(rows), rows[-1][0]
 
     def publish(self) -> LogCheckpoint:
         """Sequence, then sign and store a checkpoint of the tree if it grew since the last one."""
