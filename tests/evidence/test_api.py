@@ -177,3 +177,25 @@ def test_the_command_line_makes_and_checks_a_bundle(api: Api, tmp_path: Path) ->
     other = SignerKey.generate(vkey.split("+")[0]).verifier().text()
     refused = run("evidence", "verify", str(tmp_path / "b.zip"), "--key", other)
     assert refused.returncode == 1 and "FAILED" in refused.stderr
+
+
+def test_checkpoints_are_published_on_their_own_at_the_interval(database_url: str, tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from redline.api.app import create_app
+    from tests.api.conftest import ATTESTATION, make_settings
+    from tests.support import wait_until
+
+    app = create_app(make_settings(database_url, tmp_path / "data", tlog_checkpoint_interval_s=0.2))
+    with TestClient(app) as client:
+        key = VerifierKey.parse(client.get("/v1/log/key").text)
+        wait_until(lambda: client.get("/v1/log/checkpoint").status_code == 200, timeout=15)
+        before = Checkpoint.parse(open_note(client.get("/v1/log/checkpoint").text, [key]).text).size
+        body = {"hashes": [{"type": "md5", "value": "c" * 32}], "attestation": ATTESTATION}
+        assert client.post("/v1/cases", json=body).status_code == 201
+
+        def grew() -> bool:
+            note = open_note(client.get("/v1/log/checkpoint").text, [key])
+            return Checkpoint.parse(note.text).size > before
+
+        wait_until(grew, timeout=15)
