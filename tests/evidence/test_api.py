@@ -20,8 +20,10 @@ from redline.evidence.rows import canonical_bytes
 from redline.evidence.verify import verify_bundle
 from redline.evidence.witness import trust_log
 from tests.api.conftest import Api
+from tests.support import wait_until
 
 PDQ = "f" * 64
+NEAR = "0" * 5 + "f" * 59  # 20 bits away: a "review" match
 CONTACT = "someone.private@example.org"
 BUNDLE_FILES = (
     "README.md",
@@ -120,6 +122,21 @@ def test_an_evidence_bundle_verifies_and_any_changed_byte_fails(api: Api, tmp_pa
     admin = api.key("admin")
     case = api.submit([{"type": "pdq", "value": PDQ, "quality": 90}], contact=CONTACT)
     api.submit([{"type": "md5", "value": "b" * 32}])  # another case: not in this bundle
+    platform = api.key("match", "review")
+    near = {"hashes": [{"type": "pdq", "value": NEAR}], "content_id": "post-1"}
+    matches: list[dict[str, object]] = []
+
+    def matched() -> bool:
+        matches[:] = api.client.post("/v1/match", headers=platform, json=near).json()["results"][0]["matches"]
+        return bool(matches)
+
+    wait_until(matched)
+    decided = api.client.post(
+        f"/v1/review/items/{matches[0]['review_item_id']}/decision",
+        headers=platform,
+        json={"decision": "confirm"},
+    )
+    assert decided.status_code == 200, decided.text
     withdrawn = api.client.post(
         f"/v1/cases/{case['case_id']}/withdraw", headers={"X-Case-Secret": case["secret"]}
     )
@@ -138,8 +155,9 @@ def test_an_evidence_bundle_verifies_and_any_changed_byte_fails(api: Api, tmp_pa
     report = verify_bundle(folder, key)
     assert report.ok, report.problems
     actions = [line for line in (folder / "rows.jsonl").read_text().splitlines()]
-    assert any('"case.created"' in a for a in actions) and any('"case.withdrawn"' in a for a in actions)
-    assert all(case["case_id"] in a or '"entry.' in a for a in actions)
+    for action in ("case.created", "case.withdrawn", "review.decided"):
+        assert any(f'"{action}"' in a for a in actions), action
+    assert not any('"md5"' in a or "b" * 32 in a for a in actions)  # nothing of the other case
     everything = b"".join(p.read_bytes() for p in folder.iterdir())
     assert CONTACT.encode() not in everything and PDQ.encode() not in everything
 

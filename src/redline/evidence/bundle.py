@@ -4,8 +4,8 @@ names. Made by ``redline evidence bundle CASE --out DIR|FILE.zip`` or ``GET /v1/
 Files: ``rows.jsonl`` (the case's audit rows, each with its leaf index and inclusion proof),
 ``checkpoint.txt`` (the signed checkpoint with its cosignatures), ``log.vkey`` (+ ``witnesses.vkeys``),
 ``README*.md`` (en, zh-Hant, zh-Hans), two certificate templates, ``VERIFY.txt``, and ``SHA256SUMS`` over
-all of them. The making of a bundle is itself audited, with the SHA-256 of its ``SHA256SUMS``, so the bank's own log later
-shows which bundle it issued.
+all of them. The making of a bundle is itself audited, with the SHA-256 of its ``SHA256SUMS``, so the
+bank's own log later shows which bundle it issued.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from redline.evidence.log import (
 from redline.evidence.models import LogWitness
 from redline.evidence.rows import format_time
 from redline.evidence.verify import BUNDLE_CHECKPOINT, BUNDLE_KEY, BUNDLE_ROWS, BUNDLE_SUMS
+from redline.review.models import ReviewItem
 
 
 class BundleError(ValueError):
@@ -63,9 +64,13 @@ class Bundle:
 
 
 def case_audit_ids(session: Session, case_id: str) -> list[int]:
-    """Audit rows about the case: its own, and those of its entries (status changes, reviews)."""
+    """Audit rows about the case: its own, its entries' (status changes) and their review items'."""
     entry_ids = session.scalars(select(Entry.id).where(Entry.case_id == case_id)).all()
+    review_ids = session.scalars(
+        select(ReviewItem.id).join(Entry, Entry.id == ReviewItem.entry_id).where(Entry.case_id == case_id)
+    ).all()
     subjects = [f"case:{case_id}", *(f"entry:{e}" for e in entry_ids)]
+    subjects += [f"review:{r}" for r in review_ids]
     found: set[int] = set()
     for chunk in range(0, len(subjects), 500):
         found.update(
