@@ -196,6 +196,15 @@ def test_the_command_line_makes_and_checks_a_bundle(api: Api, tmp_path: Path) ->
     refused = run("evidence", "verify", str(tmp_path / "b.zip"), "--key", other)
     assert refused.returncode == 1 and "FAILED" in refused.stderr
 
+    export = tmp_path / "log.jsonl"
+    assert run("log", "export", "--out", str(export)).returncode == 0
+    (tmp_path / "log.vkey").write_text(vkey + "\n")
+    good = run("log", "verify", str(export), "--key", str(tmp_path / "log.vkey"))
+    assert good.returncode == 0 and good.stdout.startswith("OK"), good.stderr
+    export.write_text(export.read_text().replace('"case.created"', '"case.creates"', 1))
+    bad = run("log", "verify", str(export), "--key", vkey)
+    assert bad.returncode == 1 and "differs from what was logged" in bad.stderr
+
 
 def test_checkpoints_are_published_on_their_own_at_the_interval(database_url: str, tmp_path: Path) -> None:
     from fastapi.testclient import TestClient
