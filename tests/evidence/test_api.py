@@ -189,11 +189,11 @@ def test_the_command_line_makes_and_checks_a_bundle(api: Api, tmp_path: Path) ->
     vkey = run("log", "key").stdout.strip()
     made = run("evidence", "bundle", case["case_id"], "--out", str(tmp_path / "b.zip"))
     assert made.returncode == 0, made.stderr
-    checked = run("evidence", "verify", str(tmp_path / "b.zip"), "--key", vkey)
+    checked = run("log", "verify", str(tmp_path / "b.zip"), "--key", vkey)
     assert checked.returncode == 0, checked.stderr
     assert "OK" in checked.stdout
     other = SignerKey.generate(vkey.split("+")[0]).verifier().text()
-    refused = run("evidence", "verify", str(tmp_path / "b.zip"), "--key", other)
+    refused = run("log", "verify", str(tmp_path / "b.zip"), "--key", other)
     assert refused.returncode == 1 and "FAILED" in refused.stderr
 
     export = tmp_path / "log.jsonl"

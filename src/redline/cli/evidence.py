@@ -1,7 +1,7 @@
 """Commands of the tamper-evident log and of evidence bundles.
 
 ``redline log ...`` acts on the database and keys named by the ``REDLINE_*`` settings, like ``serve``;
-``redline log verify`` and ``redline evidence verify`` need neither: only a file and public keys.
+``redline log verify`` needs neither: only a file (a log export or an evidence bundle) and public keys.
 """
 
 from __future__ import annotations
@@ -22,7 +22,9 @@ if TYPE_CHECKING:
 
 log_app = typer.Typer(help="The tamper-evident audit log: checkpoints, export, offline verification.")
 witness_app = typer.Typer(help="Witnesses: who cosigns this log's checkpoints, whose this instance cosigns.")
-evidence_app = typer.Typer(help="Evidence bundles for one case: make, verify.", no_args_is_help=True)
+evidence_app = typer.Typer(
+    help="Evidence bundles for one case (checked by redline log verify).", no_args_is_help=True
+)
 log_app.add_typer(witness_app, name="witness")
 CLI_ACTOR = "cli"
 
@@ -125,7 +127,7 @@ def export(out: Annotated[Path, typer.Option("--out", help="File to write (JSON 
 
 @log_app.command("verify")
 def verify(
-    path: Path,
+    path: Annotated[Path, typer.Argument(help="A log export, or an evidence bundle (folder or .zip).")],
     key: KeyOption,
     witness: WitnessOption = None,
     previous: Annotated[
@@ -133,13 +135,42 @@ def verify(
         typer.Option("--previous", help="An older checkpoint you hold (file): must be a prefix."),
     ] = None,
 ) -> None:
-    """Check a log export offline: signature, every row against the signed root, cosignatures, history."""
+    """Check a log export or an evidence bundle offline, with only public keys: the checkpoint signature and
+    cosignatures; for an export every row against the signed root and older checkpoints as prefixes; for a
+    bundle every file's SHA-256 and every row's inclusion proof."""
     from redline.evidence.verify import verify_export
 
+    witnesses = [_vkey(w) for w in witness or []]
+    if path.is_dir() or zipfile.is_zipfile(path):
+        if previous:
+            _fail("--previous applies to log exports, not to bundles")
+        _verify_bundle(path, _vkey(key), witnesses)
+        return
     if not path.is_file():
-        _fail(f"{path}: no such file")
+        _fail(f"{path}: no such file or folder")
     earlier = [p.read_text(encoding="utf-8") for p in previous or []]
-    report = verify_export(path, _vkey(key), [_vkey(w) for w in witness or []], earlier)
+    report = verify_export(path, _vkey(key), witnesses, earlier)
+    _print_report(report, str(path))
+
+
+def _verify_bundle(path: Path, key: VerifierKey, witnesses: list[VerifierKey]) -> None:
+    import hashlib
+
+    from redline.evidence.verify import BUNDLE_SUMS, verify_bundle
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = path
+        if not path.is_dir():
+            with zipfile.ZipFile(path) as archive:
+                if any(n.startswith("/") or ".." in n.split("/") for n in archive.namelist()):
+                    _fail("the zip holds unsafe paths")
+                archive.extractall(tmp)
+            folders = [p for p in Path(tmp).iterdir() if p.is_dir()]
+            folder = folders[0] if len(folders) == 1 else Path(tmp)
+        report = verify_bundle(folder, key, witnesses)
+        if report.ok:
+            digest = hashlib.sha256((folder / BUNDLE_SUMS).read_bytes()).hexdigest()
+            typer.echo(f"SHA-256 of SHA256SUMS (identifies this bundle): {digest}")
     _print_report(report, str(path))
 
 
@@ -226,45 +257,6 @@ def bundle(
             _fail(f"{out} exists and is not empty")
         made.write_folder(out)
     typer.echo(f"wrote {out}: {made.rows} audit rows, checkpoint of {made.size}; SHA256SUMS {made.digest}")
-
-
-@evidence_app.command("verify")
-def evidence_verify(
-    path: Annotated[Path, typer.Argument(help="The bundle: its folder or its .zip.")],
-    key: Annotated[
-        str, typer.Option("--key", help="The log key the operator publishes (default: the bundle's own).")
-    ] = "",
-    witness: WitnessOption = None,
-) -> None:
-    """Check an evidence bundle offline: file hashes, checkpoint signature, every row's inclusion proof."""
-    import hashlib
-
-    from redline.evidence.verify import BUNDLE_SUMS, verify_bundle
-
-    witnesses = [_vkey(w) for w in witness or []]
-    given = _vkey(key) if key else None
-    with tempfile.TemporaryDirectory() as tmp:
-        folder = path
-        if path.is_file():
-            try:
-                with zipfile.ZipFile(path) as archive:
-                    names = archive.namelist()
-                    if any(n.startswith("/") or ".." in n.split("/") for n in names):
-                        _fail("the zip holds unsafe paths")
-                    archive.extractall(tmp)
-            except zipfile.BadZipFile:
-                _fail(f"{path} is not a zip file")
-            folders = [p for p in Path(tmp).iterdir() if p.is_dir()]
-            folder = folders[0] if len(folders) == 1 else Path(tmp)
-        elif not path.is_dir():
-            _fail(f"{path}: no such file or folder")
-        report = verify_bundle(folder, given, witnesses)
-        if report.ok and (folder / BUNDLE_SUMS).is_file():
-            digest = hashlib.sha256((folder / BUNDLE_SUMS).read_bytes()).hexdigest()
-            typer.echo(f"SHA-256 of SHA256SUMS (identifies this bundle): {digest}")
-    if given is None and report.ok:
-        typer.echo("note: checked with the bundle's own log.vkey; compare it with the published key")
-    _print_report(report, str(path))
 
 
 def register(app: typer.Typer) -> None:

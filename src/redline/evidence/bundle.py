@@ -89,7 +89,7 @@ def case_audit_ids(session: Session, case_id: str) -> list[int]:
 def verify_command() -> str:
     # The key to pass is the one the operator publishes, not the copy inside the bundle: a forger would
     # replace both.
-    return 'redline evidence verify BUNDLE_FOLDER_OR_ZIP --key "<the log key the operator publishes>"'
+    return 'redline log verify BUNDLE_FOLDER_OR_ZIP --key "<the log key the operator publishes>"'
 
 
 def build_bundle(tlog: TransparencyLog, case_id: str, *, actor: str) -> Bundle:
