@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import struct
+
 import pytest
 
 from redline.evidence.note import COSIGNATURE_V1, NoteError, SignerKey, VerifierKey, open_note, sign
@@ -51,3 +54,15 @@ def test_cosignature_round_trip_and_timestamp_is_signed() -> None:
     moved = sign(body.replace("\n3\n", "\n4\n"), log) + line
     with pytest.raises(NoteError, match=r"witness\.example/w1"):
         open_note(moved, [log.verifier(), witness.verifier()])
+
+
+def test_cosignature_key_ids_and_layout_match_transparency_dev_formats() -> None:
+    """Vectors of transparency-dev/formats note/note_cosigv1_test.go: a native cosignature/v1 vkey (its key
+    hash covers the 0x04 byte), and a signature blob whose timestamp is 1727964367."""
+    key = VerifierKey.parse("remora.n621.de+da77ade7+BOvN63jn/bLvkieywe8R6UYAtVtNbZpXh34x7onlmtw2")
+    assert key.alg == COSIGNATURE_V1 and key.key_id.hex() == "da77ade7"
+    blob = base64.b64decode(
+        "ZGhGuQAAAABm/qTPeyKXD+R2rzyQsxPiP8mXum7qq/iF0u4vanlqJyocWODBt97w9uL+8qT7S5gxEHWWOworDcFiEBYJXORmnFBOBA=="
+    )
+    assert len(blob) == 4 + 8 + 64
+    assert struct.unpack(">Q", blob[4:12]) == (1727964367,)
