@@ -12,7 +12,7 @@ import pytest
 from tests.api.conftest import Api
 
 PUBLIC, CASE = "public", "case"
-SCOPES = ("submit", "match", "feed", "review", "admin")
+SCOPES = ("submit", "match", "feed", "review", "admin", "audit")
 
 #: (method, path template) -> who may call it: "public", "case" (X-Case-Secret of that case) or a key scope.
 POLICY: dict[tuple[str, str], str] = {
@@ -51,6 +51,15 @@ POLICY: dict[tuple[str, str], str] = {
     ("GET", "/v1/webhooks/{endpoint_id}/deliveries"): "admin",
     ("GET", "/v1/rules"): "admin",
     ("POST", "/v1/rules"): "admin",
+    # Tamper-evident log: checkpoints and the key are public, proofs and rows read-only "audit".
+    ("GET", "/v1/log/checkpoint"): PUBLIC,
+    ("POST", "/v1/log/checkpoint"): "admin",
+    ("GET", "/v1/log/key"): PUBLIC,
+    ("GET", "/v1/log/proof/inclusion"): "audit",
+    ("GET", "/v1/log/proof/consistency"): "audit",
+    ("GET", "/v1/log/entries"): "audit",
+    ("GET", "/v1/evidence/cases/{case_id}"): "admin",
+    ("POST", "/v1/witness/add-checkpoint"): PUBLIC,
 }
 
 

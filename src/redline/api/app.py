@@ -16,7 +16,7 @@ from fastapi.responses import Response
 
 from redline import __version__
 from redline.actions.worker import DeliveryWorker, WorkerConfig
-from redline.api import moderation, operator, platform, survivor
+from redline.api import evidence, moderation, operator, platform, survivor
 from redline.api.deps import Services, services
 from redline.api.help import help_router
 from redline.api.metrics import Metrics
@@ -28,6 +28,9 @@ from redline.bank import service
 from redline.bank.db import Database
 from redline.bank.secrets import ContactCipher
 from redline.config import Settings
+from redline.evidence.keys import log_signer
+from redline.evidence.log import TransparencyLog
+from redline.evidence.publisher import LogPublisher
 from redline.match.service import Matcher
 from redline.match.snapshots import SnapshotPolicy
 from redline.web import register_web
@@ -57,6 +60,8 @@ def create_app(settings: Settings) -> FastAPI:
         upload_dir=settings.data_dir / "uploads",
     )
 
+    tlog = TransparencyLog(db, log_signer(settings))
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         with db.write() as session:
@@ -64,9 +69,12 @@ def create_app(settings: Settings) -> FastAPI:
         matcher.start()
         # Webhook deliveries: every process runs a worker; leases keep each delivery to one of them.
         webhooks = DeliveryWorker(db, WorkerConfig.from_settings(settings)).start()
+        # The audit log as a tamper-evident log: sequenced and checkpointed in the background.
+        publisher = LogPublisher(tlog, settings.tlog_checkpoint_interval_s).start()
         try:
             yield
         finally:
+            publisher.stop()
             webhooks.stop()
             matcher.stop()
             db.dispose()
@@ -80,12 +88,14 @@ def create_app(settings: Settings) -> FastAPI:
         redoc_url=None,
     )
     app.state.services = found
+    app.state.tlog = tlog
     install_problem_handlers(app)
     app.include_router(survivor.router)
     app.include_router(help_router(settings))
     app.include_router(platform.router)
     app.include_router(operator.router)
     app.include_router(moderation.router)
+    app.include_router(evidence.router)
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:

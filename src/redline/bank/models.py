@@ -40,7 +40,7 @@ BigId = BigInteger().with_variant(Integer(), "sqlite")
 ENTRY_STATUSES = ("active", "withdrawn", "quarantined", "expired")
 ENTRY_SOURCES = ("case", "partner", "import")
 CASE_STATUSES = ("active", "withdrawn")
-SCOPES = ("submit", "match", "feed", "review", "admin")
+SCOPES = ("submit", "match", "feed", "review", "admin", "audit")
 
 
 def utcnow() -> datetime:

@@ -8,7 +8,7 @@ import typer
 from typer import core as typer_core
 
 from redline import __version__
-from redline.cli import compare, evaluate, hashing, index, moderation, protect, service
+from redline.cli import compare, evaluate, evidence, hashing, index, moderation, protect, service
 
 _value_type_shown = typer_core.TyperOption.display_type_rich
 
@@ -52,3 +52,4 @@ index.register(app)
 moderation.register(app)
 protect.register(app)
 evaluate.register(app)
+evidence.register(app)
