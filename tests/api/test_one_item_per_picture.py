@@ -139,3 +139,9 @@ def test_hashes_sent_as_one_content_are_grouped_per_picture_and_a_batch_is_not(a
     assert len(events) == 2
     by_item = {e["review_item_id"]: sorted(m["signal_type"] for m in e["matches"]) for e in events}
     assert by_item == {items[0]: ["md5", "pdq", "sha256"], items[3]: ["pdq"]}
+
+    # The same content again through another of the picture's hashes: the picture's open item is reused.
+    again = {"hashes": [{"type": "pdq", "value": first[2]["value"]}], "content_id": "post-2"}
+    [result] = api.client.post("/v1/match", headers=key, json=again).json()["results"]
+    assert result["matches"][0]["review_item_id"] == items[0]
+    assert count(api, ReviewItem) == before_items + 2

@@ -100,7 +100,8 @@ def act_on_matches(
     urgency = [severity(a, h.query_type, h.distance) for a, h in zip(actions, hits, strict=True)]
     groups: dict[object, list[int]] = {}
     for position, hit in enumerate(hits):
-        key = (hit.picture or ("entry", hit.entry_id)) if one_content else position
+        picture = ("picture", hit.picture) if hit.picture else ("entry", hit.entry_id)
+        key = picture if one_content else position
         groups.setdefault(key, []).append(position)
     item_ids: list[int | None] = [None] * len(hits)
     rows: list[MatchLogEntry] = []
