@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
+import sqlalchemy as sa
 from playwright.sync_api import Page, expect
 
 from redline.bank import service
@@ -221,6 +222,22 @@ def platform_key(db_url: str) -> str:
     return token
 
 
+def indexed_entries(db_url: str) -> int:
+    """Perceptual entries the match index holds once it has caught up (usable quality)."""
+    engine = sa.create_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            count: int = conn.execute(
+                sa.text(
+                    "SELECT count(*) FROM entries WHERE status = 'active' "
+                    "AND signal_type IN ('pdq', 'pdq_region') AND quality >= 50"
+                )
+            ).scalar_one()
+    finally:
+        engine.dispose()
+    return count
+
+
 def test_case_page_is_one_plain_line_per_picture_in_every_language(
     chromium: Any, portal: tuple[str, str], tmp_path: Path
 ) -> None:
@@ -239,19 +256,20 @@ def test_case_page_is_one_plain_line_per_picture_in_every_language(
     # A platform uploads an exact copy of the first picture: its MD5, SHA-256, PDQ and region hashes all
     # match, and the survivor is told of one copy, blocked.
     headers = {"Authorization": f"Bearer {platform_key(db_url)}"}
-
-    def upload() -> bool:
-        response = httpx.post(
-            f"{base}/v1/match/file",
-            headers=headers,
-            files={"file": ("upload.png", files[0].read_bytes(), "image/png")},
-            timeout=30,
-        )
-        assert response.status_code == 200, response.text
-        hits = [m for r in response.json()["results"] for m in r["matches"]]
-        return len({m["type"] for m in hits}) >= 3  # md5, sha256 and perceptual
-
-    wait_until(upload, timeout=5.0)
+    # Upload only once the index holds the pictures' perceptual hashes (pdq + 35 pdq_region each): an
+    # earlier upload would match the exact hashes only, and every upload that matches is a copy found.
+    perceptual = indexed_entries(db_url)
+    assert perceptual > 3
+    wait_until(lambda: httpx.get(f"{base}/readyz").json().get("entries", 0) >= perceptual, timeout=5.0)
+    response = httpx.post(
+        f"{base}/v1/match/file",
+        headers=headers,
+        files={"file": ("upload.png", files[0].read_bytes(), "image/png")},
+        timeout=30,
+    )
+    assert response.status_code == 200, response.text
+    hits = [m for r in response.json()["results"] for m in r["matches"]]
+    assert {"md5", "sha256", "pdq"} <= {m["type"] for m in hits}  # several hash matches, one upload
 
     english = catalog("en")
     expected_first = {
