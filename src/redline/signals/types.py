@@ -97,14 +97,14 @@ class SignalType(ABC):
     # --- values --------------------------------------------------------------------------------------------
 
     @classmethod
-    def matchable(cls) -> bool:
-        """Whether the matcher can look this type up (an index for Hamming bits, the database for exact)."""
-        return cls.distance_metric == "exact" or (cls.distance_metric == "hamming" and cls.dtype == "bool")
-
-    @classmethod
     def indexed(cls) -> bool:
         """Whether the matcher keeps this type in an in-memory Hamming index (``redline.index``)."""
         return cls.distance_metric == "hamming" and cls.dtype == "bool"
+
+    @classmethod
+    def matchable(cls) -> bool:
+        """Whether the matcher can look this type up: in its index, or (exact types) in the database."""
+        return cls.distance_metric == "exact" or cls.indexed()
 
     @classmethod
     def value_chars(cls) -> int:
