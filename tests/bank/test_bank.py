@@ -11,6 +11,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
 
 import redline.actions.models
+import redline.interop.models
 import redline.review.models  # noqa: F401 - their tables are in the migrations too (m001)
 from redline.bank import service
 from redline.bank.db import Database

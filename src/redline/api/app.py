@@ -16,7 +16,7 @@ from fastapi.responses import Response
 
 from redline import __version__
 from redline.actions.worker import DeliveryWorker, WorkerConfig
-from redline.api import moderation, operator, platform, survivor
+from redline.api import hma, moderation, operator, platform, stopncii, survivor
 from redline.api.deps import Services, services
 from redline.api.metrics import Metrics
 from redline.api.middleware import BodySizeLimit, RequestMetrics, SecurityHeaders
@@ -81,6 +81,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(platform.router)
     app.include_router(operator.router)
     app.include_router(moderation.router)
+    app.include_router(hma.router)
+    app.include_router(stopncii.router)
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:
@@ -123,6 +125,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_middleware(BodySizeLimit, limit_for=body_limit)
     app.add_middleware(RequestMetrics, metrics=found.metrics)
     app.add_middleware(SecurityHeaders)
+    # Outermost: takes the key out of /hma/<key>/... before anything else reads the path.
+    app.add_middleware(hma.HmaPaths)
     return app
 
 
