@@ -132,6 +132,8 @@ def test_coop_bank_lifecycle_and_lookup(hub: Hub) -> None:
             result = _wait_for_match(coop, expected)
         assert result == {BANK: [{"bank_content_id": content_id, "distance": "0"}]}
         assert coop.get("/m/lookup", params={"signal_type": "pdq", "signal": "5" * 64}).json() == {}
+        by_picture = coop.get("/m/lookup", params={"url": f"{hub.files}/a.jpg"})  # HMA's other form
+        assert by_picture.json() == {"pdq": result}
         # Read-only: no match log, no survivor-facing match event, no review item, from any of those lookups.
         assert [hub.count(m) for m in (MatchLogEntry, MatchEvent, ReviewItem)] == before
         md5 = coop.get("/m/lookup", params={"signal_type": "video_md5", "signal": "0" * 32})

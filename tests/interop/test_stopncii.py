@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 import requests
+from sqlalchemy import select
 from threatexchange.exchanges.clients.stopncii.api import (
     StopNCIIAPI,
     StopNCIICaseStatus,
@@ -25,7 +26,9 @@ from threatexchange.exchanges.clients.stopncii.api import (
 
 from redline.bank import service
 from redline.bank.db import Database
+from redline.bank.models import Entry
 from redline.interop.models import StopnciiPull
+from redline.interop.pull import pull
 from tests.api.server import Server
 from tests.interop.helpers import new_key
 from tests.support import wait_until
@@ -223,17 +226,31 @@ def test_redline_pulls_a_stopncii_api_and_a_withdrawal_stops_matching(hub: Hub, 
             found: list[dict[str, Any]] = response.json()["results"][0]["matches"]
             return found
 
-        pull = ("stopncii", "pull", hub.base, "--key", feed, "--bank", "stopncii", "--name", "hub")
-        assert "3 added" in _cli(platform_url, platform_dir, *pull)
+        # A run stopped after its first page (one record), then a full run: nothing lost, nothing doubled.
+        first = pull(
+            platform_db,
+            name="hub",
+            url=hub.base,
+            key=feed,
+            bank="stopncii",
+            actor="test",
+            page_size=1,
+            max_pages=1,
+        )
+        assert first.pages == 1 and first.applied.added == 1
+        args = ("stopncii", "pull", hub.base, "--key", feed, "--bank", "stopncii", "--name", "hub")
+        assert "2 added" in _cli(platform_url, platform_dir, *args)
+        with platform_db.read() as session:
+            assert len(session.scalars(select(Entry).where(Entry.origin == "stopncii:hub")).all()) == 3
         assert [m["bank"] for m in matches("md5", MD5_A)] == ["stopncii"]
         wait_until(lambda: bool(matches("pdq", PDQ_A)), timeout=10)
 
         hub.withdraw(case_a)
-        out = _cli(platform_url, platform_dir, *pull)
+        out = _cli(platform_url, platform_dir, *args)
         assert "2 removed" in out and "0 added" in out
         assert matches("pdq", PDQ_A) == [] and matches("md5", MD5_A) == []
         assert [m["bank"] for m in matches("pdq", PDQ_B)] == ["stopncii"]
-        again = _cli(platform_url, platform_dir, *pull)  # nothing new: nothing changes
+        again = _cli(platform_url, platform_dir, *args)  # nothing new: nothing changes
         assert "0 added, 0 restored, 0 removed" in again
 
         with platform_db.read() as session:

@@ -356,8 +356,12 @@ def lookup_signal(
     result: dict[str, list[dict[str, Any]]] = {}
     if not visible:
         return result
-    exact = query.signal_type not in ("pdq",)
-    for match in found.matcher.match([MatchQuery(query.signal_type, query.value)])[0]:
+    exact = query.signal_type != "pdq"
+    matches = found.matcher.match([MatchQuery(query.signal_type, query.value)])[0]
+    found.metrics.queries.labels(query.signal_type).inc()  # counted with /v1/match's lookups
+    if matches:
+        found.metrics.matches.labels(query.signal_type).inc(len(matches))
+    for match in matches:
         for hma_name in visible.get(match.bank, ()):
             distance = "-" if exact else str(match.distance)
             result.setdefault(hma_name, []).append({"bank_content_id": match.entry_id, "distance": distance})
