@@ -174,7 +174,7 @@ def test_credentials_never_look_like_a_missing_bank(hub: Hub) -> None:
             == 200
         )
     bad = hub.token[:-4] + ("AAAA" if not hub.token.endswith("AAAA") else "BBBB")
-    for token in (bad, "rk_0000000000000000_nope"):
+    for token in (bad, "rk_0000000000000000_nope", "mistyped-key"):
         with hub.coop(token) as coop:
             response = coop.get(f"/c/bank/{BANK}")
             assert response.status_code == 401

@@ -40,6 +40,7 @@ router = APIRouter(prefix="/hma", tags=["hma"])
 CURATE, MATCH = "submit", "match"
 _KEY_SCOPE_FIELD = "redline.hma_key"
 _SLASHES = re.compile(r"/{2,}")
+_HMA_SEGMENTS = {"c", "h", "m", ""}
 
 
 class HmaPaths:
@@ -53,7 +54,9 @@ class HmaPaths:
         if scope["type"] == "http" and scope["path"].startswith("/hma/"):
             path = _SLASHES.sub("/", scope["path"])
             first, _, rest = path[len("/hma/") :].partition("/")
-            if first.startswith("rk_"):
+            # Anything but HMA's own top-level segments is taken as the key: a mistyped key in Coop's base URL
+            # must answer 401 (Coop keeps its banks), not the 404 of an unknown path (Coop deletes them).
+            if first not in _HMA_SEGMENTS:
                 scope[_KEY_SCOPE_FIELD] = first
                 path = "/hma/" + rest
             # Changed in place: uvicorn's access log reads this same scope, so it never logs the key.

@@ -127,13 +127,22 @@ def stopncii_pull(
     name: Annotated[
         str, typer.Option(help="Name of this source (provenance, resumable position).")
     ] = "stopncii",
+    function_key: Annotated[
+        str,
+        typer.Option(
+            help="StopNCII's FetchHashes function key (default: --key).",
+            envvar="REDLINE_STOPNCII_FUNCTION_KEY",
+        ),
+    ] = "",
 ) -> None:
     """Pull every record since the last run into BANK: Active adds, Withdrawn and Deleted stop matching."""
     from redline.bank.service import BankError
     from redline.interop.pull import PullError, pull
 
     try:
-        result = pull(_database(), name=name, url=url, key=key, bank=bank, actor=CLI_ACTOR)
+        result = pull(
+            _database(), name=name, url=url, key=key, function_key=function_key, bank=bank, actor=CLI_ACTOR
+        )
     except (PullError, BankError) as exc:
         _fail(str(exc))
     a = result.applied

@@ -123,12 +123,13 @@ def pull(
     key: str,
     bank: str,
     actor: str,
+    function_key: str = "",
     page_size: int = MAX_PAGE,
     timeout_s: float = 60.0,
     max_pages: int | None = None,
 ) -> PullResult:
-    """Pull every page after this source's checkpoint. The key goes in both of StopNCII's headers
-    (``Ocp-Apim-Subscription-Key``, ``x-functions-key``); against Redline it is a ``feed`` key."""
+    """Pull every page after this source's checkpoint. ``key`` is StopNCII's subscription key and
+    ``function_key`` its FetchHashes function key (default: the same); against Redline, a ``feed`` key."""
     origin = f"stopncii:{name}"
     with db.write() as session:
         state = session.get(StopnciiPull, name)
@@ -146,7 +147,7 @@ def pull(
         checkpoint = state.checkpoint
     headers = {
         "Ocp-Apim-Subscription-Key": key,
-        "x-functions-key": key,
+        "x-functions-key": function_key or key,
         "user-agent": f"Redline-StopNCII/{__version__}",
     }
     total, pages, token, next_set = Applied(), 0, "", checkpoint
