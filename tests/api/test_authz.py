@@ -66,6 +66,7 @@ POLICY: dict[tuple[str, str], str] = {
     ("GET", "/hma/c/exchange/{name}"): "submit",
     ("GET", "/hma/c/exchange/{name}/status"): "submit",
     ("GET", "/hma/h/hash"): "match",
+    ("POST", "/hma/h/hash"): "match",
     ("GET", "/hma/m/lookup"): "match",
     ("GET", "/hma/m/index/status"): "match",
     # StopNCII's partner API shape: partners pull and give feedback with a feed key, submit with a submit key.

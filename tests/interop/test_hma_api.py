@@ -25,7 +25,7 @@ from threatexchange.signal_type.pdq.signal import PdqSignal
 
 from redline.actions.models import MatchLogEntry
 from redline.bank.db import Database
-from redline.bank.models import Bank, MatchEvent
+from redline.bank.models import Bank, Entry, MatchEvent
 from redline.review.models import ReviewItem
 from tests.api.server import Server
 from tests.interop.helpers import FAKE_MP4, checkerboard, file_server, new_key
@@ -153,13 +153,21 @@ def test_coop_bank_lifecycle_and_lookup(hub: Hub) -> None:
         gone = coop.get(f"/c/bank/{BANK}")
         assert gone.status_code == 404 and gone.json() == {"message": f"bank '{BANK}' not found"}
         assert coop.get("/m/lookup", params={"signal_type": "pdq", "signal": expected}).json() == {}
+        # Coop's rename is create-new + delete-old; a re-created name starts empty, as in HMA.
+        assert coop.post("/c/banks", json={"name": BANK, "enabled_ratio": "1"}).status_code == 201
+        assert coop.get("/m/lookup", params={"signal_type": "pdq", "signal": expected}).json() == {}
 
     # The bank's hashes were not deleted: its Redline bank is disabled, its entries kept.
     db = Database(hub.database_url)
     try:
         with db.read() as session:
-            bank = session.scalars(select(Bank).where(Bank.name.like("hma-%"))).one()
-            assert not bank.enabled
+            first, second = session.scalars(
+                select(Bank).where(Bank.name.like("hma-%")).order_by(Bank.id)
+            ).all()
+            assert not first.enabled and second.enabled
+            assert (
+                session.scalar(select(func.count()).select_from(Entry).where(Entry.bank_id == first.id)) == 2
+            )
     finally:
         db.dispose()
 
@@ -293,6 +301,14 @@ def test_url_fetch_follows_the_ssrf_policy(hub: Hub) -> None:
         assert coop.get("/h/hash", params={"url": f"{hub.files}/missing.jpg"}).status_code == 400
         assert coop.get("/h/hash", params={"url": f"{hub.files}/notes.txt"}).status_code == 400
         assert coop.get("/h/hash").status_code == 422
+        # HMA's multipart form: the field name is the content type.
+        photo = coop.post("/h/hash", files={"photo": ("a.jpg", JPEG_A, "image/jpeg")})
+        assert photo.status_code == 200 and photo.json() == {"pdq": PdqSignal.hash_from_bytes(JPEG_A)}
+        video = coop.post("/h/hash", files={"video": ("clip.mp4", FAKE_MP4, "video/mp4")})
+        assert video.json() == {"video_md5": hashlib.md5(FAKE_MP4).hexdigest()}
+        assert coop.post("/h/hash", files={"document": ("a.jpg", JPEG_A)}).status_code == 400
+        assert coop.post("/h/hash", data={"photo": "text"}).status_code == 400
+        assert coop.post("/h/hash", files={"photo": ("t.txt", b"plain text")}).status_code == 400
     uploads = hub.server.log.parent / "uploads"
     assert not any(uploads.iterdir()) if uploads.exists() else True  # fetched files are deleted in every path
 

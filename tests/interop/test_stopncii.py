@@ -165,6 +165,14 @@ def test_threatexchange_client_pulls_withdrawals_and_sends_feedback(hub: Hub) ->
         headers={"x-functions-key": feed},
     )
     assert bad.status_code == 400 and bad.headers["content-type"] == "application/problem+json"
+    db = Database(hub.database_url)
+    try:
+        with db.read() as session:
+            pulled = [e for e in service.audit_page(session, 0, 10_000) if e.action == "stopncii.fetched"]
+        assert pulled and {e.actor for e in pulled} >= {f"key:{feed.split('_')[1]}"}
+        assert sum(e.details["records"] for e in pulled if e.actor == f"key:{feed.split('_')[1]}") > 0
+    finally:
+        db.dispose()
 
 
 def test_partners_submit_hashes_with_a_submit_key(hub: Hub) -> None:

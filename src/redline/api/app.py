@@ -108,7 +108,7 @@ def create_app(settings: Settings) -> FastAPI:
     register_web(app)
 
     def body_limit(path: str) -> int:
-        if path == "/v1/match/file":
+        if path in ("/v1/match/file", "/hma/h/hash"):
             return settings.max_file_bytes + _MULTIPART_OVERHEAD
         if path.startswith("/v1/banks/") and path.endswith("/import"):
             return settings.max_import_bytes

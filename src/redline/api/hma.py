@@ -14,17 +14,21 @@ log, no review item, no webhook (Coop repeats them at every rule evaluation and 
 from __future__ import annotations
 
 import re
-import tempfile
 from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Query, Request, Security
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials
+from sqlalchemy.exc import IntegrityError
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile as StarletteUploadFile
+from starlette.formparsers import MultiPartException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from redline.actions.urlpolicy import UrlPolicy
 from redline.api.deps import Services, bearer, services
+from redline.api.platform import new_upload_path
 from redline.api.problems import Problem
 from redline.bank import service
 from redline.interop import hma
@@ -156,6 +160,8 @@ def create_bank(request: Request, caller: Curator, raw: Annotated[Any, Body()] =
             view = hma.create_bank(session, caller.owner, name, ratio, actor=caller.actor)
     except service.BankError as exc:
         return _bank_error(exc)
+    except IntegrityError:  # the same name created at the same moment by another request
+        return message(403, "Bank already exists")
     return JSONResponse(view.as_json(), status_code=201)
 
 
@@ -313,27 +319,28 @@ def exchange_status(name: str, caller: Curator) -> JSONResponse:
 # --- hashing and matching ----------------------------------------------------------------------------------
 
 
+def hma_signals(path: Path, found: Services) -> dict[str, str]:
+    """HMA signals of a file: ``{"pdq": ...}`` for a picture (left out below the minimum quality: an empty or
+    unusable hash would only make the client's lookup fail), ``{"video_md5": ...}`` for a video."""
+    sniffed = sniff(read_head(path, 64))
+    if sniffed is not None and sniffed.media_type == "video":
+        md5, _ = exact_digests_of_file(path)  # HMA's video signal is the file's MD5; no decode needed
+        return {"video_md5": md5}
+    signals = hash_file(path, found.settings)
+    pdq = getattr(signals, "pdq", "")
+    return {"pdq": pdq} if pdq and not getattr(signals, "pdq_low_quality", True) else {}
+
+
 def hash_url(found: Services, url: str) -> dict[str, str]:
-    """HMA signals of the file at ``url``: ``{"pdq": ...}`` for a picture (left out below the minimum quality:
-    an empty or unusable hash would only make the client's lookup fail), ``{"video_md5": ...}`` for a
-    video."""
+    """HMA signals of the file at ``url``, fetched under the SSRF policy and deleted after hashing."""
     settings = found.settings
     policy = UrlPolicy(
         allow_loopback=settings.webhook_allow_loopback, allow_private=settings.webhook_allow_private
     )
-    found.upload_dir.mkdir(parents=True, exist_ok=True)
-    handle = tempfile.NamedTemporaryFile(dir=found.upload_dir, prefix="fetch-", delete=False)  # noqa: SIM115
-    handle.close()
-    path = Path(handle.name)
+    path = new_upload_path(found.upload_dir)
     try:
         fetch_to_file(url, path, policy=policy, max_bytes=settings.max_file_bytes)
-        sniffed = sniff(read_head(path, 64))
-        if sniffed is not None and sniffed.media_type == "video":
-            md5, _ = exact_digests_of_file(path)  # HMA's video signal is the file's MD5; no decode needed
-            return {"video_md5": md5}
-        signals = hash_file(path, settings)
-        pdq = getattr(signals, "pdq", "")
-        return {"pdq": pdq} if pdq and not getattr(signals, "pdq_low_quality", True) else {}
+        return hma_signals(path, found)
     finally:
         path.unlink(missing_ok=True)
 
@@ -348,6 +355,53 @@ def hash_from_url(
         return message(exc.status, exc.message)
     except SignalError as exc:
         return message(400, exc.message)
+
+
+@router.post(
+    "/h/hash",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {
+                            "photo": {"type": "string", "format": "binary"},
+                            "video": {"type": "string", "format": "binary"},
+                        },
+                    }
+                }
+            },
+        }
+    },
+)
+async def hash_from_upload(request: Request, caller: Matcher) -> JSONResponse:
+    """HMA's multipart form: one file, its field name the content type (``photo=@x.jpg`` or ``video=@x.mp4``).
+    Hashed here and deleted in every path, as ``/v1/match/file`` does."""
+    found = services(request)
+    path = new_upload_path(found.upload_dir)
+    try:
+        try:
+            form = await request.form(max_files=1, max_fields=2)
+        except (MultiPartException, ValueError, KeyError):
+            return message(400, "Missing multipart/form-data file upload (one file, field photo or video)")
+        try:
+            uploads = [(k, v) for k, v in form.multi_items() if isinstance(v, StarletteUploadFile)]
+            if len(uploads) != 1 or uploads[0][0] not in ("photo", "video"):
+                return message(
+                    400, "Missing multipart/form-data file upload (one file, field photo or video)"
+                )
+            with path.open("wb") as out:
+                while chunk := await uploads[0][1].read(1 << 20):
+                    out.write(chunk)
+        finally:
+            await form.close()
+        return JSONResponse(await run_in_threadpool(hma_signals, path, found))
+    except SignalError as exc:
+        return message(400, exc.message)
+    finally:
+        path.unlink(missing_ok=True)
 
 
 def lookup_signal(

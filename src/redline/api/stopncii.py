@@ -84,13 +84,26 @@ def fetch_hashes(
     """Hash records in change order, at most 800 a page; follow ``nextPageToken`` while ``hasMoreRecords``,
     then
     store ``nextSetTimestamp`` and pass it as ``startTimestamp`` next time."""
-    with services(request).db.read() as session:
+    found = services(request)
+    with found.db.read() as session:
         cursor = (
             stopncii.Cursor.parse(nextPageToken)
             if nextPageToken
             else stopncii.start_cursor(session, startTimestamp)
         )
-        return stopncii.fetch_page(session, cursor, pageSize).as_json()
+        page = stopncii.fetch_page(session, cursor, pageSize)
+    # Hashes are sensitive: the audit log says which partner was sent which stretch of the change log.
+    with found.db.write() as session:
+        service.audit(
+            session,
+            caller.actor,
+            "stopncii.fetched",
+            f"key:{caller.key_id}",
+            after=cursor.after,
+            to=page.next_cursor.after,
+            records=len(page.records),
+        )
+    return page.as_json()
 
 
 @router.post("/SubmitHashes")
