@@ -29,6 +29,7 @@ from redline.bank.db import Database
 from redline.bank.models import Entry
 from redline.interop.models import StopnciiPull
 from redline.interop.pull import pull
+from redline.interop.stopncii import Cursor
 from tests.api.server import Server
 from tests.interop.helpers import new_key
 from tests.support import wait_until
@@ -148,8 +149,13 @@ def test_threatexchange_client_pulls_withdrawals_and_sends_feedback(hub: Hub) ->
         StopNCIICaseStatus.Withdrawn
     ]
     # A partner that arrives later never learns the withdrawn hashes at all.
-    newcomer, _ = pull_all(hub.client(new_key(hub.database_url, "feed", partner="late")))
+    late = new_key(hub.database_url, "feed", partner="late")
+    newcomer, _ = pull_all(hub.client(late))
     assert set(newcomer) == {(StopNCIISignalType.ImagePDQ, PDQ_B)}
+    # ... not even with a forged page token or an old start timestamp.
+    forged = Cursor(after=0, origin=10**9, horizon=0).token()
+    assert PDQ_A not in str(hub.client(late).fetch_hashes(next_page=forged))
+    assert PDQ_A not in str(list(hub.client(late).fetch_hashes_iter(start_timestamp=0)))
 
     # Feedback comes back in CSPFeedbacks, under the partner's name.
     api.submit_feedback(StopNCIISignalType.ImagePDQ, PDQ_B, StopNCIICSPFeedbackValue.Blocked, {"reviewed"})

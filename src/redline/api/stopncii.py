@@ -91,7 +91,9 @@ def fetch_hashes(
             if nextPageToken
             else stopncii.start_cursor(session, startTimestamp)
         )
-        page = stopncii.fetch_page(session, cursor, pageSize)
+        key = session.get(ApiKey, caller.key_id)
+        floor = stopncii.key_floor(session, key.created_at) if key is not None else 0
+        page = stopncii.fetch_page(session, cursor, pageSize, not_before=floor)
     # Hashes are sensitive: the audit log says which partner was sent which stretch of the change log.
     with found.db.write() as session:
         service.audit(

@@ -117,7 +117,15 @@ class Page:
         }
 
 
-def fetch_page(session: Session, cursor: Cursor, page_size: int) -> Page:
+def key_floor(session: Session, created_at: datetime) -> int:
+    """The change log's end when a partner's key was made: it was never sent what was gone by then."""
+    return session.scalar(select(func.max(Change.seq)).where(Change.at < created_at)) or 0
+
+
+def fetch_page(session: Session, cursor: Cursor, page_size: int, *, not_before: int = 0) -> Page:
+    """One page after ``cursor``. Withdrawals at or before ``not_before`` (``key_floor`` of the caller's key)
+    are never sent: page tokens come from the client, and whatever one says, a partner learns no hash that was
+    not active at some moment while its key existed."""
     rows = session.execute(
         select(Change, Entry.value, Entry.case_id)
         .join(Entry, Entry.id == Change.entry_id)
@@ -151,7 +159,7 @@ def fetch_page(session: Session, cursor: Cursor, page_size: int) -> Page:
         if change.status != "active":
             added = first_seen.get(change.entry_id, change.seq)
             sent_before = added <= cursor.origin or (change.seq > cursor.horizon and added <= cursor.after)
-            if not sent_before:
+            if not sent_before or change.seq <= not_before:
                 continue
         records.append(
             {
