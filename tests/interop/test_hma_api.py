@@ -151,7 +151,7 @@ def test_coop_bank_lifecycle_and_lookup(hub: Hub) -> None:
         assert coop.delete(f"/c/bank/{BANK}").json() == {"message": "Done"}
         assert coop.delete(f"/c/bank/{BANK}").status_code == 200
         gone = coop.get(f"/c/bank/{BANK}")
-        assert gone.status_code == 404 and gone.json() == {"message": f"bank '{BANK}' not found"}
+        assert gone.status_code == 404 and gone.json()["message"] == f"bank '{BANK}' not found"
         assert coop.get("/m/lookup", params={"signal_type": "pdq", "signal": expected}).json() == {}
         # Coop's rename is create-new + delete-old; a re-created name starts empty, as in HMA.
         assert coop.post("/c/banks", json={"name": BANK, "enabled_ratio": "1"}).status_code == 201
@@ -297,7 +297,7 @@ def test_url_fetch_follows_the_ssrf_policy(hub: Hub) -> None:
             "pdq": PdqSignal.hash_from_bytes(JPEG_A)
         }
         too_big = coop.get("/h/hash", params={"url": f"{hub.files}/big.jpg"})
-        assert too_big.status_code == 413 and too_big.json() == {"message": "Content too large"}
+        assert too_big.status_code == 413 and too_big.json()["message"] == "Content too large"
         assert coop.get("/h/hash", params={"url": f"{hub.files}/missing.jpg"}).status_code == 400
         assert coop.get("/h/hash", params={"url": f"{hub.files}/notes.txt"}).status_code == 400
         assert coop.get("/h/hash").status_code == 422

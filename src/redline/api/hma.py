@@ -5,10 +5,11 @@ URL: ``HMA_SERVICE_URL=https://hub.example/hma/<API key>``. :class:`HmaPaths` ta
 before routing (and before the access log sees the path) and merges the double slashes Coop's concatenation
 makes; other clients may send ``Authorization: Bearer <key>`` to ``/hma/...`` instead.
 
-Answers are HMA's: ``{"message": ...}`` with HMA's status codes for HMA-level errors, so Coop (which parses
-every body as JSON and deletes its own bank row on a 404 from ``GET /c/bank/{name}``) sees exactly what HMA
-would say. A missing or wrong key is a 401 problem document, never a 404. Lookups are read-only: no match
-log, no review item, no webhook (Coop repeats them at every rule evaluation and runs its own review).
+Answers are HMA's: HMA's status codes, and errors carry HMA's ``{"message": ...}`` field inside a Redline
+problem document, so Coop (which parses every body as JSON and deletes its own bank row on a 404 from
+``GET /c/bank/{name}``) sees what HMA would say. A missing or wrong key is a 401, never a 404. Lookups are
+read-only: no match log, no review item, no webhook (Coop repeats them at every rule evaluation and runs its
+own review).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from redline.actions.urlpolicy import UrlPolicy
 from redline.api.deps import Services, bearer, services
 from redline.api.platform import new_upload_path
-from redline.api.problems import Problem
+from redline.api.problems import Problem, problem_response
 from redline.bank import service
 from redline.interop import hma
 from redline.interop.fetch import FetchError, fetch_to_file
@@ -106,9 +107,12 @@ Curator = Annotated[HmaCaller, Depends(_caller(CURATE))]
 Matcher = Annotated[HmaCaller, Depends(_caller(MATCH))]
 
 
+_PROBLEM_FOR_STATUS = {400: "invalid-request", 403: "forbidden", 404: "not-found", 413: "file-too-large"}
+
+
 def message(status: int, text: str) -> JSONResponse:
-    """HMA's error body."""
-    return JSONResponse({"message": text}, status_code=status)
+    """An HMA error: a Redline problem document carrying HMA's ``message`` field, with HMA's status."""
+    return problem_response(_PROBLEM_FOR_STATUS.get(status, "not-ready"), text, message=text)
 
 
 def _bank_error(exc: service.BankError) -> JSONResponse:
