@@ -267,6 +267,8 @@ def test_redline_pulls_a_stopncii_api_and_a_withdrawal_stops_matching(hub: Hub, 
         again = _cli(platform_url, platform_dir, *args)  # nothing new: nothing changes
         assert "0 added, 0 restored, 0 removed" in again
 
+        listed = _cli(platform_url, platform_dir, "stopncii", "list").split("\t")
+        assert listed[:3] == ["hub", hub.base, "stopncii"] and listed[-1].strip() == "-"
         with platform_db.read() as session:
             state = session.get(StopnciiPull, "hub")
             assert state is not None and state.checkpoint > 0 and state.last_error == ""

@@ -153,6 +153,27 @@ def stopncii_pull(
     )
 
 
+@stopncii_app.command("list")
+def stopncii_list() -> None:
+    """Every pulled source: bank, checkpoint (nextSetTimestamp), records read, last pull, last error."""
+    from sqlalchemy import select
+
+    from redline.bank.models import Bank
+    from redline.interop.models import StopnciiPull
+
+    with _database().read() as session:
+        rows = session.execute(
+            select(StopnciiPull, Bank.name)
+            .join(Bank, Bank.id == StopnciiPull.bank_id)
+            .order_by(StopnciiPull.name)
+        ).all()
+        for row, bank in rows:
+            error = row.last_error or "-"
+            typer.echo(
+                f"{row.name}\t{row.url}\t{bank}\t{row.checkpoint}\t{row.records}\t{row.updated_at:%Y-%m-%dT%H:%M:%SZ}\t{error}"
+            )
+
+
 @stopncii_app.command("import")
 def stopncii_import(
     path: Annotated[
