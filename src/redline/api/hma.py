@@ -440,8 +440,7 @@ def lookup(
     seed: Annotated[str | None, Query(max_length=256)] = None,
 ) -> JSONResponse:
     """``?signal_type=pdq&signal=<hex>`` -> ``{"BANK": [{"bank_content_id": 1, "distance": "4"}]}``
-    (``{}``: no
-    match); ``?url=`` hashes first and answers per signal type. No side effects."""
+    (``{}``: no match); ``?url=`` hashes first and answers per signal type. No side effects."""
     found = services(request)
     if not found.matcher.ready.is_set():
         return message(503, "index not yet ready")

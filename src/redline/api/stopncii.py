@@ -114,9 +114,8 @@ def submit_hashes(
     caller: Annotated[Caller, Depends(_caller("submit"))],
     body: Annotated[Any, Body()] = None,
 ) -> dict[str, Any]:
-    """``{"count", "hashRecords": [{"signalType", "hashValue", "CSPFeedbacks"}]}``: all stored, or none. A
-    hash
-    this partner already submitted is not stored twice; its feedback is updated."""
+    """``{"count", "hashRecords": [{"signalType", "hashValue", "CSPFeedbacks"}]}``: all stored, or none.
+    A hash this partner already submitted is not stored twice; its feedback is updated."""
     merged = dict(stopncii.parse_submission(body))  # the last record of a repeated hash wins
     source = _source(request, caller)
     with services(request).db.write() as session:

@@ -234,8 +234,7 @@ def visible_banks(
     session: Session, owner: str, *, seed: str | None, only: Sequence[str] = ()
 ) -> dict[str, list[str]]:
     """Redline bank name -> its HMA names, for the banks taking part in this lookup. HMA's coin flip: a bank
-    takes
-    part when its ratio >= ``Random(seed).random()`` (ratio 1 always, 0 never)."""
+    takes part when its ratio >= ``Random(seed).random()`` (ratio 1 always, 0 never)."""
     coinflip = random.Random(seed).random()
     rows = session.execute(
         select(HmaBank.name, HmaBank.ratio, Bank.name)

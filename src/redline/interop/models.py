@@ -1,12 +1,10 @@
 """Tables of the interop layer.
 
 * ``hma_banks`` maps an HMA bank name (``COOP_<ORG>_<NAME>``: upper case, up to 255 characters, which a
-  Redline
-  bank name cannot be) to a Redline bank, per owner (the partner whose key made it), so two platforms' Coop
-  deployments on one hub never see or delete each other's banks.
-* ``partner_feedback`` keeps the latest StopNCII-style feedback (``Blocked``, ``NotBlocked`` ...) each partner
-  gave
-  on an entry; it is served back in ``CSPFeedbacks``.
+  Redline bank name cannot be) to a Redline bank, per owner (the partner whose key made it), so two
+  platforms' Coop deployments on one hub never see or delete each other's banks.
+* ``partner_feedback`` keeps the latest StopNCII-style feedback (``Blocked``, ``NotBlocked`` ...) each
+  partner gave on an entry; it is served back in ``CSPFeedbacks``.
 * ``stopncii_pulls`` is the resumable position of a puller reading a StopNCII-shaped API into a local bank.
 """
 

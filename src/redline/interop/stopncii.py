@@ -1,17 +1,17 @@
 """StopNCII's partner API shape over Redline's bank: records, pages, submissions, feedback (docs/INTEROP.md).
 
-The shape is the one python-threatexchange's StopNCII client speaks (no public specification exists): pages of
-at most 800 ``hashRecords`` ``{lastModtimestamp, signalType, hashValue, hashStatus, caseNumbers,
-CSPFeedbacks}``,
-each a snapshot that replaces any earlier record of the same (signalType, hashValue).
+The shape is the one python-threatexchange's StopNCII client speaks (no public specification exists): pages
+of at most 800 ``hashRecords`` (``lastModtimestamp``, ``signalType``, ``hashValue``, ``hashStatus``,
+``caseNumbers``, ``CSPFeedbacks``), each a snapshot that replaces any earlier record of the same
+(signalType, hashValue).
 
 Records come from the change log. A withdrawn entry's hash is scrubbed from its earlier change rows, so a
 ``Withdrawn`` record must take the value from the entry itself — which would hand a withdrawn hash to a
-partner
-that never had it. It is sent only to a partner that could hold it: one whose pull started after the entry
-was added (``origin``), or one that was sent the entry earlier in this same pull (added before this page's
-start, withdrawn after the pull began). So every partner that follows the page tokens drops what it holds,
-and a new partner never learns hashes withdrawn before it arrived.
+partner that never had it. It is sent only to a partner that could hold it: one whose pull started after the
+entry was added (``origin``), or one that was sent the entry earlier in this same pull (added before this
+page's start, withdrawn after the pull began). So every partner that follows the page tokens drops what it
+holds, and a new partner never learns hashes withdrawn before it arrived (``fetch_page``'s ``not_before``
+holds even against forged page tokens).
 """
 
 from __future__ import annotations
