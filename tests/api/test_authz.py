@@ -60,6 +60,29 @@ POLICY: dict[tuple[str, str], str] = {
     ("GET", "/v1/log/entries"): "audit",
     ("GET", "/v1/evidence/cases/{case_id}"): "admin",
     ("POST", "/v1/witness/add-checkpoint"): PUBLIC,
+    # HMA's REST API for Coop (docs/INTEROP.md): curating one's own HMA banks is a submission right.
+    ("GET", "/hma/c/banks"): "submit",
+    ("POST", "/hma/c/banks"): "submit",
+    ("GET", "/hma/c/bank/{name}"): "submit",
+    ("PUT", "/hma/c/bank/{name}"): "submit",
+    ("DELETE", "/hma/c/bank/{name}"): "submit",
+    ("POST", "/hma/c/bank/{name}/signal"): "submit",
+    ("POST", "/hma/c/bank/{name}/content"): "submit",
+    ("GET", "/hma/c/bank/{name}/content/{content_id}"): "submit",
+    ("DELETE", "/hma/c/bank/{name}/content/{content_id}"): "submit",
+    ("GET", "/hma/c/exchanges/apis"): "submit",
+    ("GET", "/hma/c/exchanges"): "submit",
+    ("GET", "/hma/c/exchanges/api/{api}"): "submit",
+    ("GET", "/hma/c/exchange/{name}"): "submit",
+    ("GET", "/hma/c/exchange/{name}/status"): "submit",
+    ("GET", "/hma/h/hash"): "match",
+    ("POST", "/hma/h/hash"): "match",
+    ("GET", "/hma/m/lookup"): "match",
+    ("GET", "/hma/m/index/status"): "match",
+    # StopNCII's partner API shape: partners pull and give feedback with a feed key, submit with a submit key.
+    ("GET", "/stopncii/v1/FetchHashes"): "feed",
+    ("POST", "/stopncii/v1/SubmitHashes"): "submit",
+    ("POST", "/stopncii/v1/SubmitFeedback"): "feed",
 }
 
 
@@ -90,6 +113,9 @@ def test_every_route_has_a_policy_and_it_is_enforced(api: Api) -> None:
         "key_id": "0000000000000000",
         "item_id": "1",
         "endpoint_id": "1",
+        "name": "COOP_ORG_BANK",
+        "content_id": "1",
+        "api": "ncmec",
     }
 
     wrong: list[str] = []

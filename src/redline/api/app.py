@@ -16,7 +16,7 @@ from fastapi.responses import Response
 
 from redline import __version__
 from redline.actions.worker import DeliveryWorker, WorkerConfig
-from redline.api import evidence, moderation, operator, platform, survivor
+from redline.api import evidence, hma, moderation, operator, platform, stopncii, survivor
 from redline.api.deps import Services, services
 from redline.api.help import help_router
 from redline.api.metrics import Metrics
@@ -96,6 +96,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(operator.router)
     app.include_router(moderation.router)
     app.include_router(evidence.router)
+    app.include_router(hma.router)
+    app.include_router(stopncii.router)
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:
@@ -120,7 +122,7 @@ def create_app(settings: Settings) -> FastAPI:
     register_web(app)  # last: the portal's mount at / answers every path no route above claimed
 
     def body_limit(path: str) -> int:
-        if path == "/v1/match/file":
+        if path in ("/v1/match/file", "/hma/h/hash"):
             return settings.max_file_bytes + _MULTIPART_OVERHEAD
         if path.startswith("/v1/banks/") and path.endswith("/import"):
             return settings.max_import_bytes
@@ -137,6 +139,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_middleware(BodySizeLimit, limit_for=body_limit)
     app.add_middleware(RequestMetrics, metrics=found.metrics)
     app.add_middleware(SecurityHeaders)
+    # Outermost: takes the key out of /hma/<key>/... before anything else reads the path.
+    app.add_middleware(hma.HmaPaths)
     return app
 
 

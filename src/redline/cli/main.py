@@ -8,7 +8,7 @@ import typer
 from typer import core as typer_core
 
 from redline import __version__
-from redline.cli import compare, evaluate, evidence, hashing, index, moderation, protect, service
+from redline.cli import compare, evaluate, evidence, hashing, index, interop, moderation, protect, service
 
 _value_type_shown = typer_core.TyperOption.display_type_rich
 
@@ -53,3 +53,4 @@ moderation.register(app)
 protect.register(app)
 evaluate.register(app)
 evidence.register(app)
+interop.register(app)
