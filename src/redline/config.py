@@ -88,13 +88,14 @@ class Settings:
     console_session_ttl_s: int = 8 * 3600
     console_login_attempts: int = 10
     #: Tamper-evident audit log (docs/EVIDENCE.md): the checkpoint origin line (empty: ``redline-log/`` and
-    #: 8 hex digits of the log key), the signer key (C2SP ``PRIVATE+KEY+...``; empty: ``data_dir/keys/log.key``,
-    #: made once; every server of one database must share it), and how often a checkpoint is published.
+    #: 8 hex digits of the log key), the signer key (C2SP ``PRIVATE+KEY+...``; empty:
+    #: ``data_dir/keys/log.key``, made once; every server of one database must share it), and how often a
+    #: checkpoint is published.
     tlog_origin: str = ""
     tlog_key: str = ""
     tlog_checkpoint_interval_s: float = 60.0
-    #: This instance as a witness of other logs: its cosigner name (empty: ``redline-witness/`` + 8 hex digits)
-    #: and key (empty: ``data_dir/keys/witness.key``).
+    #: This instance as a witness of other logs: its cosigner name (empty: ``redline-witness/`` + 8 hex
+    #: digits) and key (empty: ``data_dir/keys/witness.key``).
     witness_name: str = ""
     witness_key: str = ""
 
