@@ -174,6 +174,8 @@ def request_cosignatures(tlog: TransparencyLog, *, timeout: float = 10.0) -> lis
     results = []
     with httpx.Client(timeout=timeout) as client:
         for witness in witnesses:
+            if witness.size == checkpoint.size:
+                continue  # already cosigned this one: asking again would only add a newer timestamp
             try:
                 results.append(_cosign(client, tlog, witness, checkpoint.size, checkpoint.note))
             except (httpx.HTTPError, NoteError, ProofError) as exc:
