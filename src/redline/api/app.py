@@ -17,18 +17,21 @@ from fastapi.responses import Response
 from redline import __version__
 from redline.actions.worker import DeliveryWorker, WorkerConfig
 from redline.api import moderation, operator, platform, survivor
+from redline.api.accesslog import AccessLog
 from redline.api.deps import Services, services
 from redline.api.metrics import Metrics
 from redline.api.middleware import BodySizeLimit, RequestMetrics, SecurityHeaders
 from redline.api.problems import Problem, install_problem_handlers
 from redline.api.ratelimit import RateLimiter
 from redline.api.schemas import Ready
+from redline.api.uploads import UPLOADS
 from redline.bank import service
 from redline.bank.db import Database
 from redline.bank.secrets import ContactCipher
 from redline.config import Settings
 from redline.match.service import Matcher
 from redline.match.snapshots import SnapshotPolicy
+from redline.signals.budget import DecodeBudget
 
 log = logging.getLogger(__name__)
 _MULTIPART_OVERHEAD = 64 * 1024
@@ -49,8 +52,9 @@ def create_app(settings: Settings) -> FastAPI:
         metrics=Metrics(),
         cipher=ContactCipher.from_settings(settings.contact_key, settings.data_dir),
         submissions=RateLimiter(settings.case_rate_per_hour, 3600),
-        secret_checks=RateLimiter(settings.case_rate_per_hour * 4, 3600),
-        upload_dir=settings.data_dir / "uploads",
+        secret_failures=RateLimiter(settings.case_rate_per_hour * 4, 3600),
+        upload_dir=settings.data_dir / UPLOADS,
+        decode_budget=DecodeBudget(settings.decode_budget_bytes, settings.decode_wait_s),
     )
 
     @asynccontextmanager
@@ -83,8 +87,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(moderation.router)
 
     @app.get("/healthz", tags=["health"])
-    def healthz() -> dict[str, str]:
-        """The process is up."""
+    async def healthz() -> dict[str, str]:
+        """The process is up. Answered on the event loop, not in the thread pool that decodes uploads."""
         return {"status": "ok"}
 
     @app.get("/readyz", tags=["health"], response_model=Ready)
@@ -123,6 +127,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_middleware(BodySizeLimit, limit_for=body_limit)
     app.add_middleware(RequestMetrics, metrics=found.metrics)
     app.add_middleware(SecurityHeaders)
+    if settings.access_log:
+        app.add_middleware(AccessLog)
     return app
 
 

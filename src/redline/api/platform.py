@@ -5,8 +5,6 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import tempfile
-from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -36,11 +34,13 @@ from redline.api.schemas import (
     MatchResponse,
     MatchResult,
 )
+from redline.api.uploads import UploadFile
 from redline.bank import service
 from redline.match.service import Match
 from redline.match.service import Query as MatchQuery
 from redline.review.queue import review_states
 from redline.signals import SignalError
+from redline.signals.budget import DecoderBusy
 
 router = APIRouter(prefix="/v1", tags=["platforms"])
 _CURSOR_PREFIX = b"seq:"
@@ -198,13 +198,6 @@ def submit_entries(
     return EntriesAdded(bank=bank, added=len(ids), entry_ids=ids)
 
 
-def new_upload_path(upload_dir: Path) -> Path:
-    upload_dir.mkdir(parents=True, exist_ok=True)
-    handle = tempfile.NamedTemporaryFile(dir=upload_dir, prefix="upload-", delete=False)  # noqa: SIM115
-    handle.close()
-    return Path(handle.name)
-
-
 def form_caller_fields(content_id: object, metadata: object) -> tuple[str | None, dict[str, Any] | None]:
     """The optional ``content_id`` and ``metadata`` (a JSON object, as text) fields of a multipart upload."""
     if content_id is not None and not isinstance(content_id, str):
@@ -254,31 +247,33 @@ async def match_file(
     """Upload an image or video (multipart field ``file``): it is hashed here, looked up, and deleted at once;
     the response gives the computed hashes and the matches. The key is checked before the upload is read."""
     found = services(request)
-    path = new_upload_path(found.upload_dir)
-    try:
+    with UploadFile(found.upload_dir) as stored:  # no name on disk where the system allows (api/uploads.py)
         try:
-            form = await request.form(max_files=1, max_fields=4)
-        except (MultiPartException, ValueError, KeyError):
-            raise Problem(
-                "invalid-request", "send multipart/form-data with one file field named file"
-            ) from None
-        upload = form.get("file")
-        if not isinstance(upload, StarletteUploadFile):
-            await form.close()
-            raise Problem("invalid-request", "send multipart/form-data with one file field named file")
-        try:
-            with path.open("wb") as out:
+            try:
+                form = await request.form(max_files=1, max_fields=4)
+            except (MultiPartException, ValueError, KeyError):
+                raise Problem(
+                    "invalid-request", "send multipart/form-data with one file field named file"
+                ) from None
+            upload = form.get("file")
+            if not isinstance(upload, StarletteUploadFile):
+                await form.close()
+                raise Problem("invalid-request", "send multipart/form-data with one file field named file")
+            try:
                 while chunk := await upload.read(1 << 20):
-                    out.write(chunk)
-        finally:
-            await form.close()
-        content_id, metadata = form_caller_fields(form.get("content_id"), form.get("metadata"))
-        check_fields(content_id, metadata)
-        signals, derived = await run_in_threadpool(hash_upload, path, found.settings)
-    except SignalError as exc:
-        raise Problem(_signal_problem(exc.code), exc.message) from None
-    finally:
-        path.unlink(missing_ok=True)
+                    stored.file.write(chunk)
+                stored.file.flush()
+            finally:
+                await form.close()
+            content_id, metadata = form_caller_fields(form.get("content_id"), form.get("metadata"))
+            check_fields(content_id, metadata)
+            signals, derived = await run_in_threadpool(
+                hash_upload, stored.path, found.settings, found.decode_budget
+            )
+        except SignalError as exc:
+            raise Problem(_signal_problem(exc.code), exc.message) from None
+        except DecoderBusy as exc:
+            raise Problem("busy", str(exc), headers={"Retry-After": str(exc.retry_after)}) from None
     hashes = file_queries(signals, found.settings.pdq_min_quality)
     hashes, results = await run_in_threadpool(
         match_upload, found, hashes, derived, caller, content_id, metadata

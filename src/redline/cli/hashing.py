@@ -31,6 +31,7 @@ from redline.signals import (
     hash_file,
 )
 from redline.signals.files import read_head
+from redline.signals.limits import SignalLimits
 from redline.signals.sniff import HEAD_BYTES, sniff
 from redline.signals.types import PdqSignal
 
@@ -62,7 +63,7 @@ def hash_command(
 
     One record per file on stdout. A file that cannot be hashed gets an "error" record; exit status 1.
     """
-    settings = Settings.from_env(**({"video_fps": fps} if fps else {}))
+    settings = Settings.from_env(**({"video_fps": fps} if fps else {})).signal_limits()
     files, skipped = _collect(paths)
     if skipped:
         typer.echo(f"skipped {skipped} file(s) in folders that are not images or videos", err=True)
@@ -98,7 +99,7 @@ def _collect(paths: Iterable[Path]) -> tuple[list[Path], int]:
     return files, skipped
 
 
-def hash_record(path: Path, settings: Settings) -> dict[str, Any]:
+def hash_record(path: Path, settings: SignalLimits) -> dict[str, Any]:
     """One output record: the file's signals, or its error. Top-level so worker processes can run it."""
     try:
         signals = hash_file(path, settings)
@@ -107,7 +108,7 @@ def hash_record(path: Path, settings: Settings) -> dict[str, Any]:
     return {"path": str(path), **signals.to_dict()}
 
 
-def _hash_all(files: list[Path], settings: Settings, jobs: int) -> Iterator[dict[str, Any]]:
+def _hash_all(files: list[Path], settings: SignalLimits, jobs: int) -> Iterator[dict[str, Any]]:
     work = partial(hash_record, settings=settings)
     if jobs == 1 or len(files) <= 1:
         yield from map(work, files)
@@ -192,7 +193,7 @@ def compare_command(
 
     Exit status 0 whatever the verdict; 2 when an input cannot be used.
     """
-    settings = Settings.from_env(**({"video_fps": fps} if fps else {}))
+    settings = Settings.from_env(**({"video_fps": fps} if fps else {})).signal_limits()
     try:
         a, b = _resolve(first, settings), _resolve(second, settings)
     except SignalError as exc:
@@ -211,7 +212,7 @@ def _fail(message: str) -> Any:
     raise typer.Exit(2)
 
 
-def _resolve(value: str, settings: Settings) -> ImageSignals | VideoSignals | str:
+def _resolve(value: str, settings: SignalLimits) -> ImageSignals | VideoSignals | str:
     """A file's signals, or a normalised PDQ hash."""
     path = Path(value)
     if path.exists():
@@ -260,7 +261,7 @@ def _variants(signals: ImageSignals | str, other: str) -> list[tuple[str, int]]:
 
 
 def _compare_video_signals(
-    query: VideoSignals, stored: VideoSignals, threshold: int, settings: Settings
+    query: VideoSignals, stored: VideoSignals, threshold: int, settings: SignalLimits
 ) -> dict[str, Any]:
     comparison = compare_videos(
         query.frames, stored.frames, distance_threshold=threshold, min_quality=settings.pdq_min_quality
