@@ -41,13 +41,39 @@ def serve(
     workers: Annotated[
         int, typer.Option(min=1, help="Server processes; each keeps its own match index.")
     ] = 1,
+    forwarded_allow_ips: Annotated[
+        str | None,
+        typer.Option(
+            help="Reverse proxies whose X-Forwarded-For is believed: comma-separated IPs or CIDR ranges, "
+            "or '*'. Default: REDLINE_FORWARDED_ALLOW_IPS, else 127.0.0.1.",
+            show_default=False,
+        ),
+    ] = None,
+    access_log: Annotated[
+        bool | None,
+        typer.Option(
+            "--access-log/--no-access-log",
+            help="One JSON line per request (route, status, time; never a path or a survivor's address). "
+            "Default: REDLINE_ACCESS_LOG, else on.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
-    """Run the HTTP service (survivor portal, platform API, operator API). Migrates the database first."""
+    """Run the HTTP service (survivor portal, platform API, operator API). Migrates the database first,
+    and deletes what a crash may have left behind (uploads in progress)."""
+    import os
+
     import uvicorn
 
     from redline.api.transport import HTTP_PROTOCOL
+    from redline.api.uploads import clean_transient
 
+    settings = Settings.from_env()
+    if access_log is not None:
+        # Workers build their app from the environment (create_app_from_env): pass the choice on.
+        os.environ["REDLINE_ACCESS_LOG"] = "true" if access_log else "false"
     _database().upgrade()
+    clean_transient(settings.data_dir)  # before any worker starts: nothing can be in use yet
     uvicorn.run(
         "redline.api.app:create_app_from_env",
         factory=True,
@@ -57,7 +83,25 @@ def serve(
         server_header=False,
         date_header=False,
         http=HTTP_PROTOCOL,
+        proxy_headers=True,
+        forwarded_allow_ips=forwarded_allow_ips or settings.forwarded_allow_ips,
+        access_log=False,  # uvicorn's writes every path with the client's address (api/accesslog.py)
+        log_config=LOG_CONFIG,
     )
+
+
+#: uvicorn's own messages and ours (``redline.*``, the access log included) to stderr, one line each.
+LOG_CONFIG: dict[str, object] = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "plain", "stream": "ext://sys.stderr"}},
+    "loggers": {
+        "uvicorn": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
+        "uvicorn.access": {"handlers": [], "level": "WARNING", "propagate": False},
+        "redline": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
+    },
+}
 
 
 @db_app.command("upgrade")
