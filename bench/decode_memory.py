@@ -102,10 +102,17 @@ def run_load(label: str, pythonpath: str, uploads: int, images: dict[str, bytes]
     with tempfile.TemporaryDirectory(prefix="redline-decode-bench-") as tmp:
         env = {**os.environ, "PYTHONPATH": pythonpath, "REDLINE_DATA_DIR": tmp}
         subprocess.run([str(REDLINE), "db", "upgrade"], env=env, capture_output=True, check=True)
-        token = subprocess.run(
-            [str(REDLINE), "keys", "create", "--name", "bench", "--scope", "match"],
-            env=env, capture_output=True, text=True, check=True,
-        ).stdout.strip().splitlines()[-1]
+        token = (
+            subprocess.run(
+                [str(REDLINE), "keys", "create", "--name", "bench", "--scope", "match"],
+                env=env,
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            .stdout.strip()
+            .splitlines()[-1]
+        )
         port = _free_port()
         url = f"http://127.0.0.1:{port}"
         with open(Path(tmp) / "server.log", "wb") as log:
@@ -132,7 +139,9 @@ def run_load(label: str, pythonpath: str, uploads: int, images: dict[str, bytes]
                         timeout=600,
                     )
                     results[i] = {
-                        "kind": kind, "status": r.status_code, "retry_after": r.headers.get("retry-after"),
+                        "kind": kind,
+                        "status": r.status_code,
+                        "retry_after": r.headers.get("retry-after"),
                         "seconds": round(time.perf_counter() - started, 2),
                     }
                 except httpx.HTTPError as exc:

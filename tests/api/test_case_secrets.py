@@ -114,9 +114,10 @@ def test_slow_checks_are_bounded_and_do_not_hold_up_new_secrets(
     finally:
         for _ in held:
             case_secrets._argon2_slots.release()
-    assert api.client.get(
-        f"/v1/cases/{old_case['case_id']}", headers={"X-Case-Secret": old_secret}
-    ).status_code == 200
+    assert (
+        api.client.get(f"/v1/cases/{old_case['case_id']}", headers={"X-Case-Secret": old_secret}).status_code
+        == 200
+    )
 
 
 def test_concurrent_old_checks_run_at_most_the_bound_at_once(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -133,9 +133,7 @@ def test_an_upload_leaves_nothing_on_disk_even_when_the_server_is_killed(tmp_pat
     env = {"TMPDIR": str(spool)}  # where the multipart parser spools: checked too
     server = Server(url, data_dir, env=env)
     try:
-        sent = threading.Thread(
-            target=lambda: _post_quietly(server.url, token, upload), daemon=True
-        )
+        sent = threading.Thread(target=lambda: _post_quietly(server.url, token, upload), daemon=True)
         sent.start()
         # Killed while the upload is being decoded (a 4000x4000 RGBA PNG takes a while): the moment the
         # old code had the file under DATA_DIR/uploads/, byte for byte.

@@ -83,8 +83,11 @@ def test_pdq_region_is_accepted_refused_and_matched_like_pdq(api: Api) -> None:
     assert too_high.status_code in (400, 422)
 
     partner = secrets.token_hex(32)
+    assert api.client.post("/v1/banks", headers=admin, json={"name": "hotline"}).status_code == 201
+    granted = api.client.put(f"/v1/keys/{submit['Authorization'].split('_')[1]}/banks/hotline", headers=admin)
+    assert granted.status_code == 204
     added = api.client.post(
-        "/v1/banks/survivors/entries", headers=submit, json={"hashes": [region(partner, 70)]}
+        "/v1/banks/hotline/entries", headers=submit, json={"hashes": [region(partner, 70)]}
     )
     assert added.status_code == 201
     imported_value = secrets.token_hex(32)

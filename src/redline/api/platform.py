@@ -5,9 +5,11 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import logging
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
+from sqlalchemy.exc import DBAPIError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile as StarletteUploadFile
 from starlette.formparsers import MultiPartException
@@ -35,13 +37,14 @@ from redline.api.schemas import (
     MatchResult,
 )
 from redline.api.uploads import UploadFile
-from redline.bank import service
+from redline.bank import grants, service
 from redline.match.service import Match
 from redline.match.service import Query as MatchQuery
 from redline.review.queue import review_states
 from redline.signals import SignalError
 from redline.signals.budget import DecoderBusy
 
+log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1", tags=["platforms"])
 _CURSOR_PREFIX = b"seq:"
 
@@ -69,7 +72,7 @@ def check_fields(content_id: str | None, metadata: dict[str, Any] | None) -> Non
     try:
         check_caller_fields(content_id, metadata)
     except MetadataError as exc:
-        raise Problem("invalid-request", str(exc)) from None
+        raise Problem("validation-error", str(exc)) from None
 
 
 def find_matches(found: Services, queries: list[MatchQuery]) -> list[list[Match]]:
@@ -96,16 +99,30 @@ def act(
     # so the common no-match lookup never takes the database's write lock).
     decided: list[list[Decided]] = [[] for _ in results]
     if any(results):
-        with found.db.write() as session:
-            decided = act_on_results(
-                session,
-                query_values,
-                results,
-                api_key_id=caller.key_id,
-                content_id=content_id,
-                metadata=metadata,
-            )
+        try:
+            decided = _log_and_act(found, query_values, results, caller, content_id, metadata)
+        except DBAPIError:
+            if content_id is None and metadata is None:
+                raise
+            # The database refused the caller's own fields (whatever check_caller_fields did not foresee):
+            # the match must still be logged, reviewed and reported, without them.
+            log.warning("the database refused a match's content_id/metadata; logged without them")
+            decided = _log_and_act(found, query_values, results, caller, None, None)
     return [_result(m, d) for m, d in zip(results, decided, strict=True)]
+
+
+def _log_and_act(
+    found: Services,
+    query_values: list[str],
+    results: list[list[Match]],
+    caller: Caller,
+    content_id: str | None,
+    metadata: dict[str, Any] | None,
+) -> list[list[Decided]]:
+    with found.db.write() as session:
+        return act_on_results(
+            session, query_values, results, api_key_id=caller.key_id, content_id=content_id, metadata=metadata
+        )
 
 
 @router.post("/match", response_model=MatchResponse)
@@ -191,7 +208,10 @@ def submit_entries(
 ) -> EntriesAdded:
     """A partner (an NGO, a hotline) adds hashes it has verified to a bank."""
     hashes = [service.normalize_hash(h.type, h.value, h.quality, h.item) for h in body.hashes]
-    with services(request).db.write() as session:
+    found = services(request)
+    with found.db.write() as session:
+        if not grants.may_submit(session, caller.key_id, bank, found.settings.survivor_bank):
+            raise Problem("forbidden", f"this API key is not granted the bank {bank!r}")
         ids = service.add_entries(
             session, bank, hashes, source="partner", origin=caller.actor, actor=caller.actor, tags=body.tags
         )
@@ -206,7 +226,7 @@ def form_caller_fields(content_id: object, metadata: object) -> tuple[str | None
     if metadata is not None:
         try:
             value = json.loads(metadata) if isinstance(metadata, str) else None
-        except ValueError:
+        except (ValueError, RecursionError):
             value = None
         if not isinstance(value, dict):
             raise Problem("invalid-request", "metadata must be a JSON object")

@@ -6,6 +6,7 @@ change they make is audited with the actor ``cli``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -33,6 +34,25 @@ def _database() -> Database:
 def _fail(message: str) -> None:
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(1)
+
+
+def _checked(check: Callable[[str], str], value: str) -> str:
+    """``value`` if the API would take it (bank/names.py), else exit with the reason."""
+    from redline.bank.names import NameRefused
+
+    try:
+        return check(value)
+    except NameRefused as exc:
+        _fail(str(exc))
+        raise  # unreachable: _fail exits
+
+
+def _action(value: str) -> str:
+    from redline.actions.models import ACTIONS
+
+    if value not in ACTIONS:
+        _fail(f"--action must be one of {', '.join(ACTIONS)}, got {value!r}")
+    return value
 
 
 def serve(
@@ -118,16 +138,30 @@ def keys_create(
         list[str], typer.Option(help="submit, match, feed, review or admin; repeat for several.")
     ],
     partner: Annotated[str | None, typer.Option(help="Partner organisation the key belongs to.")] = None,
+    bank: Annotated[
+        list[str] | None,
+        typer.Option(help="With --scope submit: a bank the key may add hashes to; repeat for several."),
+    ] = None,
 ) -> None:
     """Create an API key. The key is printed once, as the last line: store it now."""
-    from redline.bank import service
+    from redline.bank import grants, service
+    from redline.bank.names import check_bank_name, check_label
 
+    _checked(check_label, name)
+    if partner is not None:
+        _checked(check_label, partner)
+    for each in bank or []:
+        _checked(check_bank_name, each)
     db = _database()
+    settings = Settings.from_env()
     try:
         with db.write() as session:
             key, token = service.create_api_key(
                 session, name=name, scopes=scope, actor=CLI_ACTOR, partner=partner
             )
+            session.flush()
+            for each in bank or []:
+                grants.grant(session, key.id, each, actor=CLI_ACTOR, survivor_bank=settings.survivor_bank)
             typer.echo(
                 f"created key {key.id} ({', '.join(key.scopes)}) for {name}; it is shown only now:", err=True
             )
@@ -138,13 +172,48 @@ def keys_create(
 
 @keys_app.command("list")
 def keys_list() -> None:
-    """List API keys (never the keys themselves)."""
-    from redline.bank import service
+    """List API keys (never the keys themselves), with the banks submit keys are granted."""
+    from redline.bank import grants, service
 
     with _database().read() as session:
         for key in service.list_api_keys(session):
             state = f"revoked {key.revoked_at:%Y-%m-%d}" if key.revoked_at else "active"
-            typer.echo(f"{key.id}\t{key.name}\t{','.join(key.scopes)}\t{state}")
+            banks = ",".join(grants.granted_banks(session, key.id)) or "-"
+            typer.echo(f"{key.id}\t{key.name}\t{','.join(key.scopes)}\t{state}\t{banks}")
+
+
+@keys_app.command("grant")
+def keys_grant(
+    key_id: str,
+    bank: Annotated[list[str], typer.Option(help="A bank the key may add hashes to; repeat for several.")],
+) -> None:
+    """Let a submit key add hashes to banks (never the survivors' bank)."""
+    from redline.bank import grants, service
+
+    settings = Settings.from_env()
+    try:
+        with _database().write() as session:
+            for each in bank:
+                grants.grant(session, key_id, each, actor=CLI_ACTOR, survivor_bank=settings.survivor_bank)
+    except service.BankError as exc:
+        _fail(exc.detail)
+    typer.echo(f"key {key_id} may add hashes to {', '.join(bank)}")
+
+
+@keys_app.command("ungrant")
+def keys_ungrant(
+    key_id: str, bank: Annotated[list[str], typer.Option(help="A bank to take back; repeat for several.")]
+) -> None:
+    """Stop a submit key adding hashes to banks."""
+    from redline.bank import grants, service
+
+    try:
+        with _database().write() as session:
+            for each in bank:
+                grants.revoke(session, key_id, each, actor=CLI_ACTOR)
+    except service.BankError as exc:
+        _fail(exc.detail)
+    typer.echo(f"key {key_id} may no longer add hashes to {', '.join(bank)}")
 
 
 @keys_app.command("revoke")
@@ -177,11 +246,16 @@ def bank_create(
     threshold: Annotated[
         list[str] | None, typer.Option(help="TYPE=N, e.g. pdq=31; repeat for several.")
     ] = None,
-    action: Annotated[str, typer.Option(help="Default action for matches.")] = "review",
+    action: Annotated[
+        str, typer.Option(help="Default action for matches: block_and_review, block, review or log.")
+    ] = "review",
 ) -> None:
     """Create a bank."""
     from redline.bank import service
+    from redline.bank.names import check_bank_name
 
+    _checked(check_bank_name, name)
+    _action(action)
     try:
         with _database().write() as session:
             service.create_bank(
@@ -214,13 +288,17 @@ def bank_list() -> None:
 def bank_set(
     name: str,
     threshold: Annotated[list[str] | None, typer.Option(help="TYPE=N; repeat for several.")] = None,
-    action: Annotated[str | None, typer.Option(help="Default action for matches.")] = None,
+    action: Annotated[
+        str | None, typer.Option(help="Default action: block_and_review, block, review or log.")
+    ] = None,
     description: Annotated[str | None, typer.Option()] = None,
     enabled: Annotated[bool | None, typer.Option("--enable/--disable", help="Matching on or off.")] = None,
 ) -> None:
     """Change a bank's thresholds, default action, description or state."""
     from redline.bank import service
 
+    if action is not None:
+        _action(action)
     try:
         with _database().write() as session:
             service.update_bank(
