@@ -7,6 +7,7 @@ builds its own app, database pool and match index).
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -134,4 +135,8 @@ def create_app(settings: Settings) -> FastAPI:
 
 def create_app_from_env() -> FastAPI:
     """Factory for uvicorn workers: settings from ``REDLINE_*`` environment variables."""
+    # Decoding and hashing threads hand the GIL back only every switch interval (5 ms by default); the event
+    # loop needs it for every step of every request, so with a few busy threads a /healthz queued behind
+    # them for hundreds of milliseconds. 0.5 ms keeps it responsive (docs/BENCHMARKS.md, "Decoding memory").
+    sys.setswitchinterval(0.0005)
     return create_app(Settings.from_env())
