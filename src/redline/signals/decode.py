@@ -197,7 +197,9 @@ def _decode_held(
         if budget is not None:
             # Before anything that may decode pixels (Pillow's PNG plugin decodes the whole image to find
             # EXIF after the pixel data). Held until the image's memory is freed and handed back (_decode).
-            held.enter_context(budget.reserve(decode_cost(im, width * height)))
+            # The file's own bytes are held too (read whole for hashing): counted, so that many large files
+            # at once wait like many large images.
+            held.enter_context(budget.reserve(decode_cost(im, width * height) + len(data)))
             held.callback(release_free_memory)
         animated = bool(getattr(im, "is_animated", False))
         orientation = _orientation(im) if orient else 1
