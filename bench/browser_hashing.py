@@ -78,8 +78,8 @@ def main() -> None:
 
     from playwright.sync_api import sync_playwright
 
-    from redline.config import Settings
     from redline.signals import hash_image
+    from redline.signals.limits import SignalLimits
 
     with tempfile.TemporaryDirectory() as tmp:
         photo = Path(tmp) / "photo.jpg"
@@ -88,7 +88,7 @@ def main() -> None:
 
         hash_image(photo)  # warm-up (imports, first decode)
         server_times, full_decode_times = [], []
-        full_decode = Settings(jpeg_draft=False)
+        full_decode = SignalLimits(jpeg_draft=False)
         for _ in range(args.runs):
             t0 = time.perf_counter()
             server = hash_image(photo)

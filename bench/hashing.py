@@ -33,8 +33,8 @@ import numpy as np
 import pdqhash
 from PIL import Image
 
-from redline.config import Settings
 from redline.signals import hash_image
+from redline.signals.limits import SignalLimits
 
 CORPUS = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus"
 KINDS = {
@@ -42,7 +42,7 @@ KINDS = {
     "2MP JPEG": ((1728, 1152), "JPEG"),
     "1080p PNG": ((1920, 1080), "PNG"),
 }
-FULL = Settings(jpeg_draft=False)
+FULL = SignalLimits(jpeg_draft=False)
 
 
 def baseline(path: Path) -> str:

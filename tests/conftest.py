@@ -110,6 +110,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 def db(database_url: str) -> Iterator[Any]:
     """A :class:`redline.bank.db.Database` on ``database_url`` (every table, moderation's included)."""
     import redline.actions.models
+    import redline.bank.grants
     import redline.evidence.models
     import redline.review.models  # noqa: F401 - the moderation and log tables belong to the same metadata
     from redline.bank.db import Database

@@ -10,7 +10,10 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from redline.signals.limits import SignalLimits
 
 
 def _default_data_dir() -> Path:
@@ -56,6 +59,11 @@ class Settings:
     video_max_memory_bytes: int = 4 * 1024 * 1024 * 1024
     #: Decode large JPEGs at reduced size (DCT scaling) before PDQ: ~20x faster, a few bits off a full decode.
     jpeg_draft: bool = True
+    #: Decoded image memory (bytes) that all uploads being decoded at once in one server process may hold
+    #: together, estimated from each image's header before its pixels are decoded; an upload that does not
+    #: fit waits up to ``decode_wait_s`` seconds, then is answered 503 with Retry-After (docs/OPERATING.md).
+    decode_budget_bytes: int = 1536 * 1024 * 1024
+    decode_wait_s: float = 10.0
     #: Bank that survivors' cases go into (created on start if missing).
     survivor_bank: str = "survivors"
     #: The portal's "Getting help" services per language: a JSON file (docs/PORTAL.md, "Getting help");
@@ -79,6 +87,11 @@ class Settings:
     max_import_bytes: int = 512 * 1024 * 1024
     #: Base64 of a 32-byte AES key for contact details at rest; empty: ``data_dir/contact.key`` (made once).
     contact_key: str = ""
+    #: Addresses (comma-separated; IPs, CIDR ranges, or ``*``) of reverse proxies whose ``X-Forwarded-For``
+    #: and ``X-Forwarded-Proto`` are believed: the client address (rate limits) comes from there.
+    forwarded_allow_ips: str = "127.0.0.1"
+    #: One JSON line per request (route template, status, time; no paths, no survivor's address).
+    access_log: bool = True
     #: Comma-separated origins allowed to call the API from a browser; empty keeps CORS closed.
     cors_origins: str = ""
     #: Moderation: an entry rejected ("not intimate-image abuse") by this many independent reviewers is
@@ -109,6 +122,20 @@ class Settings:
     #: digits) and key (empty: ``data_dir/keys/witness.key``).
     witness_name: str = ""
     witness_key: str = ""
+
+    def signal_limits(self) -> SignalLimits:
+        """The limits the signal code needs (it never sees the rest of the settings)."""
+        from redline.signals.limits import SignalLimits
+
+        return SignalLimits(
+            max_pixels=self.max_pixels,
+            max_file_bytes=self.max_file_bytes,
+            pdq_min_quality=self.pdq_min_quality,
+            jpeg_draft=self.jpeg_draft,
+            video_fps=self.video_fps,
+            video_timeout_s=self.video_timeout_s,
+            video_max_memory_bytes=self.video_max_memory_bytes,
+        )
 
     @property
     def effective_database_url(self) -> str:

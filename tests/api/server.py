@@ -23,7 +23,14 @@ def free_port() -> int:
 
 
 class Server:
-    def __init__(self, database_url: str, data_dir: Path, workers: int = 1) -> None:
+    def __init__(
+        self,
+        database_url: str,
+        data_dir: Path,
+        workers: int = 1,
+        env: dict[str, str] | None = None,
+        args: tuple[str, ...] = (),
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = data_dir / f"server-{self.port}.log"
@@ -32,10 +39,11 @@ class Server:
             "REDLINE_DATABASE_URL": database_url,
             "REDLINE_DATA_DIR": str(data_dir),
             "REDLINE_CHANGE_POLL_INTERVAL": "0.25",
+            **(env or {}),
         }
         with open(self.log, "ab") as log:
             self.process = subprocess.Popen(
-                [str(REDLINE), "serve", "--port", str(self.port), "--workers", str(workers)],
+                [str(REDLINE), "serve", "--port", str(self.port), "--workers", str(workers), *args],
                 env=env,
                 stdout=log,
                 stderr=subprocess.STDOUT,

@@ -38,6 +38,8 @@ POLICY: dict[tuple[str, str], str] = {
     ("GET", "/v1/keys"): "admin",
     ("POST", "/v1/keys"): "admin",
     ("DELETE", "/v1/keys/{key_id}"): "admin",
+    ("PUT", "/v1/keys/{key_id}/banks/{bank}"): "admin",
+    ("DELETE", "/v1/keys/{key_id}/banks/{bank}"): "admin",
     ("GET", "/v1/audit"): "admin",
     # Moderation (actions/review): platforms attach previews with their match key, reviewers decide.
     ("PUT", "/v1/review/items/{item_id}/preview"): "match",

@@ -15,12 +15,14 @@ from PIL import Image, ImageOps
 from redline.api.file_match import best_per_case, hash_upload
 from redline.config import Settings
 from redline.signals import hash_image, robust
+from redline.signals.budget import DecodeBudget
 from tests.api.conftest import ATTESTATION, Api, wait_until
 from tests.api.test_api import flip, match
 from tests.api.test_match_file import neutral_png, uploads_left
 
 PROBLEM = "application/problem+json"
 PHOTO = "photos/bsds500/test/100007.jpg"
+BUDGET = DecodeBudget(1 << 30, wait_s=0)
 
 
 def region(value: str, quality: int = 90) -> dict[str, Any]:
@@ -81,8 +83,11 @@ def test_pdq_region_is_accepted_refused_and_matched_like_pdq(api: Api) -> None:
     assert too_high.status_code in (400, 422)
 
     partner = secrets.token_hex(32)
+    assert api.client.post("/v1/banks", headers=admin, json={"name": "hotline"}).status_code == 201
+    granted = api.client.put(f"/v1/keys/{submit['Authorization'].split('_')[1]}/banks/hotline", headers=admin)
+    assert granted.status_code == 204
     added = api.client.post(
-        "/v1/banks/survivors/entries", headers=submit, json={"hashes": [region(partner, 70)]}
+        "/v1/banks/hotline/entries", headers=submit, json={"hashes": [region(partner, 70)]}
     )
     assert added.status_code == 201
     imported_value = secrets.token_hex(32)
@@ -206,7 +211,7 @@ def test_hash_only_lookup_with_a_content_id_reports_each_case_once(api: Api, cor
 def test_upload_hashing_respects_the_robust_setting(tmp_path: Path) -> None:
     upload = tmp_path / "upload.png"
     upload.write_bytes(neutral_png())
-    signals, derived = hash_upload(upload, Settings(data_dir=tmp_path))
+    signals, derived = hash_upload(upload, Settings(data_dir=tmp_path), BUDGET)
     assert signals.upright is None  # type: ignore[union-attr]  # the pixels stop in hash_upload
     first = derived[0].hash
     assert derived and first.label == "full" and first.value == signals.pdq  # type: ignore[union-attr]
@@ -215,7 +220,7 @@ def test_upload_hashing_respects_the_robust_setting(tmp_path: Path) -> None:
     allowances = {d.hash.label: d.allowance for d in derived}
     assert allowances["full"] == robust.WHOLE_THRESHOLD - robust.ROBUST_THRESHOLD > 0
     assert all(a == 0 for label, a in allowances.items() if label not in ("full", "mirror"))
-    assert hash_upload(upload, Settings(data_dir=tmp_path, robust_matching=False))[1] == []
+    assert hash_upload(upload, Settings(data_dir=tmp_path, robust_matching=False), BUDGET)[1] == []
     tiny = tmp_path / "tiny.png"
     Image.new("RGB", (3, 900), (200, 10, 10)).save(tiny)
-    assert len(hash_upload(tiny, Settings(data_dir=tmp_path))[1]) <= 1
+    assert len(hash_upload(tiny, Settings(data_dir=tmp_path), BUDGET)[1]) <= 1

@@ -49,8 +49,10 @@ def test_default_bands_and_operator_rules() -> None:
     assert rules.decide(custom, 1, "pdq", 28) == "log"
     assert rules.decide(custom, 2, "pdq", 28) == "review"  # the bank-1 rule does not apply to bank 2
     # A bank's own default action (other than "review") comes after operator rules, before the bands.
-    assert rules.decide([], 1, "pdq", 3, bank_action="remove") == "remove"
-    assert rules.decide(custom, 1, "pdq", 28, bank_action="remove") == "log"
+    assert rules.decide([], 1, "pdq", 20, bank_action="block") == "block"
+    assert rules.decide(custom, 1, "pdq", 28, bank_action="block") == "log"
+    # An unknown action (stored before banks' actions were checked) is ignored: the bands decide.
+    assert rules.decide([], 1, "pdq", 20, bank_action="nuke_everything") == "review"
     assert rules.severity("block_and_review", "md5", 0) > rules.severity("block_and_review", "pdq", 20)
     assert rules.severity("block_and_review", "pdq", 20) > rules.severity("review", "pdq", 20)
 

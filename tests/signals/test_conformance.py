@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from redline.config import Settings
 from redline.signals.decode import decode_for_pdq
 from redline.signals.image import DIHEDRAL_NAMES, pdq_of_pixels
+from redline.signals.limits import SignalLimits
 from redline.signals.sniff import sniff
 from tests.signals.signal_helpers import pdq_distance
 
@@ -37,7 +37,7 @@ def _deliberately_different(path: Path) -> bool:
         return im.convert("RGBA").getchannel("A").getextrema()[0] < 255
 
 
-def _hashes(path: Path, settings: Settings) -> tuple[str, dict[str, str]]:
+def _hashes(path: Path, settings: SignalLimits) -> tuple[str, dict[str, str]]:
     data = path.read_bytes()
     sniffed = sniff(data[:512])
     assert sniffed is not None
@@ -67,7 +67,7 @@ def reference(corpus: Path) -> list[dict[str, str]]:
 def test_pdq_matches_the_cpp_reference(
     corpus: Path, reference: list[dict[str, str]], jpeg_draft: bool
 ) -> None:
-    settings = Settings(jpeg_draft=jpeg_draft)
+    settings = SignalLimits(jpeg_draft=jpeg_draft)
     distances = Counter(
         pdq_distance(_hashes(corpus / row["path"], settings)[0], row["pdq_hex"]) for row in reference
     )
@@ -85,7 +85,7 @@ def test_dihedral_variants_match_the_cpp_reference(corpus: Path) -> None:
     rows = _reference(corpus, "pdq-cpp-dihedral.csv")
     distances: Counter[int] = Counter()
     for row in rows:
-        _, dihedral = _hashes(corpus / row["path"], Settings())
+        _, dihedral = _hashes(corpus / row["path"], SignalLimits())
         for name in DIHEDRAL_NAMES:
             distances[pdq_distance(dihedral[name], row[name])] += 1
     total = sum(distances.values())

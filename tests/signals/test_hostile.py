@@ -11,14 +11,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from redline.config import Settings
 from redline.signals import ERROR_CODES, SignalError, hash_file, hash_image
+from redline.signals.limits import SignalLimits
 from tests.signals.signal_helpers import encode
 
 pytestmark = pytest.mark.shared  # seeds and fixtures come from ../shared/corpus
 
 
-def _code(source: Path | bytes, config: Settings | None = None) -> str:
+def _code(source: Path | bytes, config: SignalLimits | None = None) -> str:
     with pytest.raises(SignalError) as caught:
         hash_image(source, config)
     assert caught.value.code in ERROR_CODES
@@ -36,13 +36,13 @@ def test_empty_file(tmp_path: Path) -> None:
 def test_file_too_large(small_jpeg: bytes, tmp_path: Path) -> None:
     path = tmp_path / "a.jpg"
     path.write_bytes(small_jpeg)
-    assert _code(path, Settings(max_file_bytes=100)) == "file_too_large"
-    assert _code(small_jpeg, Settings(max_file_bytes=100)) == "file_too_large"
+    assert _code(path, SignalLimits(max_file_bytes=100)) == "file_too_large"
+    assert _code(small_jpeg, SignalLimits(max_file_bytes=100)) == "file_too_large"
 
 
 def test_pixel_limit(small_jpeg: bytes) -> None:
-    assert _code(small_jpeg, Settings(max_pixels=96 * 64 - 1)) == "too_many_pixels"
-    assert hash_image(small_jpeg, Settings(max_pixels=96 * 64)).width == 96
+    assert _code(small_jpeg, SignalLimits(max_pixels=96 * 64 - 1)) == "too_many_pixels"
+    assert hash_image(small_jpeg, SignalLimits(max_pixels=96 * 64)).width == 96
 
 
 def _png_header_only(width: int, height: int) -> bytes:
@@ -108,7 +108,7 @@ PREFIXES = [b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF89a", b"RIFF\x00\x00\x00
 
 def _only_signal_errors(data: bytes) -> None:
     try:
-        hash_image(data, Settings(max_pixels=4_000_000))
+        hash_image(data, SignalLimits(max_pixels=4_000_000))
     except SignalError as exc:
         assert exc.code in ERROR_CODES
 

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from redline.config import Settings
 from redline.signals import DIHEDRAL_NAMES, hash_file, hash_image
+from redline.signals.limits import SignalLimits
 from tests.signals.signal_helpers import encode, pdq_distance
 
 pytestmark = pytest.mark.shared
@@ -192,7 +192,7 @@ def test_quality_gate_marks_flat_images(corpus: Path) -> None:
     assert len(signals.md5) == 32  # exact hashes are unaffected
     low = hash_image(corpus / "pdq-fixtures/reg-test-input/labelme-subset/q0003.jpg")
     assert low.pdq_low_quality
-    assert not hash_image(low_quality_threshold_path(corpus), Settings(pdq_min_quality=0)).pdq_low_quality
+    assert not hash_image(low_quality_threshold_path(corpus), SignalLimits(pdq_min_quality=0)).pdq_low_quality
 
 
 def low_quality_threshold_path(corpus: Path) -> Path:
@@ -202,7 +202,7 @@ def low_quality_threshold_path(corpus: Path) -> Path:
 def test_jpeg_fast_path_is_close_to_the_full_decode(photo: Image.Image) -> None:
     big = encode(photo.resize((3072, 2048), Image.Resampling.BICUBIC), "JPEG", quality=90)
     fast = hash_image(big)
-    full = hash_image(big, Settings(jpeg_draft=False))
+    full = hash_image(big, SignalLimits(jpeg_draft=False))
     assert (fast.width, fast.height) == (full.width, full.height) == (3072, 2048)
     assert pdq_distance(fast.pdq, full.pdq) <= 12
     assert fast.md5 == full.md5

@@ -12,8 +12,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from redline.config import Settings
 from redline.signals import SignalError, VideoFrame, VideoSignals, compare_videos, hash_file, hash_video
+from redline.signals.limits import SignalLimits
 from tests.signals.signal_helpers import pdq_distance
 
 pytestmark = pytest.mark.shared
@@ -39,7 +39,7 @@ def test_signals_of_a_video(corpus: Path, hashed: dict[str, VideoSignals]) -> No
     assert signals.size == len(data)
     assert signals.md5 == hashlib.md5(data).hexdigest()
     assert signals.sha256 == hashlib.sha256(data).hexdigest()
-    assert signals.fps == Settings().video_fps == 10.0
+    assert signals.fps == SignalLimits().video_fps == 10.0
     assert 21.5 <= signals.duration_s <= 22.5
     assert 200 <= len(signals.frames) <= 230  # ~10 per second
     assert all(len(f.pdq) == 64 and 0 <= f.quality <= 100 for f in signals.frames)
@@ -132,7 +132,7 @@ def test_low_quality_frames_are_kept_but_not_used(hashed: dict[str, VideoSignals
 
 
 def test_fps_is_configurable(corpus: Path) -> None:
-    signals = hash_video(corpus / SAMPLES / "doorknob-hd-no-bar.mp4", Settings(video_fps=1.0))
+    signals = hash_video(corpus / SAMPLES / "doorknob-hd-no-bar.mp4", SignalLimits(video_fps=1.0))
     assert signals.fps == 1.0
     assert [round(f.timestamp_s) for f in signals.frames] == list(range(len(signals.frames)))
 
@@ -187,7 +187,7 @@ def test_damaged_videos(corpus: Path, tmp_path: Path, cut: float) -> None:
 def test_hash_file_recognises_videos_by_their_bytes(corpus: Path, tmp_path: Path) -> None:
     renamed = tmp_path / "photo.jpg"
     shutil.copy(corpus / CLIPS / "doc_medias/example2.mp4", renamed)
-    signals = hash_file(renamed, Settings(video_fps=1.0))
+    signals = hash_file(renamed, SignalLimits(video_fps=1.0))
     assert signals.media_type == "video"
 
 
@@ -205,7 +205,7 @@ def test_images_and_other_files_are_not_videos(corpus: Path, tmp_path: Path) -> 
 
 def test_time_limit(corpus: Path) -> None:
     with pytest.raises(SignalError) as caught:
-        hash_video(corpus / SAMPLES / "chair-19-sd-bar.mp4", Settings(video_timeout_s=0.05))
+        hash_video(corpus / SAMPLES / "chair-19-sd-bar.mp4", SignalLimits(video_timeout_s=0.05))
     assert caught.value.code == "timeout"
 
 
@@ -221,7 +221,7 @@ def test_fuzz_damaged_videos_never_crash(corpus: Path, tmp_path: Path, data: st.
     path = tmp_path / "damaged.mp4"
     path.write_bytes(bytes(video))
     try:
-        signals = hash_video(path, Settings(video_fps=2.0))
+        signals = hash_video(path, SignalLimits(video_fps=2.0))
     except SignalError as exc:
         assert exc.code in ("corrupt", "unsupported_format", "timeout")
     else:

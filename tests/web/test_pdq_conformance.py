@@ -19,9 +19,9 @@ import pdqhash
 import pytest
 from PIL import Image, ImageOps
 
-from redline.config import Settings
 from redline.signals import hash_image, robust
 from redline.signals.decode import FULL_SIZE
+from redline.signals.limits import SignalLimits
 from tests.web.conftest import serve_static
 
 pytestmark = [pytest.mark.browser, pytest.mark.shared, pytest.mark.slow]
@@ -118,7 +118,7 @@ def test_dihedral_variants_match_cpp_reference(chromium: Any, corpus: Path) -> N
 def stored_reference(path: Path) -> list[robust.RegionHash]:
     """What the bank stores for ``path`` by Python's recipe: full-size decode (EXIF orientation applied,
     transparency on white), then ``robust.entry_hashes``."""
-    pixels = hash_image(path, Settings(jpeg_draft=False), upright_side=FULL_SIZE).upright
+    pixels = hash_image(path, SignalLimits(jpeg_draft=False), upright_side=FULL_SIZE).upright
     assert pixels is not None
     return robust.entry_hashes(pixels)
 

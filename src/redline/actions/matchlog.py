@@ -31,6 +31,7 @@ from redline.review.queue import open_item
 #: Caller metadata is stored with the match: keep it small (bytes of its JSON form).
 MAX_METADATA_BYTES = 4096
 MAX_CONTENT_ID = 256
+MAX_METADATA_DEPTH = 16
 
 
 class MetadataError(ValueError):
@@ -38,13 +39,56 @@ class MetadataError(ValueError):
 
 
 def check_caller_fields(content_id: str | None, metadata: dict[str, Any] | None) -> dict[str, Any]:
-    """Validate the platform's own reference for its content; returns the metadata to store."""
-    if content_id is not None and not 1 <= len(content_id) <= MAX_CONTENT_ID:
-        raise MetadataError(f"content_id must be 1 to {MAX_CONTENT_ID} characters")
+    """Validate the platform's own reference for its content; returns the metadata to store.
+
+    Refused here, before any matching, is everything one of the databases cannot store (PostgreSQL refuses
+    NUL characters in text and JSON, and NaN or infinities in JSON; neither takes lone surrogates), so both
+    refuse the same requests and a match is never found and then lost to a failed log write."""
+    if content_id is not None:
+        if not 1 <= len(content_id) <= MAX_CONTENT_ID:
+            raise MetadataError(f"content_id must be 1 to {MAX_CONTENT_ID} characters")
+        if not _storable_text(content_id):
+            raise MetadataError("content_id may not contain NUL or unpaired surrogate characters")
     meta = metadata or {}
-    if len(json.dumps(meta, separators=(",", ":"))) > MAX_METADATA_BYTES:
+    if _depth(meta) > MAX_METADATA_DEPTH:
+        raise MetadataError(f"metadata may nest at most {MAX_METADATA_DEPTH} levels deep")
+    try:
+        encoded = json.dumps(meta, separators=(",", ":"), allow_nan=False)
+    except ValueError:
+        raise MetadataError("metadata may not contain NaN or infinite numbers") from None
+    if len(encoded) > MAX_METADATA_BYTES:
         raise MetadataError(f"metadata larger than {MAX_METADATA_BYTES} bytes of JSON")
+    if not _storable(meta):
+        raise MetadataError("metadata may not contain NUL or unpaired surrogate characters")
     return meta
+
+
+def _depth(value: object) -> int:
+    """How deeply ``value`` nests, counted without recursion (a hostile value may nest thousands deep)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, level)
+            if level > MAX_METADATA_DEPTH:
+                break
+            stack.extend((v, level + 1) for v in (item.values() if isinstance(item, dict) else item))
+    return deepest
+
+
+def _storable_text(text: str) -> bool:
+    return "\x00" not in text and not any("\ud800" <= ch <= "\udfff" for ch in text)
+
+
+def _storable(value: object) -> bool:
+    """Every text in a JSON value (keys included) is one both databases store."""
+    if isinstance(value, str):
+        return _storable_text(value)
+    if isinstance(value, dict):
+        return all(_storable_text(str(k)) and _storable(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_storable(v) for v in value)
+    return True
 
 
 @dataclass(frozen=True)

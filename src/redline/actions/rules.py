@@ -62,7 +62,8 @@ def decide(
     for rule in sorted(rules, key=lambda r: (r.priority, r.bank_id is None, r.max_distance - r.min_distance)):
         if rule.applies(bank_id, signal_type, distance):
             return rule.action
-    if bank_action != BANK_DEFAULT:
+    # An action not in ACTIONS can only be one stored before banks' actions were checked: ignored.
+    if bank_action != BANK_DEFAULT and bank_action in ACTIONS:
         return bank_action
     return default_action(signal_type, distance)
 

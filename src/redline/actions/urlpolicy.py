@@ -52,12 +52,19 @@ class UrlPolicy:
             raise UrlRefused("URL has no host")
         if parts.fragment:
             raise UrlRefused("URL must not have a fragment")
+        if port == 0:
+            raise UrlRefused("port 0 is not a port one can connect to")
         return scheme, host, port or (443 if scheme == "https" else 80)
 
     def check_address(self, address: IPAddress) -> None:
-        """Raise :class:`UrlRefused` if ``address`` is not an allowed destination."""
-        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-            address = address.ipv4_mapped
+        """Raise :class:`UrlRefused` if ``address`` is not an allowed destination. An IPv6 address that
+        carries an IPv4 one (mapped, compatible, 6to4, Teredo, NAT64) is judged by the IPv4 address too:
+        a relay or the host's own stack may deliver to it."""
+        if isinstance(address, ipaddress.IPv6Address):
+            for embedded in _embedded_ipv4(address):
+                self.check_address(embedded)
+            if address.ipv4_mapped is not None:
+                return
         if address.is_loopback:
             if self.allow_loopback:
                 return
@@ -99,3 +106,24 @@ class UrlPolicy:
         """Full check of ``url`` (syntax + resolution); returns the allowed addresses."""
         _, host, port = self.check_url(url)
         return self.resolve(host, port)
+
+
+#: NAT64 prefixes (RFC 6052 well-known, RFC 8215 local use): the last 32 bits are an IPv4 address.
+_NAT64 = (ipaddress.IPv6Network("64:ff9b::/96"), ipaddress.IPv6Network("64:ff9b:1::/48"))
+
+
+def _embedded_ipv4(address: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """The IPv4 addresses an IPv6 address carries, if it is of a form that carries any."""
+    found = []
+    if address.ipv4_mapped is not None:
+        found.append(address.ipv4_mapped)
+    if address.sixtofour is not None:
+        found.append(address.sixtofour)
+    if address.teredo is not None:
+        found.extend(address.teredo)  # the relay server and the (de-obfuscated) client
+    low32 = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    if int(address) >> 32 == 0 and int(address) > 1:  # IPv4-compatible ::a.b.c.d (deprecated, still routed)
+        found.append(low32)
+    if any(address in network for network in _NAT64):
+        found.append(low32)
+    return found

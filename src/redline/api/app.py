@@ -7,6 +7,7 @@ builds its own app, database pool and match index).
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -17,6 +18,7 @@ from fastapi.responses import Response
 from redline import __version__
 from redline.actions.worker import DeliveryWorker, WorkerConfig
 from redline.api import evidence, hma, moderation, operator, platform, stopncii, survivor
+from redline.api.accesslog import AccessLog
 from redline.api.deps import Services, services
 from redline.api.help import help_router
 from redline.api.metrics import Metrics
@@ -24,6 +26,7 @@ from redline.api.middleware import BodySizeLimit, RequestMetrics, SecurityHeader
 from redline.api.problems import Problem, install_problem_handlers
 from redline.api.ratelimit import RateLimiter
 from redline.api.schemas import Ready
+from redline.api.uploads import UPLOADS
 from redline.bank import service
 from redline.bank.db import Database
 from redline.bank.secrets import ContactCipher
@@ -33,6 +36,7 @@ from redline.evidence.log import TransparencyLog
 from redline.evidence.publisher import LogPublisher
 from redline.match.service import Matcher
 from redline.match.snapshots import SnapshotPolicy
+from redline.signals.budget import DecodeBudget
 from redline.web import register_web
 from redline.web.console.deps import ConsoleServices
 from redline.web.console.routes import mount_console
@@ -56,8 +60,9 @@ def create_app(settings: Settings) -> FastAPI:
         metrics=Metrics(),
         cipher=ContactCipher.from_settings(settings.contact_key, settings.data_dir),
         submissions=RateLimiter(settings.case_rate_per_hour, 3600),
-        secret_checks=RateLimiter(settings.case_rate_per_hour * 4, 3600),
-        upload_dir=settings.data_dir / "uploads",
+        secret_failures=RateLimiter(settings.case_rate_per_hour * 4, 3600),
+        upload_dir=settings.data_dir / UPLOADS,
+        decode_budget=DecodeBudget(settings.decode_budget_bytes, settings.decode_wait_s),
     )
 
     tlog = TransparencyLog(db, log_signer(settings))
@@ -100,8 +105,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(stopncii.router)
 
     @app.get("/healthz", tags=["health"])
-    def healthz() -> dict[str, str]:
-        """The process is up."""
+    async def healthz() -> dict[str, str]:
+        """The process is up. Answered on the event loop, not in the thread pool that decodes uploads."""
         return {"status": "ok"}
 
     @app.get("/readyz", tags=["health"], response_model=Ready)
@@ -139,6 +144,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_middleware(BodySizeLimit, limit_for=body_limit)
     app.add_middleware(RequestMetrics, metrics=found.metrics)
     app.add_middleware(SecurityHeaders)
+    if settings.access_log:
+        app.add_middleware(AccessLog)
     # Outermost: takes the key out of /hma/<key>/... before anything else reads the path.
     app.add_middleware(hma.HmaPaths)
     return app
@@ -146,4 +153,8 @@ def create_app(settings: Settings) -> FastAPI:
 
 def create_app_from_env() -> FastAPI:
     """Factory for uvicorn workers: settings from ``REDLINE_*`` environment variables."""
+    # Decoding and hashing threads hand the GIL back only every switch interval (5 ms by default); the event
+    # loop needs it for every step of every request, so with a few busy threads a /healthz queued behind
+    # them for hundreds of milliseconds. 0.5 ms keeps it responsive (docs/BENCHMARKS.md, "Decoding memory").
+    sys.setswitchinterval(0.0005)
     return create_app(Settings.from_env())

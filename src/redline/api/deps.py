@@ -16,10 +16,11 @@ from redline.api.problems import Problem
 from redline.api.ratelimit import RateLimiter
 from redline.bank.db import Database
 from redline.bank.models import Case
-from redline.bank.secrets import ContactCipher
+from redline.bank.secrets import ContactCipher, SecretCheckBusy
 from redline.bank.service import WrongSecret, authenticate_case, authenticate_key
 from redline.config import Settings
 from redline.match.service import Matcher
+from redline.signals.budget import DecodeBudget
 
 bearer = HTTPBearer(auto_error=False, description="API key: `Authorization: Bearer rk_...`")
 case_secret = APIKeyHeader(
@@ -35,8 +36,11 @@ class Services:
     metrics: Metrics
     cipher: ContactCipher
     submissions: RateLimiter
-    secret_checks: RateLimiter
+    #: Wrong case secrets per client address (counted after the check: a right secret is never limited).
+    secret_failures: RateLimiter
     upload_dir: Path
+    #: Decoded image memory shared by this process's uploads (signals/budget.py).
+    decode_budget: DecodeBudget
 
 
 def services(request: Request) -> Services:
@@ -88,18 +92,32 @@ def rate_limited(limiter: RateLimiter, request: Request) -> None:
         raise Problem("rate-limited", headers={"Retry-After": str(int(wait) + 1)})
 
 
+def normal_case_id(typed: str) -> str:
+    """Case numbers as people type them: any case, surrounding or inner spaces ignored."""
+    return "".join(typed.split()).upper()
+
+
 def case_with_secret(
     request: Request,
     case_id: Annotated[str, PathParam(max_length=64)],
     secret: Annotated[str | None, Security(case_secret)],
 ) -> Case:
-    """Dependency: the case, if the request carries its secret. Unknown case = wrong secret (no oracle)."""
+    """Dependency: the case, if the request carries its secret. Unknown case = wrong secret (no oracle).
+
+    Survivors share addresses (carrier NAT, shelters, proxies), so nothing counts against a right secret:
+    the secret is checked first, and only wrong ones count towards the address's limit, after which wrong
+    ones are answered 429. That limit is not what keeps secrets safe (120 random bits cannot be guessed);
+    it tells a script to stop."""
     found = services(request)
     if not secret:
         raise Problem("wrong-case-secret", "send the case secret in the X-Case-Secret header")
-    rate_limited(found.secret_checks, request)
-    with found.db.read() as session:
-        try:
-            return authenticate_case(session, case_id, secret[:256])
-        except WrongSecret as exc:
-            raise Problem("wrong-case-secret", exc.detail) from None
+    try:
+        with found.db.read() as session:
+            return authenticate_case(session, normal_case_id(case_id), secret[:256])
+    except WrongSecret as exc:
+        rate_limited(found.secret_failures, request)
+        raise Problem("wrong-case-secret", exc.detail) from None
+    except SecretCheckBusy:
+        raise Problem(
+            "busy", "too many case checks at once; try again in a moment", headers={"Retry-After": "2"}
+        ) from None

@@ -21,6 +21,7 @@ from typing import Protocol, TypeVar
 from redline.api.schemas import FileHash
 from redline.config import Settings
 from redline.signals import ImageSignals, VideoSignals, hash_file
+from redline.signals.budget import DecodeBudget
 from redline.signals.robust import QUERY_SIDE
 from redline.signals.types import SIGNAL_TYPES, DerivedHash
 
@@ -37,12 +38,15 @@ class RegionQuery:
     allowance: int
 
 
-def hash_upload(path: Path, settings: Settings) -> tuple[ImageSignals | VideoSignals, list[RegionQuery]]:
+def hash_upload(
+    path: Path, settings: Settings, budget: DecodeBudget
+) -> tuple[ImageSignals | VideoSignals, list[RegionQuery]]:
     """The upload's signals, and its query hashes of the types reported once per case (robust
     ``pdq_region`` hashes of usable quality: images only, when ``settings.robust_matching``). Raises
-    ``SignalError`` for files that cannot be hashed."""
+    ``SignalError`` for files that cannot be hashed, and ``DecoderBusy`` when the process's decoding
+    ``budget`` stays full."""
     side = QUERY_SIDE if settings.robust_matching else None
-    signals = hash_file(path, settings, upright_side=side)
+    signals = hash_file(path, settings.signal_limits(), upright_side=side, budget=budget)
     if not isinstance(signals, ImageSignals) or signals.upright is None:
         return signals, []
     derived: list[DerivedHash] = []

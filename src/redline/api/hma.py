@@ -29,13 +29,14 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from redline.actions.urlpolicy import UrlPolicy
 from redline.api.deps import Services, bearer, services
-from redline.api.platform import new_upload_path
 from redline.api.problems import Problem, problem_response
+from redline.api.uploads import UploadFile
 from redline.bank import service
 from redline.interop import hma
 from redline.interop.fetch import FetchError, fetch_to_file
 from redline.match.service import Query as MatchQuery
 from redline.signals import SignalError, hash_file
+from redline.signals.budget import DecoderBusy
 from redline.signals.files import exact_digests_of_file, read_head
 from redline.signals.sniff import sniff
 
@@ -330,7 +331,7 @@ def hma_signals(path: Path, found: Services) -> dict[str, str]:
     if sniffed is not None and sniffed.media_type == "video":
         md5, _ = exact_digests_of_file(path)  # HMA's video signal is the file's MD5; no decode needed
         return {"video_md5": md5}
-    signals = hash_file(path, found.settings)
+    signals = hash_file(path, found.settings.signal_limits(), budget=found.decode_budget)
     pdq = getattr(signals, "pdq", "")
     return {"pdq": pdq} if pdq and not getattr(signals, "pdq_low_quality", True) else {}
 
@@ -341,12 +342,9 @@ def hash_url(found: Services, url: str) -> dict[str, str]:
     policy = UrlPolicy(
         allow_loopback=settings.webhook_allow_loopback, allow_private=settings.webhook_allow_private
     )
-    path = new_upload_path(found.upload_dir)
-    try:
-        fetch_to_file(url, path, policy=policy, max_bytes=settings.max_file_bytes)
-        return hma_signals(path, found)
-    finally:
-        path.unlink(missing_ok=True)
+    with UploadFile(found.upload_dir) as stored:  # nameless where the system allows (api/uploads.py)
+        fetch_to_file(url, stored.path, policy=policy, max_bytes=settings.max_file_bytes)
+        return hma_signals(stored.path, found)
 
 
 @router.get("/h/hash")
@@ -359,6 +357,8 @@ def hash_from_url(
         return message(exc.status, exc.message)
     except SignalError as exc:
         return message(400, exc.message)
+    except DecoderBusy as exc:
+        raise Problem("busy", str(exc), headers={"Retry-After": str(exc.retry_after)}) from None
 
 
 @router.post(
@@ -384,8 +384,7 @@ async def hash_from_upload(request: Request, caller: Matcher) -> JSONResponse:
     """HMA's multipart form: one file, its field name the content type (``photo=@x.jpg`` or ``video=@x.mp4``).
     Hashed here and deleted in every path, as ``/v1/match/file`` does."""
     found = services(request)
-    path = new_upload_path(found.upload_dir)
-    try:
+    with UploadFile(found.upload_dir) as stored:
         try:
             form = await request.form(max_files=1, max_fields=2)
         except (MultiPartException, ValueError, KeyError):
@@ -396,16 +395,17 @@ async def hash_from_upload(request: Request, caller: Matcher) -> JSONResponse:
                 return message(
                     400, "Missing multipart/form-data file upload (one file, field photo or video)"
                 )
-            with path.open("wb") as out:
-                while chunk := await uploads[0][1].read(1 << 20):
-                    out.write(chunk)
+            while chunk := await uploads[0][1].read(1 << 20):
+                stored.file.write(chunk)
+            stored.file.flush()
         finally:
             await form.close()
-        return JSONResponse(await run_in_threadpool(hma_signals, path, found))
-    except SignalError as exc:
-        return message(400, exc.message)
-    finally:
-        path.unlink(missing_ok=True)
+        try:
+            return JSONResponse(await run_in_threadpool(hma_signals, stored.path, found))
+        except SignalError as exc:
+            return message(400, exc.message)
+        except DecoderBusy as exc:
+            raise Problem("busy", str(exc), headers={"Retry-After": str(exc.retry_after)}) from None
 
 
 def lookup_signal(

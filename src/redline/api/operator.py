@@ -22,7 +22,7 @@ from redline.api.schemas import (
     KeyIn,
     KeyOut,
 )
-from redline.bank import service
+from redline.bank import grants, service
 from redline.bank.importing import ImportFormat, parse_hashes
 from redline.bank.models import ApiKey, Bank, Entry
 from redline.signals.types import SIGNAL_TYPES
@@ -186,11 +186,30 @@ def list_keys(request: Request, caller: Admin) -> list[KeyOut]:
 
 @router.post("/keys", status_code=201, response_model=KeyCreated)
 def create_key(body: KeyIn, request: Request, caller: Admin) -> KeyCreated:
-    with services(request).db.write() as session:
+    found = services(request)
+    with found.db.write() as session:
         key, token = service.create_api_key(
             session, name=body.name, scopes=body.scopes, actor=caller.actor, partner=body.partner
         )
-        return KeyCreated(**key_out(key).model_dump(), token=token)
+        session.flush()
+        survivors = found.settings.survivor_bank
+        for bank in body.banks:
+            grants.grant(session, key.id, bank, actor=caller.actor, survivor_bank=survivors)
+        return KeyCreated(**key_out(key).model_dump(), token=token, banks=sorted(set(body.banks)))
+
+
+@router.put("/keys/{key_id}/banks/{bank}", status_code=204)
+def grant_bank(key_id: str, bank: str, request: Request, caller: Admin) -> None:
+    """Let a ``submit`` key add hashes to ``bank`` (never the survivors' bank)."""
+    found = services(request)
+    with found.db.write() as session:
+        grants.grant(session, key_id, bank, actor=caller.actor, survivor_bank=found.settings.survivor_bank)
+
+
+@router.delete("/keys/{key_id}/banks/{bank}", status_code=204)
+def revoke_bank_grant(key_id: str, bank: str, request: Request, caller: Admin) -> None:
+    with services(request).db.write() as session:
+        grants.revoke(session, key_id, bank, actor=caller.actor)
 
 
 @router.delete("/keys/{key_id}", response_model=KeyOut)

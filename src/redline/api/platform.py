@@ -5,11 +5,11 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import tempfile
-from pathlib import Path
+import logging
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
+from sqlalchemy.exc import DBAPIError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile as StarletteUploadFile
 from starlette.formparsers import MultiPartException
@@ -36,13 +36,16 @@ from redline.api.schemas import (
     MatchResponse,
     MatchResult,
 )
-from redline.bank import service
+from redline.api.uploads import UploadFile
+from redline.bank import grants, service
 from redline.match.service import Match
 from redline.match.service import Query as MatchQuery
 from redline.review.queue import review_states
 from redline.signals import SignalError
+from redline.signals.budget import DecoderBusy
 from redline.signals.types import signal_type
 
+log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1", tags=["platforms"])
 _CURSOR_PREFIX = b"seq:"
 
@@ -70,7 +73,7 @@ def check_fields(content_id: str | None, metadata: dict[str, Any] | None) -> Non
     try:
         check_caller_fields(content_id, metadata)
     except MetadataError as exc:
-        raise Problem("invalid-request", str(exc)) from None
+        raise Problem("validation-error", str(exc)) from None
 
 
 def find_matches(found: Services, queries: list[MatchQuery]) -> list[list[Match]]:
@@ -100,17 +103,37 @@ def act(
     # so the common no-match lookup never takes the database's write lock).
     decided: list[list[Decided]] = [[] for _ in results]
     if any(results):
-        with found.db.write() as session:
-            decided = act_on_results(
-                session,
-                query_values,
-                results,
-                api_key_id=caller.key_id,
-                content_id=content_id,
-                metadata=metadata,
-                one_content=one_content,
-            )
+        try:
+            decided = _log_and_act(found, query_values, results, caller, content_id, metadata, one_content)
+        except DBAPIError:
+            if content_id is None and metadata is None:
+                raise
+            # The database refused the caller's own fields (whatever check_caller_fields did not foresee):
+            # the match must still be logged, reviewed and reported, without them.
+            log.warning("the database refused a match's content_id/metadata; logged without them")
+            decided = _log_and_act(found, query_values, results, caller, None, None, one_content)
     return [_result(m, d) for m, d in zip(results, decided, strict=True)]
+
+
+def _log_and_act(
+    found: Services,
+    query_values: list[str],
+    results: list[list[Match]],
+    caller: Caller,
+    content_id: str | None,
+    metadata: dict[str, Any] | None,
+    one_content: bool,
+) -> list[list[Decided]]:
+    with found.db.write() as session:
+        return act_on_results(
+            session,
+            query_values,
+            results,
+            api_key_id=caller.key_id,
+            content_id=content_id,
+            metadata=metadata,
+            one_content=one_content,
+        )
 
 
 @router.post("/match", response_model=MatchResponse)
@@ -207,18 +230,14 @@ def submit_entries(
 ) -> EntriesAdded:
     """A partner (an NGO, a hotline) adds hashes it has verified to a bank."""
     hashes = [service.normalize_hash(h.type, h.value, h.quality, h.item) for h in body.hashes]
-    with services(request).db.write() as session:
+    found = services(request)
+    with found.db.write() as session:
+        if not grants.may_submit(session, caller.key_id, bank, found.settings.survivor_bank):
+            raise Problem("forbidden", f"this API key is not granted the bank {bank!r}")
         ids = service.add_entries(
             session, bank, hashes, source="partner", origin=caller.actor, actor=caller.actor, tags=body.tags
         )
     return EntriesAdded(bank=bank, added=len(ids), entry_ids=ids)
-
-
-def new_upload_path(upload_dir: Path) -> Path:
-    upload_dir.mkdir(parents=True, exist_ok=True)
-    handle = tempfile.NamedTemporaryFile(dir=upload_dir, prefix="upload-", delete=False)  # noqa: SIM115
-    handle.close()
-    return Path(handle.name)
 
 
 def form_caller_fields(content_id: object, metadata: object) -> tuple[str | None, dict[str, Any] | None]:
@@ -229,7 +248,7 @@ def form_caller_fields(content_id: object, metadata: object) -> tuple[str | None
     if metadata is not None:
         try:
             value = json.loads(metadata) if isinstance(metadata, str) else None
-        except ValueError:
+        except (ValueError, RecursionError):
             value = None
         if not isinstance(value, dict):
             raise Problem("invalid-request", "metadata must be a JSON object")
@@ -270,31 +289,33 @@ async def match_file(
     """Upload an image or video (multipart field ``file``): it is hashed here, looked up, and deleted at once;
     the response gives the computed hashes and the matches. The key is checked before the upload is read."""
     found = services(request)
-    path = new_upload_path(found.upload_dir)
-    try:
+    with UploadFile(found.upload_dir) as stored:  # no name on disk where the system allows (api/uploads.py)
         try:
-            form = await request.form(max_files=1, max_fields=4)
-        except (MultiPartException, ValueError, KeyError):
-            raise Problem(
-                "invalid-request", "send multipart/form-data with one file field named file"
-            ) from None
-        upload = form.get("file")
-        if not isinstance(upload, StarletteUploadFile):
-            await form.close()
-            raise Problem("invalid-request", "send multipart/form-data with one file field named file")
-        try:
-            with path.open("wb") as out:
+            try:
+                form = await request.form(max_files=1, max_fields=4)
+            except (MultiPartException, ValueError, KeyError):
+                raise Problem(
+                    "invalid-request", "send multipart/form-data with one file field named file"
+                ) from None
+            upload = form.get("file")
+            if not isinstance(upload, StarletteUploadFile):
+                await form.close()
+                raise Problem("invalid-request", "send multipart/form-data with one file field named file")
+            try:
                 while chunk := await upload.read(1 << 20):
-                    out.write(chunk)
-        finally:
-            await form.close()
-        content_id, metadata = form_caller_fields(form.get("content_id"), form.get("metadata"))
-        check_fields(content_id, metadata)
-        signals, derived = await run_in_threadpool(hash_upload, path, found.settings)
-    except SignalError as exc:
-        raise Problem(_signal_problem(exc.code), exc.message) from None
-    finally:
-        path.unlink(missing_ok=True)
+                    stored.file.write(chunk)
+                stored.file.flush()
+            finally:
+                await form.close()
+            content_id, metadata = form_caller_fields(form.get("content_id"), form.get("metadata"))
+            check_fields(content_id, metadata)
+            signals, derived = await run_in_threadpool(
+                hash_upload, stored.path, found.settings, found.decode_budget
+            )
+        except SignalError as exc:
+            raise Problem(_signal_problem(exc.code), exc.message) from None
+        except DecoderBusy as exc:
+            raise Problem("busy", str(exc), headers={"Retry-After": str(exc.retry_after)}) from None
     hashes = file_queries(signals, found.settings.pdq_min_quality)
     hashes, results = await run_in_threadpool(
         match_upload, found, hashes, derived, caller, content_id, metadata

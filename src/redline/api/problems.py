@@ -46,6 +46,7 @@ PROBLEMS: dict[str, tuple[int, str]] = {
     "rate-limited": (429, "Too many requests; try again later"),
     "internal-error": (500, "Internal error"),
     "not-ready": (503, "The service is starting"),
+    "busy": (503, "The server is busy; try again shortly"),
 }
 _BY_STATUS = {
     400: "invalid-request",
@@ -123,5 +124,7 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        # The route template, not the path: paths hold case numbers (api/accesslog.py).
+        route = getattr(request.scope.get("route"), "path", "unmatched")
+        log.exception("unhandled error on %s %s", request.method, route)
         return problem_response("internal-error", instance=request.url.path)

@@ -1,8 +1,8 @@
-"""Per-client rate limits for unauthenticated, costly endpoints (case submission, case-secret checks).
+"""Per-client rate limits for unauthenticated endpoints (case submission, wrong case secrets).
 
 A sliding window per client address, in this process's memory: with ``--workers N`` a client gets up to N
-times the limit, which still stops floods and scripted guessing (each guess also costs an argon2 check).
-Behind a reverse proxy, run uvicorn with ``--forwarded-allow-ips`` so the client address is the real one.
+times the limit, which still stops floods and scripts. Behind a reverse proxy, start ``redline serve`` with
+``--forwarded-allow-ips`` set to the proxy's address so the client address is the real one.
 """
 
 from __future__ import annotations

@@ -6,10 +6,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler, GetJsonSchemaHandler
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, GetCoreSchemaHandler, GetJsonSchemaHandler
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import core_schema
 
+from redline.actions.models import ACTIONS
+from redline.bank.names import BANK_NAME_PATTERN, MAX_LABEL, check_label
 from redline.bank.service import ATTESTATION_TEXT_VERSION
 from redline.signals.types import MAX_VALUE_CHARS, SIGNAL_TYPES
 
@@ -42,8 +44,12 @@ class _RegisteredSignal:
 #: docs/ROBUSTNESS.md).
 SignalName = Annotated[str, _RegisteredSignal]
 Scope = Literal["submit", "match", "feed", "review", "admin"]
-BankName = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")
-ActionName = Field(pattern=r"^[a-z][a-z_]{0,31}$")
+BankName = Field(pattern=BANK_NAME_PATTERN)
+#: What a bank does with its matches unless a rule says otherwise (``actions.models.ACTIONS``).
+BankAction = Literal["block_and_review", "block", "review", "log"]
+assert set(BankAction.__args__) == set(ACTIONS)  # type: ignore[attr-defined]
+#: A key's or partner's name, for people: no markup, no invisible or direction-changing characters.
+Label = Annotated[str, Field(min_length=1, max_length=MAX_LABEL), AfterValidator(check_label)]
 
 
 class Strict(BaseModel):
@@ -240,13 +246,13 @@ class BankIn(Strict):
     name: str = BankName
     description: str = Field(default="", max_length=2000)
     thresholds: dict[SignalName, int] = Field(default_factory=dict)
-    default_action: str = ActionName
+    default_action: BankAction = "review"
 
 
 class BankPatch(Strict):
     description: str | None = Field(default=None, max_length=2000)
     thresholds: dict[SignalName, int] | None = None
-    default_action: str | None = Field(default=None, pattern=r"^[a-z][a-z_]{0,31}$")
+    default_action: BankAction | None = None
     enabled: bool | None = None
 
 
@@ -284,9 +290,14 @@ class EntryPatch(Strict):
 
 
 class KeyIn(Strict):
-    name: str = Field(min_length=1, max_length=128)
+    name: Label
     scopes: list[Scope] = Field(min_length=1, max_length=5)
-    partner: str | None = Field(default=None, min_length=1, max_length=128)
+    partner: Label | None = None
+    banks: list[Annotated[str, BankName]] = Field(
+        default_factory=list,
+        max_length=100,
+        description="with the submit scope: the banks this key may add hashes to (never the survivors' bank)",
+    )
 
 
 class KeyOut(BaseModel):
@@ -299,6 +310,7 @@ class KeyOut(BaseModel):
 
 class KeyCreated(KeyOut):
     token: str = Field(description="shown once; store it in the platform's secret store")
+    banks: list[str] = Field(default_factory=list, description="banks the key may add hashes to")
 
 
 class AuditOut(BaseModel):

@@ -41,7 +41,9 @@ class Database:
             options["connect_args"] = {"timeout": 30, "check_same_thread": False}
         else:
             options.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
-        self.engine: Engine = create_engine(url, **options)
+        # hide_parameters: a database error's message (logged) never carries the values of a statement:
+        # case numbers, hashes, contact ciphertexts.
+        self.engine: Engine = create_engine(url, hide_parameters=True, **options)
         if self.is_sqlite:
             _configure_sqlite(self.engine)
         self._read = sessionmaker(self.engine, expire_on_commit=False)

@@ -105,7 +105,8 @@ class Case(Base):
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     bank_id: Mapped[int] = mapped_column(ForeignKey("banks.id"), index=True)
-    #: argon2id hash of the case secret; the secret itself is shown once and never stored.
+    #: SHA-256 (``sha256$...``; argon2id for secrets issued before 2026-12) of the case secret, which is
+    #: shown once and never stored (bank/secrets.py).
     secret_hash: Mapped[str] = mapped_column(String(255))
     #: What the submitter attested to, and the version of the attestation text they were shown.
     attestation: Mapped[dict[str, Any]] = mapped_column()

@@ -1,8 +1,13 @@
 """Case secrets, API keys and encryption of contact details.
 
-* **Case secrets** are what a survivor holds to follow or withdraw a case: 256 bits from the OS random
-  generator, shown once, stored only as an argon2id hash (slow on purpose: a stolen database must not let
-  anyone test guesses quickly, and the secret may be written down or reused by a person).
+* **Case secrets** are what a survivor holds to follow or withdraw a case, shown once. They are written on
+  paper and read aloud, so they are 24 characters of Crockford base32 in groups of four
+  (``7K3M-Q9XD-...``): 120 bits from the OS random generator, no letters I, L, O or U, and typed input is
+  forgiving (any case; dashes and spaces ignored; O read as 0, I and L as 1). Being random and 120 bits
+  long, they cannot be guessed however fast guesses are tested, so they are stored as SHA-256 (``sha256$``
+  prefix) and checked in microseconds, like API keys: nothing needs to rate-limit a correct secret, and
+  checks cannot exhaust the CPU. Secrets issued before this format (``token_urlsafe``, stored as argon2id)
+  stay valid; their slow checks run at most :data:`ARGON2_CONCURRENCY` at a time per process.
 * **API keys** (``rk_<id>_<secret>``) are stored as SHA-256 of the 256-bit secret part. A slow hash protects
   low-entropy secrets from guessing; a 256-bit random secret cannot be guessed whatever the hash, and every
   platform request checks a key, so argon2's ~50 ms per request would cap the service at a few dozen requests
@@ -20,6 +25,7 @@ import hashlib
 import hmac
 import os
 import secrets
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,9 +35,6 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 _HASHER = PasswordHasher()
 _KEY_PREFIX = "rk"
-#: A valid argon2 hash of a random secret: verified against when a case does not exist, so that a wrong
-#: case id takes as long to refuse as a wrong secret (no timing oracle for which case ids exist).
-_DUMMY_HASH = _HASHER.hash(secrets.token_urlsafe(32))
 
 
 def new_case_id() -> str:
@@ -40,20 +43,57 @@ def new_case_id() -> str:
     return "RL-" + "-".join(raw[i : i + 4] for i in range(0, 16, 4))
 
 
+#: Crockford's base32: digits and letters without I, L, O, U.
+CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+_READ_AS = str.maketrans({"O": "0", "I": "1", "L": "1"})
+SECRET_CHARS = 24  # x 5 bits = 120 bits
+SECRET_GROUP = 4
+_SHA256_PREFIX = "sha256$"
+#: argon2 checks of pre-2026 secrets that may run at once in a process (each takes ~50 ms of one core).
+ARGON2_CONCURRENCY = 2
+ARGON2_WAIT_S = 2.0
+_argon2_slots = threading.BoundedSemaphore(ARGON2_CONCURRENCY)
+#: Compared against when a case does not exist, so that a wrong case id takes as long to refuse as a wrong
+#: secret of the current format (no timing oracle for which case ids exist).
+_DUMMY_SHA256 = _SHA256_PREFIX + secrets.token_hex(32)
+
+
+class SecretCheckBusy(Exception):
+    """Too many slow (argon2) secret checks are running in this process; try again in a moment."""
+
+
 def new_case_secret() -> str:
-    return secrets.token_urlsafe(32)
+    raw = "".join(secrets.choice(CROCKFORD) for _ in range(SECRET_CHARS))
+    return "-".join(raw[i : i + SECRET_GROUP] for i in range(0, SECRET_CHARS, SECRET_GROUP))
+
+
+def canonical_case_secret(typed: str) -> str:
+    """What a secret of the current format means, however it was typed: upper case, no dashes or spaces,
+    the letters people read for 0 and 1 turned into those digits."""
+    kept = "".join(ch for ch in typed.upper() if ch not in "- \t\r\n")
+    return kept.translate(_READ_AS)
 
 
 def hash_case_secret(secret: str) -> str:
-    return _HASHER.hash(secret)
+    return _SHA256_PREFIX + _sha256(canonical_case_secret(secret))
 
 
 def verify_case_secret(stored_hash: str | None, secret: str) -> bool:
-    """Constant-effort check; ``stored_hash=None`` (no such case) still spends the same time."""
+    """True if ``secret`` is the one ``stored_hash`` was made from; ``stored_hash=None`` (no such case) is
+    refused after the same work as a wrong secret of the current format. Raises :class:`SecretCheckBusy`
+    when an old (argon2) secret cannot get a check slot within ``ARGON2_WAIT_S``."""
+    if stored_hash is None or stored_hash.startswith(_SHA256_PREFIX):
+        expected = stored_hash or _DUMMY_SHA256
+        matches = hmac.compare_digest(expected, hash_case_secret(secret))
+        return matches and stored_hash is not None
+    if not _argon2_slots.acquire(timeout=ARGON2_WAIT_S):
+        raise SecretCheckBusy("too many case-secret checks at once")
     try:
-        return _HASHER.verify(stored_hash or _DUMMY_HASH, secret) and stored_hash is not None
+        return _HASHER.verify(stored_hash, secret.strip())
     except (VerificationError, InvalidHashError):
         return False
+    finally:
+        _argon2_slots.release()
 
 
 @dataclass(frozen=True)

@@ -97,7 +97,7 @@ def _resolve(value: str, settings: Settings, upright_side: int | None) -> ImageS
     """A file's signals (with upright pixels of at most ``upright_side`` when asked), or a PDQ hash."""
     path = Path(value)
     if path.exists():
-        return hash_file(path, settings, upright_side=upright_side)
+        return hash_file(path, settings.signal_limits(), upright_side=upright_side)
     try:
         return PdqSignal.normalize(value)
     except ValueError:

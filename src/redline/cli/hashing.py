@@ -28,6 +28,7 @@ from redline.signals import (
     hash_file,
 )
 from redline.signals.files import read_head
+from redline.signals.limits import SignalLimits
 from redline.signals.sniff import HEAD_BYTES, sniff
 
 
@@ -57,7 +58,7 @@ def hash_command(
 
     One record per file on stdout. A file that cannot be hashed gets an "error" record; exit status 1.
     """
-    settings = Settings.from_env(**({"video_fps": fps} if fps else {}))
+    settings = Settings.from_env(**({"video_fps": fps} if fps else {})).signal_limits()
     files, skipped = _collect(paths)
     if skipped:
         typer.echo(f"skipped {skipped} file(s) in folders that are not images or videos", err=True)
@@ -93,7 +94,7 @@ def _collect(paths: Iterable[Path]) -> tuple[list[Path], int]:
     return files, skipped
 
 
-def hash_record(path: Path, settings: Settings) -> dict[str, Any]:
+def hash_record(path: Path, settings: SignalLimits) -> dict[str, Any]:
     """One output record: the file's signals, or its error. Top-level so worker processes can run it."""
     try:
         signals = hash_file(path, settings)
@@ -102,7 +103,7 @@ def hash_record(path: Path, settings: Settings) -> dict[str, Any]:
     return {"path": str(path), **signals.to_dict()}
 
 
-def _hash_all(files: list[Path], settings: Settings, jobs: int) -> Iterator[dict[str, Any]]:
+def _hash_all(files: list[Path], settings: SignalLimits, jobs: int) -> Iterator[dict[str, Any]]:
     work = partial(hash_record, settings=settings)
     if jobs == 1 or len(files) <= 1:
         yield from map(work, files)

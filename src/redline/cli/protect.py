@@ -51,12 +51,12 @@ def protect(
     """Hash images and videos here and send only the hashes; prints your case number and secret."""
     import httpx
 
-    from redline.config import Settings
     from redline.signals import SignalError, hash_file
     from redline.signals.decode import FULL_SIZE
+    from redline.signals.limits import SignalLimits
 
     # Full-size decode, as the portal does in the browser: the region hashes then equal the portal's.
-    settings = Settings(jpeg_draft=False)
+    settings = SignalLimits(jpeg_draft=False)
 
     typer.echo(ATTESTATION)
     if not yes and not typer.confirm("Do you confirm all three?", default=False):

@@ -6,6 +6,7 @@ change they make is audited with the actor ``cli``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -35,19 +36,64 @@ def _fail(message: str) -> None:
     raise typer.Exit(1)
 
 
+def _checked(check: Callable[[str], str], value: str) -> str:
+    """``value`` if the API would take it (bank/names.py), else exit with the reason."""
+    from redline.bank.names import NameRefused
+
+    try:
+        return check(value)
+    except NameRefused as exc:
+        _fail(str(exc))
+        raise  # unreachable: _fail exits
+
+
+def _action(value: str) -> str:
+    from redline.actions.models import ACTIONS
+
+    if value not in ACTIONS:
+        _fail(f"--action must be one of {', '.join(ACTIONS)}, got {value!r}")
+    return value
+
+
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
     workers: Annotated[
         int, typer.Option(min=1, help="Server processes; each keeps its own match index.")
     ] = 1,
+    forwarded_allow_ips: Annotated[
+        str | None,
+        typer.Option(
+            help="Reverse proxies whose X-Forwarded-For is believed: comma-separated IPs or CIDR ranges, "
+            "or '*'. Default: REDLINE_FORWARDED_ALLOW_IPS, else 127.0.0.1.",
+            show_default=False,
+        ),
+    ] = None,
+    access_log: Annotated[
+        bool | None,
+        typer.Option(
+            "--access-log/--no-access-log",
+            help="One JSON line per request (route, status, time; never a path or a survivor's address). "
+            "Default: REDLINE_ACCESS_LOG, else on.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
-    """Run the HTTP service (survivor portal, platform API, operator API). Migrates the database first."""
+    """Run the HTTP service (survivor portal, platform API, operator API). Migrates the database first,
+    and deletes what a crash may have left behind (uploads in progress)."""
+    import os
+
     import uvicorn
 
     from redline.api.transport import HTTP_PROTOCOL
+    from redline.api.uploads import clean_transient
 
+    settings = Settings.from_env()
+    if access_log is not None:
+        # Workers build their app from the environment (create_app_from_env): pass the choice on.
+        os.environ["REDLINE_ACCESS_LOG"] = "true" if access_log else "false"
     _database().upgrade()
+    clean_transient(settings.data_dir)  # before any worker starts: nothing can be in use yet
     uvicorn.run(
         "redline.api.app:create_app_from_env",
         factory=True,
@@ -57,7 +103,25 @@ def serve(
         server_header=False,
         date_header=False,
         http=HTTP_PROTOCOL,
+        proxy_headers=True,
+        forwarded_allow_ips=forwarded_allow_ips or settings.forwarded_allow_ips,
+        access_log=False,  # uvicorn's writes every path with the client's address (api/accesslog.py)
+        log_config=LOG_CONFIG,
     )
+
+
+#: uvicorn's own messages and ours (``redline.*``, the access log included) to stderr, one line each.
+LOG_CONFIG: dict[str, object] = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "plain", "stream": "ext://sys.stderr"}},
+    "loggers": {
+        "uvicorn": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
+        "uvicorn.access": {"handlers": [], "level": "WARNING", "propagate": False},
+        "redline": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
+    },
+}
 
 
 @db_app.command("upgrade")
@@ -74,16 +138,30 @@ def keys_create(
         list[str], typer.Option(help="submit, match, feed, review or admin; repeat for several.")
     ],
     partner: Annotated[str | None, typer.Option(help="Partner organisation the key belongs to.")] = None,
+    bank: Annotated[
+        list[str] | None,
+        typer.Option(help="With --scope submit: a bank the key may add hashes to; repeat for several."),
+    ] = None,
 ) -> None:
     """Create an API key. The key is printed once, as the last line: store it now."""
-    from redline.bank import service
+    from redline.bank import grants, service
+    from redline.bank.names import check_bank_name, check_label
 
+    _checked(check_label, name)
+    if partner is not None:
+        _checked(check_label, partner)
+    for each in bank or []:
+        _checked(check_bank_name, each)
     db = _database()
+    settings = Settings.from_env()
     try:
         with db.write() as session:
             key, token = service.create_api_key(
                 session, name=name, scopes=scope, actor=CLI_ACTOR, partner=partner
             )
+            session.flush()
+            for each in bank or []:
+                grants.grant(session, key.id, each, actor=CLI_ACTOR, survivor_bank=settings.survivor_bank)
             typer.echo(
                 f"created key {key.id} ({', '.join(key.scopes)}) for {name}; it is shown only now:", err=True
             )
@@ -94,13 +172,48 @@ def keys_create(
 
 @keys_app.command("list")
 def keys_list() -> None:
-    """List API keys (never the keys themselves)."""
-    from redline.bank import service
+    """List API keys (never the keys themselves), with the banks submit keys are granted."""
+    from redline.bank import grants, service
 
     with _database().read() as session:
         for key in service.list_api_keys(session):
             state = f"revoked {key.revoked_at:%Y-%m-%d}" if key.revoked_at else "active"
-            typer.echo(f"{key.id}\t{key.name}\t{','.join(key.scopes)}\t{state}")
+            banks = ",".join(grants.granted_banks(session, key.id)) or "-"
+            typer.echo(f"{key.id}\t{key.name}\t{','.join(key.scopes)}\t{state}\t{banks}")
+
+
+@keys_app.command("grant")
+def keys_grant(
+    key_id: str,
+    bank: Annotated[list[str], typer.Option(help="A bank the key may add hashes to; repeat for several.")],
+) -> None:
+    """Let a submit key add hashes to banks (never the survivors' bank)."""
+    from redline.bank import grants, service
+
+    settings = Settings.from_env()
+    try:
+        with _database().write() as session:
+            for each in bank:
+                grants.grant(session, key_id, each, actor=CLI_ACTOR, survivor_bank=settings.survivor_bank)
+    except service.BankError as exc:
+        _fail(exc.detail)
+    typer.echo(f"key {key_id} may add hashes to {', '.join(bank)}")
+
+
+@keys_app.command("ungrant")
+def keys_ungrant(
+    key_id: str, bank: Annotated[list[str], typer.Option(help="A bank to take back; repeat for several.")]
+) -> None:
+    """Stop a submit key adding hashes to banks."""
+    from redline.bank import grants, service
+
+    try:
+        with _database().write() as session:
+            for each in bank:
+                grants.revoke(session, key_id, each, actor=CLI_ACTOR)
+    except service.BankError as exc:
+        _fail(exc.detail)
+    typer.echo(f"key {key_id} may no longer add hashes to {', '.join(bank)}")
 
 
 @keys_app.command("revoke")
@@ -133,11 +246,16 @@ def bank_create(
     threshold: Annotated[
         list[str] | None, typer.Option(help="TYPE=N, e.g. pdq=31; repeat for several.")
     ] = None,
-    action: Annotated[str, typer.Option(help="Default action for matches.")] = "review",
+    action: Annotated[
+        str, typer.Option(help="Default action for matches: block_and_review, block, review or log.")
+    ] = "review",
 ) -> None:
     """Create a bank."""
     from redline.bank import service
+    from redline.bank.names import check_bank_name
 
+    _checked(check_bank_name, name)
+    _action(action)
     try:
         with _database().write() as session:
             service.create_bank(
@@ -170,13 +288,17 @@ def bank_list() -> None:
 def bank_set(
     name: str,
     threshold: Annotated[list[str] | None, typer.Option(help="TYPE=N; repeat for several.")] = None,
-    action: Annotated[str | None, typer.Option(help="Default action for matches.")] = None,
+    action: Annotated[
+        str | None, typer.Option(help="Default action: block_and_review, block, review or log.")
+    ] = None,
     description: Annotated[str | None, typer.Option()] = None,
     enabled: Annotated[bool | None, typer.Option("--enable/--disable", help="Matching on or off.")] = None,
 ) -> None:
     """Change a bank's thresholds, default action, description or state."""
     from redline.bank import service
 
+    if action is not None:
+        _action(action)
     try:
         with _database().write() as session:
             service.update_bank(

@@ -9,10 +9,11 @@ from typing import Any, Literal
 import numpy as np
 import pdqhash
 
-from redline.config import Settings
+from redline.signals.budget import DecodeBudget
 from redline.signals.decode import RgbArray, decode_for_pdq
 from redline.signals.errors import UnsupportedFormat
 from redline.signals.files import check_size, exact_digests, read_bytes
+from redline.signals.limits import SignalLimits
 from redline.signals.sniff import HEAD_BYTES, sniff
 
 #: Names of the 8 dihedral variants, in ``pdqhash.compute_dihedral``'s order (as in Meta's pdq tool output):
@@ -42,7 +43,7 @@ class ImageSignals:
     sha256: str
     pdq: str
     pdq_quality: int
-    #: Quality below ``Settings.pdq_min_quality``: kept for the record, never used for perceptual matching.
+    #: Quality below ``SignalLimits.pdq_min_quality``: kept for the record, never used for matching.
     pdq_low_quality: bool
     pdq_dihedral: dict[str, str]
     #: EXIF orientation applied before hashing (1 = none).
@@ -73,13 +74,19 @@ def bits_to_hex(bits: Any) -> str:
 
 
 def hash_image(
-    source: Path | str | bytes, settings: Settings | None = None, *, upright_side: int | None = None
+    source: Path | str | bytes,
+    limits: SignalLimits | None = None,
+    *,
+    upright_side: int | None = None,
+    budget: DecodeBudget | None = None,
 ) -> ImageSignals:
-    """Hash one image, given as a path or as the file's bytes. Raises ``SignalError`` and nothing else.
+    """Hash one image, given as a path or as the file's bytes. Raises ``SignalError`` and, with a
+    ``budget`` that stays full, ``DecoderBusy``; nothing else.
 
     ``upright_side``: also keep the decoded pixels (:attr:`ImageSignals.upright`) for robust PDQ, from the
-    same decode; ``decode.FULL_SIZE`` keeps them at full size."""
-    settings = settings or Settings()
+    same decode; ``decode.FULL_SIZE`` keeps them at full size. ``budget``: the process's decoding memory
+    budget (``signals/budget.py``)."""
+    settings = limits or SignalLimits()
     if isinstance(source, bytes | bytearray | memoryview):
         data = bytes(source)
         check_size(len(data), settings.max_file_bytes)
@@ -96,6 +103,7 @@ def hash_image(
         max_pixels=settings.max_pixels,
         jpeg_draft=settings.jpeg_draft,
         upright_side=upright_side,
+        budget=budget,
     )
     pdq, quality, dihedral = pdq_of_pixels(decoded.pixels)
     md5, sha256 = exact_digests(data)

@@ -4,24 +4,30 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from redline.config import Settings
+from redline.signals.budget import DecodeBudget
 from redline.signals.errors import UnsupportedFormat
 from redline.signals.files import checked_size, read_head
 from redline.signals.image import ImageSignals, hash_image
+from redline.signals.limits import SignalLimits
 from redline.signals.sniff import HEAD_BYTES, sniff
 from redline.signals.video import VideoSignals, hash_video
 
 
 def hash_file(
-    path: Path, settings: Settings | None = None, *, upright_side: int | None = None
+    path: Path,
+    limits: SignalLimits | None = None,
+    *,
+    upright_side: int | None = None,
+    budget: DecodeBudget | None = None,
 ) -> ImageSignals | VideoSignals:
     """Hash an image or a video; which one is read from the magic number, never from the file name.
-    ``upright_side`` is passed to :func:`hash_image` (ignored for videos)."""
-    settings = settings or Settings()
+    ``upright_side`` and ``budget`` are passed to :func:`hash_image` (ignored for videos, which are decoded
+    in a child process under its own memory limit)."""
+    settings = limits or SignalLimits()
     checked_size(path, settings.max_file_bytes)
     sniffed = sniff(read_head(path, HEAD_BYTES))
     if sniffed is None:
         raise UnsupportedFormat("the file is not an image or video in a format Redline reads")
     if sniffed.media_type == "video":
         return hash_video(path, settings)
-    return hash_image(path, settings, upright_side=upright_side)
+    return hash_image(path, settings, upright_side=upright_side, budget=budget)

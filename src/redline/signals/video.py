@@ -25,9 +25,9 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
-from redline.config import Settings
 from redline.signals.errors import CorruptFile, TimedOut, UnsupportedFormat
 from redline.signals.files import checked_size, exact_digests_of_file, read_head
+from redline.signals.limits import SignalLimits
 from redline.signals.sniff import HEAD_BYTES, sniff
 from redline.signals.types import PdqSignal
 
@@ -63,7 +63,7 @@ class VideoSignals:
     #: Frames sampled per second.
     fps: float
     frames: list[VideoFrame]
-    #: Frames whose quality reaches ``Settings.pdq_min_quality`` (only those are used for matching).
+    #: Frames whose quality reaches ``SignalLimits.pdq_min_quality`` (only those are used for matching).
     usable_frames: int
     #: Distinct frame hashes among the usable frames.
     distinct_frames: int
@@ -86,9 +86,9 @@ class VideoComparison:
         return asdict(self)
 
 
-def hash_video(path: Path, settings: Settings | None = None) -> VideoSignals:
+def hash_video(path: Path, limits: SignalLimits | None = None) -> VideoSignals:
     """Hash one video file. Raises ``SignalError`` and nothing else."""
-    settings = settings or Settings()
+    settings = limits or SignalLimits()
     size = checked_size(path, settings.max_file_bytes)
     sniffed = sniff(read_head(path, HEAD_BYTES))
     if sniffed is None:
@@ -116,7 +116,7 @@ def hash_video(path: Path, settings: Settings | None = None) -> VideoSignals:
     )
 
 
-def _run_vpdq(path: Path, settings: Settings, container: str) -> list[list[Any]]:
+def _run_vpdq(path: Path, settings: SignalLimits, container: str) -> list[list[Any]]:
     """vpdq in a child process (see vpdq_worker): crashes, hangs and runaway memory become SignalErrors."""
     memory = settings.video_max_memory_bytes
 
