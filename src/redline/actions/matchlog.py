@@ -48,6 +48,18 @@ def check_caller_fields(content_id: str | None, metadata: dict[str, Any] | None)
 
 
 @dataclass(frozen=True)
+class Origin:
+    """Where a match came from: a platform's request, or a scan of content it already hosts."""
+
+    kind: str = "request"
+    scan_id: str | None = None
+
+
+#: A platform's own ``/v1/match`` or ``/v1/match/file`` call.
+REQUEST = Origin()
+
+
+@dataclass(frozen=True)
 class Hit:
     """One match as the matcher found it."""
 
@@ -87,10 +99,13 @@ def act_on_matches(
     metadata: dict[str, Any] | None = None,
     rules: Sequence[Rule] | None = None,
     one_content: bool = False,
+    origin: Origin = REQUEST,
 ) -> list[Decided]:
     """Decide and log every hit, queue and announce them per picture; one :class:`Decided` per hit, in
     order. ``one_content``: the hits are of one piece of content (an upload), so the hits of one picture
-    share one review item and one event; otherwise (a batch of unrelated hashes) each hit is its own."""
+    share one review item and one event; otherwise (a batch of unrelated hashes) each hit is its own.
+    ``origin`` marks scan results in the log and the events (what a receiver may treat differently: the
+    content has been up for a while)."""
     if not hits:
         return []
     meta = check_caller_fields(content_id, metadata)
@@ -140,6 +155,8 @@ def act_on_matches(
             distance=hit.distance,
             action=actions[position],
             review_item_id=item_ids[position],
+            origin=origin.kind,
+            scan_id=origin.scan_id,
         )
         session.add(row)
         rows.append(row)
@@ -161,6 +178,8 @@ def act_on_matches(
                 "review_item_id": item_id,
                 "content_id": content_id,
                 "metadata": meta,
+                "origin": origin.kind,
+                "scan_id": origin.scan_id,
                 # Every matched signal of this picture, closest first (the match log has one row each).
                 "matches": [
                     {
@@ -211,6 +230,7 @@ def act_on_results(
     content_id: str | None = None,
     metadata: dict[str, Any] | None = None,
     one_content: bool = False,
+    origin: Origin = REQUEST,
 ) -> list[list[Decided]]:
     """:func:`act_on_matches` for a whole match request: ``results[i]`` are the matches of query
     ``query_values[i]``. Returns the decisions in the same shape."""
@@ -243,6 +263,7 @@ def act_on_results(
             content_id=content_id,
             metadata=metadata,
             one_content=one_content,
+            origin=origin,
         )
     )
     return [[next(decided) for _ in matches] for matches in results]

@@ -16,7 +16,7 @@ from fastapi.responses import Response
 
 from redline import __version__
 from redline.actions.worker import DeliveryWorker, WorkerConfig
-from redline.api import moderation, operator, platform, survivor
+from redline.api import moderation, operator, platform, scan, survivor
 from redline.api.deps import Services, services
 from redline.api.metrics import Metrics
 from redline.api.middleware import BodySizeLimit, RequestMetrics, SecurityHeaders
@@ -82,6 +82,7 @@ def create_app(settings: Settings) -> FastAPI:
     install_problem_handlers(app)
     app.include_router(survivor.router)
     app.include_router(platform.router)
+    app.include_router(scan.router)
     app.include_router(operator.router)
     app.include_router(moderation.router)
 

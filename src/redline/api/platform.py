@@ -14,7 +14,14 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile as StarletteUploadFile
 from starlette.formparsers import MultiPartException
 
-from redline.actions.matchlog import Decided, MetadataError, act_on_results, check_caller_fields
+from redline.actions.matchlog import (
+    REQUEST,
+    Decided,
+    MetadataError,
+    Origin,
+    act_on_results,
+    check_caller_fields,
+)
 from redline.api.deps import Caller, Services, require_scope, services
 from redline.api.file_match import (
     RegionQuery,
@@ -92,6 +99,7 @@ def act(
     content_id: str | None,
     metadata: dict[str, Any] | None,
     one_content: bool,
+    origin: Origin = REQUEST,
 ) -> list[MatchResult]:
     """The moderation path for matches already found: action rules, match log, review queue, webhooks.
     ``one_content``: the queries are of one piece of content, so each matched picture is one review item
@@ -109,6 +117,7 @@ def act(
                 content_id=content_id,
                 metadata=metadata,
                 one_content=one_content,
+                origin=origin,
             )
     return [_result(m, d) for m, d in zip(results, decided, strict=True)]
 
@@ -311,10 +320,12 @@ def match_upload(
     caller: Caller,
     content_id: str | None,
     metadata: dict[str, Any] | None,
+    origin: Origin = REQUEST,
 ) -> tuple[list[FileHash], list[MatchResult]]:
     """Search the upload's plain and derived hashes in one go; keep each case's best derived match only
     (one log row, one review item per matched picture's case, none where a plain hash already matched the
-    case; ``file_match.best_per_case``), then act on everything through the usual path."""
+    case; ``file_match.best_per_case``), then act on everything through the usual path. ``redline scan``'s
+    files come here too (``api/scan.py``), with their ``origin``."""
     queries = [MatchQuery(h.type, h.value) for h in hashes]
     queries += [MatchQuery(d.hash.type, d.hash.value, d.allowance) for d in derived]
     found_matches = find_matches(found, queries)
@@ -323,4 +334,4 @@ def match_upload(
     hashes = [*hashes, *(derived[position].hash for position, _ in kept)]
     results = [*plain, *(matches for _, matches in kept)]
     values = [h.value for h in hashes]
-    return hashes, act(found, values, results, caller, content_id, metadata, one_content=True)
+    return hashes, act(found, values, results, caller, content_id, metadata, one_content=True, origin=origin)

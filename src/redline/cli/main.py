@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from redline import __version__
-from redline.cli import evaluate, hashing, index, moderation, protect, service
+from redline.cli import evaluate, hashing, index, moderation, protect, scan, service
 
 app = typer.Typer(
     name="redline",
@@ -37,3 +37,4 @@ index.register(app)
 moderation.register(app)
 protect.register(app)
 evaluate.register(app)
+scan.register(app)
