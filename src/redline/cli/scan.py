@@ -8,6 +8,7 @@ each match once.
 from __future__ import annotations
 
 import csv
+import importlib.util
 import json
 import sys
 import time
@@ -59,6 +60,10 @@ def scan_command(
     worker_memory: Annotated[
         int, typer.Option("--worker-memory", min=0, help="Address-space limit per worker, MiB (0: none).")
     ] = 2048,
+    ray_address: Annotated[
+        str | None,
+        typer.Option("--ray", help="Hash on this Ray cluster (e.g. 10.0.0.5:6379; needs the scale extra)."),
+    ] = None,
 ) -> None:
     """Hash hosted files where they lie and match them against the bank (only hashes are sent).
 
@@ -78,9 +83,12 @@ def scan_command(
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
     client = ScanClient(server, key)
-    job = ScanJob(
-        source, scan_state, client, Settings.from_env(), jobs, batch_size, worker_memory << 20
-    )
+    if ray_address is not None and importlib.util.find_spec("ray") is None:
+        scan_state.close()
+        typer.echo('error: --ray needs Ray: pip install "redline[scale]"', err=True)
+        raise typer.Exit(1)
+    settings = Settings.from_env()
+    job = ScanJob(source, scan_state, client, settings, jobs, batch_size, worker_memory << 20, ray_address)
     started = time.monotonic()
     try:
         with _Display(count_items(source), scan_state.totals()[0]) as display:

@@ -50,6 +50,8 @@ class ScanJob:
     jobs: int = 1
     batch_size: int = 32
     worker_memory: int = 0
+    #: A Ray cluster's address (``--ray``): batches become Ray tasks instead of local processes.
+    ray_address: str | None = None
 
 
 def run_scan(job: ScanJob, on_progress: Callable[[Progress], None] = lambda _: None) -> Progress:
@@ -59,7 +61,8 @@ def run_scan(job: ScanJob, on_progress: Callable[[Progress], None] = lambda _: N
     on_progress(progress)
     done = state.finished()
     todo = ((n, items) for n, items in batches(read_source(job.source), job.batch_size) if n not in done)
-    for number, items, hashed in _hash_batches(job, todo):
+    hashing = _ray_batches if job.ray_address else _hash_batches
+    for number, items, hashed in hashing(job, todo):
         results = _send(job, state.scan_id, hashed)
         rows = _rows(hashed, results)
         batch_skipped = sum(h.skipped for h in hashed)
@@ -121,6 +124,27 @@ def _hash_batches(
                 pool = _pool(job)
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _ray_batches(
+    job: ScanJob, todo: Iterator[tuple[int, list[ScanItem]]]
+) -> Iterator[tuple[int, list[ScanItem], list[Hashed]]]:
+    """The same batches as Ray tasks on a cluster (``redline.scan.ray_tasks``), streamed back as they
+    finish; the driver, the state file and the server calls stay here."""
+    from redline.scan.ray_tasks import RayHashing
+
+    assert job.ray_address is not None
+    with RayHashing(job.ray_address, job.settings, job.worker_memory) as cluster:
+        in_flight: dict[Any, tuple[int, list[ScanItem]]] = {}
+        limit = 2 * max(job.jobs, cluster.cpus)
+        while True:
+            while len(in_flight) < limit and (following := next(todo, None)) is not None:
+                in_flight[cluster.submit(following[1])] = following
+            if not in_flight:
+                return
+            ref, hashed = cluster.next_done(list(in_flight))
+            number, items = in_flight.pop(ref)
+            yield number, items, hashed if hashed is not None else [_died(item) for item in items]
 
 
 def _pool(job: ScanJob) -> ProcessPoolExecutor:
