@@ -25,6 +25,7 @@ POLICY: dict[tuple[str, str], str] = {
     ("POST", "/v1/cases/{case_id}/withdraw"): CASE,
     ("POST", "/v1/match"): "match",
     ("POST", "/v1/match/file"): "match",
+    ("POST", "/v1/scans/{scan_id}/files"): "match",
     ("GET", "/v1/feed"): "feed",
     ("POST", "/v1/banks/{bank}/entries"): "submit",
     ("GET", "/v1/banks"): "admin",
@@ -80,6 +81,7 @@ def test_every_route_has_a_policy_and_it_is_enforced(api: Api) -> None:
         "key_id": "0000000000000000",
         "item_id": "1",
         "endpoint_id": "1",
+        "scan_id": "scan-00000000",
     }
 
     wrong: list[str] = []
