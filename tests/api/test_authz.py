@@ -26,6 +26,7 @@ POLICY: dict[tuple[str, str], str] = {
     ("POST", "/v1/cases/{case_id}/withdraw"): CASE,
     ("POST", "/v1/match"): "match",
     ("POST", "/v1/match/file"): "match",
+    ("POST", "/v1/scans/{scan_id}/files"): "match",
     ("GET", "/v1/feed"): "feed",
     ("POST", "/v1/banks/{bank}/entries"): "submit",
     ("GET", "/v1/banks"): "admin",
@@ -118,6 +119,7 @@ def test_every_route_has_a_policy_and_it_is_enforced(api: Api) -> None:
         "name": "COOP_ORG_BANK",
         "content_id": "1",
         "api": "ncmec",
+        "scan_id": "scan-00000000",
     }
 
     wrong: list[str] = []

@@ -92,6 +92,18 @@ def _storable(value: object) -> bool:
 
 
 @dataclass(frozen=True)
+class Origin:
+    """Where a match came from: a platform's request, or a scan of content it already hosts."""
+
+    kind: str = "request"
+    scan_id: str | None = None
+
+
+#: A platform's own ``/v1/match`` or ``/v1/match/file`` call.
+REQUEST = Origin()
+
+
+@dataclass(frozen=True)
 class Hit:
     """One match as the matcher found it."""
 
@@ -131,10 +143,13 @@ def act_on_matches(
     metadata: dict[str, Any] | None = None,
     rules: Sequence[Rule] | None = None,
     one_content: bool = False,
+    origin: Origin = REQUEST,
 ) -> list[Decided]:
     """Decide and log every hit, queue and announce them per picture; one :class:`Decided` per hit, in
     order. ``one_content``: the hits are of one piece of content (an upload), so the hits of one picture
-    share one review item and one event; otherwise (a batch of unrelated hashes) each hit is its own."""
+    share one review item and one event; otherwise (a batch of unrelated hashes) each hit is its own.
+    ``origin`` marks scan results in the log and the events (what a receiver may treat differently: the
+    content has been up for a while)."""
     if not hits:
         return []
     meta = check_caller_fields(content_id, metadata)
@@ -185,6 +200,8 @@ def act_on_matches(
             distance=hit.distance,
             action=actions[position],
             review_item_id=item_ids[position],
+            origin=origin.kind,
+            scan_id=origin.scan_id,
         )
         session.add(row)
         rows.append(row)
@@ -206,6 +223,8 @@ def act_on_matches(
                 "review_item_id": item_id,
                 "content_id": content_id,
                 "metadata": meta,
+                "origin": origin.kind,
+                "scan_id": origin.scan_id,
                 # Every matched signal of this picture, closest first (the match log has one row each).
                 "matches": [
                     {
@@ -256,6 +275,7 @@ def act_on_results(
     content_id: str | None = None,
     metadata: dict[str, Any] | None = None,
     one_content: bool = False,
+    origin: Origin = REQUEST,
 ) -> list[list[Decided]]:
     """:func:`act_on_matches` for a whole match request: ``results[i]`` are the matches of query
     ``query_values[i]``. Returns the decisions in the same shape."""
@@ -288,6 +308,7 @@ def act_on_results(
             content_id=content_id,
             metadata=metadata,
             one_content=one_content,
+            origin=origin,
         )
     )
     return [[next(decided) for _ in matches] for matches in results]

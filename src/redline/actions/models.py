@@ -52,6 +52,7 @@ class MatchLogEntry(Base):
     """Every match returned to a platform: what was asked, what matched, what was decided."""
 
     __tablename__ = "match_log"
+    __table_args__ = (Index("ix_match_log_scan_id_content_id", "scan_id", "content_id"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
@@ -66,6 +67,10 @@ class MatchLogEntry(Base):
     distance: Mapped[int] = mapped_column(Integer)
     action: Mapped[str] = mapped_column(String(32))
     review_item_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    #: ``request`` (a platform's match call) or ``scan`` (``redline scan`` over content already hosted).
+    origin: Mapped[str] = mapped_column(String(16), default="request", server_default="request")
+    #: The scan that found it (``redline scan`` keeps the id in its state file), so a re-run is idempotent.
+    scan_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class WebhookEndpoint(Base):

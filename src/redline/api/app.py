@@ -17,7 +17,7 @@ from fastapi.responses import Response
 
 from redline import __version__
 from redline.actions.worker import DeliveryWorker, WorkerConfig
-from redline.api import evidence, hma, moderation, operator, platform, stopncii, survivor
+from redline.api import evidence, hma, moderation, operator, platform, scan, stopncii, survivor
 from redline.api.accesslog import AccessLog
 from redline.api.deps import Services, services
 from redline.api.help import help_router
@@ -98,6 +98,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(survivor.router)
     app.include_router(help_router(settings))
     app.include_router(platform.router)
+    app.include_router(scan.router)
     app.include_router(operator.router)
     app.include_router(moderation.router)
     app.include_router(evidence.router)

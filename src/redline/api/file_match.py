@@ -1,7 +1,8 @@
 """What ``POST /v1/match/file`` looks an upload up by, and how robust matches are merged.
 
-An image upload is decoded once (``redline.signals``); from that decode each registered signal type derives
-what the upload is looked up by (``SignalType.upload_queries``): the plain hashes (MD5, SHA-256, PDQ) and,
+An image upload is decoded once (``redline.match.derive``, shared with ``redline scan``); from that decode
+each registered signal type derives what the upload is looked up by (``SignalType.upload_queries``): the
+plain hashes (MD5, SHA-256, PDQ) and,
 with robust matching on, the ``pdq_region`` hashes ``redline.signals.robust.query_hashes`` derives (mirrored,
 shifted windows, quadrants, centred crops, the photo found inside borders or a screenshot, de-rotated),
 searched against the region hashes stored per picture (how many of each: docs/ROBUSTNESS.md). Many derived
@@ -12,20 +13,17 @@ The pixels never leave :func:`hash_upload`.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, TypeVar
 
 from redline.api.schemas import FileHash
 from redline.config import Settings
-from redline.signals import ImageSignals, VideoSignals, hash_file
+from redline.match.derive import derive_queries, plain_queries
+from redline.signals import ImageSignals, VideoSignals
 from redline.signals.budget import DecodeBudget
-from redline.signals.robust import QUERY_SIDE
-from redline.signals.types import SIGNAL_TYPES, DerivedHash
-
-log = logging.getLogger(__name__)
+from redline.signals.types import SIGNAL_TYPES
 
 
 @dataclass(frozen=True)
@@ -44,35 +42,19 @@ def hash_upload(
     """The upload's signals, and its query hashes of the types reported once per case (robust
     ``pdq_region`` hashes of usable quality: images only, when ``settings.robust_matching``). Raises
     ``SignalError`` for files that cannot be hashed, and ``DecoderBusy`` when the process's decoding
-    ``budget`` stays full."""
-    side = QUERY_SIDE if settings.robust_matching else None
-    signals = hash_file(path, settings.signal_limits(), upright_side=side, budget=budget)
-    if not isinstance(signals, ImageSignals) or signals.upright is None:
-        return signals, []
-    derived: list[DerivedHash] = []
-    for kind in SIGNAL_TYPES.values():
-        if kind.once_per_case:
-            try:
-                derived += kind.upload_queries(signals, settings.pdq_min_quality)
-            except Exception:  # robust matching adds to plain matching; a finder's bug must not cost it
-                size = f"{signals.width}x{signals.height}"
-                log.exception("%s query hashes failed for a %s upload", kind.name, size)
-    signals = replace(signals, upright=None)  # the pixels stop here
-    return signals, [
+    ``budget`` stays full. The derivation is ``redline.match.derive``'s, shared with ``redline scan``."""
+    derived = derive_queries(path, settings, budget)
+    return derived.signals, [
         RegionQuery(FileHash(type=h.type, value=h.value, quality=h.quality, label=h.label), h.allowance)
-        for h in derived
+        for h in derived.regions
     ]
 
 
 def file_queries(signals: ImageSignals | VideoSignals, min_quality: int) -> list[FileHash]:
     """What a file is looked up by besides the hashes reported once per case: each type's upload queries
     (exact digests; PDQ hash(es) of usable quality), in registry order."""
-    return [
-        FileHash(type=h.type, value=h.value, quality=h.quality)
-        for kind in SIGNAL_TYPES.values()
-        if not kind.once_per_case
-        for h in kind.upload_queries(signals, min_quality)
-    ]
+    found = plain_queries(signals, min_quality)
+    return [FileHash(type=h.type, value=h.value, quality=h.quality) for h in found]
 
 
 class _Found(Protocol):

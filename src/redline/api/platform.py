@@ -14,7 +14,14 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile as StarletteUploadFile
 from starlette.formparsers import MultiPartException
 
-from redline.actions.matchlog import Decided, MetadataError, act_on_results, check_caller_fields
+from redline.actions.matchlog import (
+    REQUEST,
+    Decided,
+    MetadataError,
+    Origin,
+    act_on_results,
+    check_caller_fields,
+)
 from redline.api.deps import Caller, Services, require_scope, services
 from redline.api.file_match import (
     RegionQuery,
@@ -95,6 +102,7 @@ def act(
     content_id: str | None,
     metadata: dict[str, Any] | None,
     one_content: bool,
+    origin: Origin = REQUEST,
 ) -> list[MatchResult]:
     """The moderation path for matches already found: action rules, match log, review queue, webhooks.
     ``one_content``: the queries are of one piece of content, so each matched picture is one review item
@@ -104,14 +112,16 @@ def act(
     decided: list[list[Decided]] = [[] for _ in results]
     if any(results):
         try:
-            decided = _log_and_act(found, query_values, results, caller, content_id, metadata, one_content)
+            decided = _log_and_act(
+                found, query_values, results, caller, content_id, metadata, one_content, origin
+            )
         except DBAPIError:
             if content_id is None and metadata is None:
                 raise
             # The database refused the caller's own fields (whatever check_caller_fields did not foresee):
             # the match must still be logged, reviewed and reported, without them.
             log.warning("the database refused a match's content_id/metadata; logged without them")
-            decided = _log_and_act(found, query_values, results, caller, None, None, one_content)
+            decided = _log_and_act(found, query_values, results, caller, None, None, one_content, origin)
     return [_result(m, d) for m, d in zip(results, decided, strict=True)]
 
 
@@ -123,6 +133,7 @@ def _log_and_act(
     content_id: str | None,
     metadata: dict[str, Any] | None,
     one_content: bool,
+    origin: Origin,
 ) -> list[list[Decided]]:
     with found.db.write() as session:
         return act_on_results(
@@ -133,6 +144,7 @@ def _log_and_act(
             content_id=content_id,
             metadata=metadata,
             one_content=one_content,
+            origin=origin,
         )
 
 
@@ -332,10 +344,12 @@ def match_upload(
     caller: Caller,
     content_id: str | None,
     metadata: dict[str, Any] | None,
+    origin: Origin = REQUEST,
 ) -> tuple[list[FileHash], list[MatchResult]]:
     """Search the upload's plain and derived hashes in one go; keep each case's best derived match only
     (one log row, one review item per matched picture's case, none where a plain hash already matched the
-    case; ``file_match.best_per_case``), then act on everything through the usual path."""
+    case; ``file_match.best_per_case``), then act on everything through the usual path. ``redline scan``'s
+    files come here too (``api/scan.py``), with their ``origin``."""
     queries = [MatchQuery(h.type, h.value) for h in hashes]
     queries += [MatchQuery(d.hash.type, d.hash.value, d.allowance) for d in derived]
     found_matches = find_matches(found, queries)
@@ -344,4 +358,4 @@ def match_upload(
     hashes = [*hashes, *(derived[position].hash for position, _ in kept)]
     results = [*plain, *(matches for _, matches in kept)]
     values = [h.value for h in hashes]
-    return hashes, act(found, values, results, caller, content_id, metadata, one_content=True)
+    return hashes, act(found, values, results, caller, content_id, metadata, one_content=True, origin=origin)

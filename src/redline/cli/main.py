@@ -8,7 +8,18 @@ import typer
 from typer import core as typer_core
 
 from redline import __version__
-from redline.cli import compare, evaluate, evidence, hashing, index, interop, moderation, protect, service
+from redline.cli import (
+    compare,
+    evaluate,
+    evidence,
+    hashing,
+    index,
+    interop,
+    moderation,
+    protect,
+    scan,
+    service,
+)
 
 _value_type_shown = typer_core.TyperOption.display_type_rich
 
@@ -54,3 +65,4 @@ protect.register(app)
 evaluate.register(app)
 evidence.register(app)
 interop.register(app)
+scan.register(app)
