@@ -14,8 +14,10 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Integer, String, UniqueConstraint, delete, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from redline.bank.audit import audit
+from redline.bank.banks import get_bank
+from redline.bank.errors import BankError, NotFound
 from redline.bank.models import ApiKey, Bank, Base, UtcDateTime, utcnow
-from redline.bank.service import BankError, NotFound, audit, get_bank
 
 
 class BankGrant(Base):
