@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import io
 from typing import Any
 
@@ -16,9 +15,9 @@ from redline.actions.models import MatchLogEntry, WebhookEvent
 from redline.actions.urlpolicy import UrlPolicy
 from redline.match.service import Query
 from redline.review.models import ReviewItem
-from redline.signals import robust
-from tests.api.conftest import Api, wait_until
-from tests.api.test_match_file import neutral_png
+from tests.support import wait_until
+from tests.support.apps import Api
+from tests.support.media import neutral_png, picture_hashes
 
 
 def rings_png() -> bytes:
@@ -36,18 +35,6 @@ def subscribe(api: Api) -> None:
     with api.db.write() as s:
         policy = UrlPolicy(allow_loopback=True)
         outbox.register_endpoint(s, url="http://127.0.0.1:9/h", policy=policy, actor="t")
-
-
-def picture_hashes(image: bytes, item: int) -> list[dict[str, Any]]:
-    """What the portal stores for one picture: md5, sha256, pdq and its pdq_region crops, with ``item``."""
-    pixels = np.asarray(Image.open(io.BytesIO(image)).convert("RGB"))
-    plain, *regions = robust.entry_hashes(pixels)
-    return [
-        {"type": "md5", "value": hashlib.md5(image).hexdigest(), "item": item},
-        {"type": "sha256", "value": hashlib.sha256(image).hexdigest(), "item": item},
-        {"type": "pdq", "value": plain.hex, "quality": plain.quality, "item": item},
-        *({"type": "pdq_region", "value": r.hex, "quality": r.quality, "item": item} for r in regions),
-    ]
 
 
 def indexed(api: Api, pdq: str) -> None:
