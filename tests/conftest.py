@@ -9,22 +9,16 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from tests.support import CHROMIUM_ARGS, REPO_ROOT, require, wait_until
+
+if TYPE_CHECKING:
+    from tests.support.apps import Api
+
 SHARED = Path(os.environ.get("REDLINE_SHARED_DIR", REPO_ROOT.parent / "shared"))
-IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
-
-
-def require(condition: bool, why: str) -> None:
-    """Skip (developer machine) or fail (CI) when a resource a test needs is missing."""
-    if condition:
-        return
-    if IN_CI:
-        pytest.fail(f"required in CI but unavailable: {why}", pytrace=False)
-    pytest.skip(why)
 
 
 @pytest.fixture(scope="session")
@@ -133,8 +127,6 @@ def chromium() -> Iterator[Any]:
     """Debian's Chromium driven by Playwright (a ``Browser``): required in CI, skipped elsewhere."""
     import shutil
 
-    from tests.support import CHROMIUM_ARGS
-
     executable = shutil.which("chromium") or "/usr/bin/chromium"
     require(Path(executable).exists(), "Debian Chromium not installed (apt-get install chromium)")
     try:
@@ -150,3 +142,19 @@ def chromium() -> Iterator[Any]:
             raise
         yield browser
         browser.close()
+
+
+@pytest.fixture
+def api(database_url: str, tmp_path: Path) -> Iterator[Api]:
+    """The app on ``database_url`` in a ``TestClient``, once it is ready (matching answers 503 before)."""
+    from fastapi.testclient import TestClient
+
+    from redline.api.app import create_app
+    from tests.support.apps import Api, make_settings
+
+    settings = make_settings(database_url, tmp_path / "data")
+    app = create_app(settings)
+    with TestClient(app) as client:
+        wait_until(lambda: client.get("/readyz").status_code == 200)
+        db = app.state.services.db
+        yield Api(client, settings, db)

@@ -7,7 +7,7 @@ import os
 import subprocess
 from pathlib import Path
 
-from tests.conftest import REPO_ROOT
+from tests.support import REPO_ROOT
 
 FAKE_APT = """#!/bin/sh
 echo "$@" >> "{log}"

@@ -20,10 +20,10 @@ from redline.actions import outbox
 from redline.actions.models import WebhookDelivery
 from redline.actions.urlpolicy import UrlPolicy
 from redline.bank.db import Database
+from tests.support import REPO_ROOT
+from tests.support.receiver import read_records
 
-from .receiver import read_records
-
-RECEIVER = Path(__file__).with_name("receiver.py")
+RECEIVER = REPO_ROOT / "tests" / "support" / "receiver.py"
 REDLINE = Path(sys.executable).parent / "redline"
 EVENTS = 40
 

@@ -10,8 +10,7 @@ from pathlib import Path
 from redline.actions.client import WebhookClient
 from redline.actions.signing import new_secret, signature_headers, verify
 from redline.actions.urlpolicy import UrlPolicy
-
-from .receiver import Receiver
+from tests.support.receiver import Receiver
 
 LOOPBACK_OK = UrlPolicy(allow_loopback=True)
 

@@ -18,8 +18,7 @@ from redline.actions.urlpolicy import UrlPolicy
 from redline.actions.worker import DeliveryWorker, WorkerConfig
 from redline.bank.db import Database
 from redline.bank.models import Partner, utcnow
-
-from .receiver import Receiver
+from tests.support.receiver import Receiver
 
 LOOPBACK = UrlPolicy(allow_loopback=True)
 

@@ -9,27 +9,15 @@ from fastapi.testclient import TestClient
 
 from redline.api.app import create_app
 from redline.api.middleware import CONTENT_SECURITY_POLICY
-from tests.api.conftest import ATTESTATION, Api, make_settings, wait_until
+from tests.support import ATTESTATION, wait_until
+from tests.support.apps import Api, make_settings, match
+from tests.support.media import flip
 
 PROBLEM = "application/problem+json"
 
 
 def pdq() -> str:
     return secrets.token_hex(32)
-
-
-def flip(value: str, bits: int) -> str:
-    """``value`` with its first ``bits`` bits inverted (a near-duplicate at distance ``bits``)."""
-    number = int(value, 16) ^ (((1 << bits) - 1) << (256 - bits))
-    return f"{number:064x}"
-
-
-def match(api: Api, key: dict[str, str], *hashes: tuple[str, str]) -> list[list[dict[str, object]]]:
-    response = api.client.post(
-        "/v1/match", headers=key, json={"hashes": [{"type": t, "value": v} for t, v in hashes]}
-    )
-    assert response.status_code == 200, response.text
-    return [r["matches"] for r in response.json()["results"]]
 
 
 def test_survivor_case_matches_live_and_withdrawal_stops_it(api: Api) -> None:

@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from tests.api.conftest import Api
+from tests.support.apps import Api
 
 PUBLIC, CASE = "public", "case"
 SCOPES = ("submit", "match", "feed", "review", "admin", "audit")

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import secrets
 
-from tests.api.conftest import Api, wait_until
-from tests.api.test_api import flip, match
+from tests.support import wait_until
+from tests.support.apps import Api, match
+from tests.support.media import flip
 
 
 def picture(item: int) -> tuple[list[dict[str, object]], dict[str, str]]:

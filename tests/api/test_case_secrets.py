@@ -17,7 +17,8 @@ from fastapi.testclient import TestClient
 from redline.api.app import create_app
 from redline.bank import secrets as case_secrets
 from redline.bank.models import Case
-from tests.api.conftest import ATTESTATION, Api, make_settings
+from tests.support import ATTESTATION
+from tests.support.apps import Api, make_settings
 
 GROUPED = re.compile(r"^[0-9A-HJKMNP-TV-Z]{4}(-[0-9A-HJKMNP-TV-Z]{4}){5}$")
 

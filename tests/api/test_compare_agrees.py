@@ -13,9 +13,9 @@ from typer.testing import CliRunner
 
 from redline.cli.main import app
 from redline.signals import hash_image, robust
-from tests.api.conftest import Api, wait_until
-from tests.api.test_api import match
-from tests.api.test_robust_api import PHOTO, photo_copies, png, region
+from tests.support import wait_until
+from tests.support.apps import Api, match
+from tests.support.media import PHOTO, photo_copies, png, region
 
 pytestmark = pytest.mark.shared
 

@@ -9,7 +9,7 @@ from typing import Any
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 
-from tests.api.conftest import Api
+from tests.support.apps import Api
 
 EXAMPLES_PER_OPERATION = 4
 

@@ -11,8 +11,8 @@ from fastapi.testclient import TestClient
 
 from redline.api.app import create_app
 from redline.help_services import DEFAULT_SERVICES, HelpServicesError
-from tests.api.conftest import make_settings
-from tests.web.test_catalogs import LANGUAGES
+from tests.support.apps import make_settings
+from tests.support.locales import LANGUAGES
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # no database involved
 

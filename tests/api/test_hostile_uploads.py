@@ -19,7 +19,7 @@ from PIL import Image
 
 from redline.bank import service
 from redline.bank.db import Database
-from tests.api.server import Server
+from tests.support.server import Server
 
 pytestmark = pytest.mark.slow
 MiB = 1024 * 1024

@@ -15,8 +15,7 @@ import pytest
 
 from redline.bank import grants
 from redline.bank.db import Database
-from tests.api.conftest import Api
-from tests.api.test_api import match
+from tests.support.apps import Api, match
 
 PROBLEM = "application/problem+json"
 REDLINE = Path(sys.executable).parent / "redline"

@@ -2,33 +2,15 @@
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
-import numpy as np
 from fastapi.testclient import TestClient
-from PIL import Image
 
 from redline.api.app import create_app
 from redline.signals import hash_file
-from tests.api.conftest import Api, make_settings, wait_until
-
-
-def neutral_png(seed: int = 3) -> bytes:
-    """A smooth synthetic pattern (no people): enough structure for a high-quality PDQ hash."""
-    rng = np.random.default_rng(seed)
-    y, x = np.mgrid[0:256, 0:256] / 256.0
-    image = np.stack(
-        [np.sin(x * 9 + rng.random() * 6), np.cos(y * 7 + rng.random() * 6), np.sin((x + y) * 5)], -1
-    )
-    buffer = io.BytesIO()
-    Image.fromarray(((image + 1) * 127).astype(np.uint8)).save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
-def uploads_left(api: Api) -> list[Path]:
-    folder = api.settings.data_dir / "uploads"
-    return list(folder.iterdir()) if folder.exists() else []
+from tests.support import wait_until
+from tests.support.apps import Api, make_settings, uploads_left
+from tests.support.media import neutral_png
 
 
 def test_file_matches_and_is_not_kept(api: Api, tmp_path: Path) -> None:

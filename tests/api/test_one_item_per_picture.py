@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import io
 from typing import Any
 
@@ -11,14 +10,12 @@ import numpy as np
 from PIL import Image
 from sqlalchemy import func, select
 
-from redline.actions import outbox
 from redline.actions.models import MatchLogEntry, WebhookEvent
-from redline.actions.urlpolicy import UrlPolicy
 from redline.match.service import Query
 from redline.review.models import ReviewItem
-from redline.signals import robust
-from tests.api.conftest import Api, wait_until
-from tests.api.test_match_file import neutral_png
+from tests.support import wait_until
+from tests.support.apps import Api, subscribe
+from tests.support.media import neutral_png, picture_hashes
 
 
 def rings_png() -> bytes:
@@ -29,25 +26,6 @@ def rings_png() -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(((image + 1) * 127).astype(np.uint8)).save(buffer, format="PNG")
     return buffer.getvalue()
-
-
-def subscribe(api: Api) -> None:
-    """An endpoint for every event, so that events are kept in the outbox (it is never reached)."""
-    with api.db.write() as s:
-        policy = UrlPolicy(allow_loopback=True)
-        outbox.register_endpoint(s, url="http://127.0.0.1:9/h", policy=policy, actor="t")
-
-
-def picture_hashes(image: bytes, item: int) -> list[dict[str, Any]]:
-    """What the portal stores for one picture: md5, sha256, pdq and its pdq_region crops, with ``item``."""
-    pixels = np.asarray(Image.open(io.BytesIO(image)).convert("RGB"))
-    plain, *regions = robust.entry_hashes(pixels)
-    return [
-        {"type": "md5", "value": hashlib.md5(image).hexdigest(), "item": item},
-        {"type": "sha256", "value": hashlib.sha256(image).hexdigest(), "item": item},
-        {"type": "pdq", "value": plain.hex, "quality": plain.quality, "item": item},
-        *({"type": "pdq_region", "value": r.hex, "quality": r.quality, "item": item} for r in regions),
-    ]
 
 
 def indexed(api: Api, pdq: str) -> None:

@@ -3,32 +3,24 @@ own threshold, and derived server-side from uploads to ``/v1/match/file`` (docs/
 
 from __future__ import annotations
 
-import io
 import secrets
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-from PIL import Image, ImageOps
+from PIL import Image
 
 from redline.api.file_match import best_per_case, hash_upload
 from redline.config import Settings
 from redline.signals import hash_image, robust
 from redline.signals.budget import DecodeBudget
-from tests.api.conftest import ATTESTATION, Api, wait_until
-from tests.api.test_api import flip, match
-from tests.api.test_match_file import neutral_png, uploads_left
+from tests.support import ATTESTATION, wait_until
+from tests.support.apps import Api, match, uploads_left
+from tests.support.media import flip, neutral_png, photo_copies, png, region
 
 PROBLEM = "application/problem+json"
-PHOTO = "photos/bsds500/test/100007.jpg"
 BUDGET = DecodeBudget(1 << 30, wait_s=0)
-
-
-def region(value: str, quality: int = 90) -> dict[str, Any]:
-    return {"type": "pdq_region", "value": value, "quality": quality}
-
-
 def test_a_query_allowance_widens_only_that_query(api: Api) -> None:
     from redline.match.service import Query
 
@@ -119,22 +111,6 @@ def test_best_per_case_reports_each_case_once_under_its_closest_hash() -> None:
     # A case the upload's plain hashes already matched gets no second item.
     kept = best_per_case([[a1, b1], [d3]], already=[[Hit(7, 3, "c1")]])
     assert [(position, [h.entry_id for h in hits]) for position, hits in kept] == [(0, [2])]
-
-
-def photo_copies(corpus: Path) -> tuple[Image.Image, dict[str, Image.Image]]:
-    photo = Image.open(corpus / PHOTO).convert("RGB")
-    w, h = photo.size
-    inner = photo.crop((round(0.05 * w), round(0.05 * h), w - round(0.05 * w), h - round(0.05 * h)))
-    return photo, {
-        "cropped and framed": ImageOps.expand(inner, border=round(0.15 * w), fill=(30, 30, 30)),
-        "cropped off-centre": photo.crop((round(0.08 * w), round(0.08 * h), w, h)),
-    }
-
-
-def png(image: Image.Image) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    return buffer.getvalue()
 
 
 @pytest.mark.shared

@@ -12,8 +12,8 @@ import pytest
 
 from redline.bank import service
 from redline.bank.db import Database
-from tests.api.conftest import ATTESTATION
-from tests.api.server import Server
+from tests.support import ATTESTATION
+from tests.support.server import Server
 
 pytestmark = pytest.mark.slow
 

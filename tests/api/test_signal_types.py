@@ -18,8 +18,9 @@ from redline.cli.protect import hashes_of
 from redline.config import Settings
 from redline.signals import hash_file
 from redline.signals.types import SIGNAL_TYPES, DerivedHash, SignalType
-from tests.api.conftest import ATTESTATION, Api, make_settings, wait_until
-from tests.api.test_match_file import neutral_png
+from tests.support import ATTESTATION, wait_until
+from tests.support.apps import Api, make_settings
+from tests.support.media import neutral_png
 
 if TYPE_CHECKING:
     from redline.signals.types import FileSignals

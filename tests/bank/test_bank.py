@@ -19,6 +19,7 @@ from redline.bank.db import Database
 from redline.bank.importing import parse_hashes
 from redline.bank.models import AuditEvent, Base, Case, Change, Entry
 from redline.bank.secrets import ContactCipher
+from tests.support import ATTESTATION
 
 PDQ = "f" * 64
 
@@ -37,7 +38,7 @@ def _submit(
             s,
             bank_name="survivors",
             hashes=hashes,
-            attestation={"subject": "self", "adult": True, "non_consensual": True},
+            attestation=ATTESTATION,
             cipher=cipher,
             **kw,  # type: ignore[arg-type]
         )

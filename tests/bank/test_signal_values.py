@@ -19,7 +19,8 @@ from redline.bank.db import Database
 from redline.bank.models import Change, Entry
 from redline.bank.secrets import ContactCipher
 from redline.signals.types import MAX_VALUE_CHARS, SIGNAL_TYPES, SignalRegistry, SignalType
-from tests.api.conftest import ATTESTATION, make_settings, wait_until
+from tests.support import ATTESTATION, wait_until
+from tests.support.apps import make_settings
 
 
 class PhotoDnaLike(SignalType):

@@ -19,6 +19,7 @@ from redline.bank.db import Database
 from redline.bank.models import AuditEvent, Case, Change, Entry
 from redline.bank.secrets import ContactCipher
 from redline.bank.status import change_status
+from tests.support import ATTESTATION
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "redline"
 
@@ -31,7 +32,7 @@ def setup(db: Database, cipher: ContactCipher) -> list[int]:
             s,
             bank_name="survivors",
             hashes=[service.normalize_hash("md5", "a" * 32), service.normalize_hash("md5", "b" * 32)],
-            attestation={"subject": "self", "adult": True, "non_consensual": True},
+            attestation=ATTESTATION,
             cipher=cipher,
         )
     return new.entry_ids

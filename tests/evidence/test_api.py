@@ -19,8 +19,8 @@ from redline.evidence.note import SignerKey, VerifierKey, open_note, sign
 from redline.evidence.rows import canonical_bytes
 from redline.evidence.verify import verify_bundle
 from redline.evidence.witness import trust_log
-from tests.api.conftest import Api
 from tests.support import wait_until
+from tests.support.apps import Api
 
 PDQ = "f" * 64
 NEAR = "0" * 5 + "f" * 59  # 20 bits away: a "review" match
@@ -210,8 +210,8 @@ def test_checkpoints_are_published_on_their_own_at_the_interval(database_url: st
     from fastapi.testclient import TestClient
 
     from redline.api.app import create_app
-    from tests.api.conftest import ATTESTATION, make_settings
-    from tests.support import wait_until
+    from tests.support import ATTESTATION, wait_until
+    from tests.support.apps import make_settings
 
     app = create_app(make_settings(database_url, tmp_path / "data", tlog_checkpoint_interval_s=0.2))
     with TestClient(app) as client:

@@ -18,7 +18,7 @@ from redline.evidence.merkle import MemoryTree, leaf_hash
 from redline.evidence.note import SignerKey
 from redline.evidence.rows import AUDIT_COLUMNS, canonical_bytes
 from redline.evidence.verify import verify_export
-from tests.evidence.support import guards_off, rewrite_history
+from tests.support.bank import guards_off, rewrite_history
 
 ROWS = 12
 

@@ -22,9 +22,9 @@ from redline.bank.models import AuditEvent
 from redline.evidence.checkpoint import Checkpoint
 from redline.evidence.note import VerifierKey, open_note
 from redline.evidence.verify import verify_export
-from tests.api.conftest import ATTESTATION
-from tests.api.server import REDLINE, Server
-from tests.evidence.support import rewrite_history
+from tests.support import ATTESTATION
+from tests.support.bank import rewrite_history
+from tests.support.server import REDLINE, Server
 
 pytestmark = pytest.mark.slow
 

@@ -27,11 +27,12 @@ from redline.actions.models import MatchLogEntry
 from redline.bank.db import Database
 from redline.bank.models import Bank, Entry, MatchEvent
 from redline.review.models import ReviewItem
-from tests.api.server import Server
-from tests.interop.helpers import FAKE_MP4, checkerboard, file_server, new_key
-from tests.support import wait_until
+from tests.support import ATTESTATION, wait_until
+from tests.support.bank import new_key
+from tests.support.loopback import file_server
+from tests.support.media import FAKE_MP4, checkerboard
+from tests.support.server import Server
 
-ATTESTATION = {"subject": "self", "adult": True, "non_consensual": True}
 BANK = "COOP_E7D0FA3B1C2_TEST_BANK"
 REDLINE = str(Path(sys.executable).parent / "redline")
 JPEG_A, JPEG_B = checkerboard(16), checkerboard(8)

@@ -30,11 +30,10 @@ from redline.bank.models import Entry
 from redline.interop.models import StopnciiPull
 from redline.interop.pull import pull
 from redline.interop.stopncii import Cursor
-from tests.api.server import Server
-from tests.interop.helpers import new_key
-from tests.support import wait_until
+from tests.support import ATTESTATION, wait_until
+from tests.support.bank import new_key
+from tests.support.server import Server
 
-ATTESTATION = {"subject": "self", "adult": True, "non_consensual": True}
 REDLINE = str(Path(sys.executable).parent / "redline")
 PDQ_A, PDQ_B, PDQ_NEW = "a" * 63 + "1", "b" * 63 + "2", "c" * 63 + "3"
 MD5_A, SHA_A = "d" * 32, "e" * 64

@@ -20,9 +20,8 @@ from redline.bank.secrets import ContactCipher
 from redline.index import codes_from_hex
 from redline.match.service import Matcher, Query
 from redline.match.snapshots import SnapshotPolicy, SnapshotStore, WriterLock
-from tests.api.conftest import ATTESTATION
-from tests.api.server import Server
-from tests.support import wait_until
+from tests.support import ATTESTATION, wait_until
+from tests.support.server import Server
 
 MIN_QUALITY = 50
 

@@ -20,8 +20,8 @@ from redline.bank.service import Conflict, set_entry_status
 from redline.match.service import Matcher, Query
 from redline.review import queue
 from redline.review.models import ReviewItem
-
-from .helpers import api_key, submit
+from tests.support import ATTESTATION
+from tests.support.bank import api_key, submit
 
 PDQ = "f" * 64
 PDQ_20_AWAY = "0" * 5 + "f" * 59  # 20 bits differ
@@ -186,7 +186,7 @@ def test_quarantine_covers_the_other_hashes_of_the_same_picture(db: Database, ci
                 service.normalize_hash("pdq", PDQ_20_AWAY, 90, item=1),
                 service.normalize_hash("md5", "b" * 32, item=1),
             ],
-            attestation={"subject": "self", "adult": True, "non_consensual": True},
+            attestation=ATTESTATION,
             cipher=cipher,
         )
     picture, other = new.entry_ids[:4], new.entry_ids[4:]

@@ -17,10 +17,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.api.server import free_port
-from tests.conftest import require
-from tests.scan.conftest import Hub, pattern_png, run_scan
-from tests.support import wait_until
+from tests.support import require, wait_until
+from tests.support.scan import Hub, pattern_png, run_scan
+from tests.support.server import free_port
 
 RAY = Path(sys.executable).parent / "ray"
 

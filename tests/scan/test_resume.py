@@ -14,8 +14,8 @@ from pathlib import Path
 from sqlalchemy import select
 
 from redline.actions.models import MatchLogEntry
-from tests.scan.conftest import Hub, pattern_png, run_scan, scan_command, scan_env
 from tests.support import wait_until
+from tests.support.scan import Hub, pattern_png, run_scan, scan_command, scan_env
 
 FILES = 24
 BATCH = 2

@@ -13,8 +13,8 @@ from sqlalchemy import select
 
 from redline.actions.models import MatchLogEntry, WebhookEvent
 from redline.review.models import ReviewItem
-from tests.api.test_robust_api import PHOTO, photo_copies
-from tests.scan.conftest import Hub, pattern_png, run_scan
+from tests.support.media import PHOTO, photo_copies
+from tests.support.scan import Hub, pattern_png, run_scan
 
 
 def edited_copy(photo: Path) -> bytes:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from tests.signals.signal_helpers import encode
+from tests.support.media import encode
 
 
 @pytest.fixture(scope="session")

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from redline.cli.main import app
 from redline.signals import hash_image
-from tests.signals.signal_helpers import encode
+from tests.support.media import encode
 
 pytestmark = pytest.mark.shared
 

@@ -22,7 +22,7 @@ from redline.signals.decode import decode_for_pdq
 from redline.signals.image import DIHEDRAL_NAMES, pdq_of_pixels
 from redline.signals.limits import SignalLimits
 from redline.signals.sniff import sniff
-from tests.signals.signal_helpers import pdq_distance
+from tests.support.media import pdq_distance
 
 pytestmark = pytest.mark.shared
 

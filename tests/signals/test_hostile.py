@@ -13,7 +13,7 @@ from PIL import Image
 
 from redline.signals import ERROR_CODES, SignalError, hash_file, hash_image
 from redline.signals.limits import SignalLimits
-from tests.signals.signal_helpers import encode
+from tests.support.media import encode
 
 pytestmark = pytest.mark.shared  # seeds and fixtures come from ../shared/corpus
 

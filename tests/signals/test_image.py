@@ -11,7 +11,7 @@ from PIL import Image
 
 from redline.signals import DIHEDRAL_NAMES, hash_file, hash_image
 from redline.signals.limits import SignalLimits
-from tests.signals.signal_helpers import encode, pdq_distance
+from tests.support.media import encode, pdq_distance
 
 pytestmark = pytest.mark.shared
 

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from redline.signals import SignalError, VideoFrame, VideoSignals, compare_videos, hash_file, hash_video
 from redline.signals.limits import SignalLimits
-from tests.signals.signal_helpers import pdq_distance
+from tests.support.media import pdq_distance
 
 pytestmark = pytest.mark.shared
 

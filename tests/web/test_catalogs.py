@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from typing import get_args
 
@@ -12,14 +11,9 @@ from redline.bank.models import ENTRY_STATUSES
 from redline.review.case_report import OUTCOMES, ItemKind
 from redline.signals.types import SIGNAL_TYPES, PdqSignal
 from redline.web import STATIC_DIR
+from tests.support.locales import LANGUAGES, catalog
 
-LANGUAGES = ["en", "zh-Hant-HK", "zh-Hans"]
 DYNAMIC_PREFIXES = ("files.problem.", "status.", "case.item.", "case.itemStatus.", "case.reported.")
-
-
-def catalog(lang: str) -> dict[str, str]:
-    data: dict[str, str] = json.loads((STATIC_DIR / "locales" / f"{lang}.json").read_text("utf-8"))
-    return data
 
 
 def keys_used() -> set[str]:

@@ -19,10 +19,8 @@ import pdqhash
 import pytest
 from PIL import Image, ImageOps
 
-from redline.signals import hash_image, robust
-from redline.signals.decode import FULL_SIZE
-from redline.signals.limits import SignalLimits
-from tests.web.conftest import serve_static
+from tests.support.loopback import serve_static
+from tests.support.media import stored_reference
 
 pytestmark = [pytest.mark.browser, pytest.mark.shared, pytest.mark.slow]
 
@@ -113,14 +111,6 @@ def test_dihedral_variants_match_cpp_reference(chromium: Any, corpus: Path) -> N
 #: 481x321 JPEG) differs by 2 bits: a floating-point rounding difference, not a different crop (a crop one
 #: pixel off moves a hash by ~8 bits or more). The bank matches within 45 bits, so 2 bits are harmless;
 #: a change in either recipe (another box, order or label) shows up as many hashes at large distances.
-
-
-def stored_reference(path: Path) -> list[robust.RegionHash]:
-    """What the bank stores for ``path`` by Python's recipe: full-size decode (EXIF orientation applied,
-    transparency on white), then ``robust.entry_hashes``."""
-    pixels = hash_image(path, SignalLimits(jpeg_draft=False), upright_side=FULL_SIZE).upright
-    assert pixels is not None
-    return robust.entry_hashes(pixels)
 
 
 def test_region_hashes_match_python(chromium: Any, corpus: Path) -> None:

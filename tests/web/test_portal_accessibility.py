@@ -9,8 +9,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.web.test_portal_e2e import ATTESTATIONS, media_files, open_portal
-from tests.web.test_portal_first_contact import new_case, open_case
+from tests.support.portal import ATTESTATIONS, media_files, new_case, open_case, open_portal
 
 pytestmark = [
     pytest.mark.browser,

@@ -18,7 +18,8 @@ import sqlalchemy as sa
 from playwright.sync_api import Page, expect
 
 from redline.signals import hash_image, robust
-from tests.web.test_pdq_conformance import stored_reference
+from tests.support.media import stored_reference
+from tests.support.portal import ATTESTATIONS, media_files, open_portal
 
 pytestmark = [pytest.mark.browser, pytest.mark.shared, pytest.mark.slow]
 
@@ -36,18 +37,6 @@ BYTES_PER_HASH = 130
 #: What one file may send: a picture pdq, 35 pdq_region (robust matching), md5, sha256; a video md5, sha256.
 REGIONS_PER_PICTURE = 1 + len(robust.STORED_REGIONS)
 HASHES_PER_PICTURE, HASHES_PER_VIDEO = 3 + REGIONS_PER_PICTURE, 2
-ATTESTATIONS = ["attest-subject", "attest-non-consensual", "attest-adult"]
-
-
-def media_files(corpus: Path) -> list[Path]:
-    return [
-        corpus / "pdq-fixtures" / "bridge-mods" / "aaa-orig.jpg",  # 1600x1004 JPEG
-        next((corpus / "photos" / "kodak24").rglob("*.png")),  # lossless PNG
-        next((corpus / "photos" / "bsds500").rglob("*.jpg")),
-        corpus / "videos" / "clips" / "doc_medias" / "example2.mp4",
-    ]
-
-
 class Recorder:
     """Every request of the browser context (the page and its workers), with its body."""
 
@@ -56,11 +45,6 @@ class Recorder:
 
     def __call__(self, request: Any) -> None:
         self.requests.append((request.method, request.url, request.post_data_buffer or b""))
-
-
-def open_portal(page: Page, base: str, lang: str = "en") -> None:
-    page.goto(f"{base}/?lang={lang}")
-    expect(page.locator("body")).to_have_attribute("data-ready", "true")
 
 
 def choose_and_wait(page: Page, files: list[Path]) -> None:

@@ -6,7 +6,6 @@ message, the file control, the saved file's name)."""
 from __future__ import annotations
 
 import re
-import secrets
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,10 +17,10 @@ from playwright.sync_api import Page, expect
 
 from redline.bank import service
 from redline.bank.db import Database
-from tests.api.test_match_file import neutral_png
 from tests.support import wait_until
-from tests.web.test_catalogs import LANGUAGES, catalog
-from tests.web.test_portal_e2e import ATTESTATIONS, open_portal
+from tests.support.locales import LANGUAGES, catalog
+from tests.support.media import neutral_png
+from tests.support.portal import ATTESTATIONS, new_case, open_case, open_portal
 
 pytestmark = [
     pytest.mark.browser,
@@ -41,25 +40,6 @@ def pictures(folder: Path, count: int) -> list[Path]:
         path.write_bytes(neutral_png(seed + 11))
         paths.append(path)
     return paths
-
-
-def new_case(base: str) -> tuple[str, str]:
-    """A case made through the API (random hashes): (case number, secret)."""
-    body = {
-        "hashes": [{"type": "pdq", "value": secrets.token_hex(32), "quality": 90, "item": 0}],
-        "attestation": {"subject": "self", "adult": True, "non_consensual": True, "text_version": "t"},
-    }
-    created = httpx.post(f"{base}/v1/cases", json=body, timeout=10).json()
-    return created["case_id"], created["secret"]
-
-
-def open_case(page: Page, base: str, case: tuple[str, str], lang: str = "en") -> None:
-    page.goto(f"{base}/?lang={lang}#case")
-    expect(page.locator("body")).to_have_attribute("data-ready", "true")
-    page.get_by_test_id("case-lookup-id").fill(case[0])
-    page.get_by_test_id("case-lookup-secret").fill(case[1])
-    page.get_by_test_id("case-open").click()
-    expect(page.get_by_test_id("case-state")).not_to_be_empty()
 
 
 # ---------------------------------------------------------------------------------------------- quick exit

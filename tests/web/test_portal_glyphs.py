@@ -18,8 +18,8 @@ import pytest
 from playwright.sync_api import Page
 
 from tests.support import CHROMIUM_ARGS
-from tests.web.test_catalogs import LANGUAGES, catalog
-from tests.web.test_portal_e2e import open_portal
+from tests.support.locales import LANGUAGES, catalog
+from tests.support.portal import open_portal
 
 pytestmark = [
     pytest.mark.browser,

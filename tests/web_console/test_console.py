@@ -8,35 +8,18 @@ import json
 import re
 from pathlib import Path
 
-from fastapi.testclient import TestClient
 from PIL import Image
 from sqlalchemy import func, select
 
 from redline.actions.signing import verify
 from redline.bank import service
 from redline.bank.models import AuditEvent
-from tests.actions.receiver import Receiver
-
-from .conftest import ATTESTATION, PASSWORD, App, make_app, wait_until
+from tests.support import ATTESTATION, PASSWORD, wait_until
+from tests.support.apps import App, csrf, login, make_app
+from tests.support.receiver import Receiver
 
 PDQ = "f" * 64
 NEAR = "0" * 5 + "f" * 59  # 20 bits away: a "review" match
-
-
-def csrf(html: str) -> str:
-    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert found, html
-    return found.group(1)
-
-
-def login(client: TestClient, username: str, password: str = PASSWORD) -> str:
-    """Signs in; returns the CSRF token of the new session."""
-    form = client.get("/console/login")
-    response = client.post(
-        "/console/login", data={"username": username, "password": password, "csrf_token": csrf(form.text)}
-    )
-    assert response.status_code == 303 and response.headers["location"] == "/console/", response.text
-    return csrf(client.get("/console/").text)
 
 
 def png() -> bytes:

@@ -15,9 +15,9 @@ from PIL import Image
 from redline.bank import service
 from redline.bank.models import Entry
 from redline.review import accounts
-from tests.actions.receiver import Receiver
-
-from .conftest import ATTESTATION, PASSWORD, Live, wait_until
+from tests.support import ATTESTATION, PASSWORD, wait_until
+from tests.support.apps import Live
+from tests.support.receiver import Receiver
 
 PDQ = "f" * 64
 NEAR = "0" * 5 + "f" * 59

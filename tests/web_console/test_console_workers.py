@@ -10,9 +10,8 @@ import pytest
 
 from redline.bank.db import Database
 from redline.review import accounts
-from tests.api.server import Server
-
-from .conftest import PASSWORD
+from tests.support import PASSWORD
+from tests.support.server import Server
 
 pytestmark = pytest.mark.slow
 LIMIT = 4

@@ -10,12 +10,10 @@ from sqlalchemy import func, select
 
 from redline.actions.models import WebhookEvent
 from redline.match.service import Query
-from tests.actions.receiver import Receiver
-from tests.api.test_match_file import neutral_png
-from tests.api.test_one_item_per_picture import picture_hashes
-
-from .conftest import ATTESTATION, App, wait_until
-from .test_console import login
+from tests.support import ATTESTATION, wait_until
+from tests.support.apps import App, login
+from tests.support.media import neutral_png, picture_hashes
+from tests.support.receiver import Receiver
 
 
 def test_one_upload_of_one_picture_is_one_console_item_and_one_delivered_event(

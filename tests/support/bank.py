@@ -1,4 +1,4 @@
-"""What an operator with the database password can do to the logs: switch off the append-only guards."""
+"""Set-up steps on the bank's database: cases and API keys written directly, audit history rewritten."""
 
 from __future__ import annotations
 
@@ -7,7 +7,47 @@ from contextlib import contextmanager
 
 from sqlalchemy import text
 
+from redline.bank import service
 from redline.bank.db import Database
+from redline.bank.secrets import ContactCipher
+from tests.support import ATTESTATION
+
+
+def submit(db: Database, cipher: ContactCipher, hashes: list[tuple[str, str]]) -> list[int]:
+    with db.write() as s:
+        new = service.submit_case(
+            s,
+            bank_name="survivors",
+            hashes=[service.normalize_hash(t, v, 90 if t == "pdq" else None) for t, v in hashes],
+            attestation=ATTESTATION,
+            cipher=cipher,
+        )
+        return new.entry_ids
+
+
+def api_key(db: Database, partner: str = "platform-a") -> str:
+    with db.write() as s:
+        key, _ = service.create_api_key(s, name=partner, scopes=["match"], actor="test", partner=partner)
+        return key.id
+
+
+def new_key(database_url: str, *scopes: str, partner: str | None = None) -> str:
+    db = Database(database_url)
+    try:
+        with db.write() as session:
+            _, token = service.create_api_key(
+                session,
+                name=f"{partner or 'test'}-{'-'.join(scopes)}",
+                scopes=scopes,
+                actor="test",
+                partner=partner,
+            )
+        return token
+    finally:
+        db.dispose()
+
+
+# What an operator with the database password can do to the logs: switch off the append-only guards.
 
 
 @contextmanager
