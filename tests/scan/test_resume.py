@@ -55,7 +55,9 @@ def test_kill_9_of_a_worker_and_of_the_driver_then_a_rerun_reports_everything_on
         (root / f"post-{n:02d}.png").write_bytes(picture)
     report, state = tmp_path / "report.jsonl", tmp_path / "report.jsonl.scan-state"
     args = scan_command(root, hub, key, report, "--batch-size", str(BATCH), "--jobs", "1")
-    driver = subprocess.Popen(args, env=scan_env(key), start_new_session=True, stderr=subprocess.PIPE)
+    # Its progress goes to a file: an unread pipe would fill up and stall the driver mid-scan.
+    driver_log = (tmp_path / "driver.log").open("wb")
+    driver = subprocess.Popen(args, env=scan_env(key), start_new_session=True, stderr=driver_log)
     try:
         wait_until(lambda: finished_batches(state) >= 1, timeout=120, interval=0.05)
         [worker] = hashing_workers(driver.pid)
@@ -66,6 +68,7 @@ def test_kill_9_of_a_worker_and_of_the_driver_then_a_rerun_reports_everything_on
     finally:
         if driver.poll() is None:
             os.killpg(driver.pid, signal.SIGKILL)
+        driver_log.close()
     interrupted = finished_batches(state)
     assert 4 <= interrupted < FILES // BATCH
     assert not report.exists()  # the report is written when the scan finishes
