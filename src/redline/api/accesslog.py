@@ -12,36 +12,19 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
+
+from redline.api.middleware import ObservedRequests
 
 log = logging.getLogger("redline.access")
 #: Router tags of the routes whose callers are organisations with API keys: their address may be logged.
 ADDRESS_LOGGED_TAGS = frozenset({"platforms", "operators", "moderation"})
 
 
-class AccessLog:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = 500
-
-        async def record_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, record_status)
-        finally:
-            log.info("request %s", json.dumps(request_fields(scope, status, time.perf_counter() - started)))
+class AccessLog(ObservedRequests):
+    def observe(self, scope: Scope, status: int, seconds: float) -> None:
+        log.info("request %s", json.dumps(request_fields(scope, status, seconds)))
 
 
 def request_fields(scope: Scope, status: int, seconds: float) -> dict[str, object]:

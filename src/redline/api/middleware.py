@@ -124,12 +124,15 @@ async def _send_413(send: Send, limit: int) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-class RequestMetrics:
-    """Counts requests and their latency per route template (never per raw path: paths hold case ids)."""
+class ObservedRequests:
+    """Base of the middleware that records each HTTP request when it ends (its status and duration):
+    the metrics and the access log. Subclasses say what they record in :meth:`observe`."""
 
-    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+    def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self.metrics = metrics
+
+    def observe(self, scope: Scope, status: int, seconds: float) -> None:
+        raise NotImplementedError
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -147,6 +150,16 @@ class RequestMetrics:
         try:
             await self.app(scope, receive, record_status)
         finally:
-            route = scope.get("route")
-            template = getattr(route, "path", "unmatched")
-            self.metrics.observe_request(scope["method"], template, status, time.perf_counter() - started)
+            self.observe(scope, status, time.perf_counter() - started)
+
+
+class RequestMetrics(ObservedRequests):
+    """Counts requests and their latency per route template (never per raw path: paths hold case ids)."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        super().__init__(app)
+        self.metrics = metrics
+
+    def observe(self, scope: Scope, status: int, seconds: float) -> None:
+        template = getattr(scope.get("route"), "path", "unmatched")
+        self.metrics.observe_request(scope["method"], template, status, seconds)
