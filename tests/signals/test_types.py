@@ -1,0 +1,62 @@
+"""What each built-in signal type derives from a file's signals (stored by a survivor's device, queried by
+``/v1/match/file``), and its value format."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from redline.config import Settings
+from redline.signals import ImageSignals, VideoFrame, VideoSignals, hash_file
+from redline.signals.types import MAX_VIDEO_QUERIES, SIGNAL_TYPES, PdqSignal, signal_type
+from tests.api.test_match_file import neutral_png
+
+
+def video(frames: list[tuple[str, int]]) -> VideoSignals:
+    return VideoSignals(
+        size=1, md5="a" * 32, sha256="b" * 64, container="mp4", duration_s=1.0, fps=1.0,
+        frames=[VideoFrame(i, float(i), pdq, q) for i, (pdq, q) in enumerate(frames)],
+        usable_frames=0, distinct_frames=0,
+    )  # fmt: skip
+
+
+def derived(
+    kind_name: str, signals: ImageSignals | VideoSignals, stored: bool
+) -> list[tuple[str, int | None]]:
+    kind = signal_type(kind_name)
+    hashes = kind.stored_hashes(signals) if stored else kind.upload_queries(signals, 50)
+    return [(h.value, h.quality) for h in hashes]
+
+
+def test_a_video_is_looked_up_by_its_distinct_usable_frames_and_stored_by_its_digests() -> None:
+    one, two = "1" * 64, "2" * 64
+    clip = video([(one, 90), (one, 95), (two, 49), (two, 50)])
+    assert derived("pdq", clip, stored=False) == [(one, 90), (two, 50)]  # duplicates once, quality >= 50
+    assert derived("md5", clip, stored=False) == [("a" * 32, None)]
+    assert derived("pdq_region", clip, stored=False) == [] and derived("pdq", clip, stored=True) == []
+    stored = [h.type for kind in SIGNAL_TYPES.values() for h in kind.stored_hashes(clip)]
+    assert stored == ["md5", "sha256"]
+    many = video([(f"{i:064x}", 80) for i in range(MAX_VIDEO_QUERIES + 5)])
+    assert len(derived("pdq", many, stored=False)) == MAX_VIDEO_QUERIES
+
+
+def test_an_image_stores_region_hashes_only_with_its_pixels(tmp_path: Path) -> None:
+    path = tmp_path / "pattern.png"
+    path.write_bytes(neutral_png())
+    plain = hash_file(path, Settings(data_dir=tmp_path))
+    with_pixels = hash_file(path, Settings(data_dir=tmp_path), upright_side=1024)
+    assert isinstance(plain, ImageSignals) and plain.pdq_quality >= PdqSignal.min_quality
+    assert derived("pdq", plain, stored=True) == [(plain.pdq, plain.pdq_quality)]
+    assert derived("pdq_region", plain, stored=True) == []
+    regions = derived("pdq_region", with_pixels, stored=True)
+    assert regions[0] == (plain.pdq, plain.pdq_quality) and len(regions) > 1  # the whole picture, then crops
+    queries = signal_type("pdq_region").upload_queries(with_pixels, 50)
+    assert queries and queries[0].label == "full" and all((q.quality or 0) >= 50 for q in queries)
+
+
+@pytest.mark.parametrize(("name", "value"), [("pdq", "F" * 64), ("md5", " " + "A" * 32 + "\n")])
+def test_values_are_canonical_lowercase_hex(name: str, value: str) -> None:
+    assert signal_type(name).normalize(value) == value.strip().lower()
+    with pytest.raises(ValueError, match="hexadecimal"):
+        signal_type(name).normalize(value.strip()[:-1] + "g")
