@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from redline.config import Settings
 from redline.signals import ImageSignals, VideoFrame, VideoSignals, hash_file
+from redline.signals.limits import SignalLimits
 from redline.signals.types import MAX_VIDEO_QUERIES, SIGNAL_TYPES, PdqSignal, signal_type
-from tests.api.test_match_file import neutral_png
+from tests.support.media import neutral_png
 
 
 def video(frames: list[tuple[str, int]]) -> VideoSignals:
@@ -44,8 +44,8 @@ def test_a_video_is_looked_up_by_its_distinct_usable_frames_and_stored_by_its_di
 def test_an_image_stores_region_hashes_only_with_its_pixels(tmp_path: Path) -> None:
     path = tmp_path / "pattern.png"
     path.write_bytes(neutral_png())
-    plain = hash_file(path, Settings(data_dir=tmp_path))
-    with_pixels = hash_file(path, Settings(data_dir=tmp_path), upright_side=1024)
+    plain = hash_file(path, SignalLimits())
+    with_pixels = hash_file(path, SignalLimits(), upright_side=1024)
     assert isinstance(plain, ImageSignals) and plain.pdq_quality >= PdqSignal.min_quality
     assert derived("pdq", plain, stored=True) == [(plain.pdq, plain.pdq_quality)]
     assert derived("pdq_region", plain, stored=True) == []
