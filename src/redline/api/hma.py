@@ -36,7 +36,6 @@ from redline.interop import hma
 from redline.interop.fetch import FetchError, fetch_to_file
 from redline.match.service import Query as MatchQuery
 from redline.signals import SignalError, hash_file
-from redline.signals.budget import DecoderBusy
 from redline.signals.files import exact_digests_of_file, read_head
 from redline.signals.sniff import sniff
 
@@ -357,8 +356,6 @@ def hash_from_url(
         return message(exc.status, exc.message)
     except SignalError as exc:
         return message(400, exc.message)
-    except DecoderBusy as exc:
-        raise Problem("busy", str(exc), headers={"Retry-After": str(exc.retry_after)}) from None
 
 
 @router.post(
@@ -404,8 +401,6 @@ async def hash_from_upload(request: Request, caller: Matcher) -> JSONResponse:
             return JSONResponse(await run_in_threadpool(hma_signals, stored.path, found))
         except SignalError as exc:
             return message(400, exc.message)
-        except DecoderBusy as exc:
-            raise Problem("busy", str(exc), headers={"Retry-After": str(exc.retry_after)}) from None
 
 
 def lookup_signal(

@@ -49,7 +49,6 @@ from redline.match.service import Match
 from redline.match.service import Query as MatchQuery
 from redline.review.queue import review_states
 from redline.signals import SignalError
-from redline.signals.budget import DecoderBusy
 from redline.signals.types import signal_type
 
 log = logging.getLogger(__name__)
@@ -326,8 +325,6 @@ async def match_file(
             )
         except SignalError as exc:
             raise Problem(_signal_problem(exc.code), exc.message) from None
-        except DecoderBusy as exc:
-            raise Problem("busy", str(exc), headers={"Retry-After": str(exc.retry_after)}) from None
     hashes = file_queries(signals, found.settings.pdq_min_quality)
     hashes, results = await run_in_threadpool(
         match_upload, found, hashes, derived, caller, content_id, metadata

@@ -17,6 +17,7 @@ from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from redline.bank.service import BankError
+from redline.signals.budget import DecoderBusy
 
 log = logging.getLogger(__name__)
 PROBLEM_BASE = "https://redline.dev/problems/"
@@ -94,6 +95,12 @@ def install_problem_handlers(app: FastAPI) -> None:
         return problem_response(
             exc.code, exc.detail, instance=request.url.path, headers=exc.headers, **exc.extra
         )
+
+    @app.exception_handler(DecoderBusy)
+    async def _busy(request: Request, exc: DecoderBusy) -> JSONResponse:
+        # Any route that decodes an upload (/v1/match/file, HMA's /h/hash) answers the same 503.
+        headers = {"Retry-After": str(exc.retry_after)}
+        return problem_response("busy", str(exc), instance=request.url.path, headers=headers)
 
     @app.exception_handler(BankError)
     async def _bank(request: Request, exc: BankError) -> JSONResponse:
