@@ -31,6 +31,14 @@ def finished_batches(state: Path) -> int:
             return 0
 
 
+def driver_alive(driver: subprocess.Popen[bytes], tmp_path: Path) -> bool:
+    """True while the driver runs; a driver that stopped before it was killed fails the test with its log."""
+    if driver.poll() is not None:
+        log = (tmp_path / "driver.log").read_text(errors="replace")[-3000:]
+        raise AssertionError(f"the scan stopped by itself (exit {driver.returncode}):\n{log}")
+    return True
+
+
 def children(pid: int) -> list[int]:
     found = []
     for task in Path(f"/proc/{pid}/task").iterdir():
@@ -62,7 +70,7 @@ def test_kill_9_of_a_worker_and_of_the_driver_then_a_rerun_reports_everything_on
         wait_until(lambda: finished_batches(state) >= 1, timeout=120, interval=0.05)
         [worker] = hashing_workers(driver.pid)
         os.kill(worker, signal.SIGKILL)  # the pool breaks; the driver rebuilds it and goes on
-        wait_until(lambda: finished_batches(state) >= 4, timeout=120, interval=0.05)
+        wait_until(lambda: driver_alive(driver, tmp_path) and finished_batches(state) >= 4, timeout=120)
         os.killpg(driver.pid, signal.SIGKILL)
         driver.wait(timeout=10)
     finally:

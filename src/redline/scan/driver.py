@@ -83,6 +83,15 @@ def _hash_batches(
     in_flight: dict[Future[list[Hashed]], tuple[int, list[ScanItem], int]] = {}
     retry: list[tuple[int, list[ScanItem], int]] = []
     pool = _pool(job)
+
+    def rebuild() -> None:
+        # Every future of a broken pool fails: hash them all again in a new one.
+        nonlocal pool
+        retry.extend((n, items, tries + 1) for n, items, tries in in_flight.values())
+        in_flight.clear()
+        pool.shutdown(wait=False, cancel_futures=True)
+        pool = _pool(job)
+
     try:
         while True:
             while len(in_flight) < 2 * job.jobs:
@@ -91,16 +100,25 @@ def _hash_batches(
                     # surely the one to blame (the others in flight with it only shared its pool).
                     if in_flight:
                         break
-                    number, items, tries = retry.pop()
-                    in_flight[pool.submit(work, items)] = (number, items, tries)
-                    break
+                    batch = retry.pop()
                 else:
                     following = next(todo, None)
                     if following is None:
                         break
-                    number, items, tries = *following, 0
-                in_flight[pool.submit(work, items)] = (number, items, tries)
+                    batch = (*following, 0)
+                try:
+                    in_flight[pool.submit(work, batch[1])] = batch
+                except BrokenProcessPool:
+                    # A worker died after the last wait: the pool refuses new work before any of its
+                    # futures has failed. The refused batch was not to blame, so its tries stay as they were.
+                    retry.append(batch)
+                    rebuild()
+                    continue
+                if batch[2] > 0:
+                    break
             if not in_flight:
+                if retry:
+                    continue
                 return
             finished, _ = wait(in_flight, return_when=FIRST_COMPLETED)
             broken = False
@@ -117,11 +135,7 @@ def _hash_batches(
                     continue
                 yield number, items, hashed
             if broken:
-                # Every future of a broken pool fails: hash them all again in a new one.
-                retry += [(n, items, tries + 1) for n, items, tries in in_flight.values()]
-                in_flight.clear()
-                pool.shutdown(wait=False, cancel_futures=True)
-                pool = _pool(job)
+                rebuild()
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
 
