@@ -14,13 +14,16 @@ from __future__ import annotations
 
 import hashlib
 import io
+import math
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont, ImageOps
 
-from redline.eval.screenshot import phone_screenshot
+from redline.eval.screenshot import browser_screenshot, chat_screenshot, phone_screenshot
+from redline.signals.decode import BACKGROUND
 
 TransformFn = Callable[[Image.Image, random.Random], Image.Image]
 
@@ -153,6 +156,93 @@ def screenshot(img: Image.Image, rng: random.Random) -> Image.Image:
     return phone_screenshot(img, rng)
 
 
+def rotate_fit(degrees: float, fill: str) -> TransformFn:
+    """Rotate with the canvas enlarged to hold the whole picture (what phone editors and most apps do),
+    corners filled black, white or transparent. A transparent PNG reaches the hasher flattened onto the
+    decoder's background, so it is flattened the same way here."""
+
+    def apply(img: Image.Image, rng: random.Random) -> Image.Image:
+        if fill == "transparent":
+            rotated = img.convert("RGBA").rotate(
+                degrees, resample=Image.Resampling.BICUBIC, expand=True, fillcolor=(0, 0, 0, 0)
+            )
+            backdrop = Image.new("RGBA", rotated.size, (BACKGROUND, BACKGROUND, BACKGROUND, 255))
+            return Image.alpha_composite(backdrop, rotated).convert("RGB")
+        colour = (0, 0, 0) if fill == "black" else (255, 255, 255)
+        return img.rotate(degrees, resample=Image.Resampling.BICUBIC, expand=True, fillcolor=colour)
+
+    return apply
+
+
+def straighten(degrees: float) -> TransformFn:
+    """A "straighten" tool: rotate, then crop to the largest centred rectangle of the original aspect ratio
+    that holds no corner fill, and scale back to the original size."""
+
+    def apply(img: Image.Image, rng: random.Random) -> Image.Image:
+        w, h = img.size
+        a = math.radians(abs(degrees))
+        # The largest w' x h' (w'/h' = w/h) centred rectangle inside the w x h picture rotated by a.
+        scale = 1 / (math.cos(a) + math.sin(a) * max(w / h, h / w))
+        rotated = img.rotate(degrees, resample=Image.Resampling.BICUBIC, expand=False)
+        cw, ch = w * scale, h * scale
+        box = (round((w - cw) / 2), round((h - ch) / 2), round((w + cw) / 2), round((h + ch) / 2))
+        return rotated.crop(box).resize((w, h), Image.Resampling.LANCZOS)
+
+    return apply
+
+
+def _other_content(size: tuple[int, int], rng: random.Random) -> Image.Image:
+    """Smooth, photo-like content unrelated to the picture (a few random low-frequency waves in colour),
+    standing in for what an inpainting tool paints into the region."""
+    w, h = size
+    y, x = np.mgrid[0:h, 0:w].astype(np.float32)
+    channels = []
+    for _ in range(3):
+        total = np.zeros((h, w), np.float32)
+        for _ in range(4):
+            fx, fy = rng.uniform(0.5, 4) / max(w, 1), rng.uniform(0.5, 4) / max(h, 1)
+            total += np.sin(2 * math.pi * (fx * x + fy * y) + rng.uniform(0, 2 * math.pi))
+        channels.append(total)
+    pixels = (np.stack(channels, -1) / 4 + 1) * 127.5
+    return Image.fromarray(pixels.clip(0, 255).astype(np.uint8))
+
+
+def replace_part(area: float, fill: str) -> TransformFn:
+    """Part of the picture repainted, the rest untouched: a region of ``area`` of the picture in its lower
+    middle (where "undress" tools repaint clothing), filled with other content, a heavy blur or noise. This is
+    how an AI-made image derived from someone's public photo differs from its source."""
+
+    def apply(img: Image.Image, rng: random.Random) -> Image.Image:
+        w, h = img.size
+        # A region 1.2 times as wide (relative) as it is tall, reaching down to about the bottom edge.
+        rh = min(1.0, math.sqrt(area / 1.2))
+        rw = min(1.0, area / rh)
+        bw, bh = max(1, round(w * rw)), max(1, round(h * rh))
+        left = round((w - bw) * rng.uniform(0.4, 0.6))
+        top = h - bh - round((h - bh) * rng.uniform(0, 0.5))
+        box = (left, top, left + bw, top + bh)
+        if fill == "other":
+            patch = _other_content((bw, bh), rng)
+        elif fill == "blur":
+            patch = img.crop(box).filter(ImageFilter.GaussianBlur(radius=max(bw, bh) / 8))
+        else:
+            noise = np.random.default_rng(rng.randrange(2**32)).integers(0, 256, (bh, bw, 3), dtype=np.uint8)
+            patch = Image.fromarray(noise)
+        out = img.copy()
+        out.paste(patch, box[:2])
+        return out
+
+    return apply
+
+
+def chat_screen(img: Image.Image, rng: random.Random) -> Image.Image:
+    return chat_screenshot(img, rng)
+
+
+def browser_screen(img: Image.Image, rng: random.Random) -> Image.Image:
+    return browser_screenshot(img, rng)
+
+
 def chain(*fns: TransformFn) -> TransformFn:
     def apply(img: Image.Image, rng: random.Random) -> Image.Image:
         for fn in fns:
@@ -187,6 +277,31 @@ TRANSFORMS: tuple[Transform, ...] = (
     Transform("pad_20_blur+resize_0.5", "combination", chain(pad(0.20, "blur"), resize(0.5))),
     Transform("rotate_+4+crop_5", "combination", chain(rotate(4), crop(0.05))),
     Transform("mirror+stickers+jpeg_50", "combination", chain(mirror, stickers, jpeg(50))),
+    # Issue #15's edits: the canvas enlarged to fit a rotation, straightening, deep crops, part of the
+    # picture repainted, the picture inside a chat app or a desktop browser, and those with JPEG 50 / resize.
+    Transform("rotate_fit_+2_black", "rotate_fit", rotate_fit(2, "black")),
+    Transform("rotate_fit_-5_white", "rotate_fit", rotate_fit(-5, "white")),
+    Transform("rotate_fit_+10_transparent", "rotate_fit", rotate_fit(10, "transparent")),
+    Transform("rotate_fit_-10_black", "rotate_fit", rotate_fit(-10, "black")),
+    Transform("straighten_+2", "straighten", straighten(2)),
+    Transform("straighten_-5", "straighten", straighten(-5)),
+    Transform("straighten_+10", "straighten", straighten(10)),
+    Transform("crop_25", "crop_25", crop(0.25)),
+    Transform("crop_33", "crop_33", crop(0.33)),
+    Transform("replace_30_other", "replace_30", replace_part(0.30, "other")),
+    Transform("replace_30_blur", "replace_30", replace_part(0.30, "blur")),
+    Transform("replace_30_noise", "replace_30", replace_part(0.30, "noise")),
+    Transform("replace_50_other", "replace_50", replace_part(0.50, "other")),
+    Transform("replace_50_blur", "replace_50", replace_part(0.50, "blur")),
+    Transform("replace_50_noise", "replace_50", replace_part(0.50, "noise")),
+    Transform("screenshot_chat", "screenshot_app", chat_screen),
+    Transform("screenshot_browser", "screenshot_app", browser_screen),
+    Transform("rotate_fit_-5_white+jpeg_50", "combination_15", chain(rotate_fit(-5, "white"), jpeg(50))),
+    Transform("straighten_+5+resize_0.5", "combination_15", chain(straighten(5), resize(0.5))),
+    Transform("crop_25+jpeg_50", "combination_15", chain(crop(0.25), jpeg(50))),
+    Transform("replace_30_other+resize_0.5", "combination_15",
+              chain(replace_part(0.30, "other"), resize(0.5))),
+    Transform("screenshot_chat+jpeg_50", "combination_15", chain(chat_screen, jpeg(50))),
 )
 
 
