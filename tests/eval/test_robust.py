@@ -30,7 +30,9 @@ def photos(corpus: Path) -> list[harness.Photo]:
 
 def test_transforms_are_deterministic(photos: list[harness.Photo]) -> None:
     photo = photos[0]
-    for name in ("crop_5", "pad_20_solid", "stickers", "watermark", "screenshot"):
+    names = ("crop_5", "pad_20_solid", "stickers", "watermark", "screenshot", "rotate_fit_+10_transparent",
+             "straighten_-5", "replace_30_noise", "replace_50_other", "screenshot_chat", "screenshot_browser")
+    for name in names:
         a = apply_transform(transform_named(name), photo.id, photo.image)
         b = apply_transform(transform_named(name), photo.id, photo.image)
         assert a.tobytes() == b.tobytes(), name
@@ -38,6 +40,27 @@ def test_transforms_are_deterministic(photos: list[harness.Photo]) -> None:
     assert other.size != apply_transform(transform_named("crop_10"), photo.id, photo.image).size or (
         other.tobytes() != apply_transform(transform_named("crop_10"), photo.id, photo.image).tobytes()
     )
+
+
+def test_edits_of_issue_15_do_what_their_names_say(photos: list[harness.Photo]) -> None:
+    photo = photos[0]
+    original = np.asarray(photo.image, dtype=np.int16)
+    h, w = original.shape[:2]
+    for name, area in (("replace_30_noise", 0.30), ("replace_50_blur", 0.50)):
+        edited = np.asarray(apply_transform(transform_named(name), photo.id, photo.image), dtype=np.int16)
+        assert edited.shape == original.shape
+        changed = np.abs(edited - original).max(axis=2) > 0
+        rows, cols = np.nonzero(changed)
+        box_area = (rows.max() - rows.min() + 1) * (cols.max() - cols.min() + 1) / (w * h)
+        assert abs(box_area - area) < 0.02, (name, box_area)  # one box of about that share, nothing else
+        assert changed.mean() <= box_area + 1e-9
+    fitted = apply_transform(transform_named("rotate_fit_-10_black"), photo.id, photo.image)
+    assert fitted.width > photo.image.width and fitted.height > photo.image.height  # the canvas grew
+    assert fitted.getpixel((0, 0)) == (0, 0, 0)
+    straightened = apply_transform(transform_named("straighten_+10"), photo.id, photo.image)
+    assert straightened.size == photo.image.size
+    corners = [straightened.getpixel(c) for c in ((0, 0), (w - 1, 0), (0, h - 1), (w - 1, h - 1))]
+    assert (0, 0, 0) not in corners  # cropped inside the rotated picture: no fill left
 
 
 def test_stored_recipe_is_pinned(corpus: Path) -> None:
