@@ -17,7 +17,7 @@ from fastapi.responses import Response
 
 from redline import __version__
 from redline.actions.worker import DeliveryWorker, WorkerConfig
-from redline.api import evidence, hma, moderation, operator, platform, scan, stopncii, survivor
+from redline.api import evidence, hma, intake, moderation, operator, platform, scan, stopncii, survivor
 from redline.api.accesslog import AccessLog
 from redline.api.deps import Services, services
 from redline.api.help import help_router
@@ -34,6 +34,7 @@ from redline.config import Settings
 from redline.evidence.keys import log_signer
 from redline.evidence.log import TransparencyLog
 from redline.evidence.publisher import LogPublisher
+from redline.intake.cases import ensure_flagged_bank
 from redline.match.service import Matcher
 from redline.match.snapshots import SnapshotPolicy
 from redline.signals.budget import DecodeBudget
@@ -71,6 +72,7 @@ def create_app(settings: Settings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         with db.write() as session:
             service.ensure_bank(session, settings.survivor_bank, "system")
+            ensure_flagged_bank(session, settings.flagged_bank, settings.flagged_action)
         matcher.start()
         # Webhook deliveries: every process runs a worker; leases keep each delivery to one of them.
         webhooks = DeliveryWorker(db, WorkerConfig.from_settings(settings)).start()
@@ -96,6 +98,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.tlog = tlog
     install_problem_handlers(app)
     app.include_router(survivor.router)
+    app.include_router(intake.router)
     app.include_router(help_router(settings))
     app.include_router(platform.router)
     app.include_router(scan.router)
