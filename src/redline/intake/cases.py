@@ -109,10 +109,10 @@ def submit_flagged_case(
             opened = open_manifest(manifest)
             listed = manifest_sha256s(opened)
         except ManifestError as exc:
-            raise Invalid(str(exc)) from None
+            raise BankError(str(exc)) from None
         sent = {h.value for h in hashes if h.signal_type == "sha256"}
         if listed != sent:
-            raise Invalid("the manifest does not list the files whose hashes were sent")
+            raise BankError("the manifest does not list the files whose hashes were sent")
     known = known_items(session, hashes)
     bank = ensure_bank(session, bank_name, "system")
     case_id, secret = new_case_id(), new_case_secret()
@@ -152,7 +152,7 @@ def record_collection(session: Session, *, key_id: str, note: str) -> tuple[str,
         persons = opened.body["persons"]
         case_ids = sorted({str(p["case_id"]) for p in persons})
     except (ManifestError, KeyError, TypeError) as exc:
-        raise Invalid(f"not a collection manifest: {exc}") from None
+        raise BankError(f"not a collection manifest: {exc}") from None
     mine = set(session.scalars(select(Case.id).where(Case.id.in_(case_ids), Case.flagged_by == key_id)))
     if mine != set(case_ids):
         raise NotYours("the collection lists cases this key did not file")
