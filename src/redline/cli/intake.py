@@ -262,6 +262,10 @@ def _file_persons(
         except httpx.HTTPError as exc:
             report.note = f"not filed: could not reach the server ({type(exc).__name__}); run again"
             continue
+        if response.status_code in (401, 403):
+            refused = f"{response.status_code} {_detail(response)}"
+            typer.echo(f"error: the server refused your flag key ({refused})", err=True)
+            raise typer.Exit(2)
         if response.status_code != 201:
             report.note = f"not filed: the server refused ({response.status_code}) {_detail(response)}"
             continue
