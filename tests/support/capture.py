@@ -43,8 +43,9 @@ def recording_proxy(upstream: str) -> Iterator[tuple[str, Recorder]]:
             headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")}
             reply = client.request(self.command, self.path, content=body, headers=headers)
             self.send_response(reply.status_code)
+            hop = ("content-length", "transfer-encoding", "connection", "content-encoding")
             for name, value in reply.headers.items():
-                if name.lower() not in ("content-length", "transfer-encoding", "connection", "content-encoding"):
+                if name.lower() not in hop:
                     self.send_header(name, value)
             self.send_header("Content-Length", str(len(reply.content)))
             self.end_headers()
