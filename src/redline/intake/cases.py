@@ -17,7 +17,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
+from sqlalchemy import case as sql_case
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -37,6 +39,7 @@ from redline.intake.manifest import (
     manifest_sha256s,
     open_manifest,
 )
+from redline.review.models import EntryReviewState
 
 #: Recorded with every third-party case: what the flagger's key stands for (the operator issued it).
 FLAGGED_ATTESTATION = {
@@ -201,18 +204,38 @@ def withdraw_on_request(session: Session, case_id: str, *, actor: str, reason: s
     return withdraw_case(session, case, actor=actor, reason=f"on request: {reason.strip()}")
 
 
-def rejections_by_flagger(session: Session) -> dict[str, tuple[int, int]]:
-    """Per flagger key: (entries filed, entries quarantined by review) — the abuse signal the operator
-    watches (a flagger filing ordinary photos sees them rejected and quarantined)."""
-    rows = session.execute(
-        select(Entry.origin, Entry.status, func.count())
-        .where(Entry.origin.like("flag:%"))
-        .group_by(Entry.origin, Entry.status)
-    ).all()
-    counts: dict[str, list[int]] = {}
-    for origin, status, n in rows:
-        pair = counts.setdefault(origin.split(":", 1)[1], [0, 0])
-        pair[0] += int(n)
-        if status == "quarantined":
-            pair[1] += int(n)
-    return {k: (v[0], v[1]) for k, v in counts.items()}
+@dataclass(frozen=True)
+class FlaggerRecord:
+    """What one flag key filed and what reviewers made of it: the abuse signal the operator watches (a
+    flagger who files someone's ordinary photos sees them rejected, then quarantined, by the review loop)."""
+
+    key_id: str
+    cases: int
+    pictures: int
+    #: Pictures at least one reviewer judged "not intimate-image abuse".
+    rejected: int
+    #: Pictures quarantined (by rejections or by the operator).
+    quarantined: int
+
+
+def flagger_records(session: Session, key_id: str | None = None) -> list[FlaggerRecord]:
+    query = (
+        select(
+            Entry.origin,
+            Entry.case_id,
+            Entry.item,
+            func.max(EntryReviewState.rejected),
+            func.max(sql_case((Entry.status == "quarantined", 1), else_=0)),
+        )
+        .outerjoin(EntryReviewState, EntryReviewState.entry_id == Entry.id)
+        .where(Entry.origin.like("flag:%") if key_id is None else Entry.origin == flagger_origin(key_id))
+        .group_by(Entry.origin, Entry.case_id, Entry.item)
+    )
+    counts: dict[str, list[Any]] = {}
+    for origin, case_id, _item, rejected, quarantined in session.execute(query):
+        row = counts.setdefault(origin.split(":", 1)[1], [set(), 0, 0, 0])
+        row[0].add(case_id)
+        row[1] += 1
+        row[2] += int((rejected or 0) > 0)
+        row[3] += int(quarantined or 0)
+    return [FlaggerRecord(k, len(v[0]), v[1], v[2], v[3]) for k, v in sorted(counts.items())]
