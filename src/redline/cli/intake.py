@@ -359,8 +359,24 @@ def withdraw_on_request(
     typer.echo(f"withdrew {count} hashes of {case_id}")
 
 
+def flaggers() -> None:
+    """Operator: each flag key's third-party cases and what reviewers made of them (rejected, quarantined)."""
+    from redline.cli.service import _database
+    from redline.intake.cases import flagger_records
+
+    with _database().read() as session:
+        records = flagger_records(session)
+    if not records:
+        typer.echo("no third-party cases yet")
+        return
+    typer.echo("key\tcases\tpictures\trejected\tquarantined")
+    for r in records:
+        typer.echo(f"{r.key_id}\t{r.cases}\t{r.pictures}\t{r.rejected}\t{r.quarantined}")
+
+
 def register(app: typer.Typer) -> None:
     app.command("intake")(intake)
     cases_app = typer.Typer(help="Third-party cases (operator).", no_args_is_help=True)
     cases_app.command("withdraw")(withdraw_on_request)
+    cases_app.command("flaggers")(flaggers)
     app.add_typer(cases_app, name="cases")
