@@ -82,6 +82,7 @@ def run_intake(hub: Hub, server: str, root: Path, out: Path, *extra: str) -> str
 def test_intake_sends_only_hashes_and_one_case_per_person(hub: Hub, tmp_path: Path) -> None:
     root = tmp_path / "Collection of Chan"
     make_collection(root)
+    (root / "Chan Tai Man loose.jpg").write_bytes(distinct_picture(999, "JPEG"))  # in no person's folder
     out = tmp_path / "private"
     with recording_proxy(hub.url) as (proxy, recorder):
         output = run_intake(hub, proxy, root, out)
@@ -91,6 +92,8 @@ def test_intake_sends_only_hashes_and_one_case_per_person(hub: Hub, tmp_path: Pa
     assert hashlib.sha256(some_picture).hexdigest().encode() in sent
     assert _leaked(sent, _names(root)) == []
     assert b"person-00" not in sent  # not even the sheets' neutral labels
+    assert "1 files directly in the collection folder are in no person's folder" in output
+    assert hashlib.sha256(distinct_picture(999, "JPEG")).hexdigest().encode() not in sent
     # One sheet per person, each with its own case and secret, in three languages.
     sheets = sorted((out / "sheets").glob("*.html"))
     assert len(sheets) == 3

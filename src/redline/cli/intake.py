@@ -129,12 +129,16 @@ def intake(
             typer.echo(f"wrote {count} persons to {write_mapping}; edit it, then run with --mapping")
             return
         persons = plan(folder, read_mapping(mapping) if mapping is not None else None)
+        loose = [p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")]
     except (PlanError, OSError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     if not key or not server:
         typer.echo("error: give --server and your flag key (--key or REDLINE_FLAG_KEY)", err=True)
         raise typer.Exit(2)
+    if loose and mapping is None:
+        typer.echo(f"note: {len(loose)} files directly in the collection folder are in no person's folder: "
+                   "not taken in (move them, or use --mapping)")  # fmt: skip
     typer.echo(FLAG_STATEMENT)
     if not yes and not typer.confirm("Do you confirm all three?", default=False):
         typer.echo("Nothing was sent.")
