@@ -82,6 +82,8 @@ def _hash_one(path: Path, rel: str) -> FileOutcome:
         return FileOutcome(rel, "failed", exc.code, exc.message, None)
     except OSError as exc:
         return FileOutcome(rel, "failed", "unreadable", exc.strerror or type(exc).__name__, None)
+    except Exception as exc:  # a decoder's bug on one file must not stop the collection
+        return FileOutcome(rel, "failed", "hash_failed", type(exc).__name__, None)
     record = {
         "sha256": signals.sha256,
         "md5": signals.md5,
@@ -201,6 +203,7 @@ def _file_persons(
     """Each person's case, in order; duplicates counted by SHA-256 (within, across), never sent twice."""
     import httpx
 
+    from redline.api.schemas import MAX_CASE_HASHES
     from redline.intake.manifest import PERSON_HEADER, encrypt_private, sign_manifest
     from redline.intake.sheets import sheet_html
 
@@ -251,6 +254,9 @@ def _file_persons(
             continue
         if not hashes:
             report.note = "nothing could be hashed: no case"
+            continue
+        if len(hashes) > MAX_CASE_HASHES:
+            report.note = f"not filed: {len(hashes)} hashes, a case takes {MAX_CASE_HASHES}: split"
             continue
         stem = f"person-{report.number:03d}"
         blob = encrypt_private(names_key, {"label": person.label, "files": private_files}, stem)
