@@ -174,3 +174,35 @@ def test_matches_of_third_party_entries_go_to_a_human_never_blocked(api: Api) ->
     assert {m["action"] for m in match(api, platform, ("sha256", hashlib.sha256(own).hexdigest()))[0]} == {
         "block_and_review"
     }
+
+
+def test_a_collection_manifest_is_logged_for_the_flaggers_own_cases_only(api: Api) -> None:
+    from redline.intake.manifest import COLLECTION_HEADER
+
+    mine, other = api.key("flag"), api.key("flag")
+    first, second = _flag(api, mine, distinct_picture(15)), _flag(api, other, distinct_picture(16))
+    signer = SignerKey.generate("redline-flagger")
+
+    def collection(*cases: dict[str, Any]) -> str:
+        persons = [{"case_id": c["case_id"], "manifest_sha256": "0" * 64, "files": 1} for c in cases]
+        return sign_manifest(COLLECTION_HEADER, {"persons": persons}, signer)
+
+    refused = api.client.post(
+        "/v1/intake/collections", headers=mine, json={"manifest": collection(first, second)}
+    )
+    assert refused.status_code == 403
+    note = collection(first)
+    logged = api.client.post("/v1/intake/collections", headers=mine, json={"manifest": note})
+    assert logged.status_code == 201 and logged.json()["cases"] == 1
+    assert logged.json()["manifest_sha256"] == hashlib.sha256(note.encode()).hexdigest()
+    person_note = _manifest(distinct_picture(15))  # a person manifest is not a collection manifest
+    assert (
+        api.client.post("/v1/intake/collections", headers=mine, json={"manifest": person_note}).status_code
+        == 400
+    )
+    with api.db.read() as session:
+        row = session.scalars(select(AuditEvent).where(AuditEvent.action == "intake.collection")).one()
+    assert (
+        row.details["cases"] == [first["case_id"]]
+        and row.details["manifest_sha256"] == logged.json()["manifest_sha256"]
+    )
