@@ -62,6 +62,27 @@ def test_she_claims_her_case_and_the_sheets_secret_stops_working(
 
 
 @SQLITE
+def test_the_claim_box_and_the_new_secret_pass_axe(
+    chromium: Any, portal: tuple[str, str], axe_source: str
+) -> None:
+    from tests.web.test_portal_accessibility import axe_problems
+
+    base, db_url = portal
+    key = {"Authorization": f"Bearer {new_key(db_url, 'flag')}"}
+    body = {"hashes": picture_hashes(distinct_picture(61), 0)}
+    created = httpx.post(f"{base}/v1/intake/cases", headers=key, json=body, timeout=10).json()
+    page = chromium.new_page()
+    try:
+        open_case(page, base, (created["case_id"], created["secret"]), "zh-Hant-HK")
+        assert axe_problems(page, axe_source) == []
+        page.get_by_test_id("claim").click()
+        expect(page.get_by_test_id("claim-result")).to_be_visible()
+        assert axe_problems(page, axe_source) == []
+    finally:
+        page.close()
+
+
+@SQLITE
 def test_a_case_she_submitted_herself_shows_no_claim(chromium: Any, portal: tuple[str, str]) -> None:
     from tests.support.portal import new_case
 
