@@ -16,6 +16,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import Response
 
 from redline import __version__
+from redline.actions.models import ACTIONS
 from redline.actions.worker import DeliveryWorker, WorkerConfig
 from redline.api import evidence, hma, intake, moderation, operator, platform, scan, stopncii, survivor
 from redline.api.accesslog import AccessLog
@@ -34,7 +35,6 @@ from redline.config import Settings
 from redline.evidence.keys import log_signer
 from redline.evidence.log import TransparencyLog
 from redline.evidence.publisher import LogPublisher
-from redline.intake.cases import ensure_flagged_bank
 from redline.match.service import Matcher
 from redline.match.snapshots import SnapshotPolicy
 from redline.signals.budget import DecodeBudget
@@ -66,13 +66,14 @@ def create_app(settings: Settings) -> FastAPI:
         decode_budget=DecodeBudget(settings.decode_budget_bytes, settings.decode_wait_s),
     )
 
+    if settings.flagged_action not in ACTIONS:
+        raise ValueError(f"REDLINE_FLAGGED_ACTION must be one of {', '.join(ACTIONS)}")
     tlog = TransparencyLog(db, log_signer(settings))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         with db.write() as session:
             service.ensure_bank(session, settings.survivor_bank, "system")
-            ensure_flagged_bank(session, settings.flagged_bank, settings.flagged_action)
         matcher.start()
         # Webhook deliveries: every process runs a worker; leases keep each delivery to one of them.
         webhooks = DeliveryWorker(db, WorkerConfig.from_settings(settings)).start()

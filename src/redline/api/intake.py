@@ -37,6 +37,7 @@ def create_flagged_case(body: FlaggedCaseIn, request: Request, caller: Flagger) 
             key_id=caller.key_id,
             hashes=hashes,
             manifest=body.manifest,
+            bank_action=found.settings.flagged_action,
         )
     found.metrics.cases.inc()
     return FlaggedCaseCreated(

@@ -23,7 +23,6 @@ from sqlalchemy import case as sql_case
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from redline.actions.models import ActionRule
 from redline.actions.rules import add_rule
 from redline.bank.audit import audit
 from redline.bank.banks import ensure_bank
@@ -31,7 +30,7 @@ from redline.bank.cases import withdraw_case
 from redline.bank.entries import insert_entries
 from redline.bank.errors import BankError, Conflict, Invalid, NotFound
 from redline.bank.hashes import HashInput
-from redline.bank.models import Case, CaseManifest, Entry, utcnow
+from redline.bank.models import Bank, Case, CaseManifest, Entry, utcnow
 from redline.bank.secrets import hash_case_secret, new_case_id, new_case_secret
 from redline.intake.manifest import (
     COLLECTION_HEADER,
@@ -58,15 +57,18 @@ def flagger_origin(key_id: str) -> str:
     return f"flag:{key_id}"
 
 
-def ensure_flagged_bank(session: Session, name: str, action: str) -> None:
-    """The bank third-party cases go into, and, when it has no action rule yet, one rule giving every match
-    in it ``action`` (default ``review``: a human looks first, nothing is blocked automatically). The
-    operator changes it with ``/v1/rules`` (a rule of lower priority number wins), or with
-    ``REDLINE_FLAGGED_ACTION`` before the bank is first made."""
-    bank = ensure_bank(session, name, "system")
-    if session.scalar(select(ActionRule.id).where(ActionRule.bank_id == bank.id).limit(1)) is None:
+def ensure_flagged_bank(session: Session, name: str, action: str) -> Bank:
+    """The bank third-party cases go into, made with the first such case (an installation that never takes
+    an intake has no empty bank), with one action rule giving every match in it ``action`` (default
+    ``review``: a human looks first, nothing is blocked automatically). The operator changes it with
+    ``/v1/rules`` (a rule of lower priority number wins), or with ``REDLINE_FLAGGED_ACTION`` before the
+    first third-party case."""
+    bank = session.scalar(select(Bank).where(Bank.name == name))
+    if bank is None:
+        bank = ensure_bank(session, name, "system")
         rule = add_rule(session, action=action, max_distance=_ALL_DISTANCES, bank_id=bank.id, priority=10)
         audit(session, "system", "rule.created", f"rule:{rule.id}", bank=name, rule_action=action)
+    return bank
 
 
 @dataclass(frozen=True)
@@ -101,6 +103,7 @@ def submit_flagged_case(
     key_id: str,
     hashes: Sequence[HashInput],
     manifest: str | None = None,
+    bank_action: str = "review",
 ) -> FlaggedCase:
     """A third-party case with its own secret (for the hand-over sheet), its entries marked as the
     flagger's, and its signed manifest (whose SHA-256 goes into the log with the ``case.flagged`` row)."""
@@ -117,7 +120,7 @@ def submit_flagged_case(
         if listed != sent:
             raise BankError("the manifest does not list the files whose hashes were sent")
     known = known_items(session, hashes)
-    bank = ensure_bank(session, bank_name, "system")
+    bank = ensure_flagged_bank(session, bank_name, bank_action)
     case_id, secret = new_case_id(), new_case_secret()
     session.add(
         Case(
