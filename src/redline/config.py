@@ -66,6 +66,11 @@ class Settings:
     decode_wait_s: float = 10.0
     #: Bank that survivors' cases go into (created on start if missing).
     survivor_bank: str = "survivors"
+    #: Bank that third-party cases (``redline intake`` by a ``flag`` key, docs/INTAKE.md) go into (made with
+    #: the first one), and the action its matches get by the rule made with it: ``review`` (a human first,
+    #: never blocked automatically), or ``block_and_review``, ``block``, ``log``.
+    flagged_bank: str = "flagged"
+    flagged_action: str = "review"
     #: The portal's "Getting help" services per language: a JSON file (docs/PORTAL.md, "Getting help");
     #: empty: the built-in list (``redline.help_services.DEFAULT_SERVICES``).
     help_services_file: str = ""

@@ -12,7 +12,7 @@ import pytest
 from tests.support.apps import Api
 
 PUBLIC, CASE = "public", "case"
-SCOPES = ("submit", "match", "feed", "review", "admin", "audit")
+SCOPES = ("submit", "match", "feed", "review", "admin", "audit", "flag")
 
 #: (method, path template) -> who may call it: "public", "case" (X-Case-Secret of that case) or a key scope.
 POLICY: dict[tuple[str, str], str] = {
@@ -24,6 +24,11 @@ POLICY: dict[tuple[str, str], str] = {
     ("POST", "/v1/cases"): PUBLIC,
     ("GET", "/v1/cases/{case_id}"): CASE,
     ("POST", "/v1/cases/{case_id}/withdraw"): CASE,
+    # Third-party cases (docs/INTAKE.md): a flag key files and may withdraw its own before the claim.
+    ("POST", "/v1/cases/{case_id}/claim"): CASE,
+    ("POST", "/v1/intake/cases"): "flag",
+    ("POST", "/v1/intake/collections"): "flag",
+    ("POST", "/v1/intake/cases/{case_id}/withdraw"): "flag",
     ("POST", "/v1/match"): "match",
     ("POST", "/v1/match/file"): "match",
     ("POST", "/v1/scans/{scan_id}/files"): "match",

@@ -95,3 +95,12 @@ def stored_reference(path: Path) -> list[robust.RegionHash]:
     pixels = hash_image(path, SignalLimits(jpeg_draft=False), upright_side=FULL_SIZE).upright
     assert pixels is not None
     return robust.entry_hashes(pixels)
+
+
+def distinct_picture(seed: int, fmt: str = "PNG", size: int = 256) -> bytes:
+    """A neutral picture (smooth random colour fields, no people) whose PDQ differs from every other seed's:
+    an 8x8 random grid upscaled, so pictures of a synthetic collection do not match one another."""
+    rng = np.random.default_rng(seed)
+    grid = Image.fromarray(rng.integers(0, 256, (8, 8, 3), dtype=np.uint8))
+    image = grid.resize((size, size), Image.Resampling.BICUBIC)
+    return encode(image, fmt, **({"quality": 90} if fmt == "JPEG" else {}))

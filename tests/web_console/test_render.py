@@ -139,3 +139,20 @@ def test_audit_log_shows_no_case_numbers() -> None:
     shown = render.without_case_number(case)
     assert page.count(f"<td>{shown}</td>") == 4 and shown != render.without_case_number("case:RL-OTHER")
     assert render.without_case_number("key:abc") == "key:abc"
+
+
+def test_a_third_party_entry_says_so_and_whether_she_has_claimed_it() -> None:
+    from redline.bank.models import Case
+    from redline.intake.cases import FlaggerRecord
+
+    flagged = Case(id="RL-X", flagged_by="abcd1234", claimed_at=None)
+    record = FlaggerRecord("abcd1234", cases=3, pictures=40, rejected=2, quarantined=1)
+    page = item_page(RITA, item(), provenance=render.Provenance.of(entry(), flagged, record))
+    assert "third party: flagger key abcd1234" in page and "has NOT (yet) claimed" in page
+    assert "40 pictures in 3 cases, 2 rejected by reviewers, 1 quarantined" in page
+    assert "RL-X" not in page  # never the case number
+    flagged.claimed_at = NOW
+    claimed = render.Provenance.of(entry(), flagged, None)
+    assert "has claimed the case" in item_page(RITA, item(), provenance=claimed)
+    own = render.Provenance.of(entry(), Case(id="RL-Y", flagged_by=None), None)
+    assert "her own case" in item_page(RITA, item(), provenance=own)

@@ -16,8 +16,9 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import Response
 
 from redline import __version__
+from redline.actions.models import ACTIONS
 from redline.actions.worker import DeliveryWorker, WorkerConfig
-from redline.api import evidence, hma, moderation, operator, platform, scan, stopncii, survivor
+from redline.api import evidence, hma, intake, moderation, operator, platform, scan, stopncii, survivor
 from redline.api.accesslog import AccessLog
 from redline.api.deps import Services, services
 from redline.api.help import help_router
@@ -65,6 +66,8 @@ def create_app(settings: Settings) -> FastAPI:
         decode_budget=DecodeBudget(settings.decode_budget_bytes, settings.decode_wait_s),
     )
 
+    if settings.flagged_action not in ACTIONS:
+        raise ValueError(f"REDLINE_FLAGGED_ACTION must be one of {', '.join(ACTIONS)}")
     tlog = TransparencyLog(db, log_signer(settings))
 
     @asynccontextmanager
@@ -96,6 +99,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.tlog = tlog
     install_problem_handlers(app)
     app.include_router(survivor.router)
+    app.include_router(intake.router)
     app.include_router(help_router(settings))
     app.include_router(platform.router)
     app.include_router(scan.router)

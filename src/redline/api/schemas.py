@@ -130,6 +130,37 @@ class CaseOut(BaseModel):
     hashes: list[CaseHashOut]
     matches: int = Field(description="hash matches (one exact upload can match several hashes)")
     actions: dict[str, int]
+    third_party: bool = Field(default=False, description="filed by a flagger for the person depicted")
+    claimed: bool = Field(default=False, description="a third-party case the person has claimed")
+
+
+class FlaggedCaseIn(Strict):
+    """A third-party case from a flagger's intake (docs/INTAKE.md): hashes only, and optionally the signed
+    intake manifest (no names; its SHA-256 goes into the log)."""
+
+    hashes: list[HashIn] = Field(min_length=1, max_length=MAX_CASE_HASHES)
+    manifest: str | None = Field(default=None, max_length=4 * 1024 * 1024)
+
+
+class FlaggedCaseCreated(BaseModel):
+    case_id: str
+    secret: str = Field(description="for the hand-over sheet; stops working when the person claims")
+    hashes: int
+    known_items: int = Field(description="pictures already in the bank (whose is never said)")
+
+
+class CollectionIn(Strict):
+    manifest: str = Field(max_length=4 * 1024 * 1024)
+
+
+class CollectionLogged(BaseModel):
+    manifest_sha256: str
+    cases: int
+
+
+class ClaimOut(BaseModel):
+    case_id: str
+    secret: str = Field(description="the person's own secret: shown once, the sheet's no longer works")
 
 
 class WithdrawOut(BaseModel):

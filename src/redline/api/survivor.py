@@ -74,6 +74,8 @@ def get_case(case: Annotated[Case, Depends(case_with_secret)], request: Request)
         ],
         matches=status.matches,
         actions=status.actions,
+        third_party=case.flagged_by is not None,
+        claimed=case.claimed_at is not None,
     )
 
 

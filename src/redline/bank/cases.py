@@ -127,14 +127,18 @@ def case_status(session: Session, case: Case) -> CaseStatus:
     )
 
 
-def withdraw_case(session: Session, case: Case) -> int:
+def withdraw_case(session: Session, case: Case, *, actor: str | None = None, reason: str = "") -> int:
     """Withdraw every hash of the case (final), with its ``case.withdrawn`` audit row and its
-    ``entry.withdrawn`` event. Returns how many entries changed; repeating is harmless."""
+    ``entry.withdrawn`` event. Returns how many entries changed; repeating is harmless. ``actor`` is the
+    case itself (its secret) unless a third-party case is withdrawn before its claim
+    (``redline.intake.cases``: the flagger's key, or the operator on the person's request)."""
     entries = session.scalars(
         select(Entry).where(Entry.case_id == case.id, Entry.status != "withdrawn").with_for_update()
     ).all()
-    actor = f"case:{case.id}"
-    changed = change_status(session, entries, "withdrawn", actor=actor, subject=actor)
+    subject = f"case:{case.id}"
+    changed = change_status(
+        session, entries, "withdrawn", actor=actor or subject, subject=subject, reason=reason
+    )
     if case.status != "withdrawn":
         case.status = "withdrawn"
         case.withdrawn_at = utcnow()

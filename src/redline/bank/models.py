@@ -40,7 +40,7 @@ BigId = BigInteger().with_variant(Integer(), "sqlite")
 ENTRY_STATUSES = ("active", "withdrawn", "quarantined", "expired")
 ENTRY_SOURCES = ("case", "partner", "import")
 CASE_STATUSES = ("active", "withdrawn")
-SCOPES = ("submit", "match", "feed", "review", "admin", "audit")
+SCOPES = ("submit", "match", "feed", "review", "admin", "audit", "flag")
 
 
 def utcnow() -> datetime:
@@ -115,6 +115,25 @@ class Case(Base):
     status: Mapped[str] = mapped_column(String(16), default="active")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     withdrawn_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    #: Third-party cases (``redline intake``, docs/INTAKE.md): the ``flag`` key that filed the case for the
+    #: person depicted; None for a case the person (or her helper) submitted herself.
+    flagged_by: Mapped[str | None] = mapped_column(String(24), nullable=True, index=True)
+    #: When the person depicted claimed a third-party case (set her own secret); None until then.
+    claimed_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
+class CaseManifest(Base):
+    """The intake manifest of a third-party case: a signed note made on the flagger's machine (hashes, sizes,
+    media types, times; never names), kept for the case's evidence bundle. Its SHA-256 is in the log."""
+
+    __tablename__ = "case_manifests"
+
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64))
+    #: The flagger's Ed25519 verifier key (C2SP vkey) that signed ``note``.
+    signer: Mapped[str] = mapped_column(Text)
+    note: Mapped[str] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Entry(Base):

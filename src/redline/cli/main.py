@@ -14,6 +14,7 @@ from redline.cli import (
     evidence,
     hashing,
     index,
+    intake,
     interop,
     moderation,
     protect,
@@ -66,3 +67,4 @@ evaluate.register(app)
 evidence.register(app)
 interop.register(app)
 scan.register(app)
+intake.register(app)

@@ -135,7 +135,7 @@ def db_upgrade() -> None:
 def keys_create(
     name: Annotated[str, typer.Option(help="Who or what the key is for.")],
     scope: Annotated[
-        list[str], typer.Option(help="submit, match, feed, review or admin; repeat for several.")
+        list[str], typer.Option(help="submit, match, feed, review, admin, audit or flag; repeat for several.")
     ],
     partner: Annotated[str | None, typer.Option(help="Partner organisation the key belongs to.")] = None,
     bank: Annotated[

@@ -3,9 +3,10 @@ names. Made by ``redline evidence bundle CASE --out DIR|FILE.zip`` or ``GET /v1/
 
 Files: ``rows.jsonl`` (the case's audit rows, each with its leaf index and inclusion proof),
 ``checkpoint.txt`` (the signed checkpoint with its cosignatures), ``log.vkey`` (+ ``witnesses.vkeys``),
-``README*.md`` (en, zh-Hant, zh-Hans), two certificate templates, ``VERIFY.txt``, and ``SHA256SUMS`` over
-all of them. The making of a bundle is itself audited, with the SHA-256 of its ``SHA256SUMS``, so the
-bank's own log later shows which bundle it issued.
+``README*.md`` (en, zh-Hant, zh-Hans), two certificate templates, ``VERIFY.txt``, for a third-party case its
+signed intake manifest (``intake-manifest.txt``: hashes, sizes, media types, times, no names), and
+``SHA256SUMS`` over all of them. The making of a bundle is itself audited, with the SHA-256 of its
+``SHA256SUMS``, so the bank's own log later shows which bundle it issued.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from pathlib import Path
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from redline.bank.models import AuditEvent, Case, Entry
+from redline.bank.models import AuditEvent, Case, CaseManifest, Entry
 from redline.bank.service import audit
 from redline.evidence import texts
 from redline.evidence.log import (
@@ -33,7 +34,13 @@ from redline.evidence.log import (
 )
 from redline.evidence.models import LogWitness
 from redline.evidence.rows import format_time
-from redline.evidence.verify import BUNDLE_CHECKPOINT, BUNDLE_KEY, BUNDLE_ROWS, BUNDLE_SUMS
+from redline.evidence.verify import (
+    BUNDLE_CHECKPOINT,
+    BUNDLE_KEY,
+    BUNDLE_MANIFEST,
+    BUNDLE_ROWS,
+    BUNDLE_SUMS,
+)
 from redline.review.models import ReviewItem
 
 
@@ -115,6 +122,7 @@ def build_bundle(tlog: TransparencyLog, case_id: str, *, actor: str) -> Bundle:
             }
             lines.append(json.dumps(item, ensure_ascii=False, sort_keys=True, separators=(",", ":")))
         witnesses = session.scalars(select(LogWitness.vkey).order_by(LogWitness.name)).all()
+        manifest = session.get(CaseManifest, case_id)
     cosigners = [w.split("+", 1)[0] for w in witnesses if w.split("+", 1)[0] in note]
     made_at = format_time(checkpoint.at)
     files: dict[str, bytes] = {
@@ -124,6 +132,9 @@ def build_bundle(tlog: TransparencyLog, case_id: str, *, actor: str) -> Bundle:
     }
     if witnesses:
         files["witnesses.vkeys"] = "".join(w + "\n" for w in witnesses).encode()
+    if manifest is not None:
+        # A third-party case's intake manifest (signed by the flagger; its SHA-256 is in a row above).
+        files[BUNDLE_MANIFEST] = manifest.note.encode()
     fill = {
         "case_id": case_id,
         "origin": tlog.origin,
@@ -140,7 +151,8 @@ def build_bundle(tlog: TransparencyLog, case_id: str, *, actor: str) -> Bundle:
         "cosigned_zh": f"（獨立見證者／独立见证者：{', '.join(cosigners)}）" if cosigners else "",
     }
     for lang, template in texts.EXPLANATION.items():
-        files["README.md" if lang == "en" else f"README.{lang}.md"] = template.format(**fill).encode()
+        text = template.format(**fill) + (texts.MANIFEST_NOTE[lang] if manifest is not None else "")
+        files["README.md" if lang == "en" else f"README.{lang}.md"] = text.encode()
     files["VERIFY.txt"] = (verify_command() + "\n").encode()
     sums_placeholder = "(see SHA256SUMS; its own SHA-256 is printed by the verifier)"
     measure = (

@@ -147,3 +147,29 @@ I, [full name], declare under penalty of perjury under the laws of [jurisdiction
 
 Executed on [date] at [place].   Signature: ____________________
 """
+
+#: Added to the explanation when the case came from a collection intake (a third-party case).
+MANIFEST_NOTE = {
+    "en": """
+## The intake manifest
+This case was filed by a flagger who found the pictures, not by the person shown. `intake-manifest.txt` is
+the list the flagger's computer made when it hashed them: for each file its SHA-256, PDQ, size, media type
+and the time it was hashed, signed there with the flagger's key (the `signer` inside it). Its SHA-256 is
+in the `case.flagged` row of `rows.jsonl`, which the log signed, so it cannot have been changed since. It
+names nobody; the file names and metadata stay with the flagger, encrypted, and can be matched to it later.
+""",
+    "zh-Hant": """
+## 收集清單
+此個案由發現圖片的人士（舉報者）提交，而非圖中人。`intake-manifest.txt` 是舉報者電腦在計算雜湊值時製作的清單：
+每個檔案的 SHA-256、PDQ、大小、類型及時間，並以舉報者的金鑰簽署。其 SHA-256 記錄在 `rows.jsonl` 的
+`case.flagged` 一行（已由日誌簽署），因此之後無法被更改。
+清單不含任何名字；檔案名稱及元數據以加密方式由舉報者保存。
+""",
+    "zh-Hans": """
+## 收集清单
+此个案由发现图片的人士（举报者）提交，而非图中人。`intake-manifest.txt` 是举报者电脑在计算哈希值时制作的清单：
+每个文件的 SHA-256、PDQ、大小、类型及时间，并以举报者的密钥签署。其 SHA-256 记录在 `rows.jsonl` 的
+`case.flagged` 一行（已由日志签署），因此之后无法被更改。
+清单不含任何名字；文件名及元数据以加密方式由举报者保存。
+""",
+}

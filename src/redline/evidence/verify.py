@@ -32,6 +32,8 @@ BUNDLE_ROWS, BUNDLE_CHECKPOINT, BUNDLE_KEY, BUNDLE_SUMS = (
     "log.vkey",
     "SHA256SUMS",
 )
+#: A third-party case's signed intake manifest (:mod:`redline.intake.manifest`), when the case has one.
+BUNDLE_MANIFEST = "intake-manifest.txt"
 
 
 @dataclass
@@ -220,4 +222,27 @@ def verify_bundle(
             report.problems.append(f"{BUNDLE_ROWS} line {number} (audit row {item['row'].get('id')}): {exc}")
             continue
         report.rows += 1
+    if (folder / BUNDLE_MANIFEST).is_file():
+        _check_manifest(folder / BUNDLE_MANIFEST, lines, report)
     return report
+
+
+def _check_manifest(path: Path, lines: Sequence[str], report: Report) -> None:
+    """The intake manifest verifies against the key it names, and a proven row logged its SHA-256 and key."""
+    from redline.intake.manifest import ManifestError, open_manifest
+
+    try:
+        opened = open_manifest(path.read_text(encoding="utf-8"))
+    except (ManifestError, OSError, UnicodeDecodeError) as exc:
+        report.problems.append(f"{BUNDLE_MANIFEST}: {exc}")
+        return
+    for line in lines:
+        try:
+            details = json.loads(line)["row"]["details"]
+        except (ValueError, KeyError, TypeError):
+            continue
+        if details.get("manifest_sha256") == opened.sha256:
+            if details.get("manifest_signer") != opened.signer.text():
+                report.problems.append(f"{BUNDLE_MANIFEST}: signed by another key than the log recorded")
+            return
+    report.problems.append(f"{BUNDLE_MANIFEST}: its SHA-256 is in none of the logged rows")

@@ -13,7 +13,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from redline.bank.models import AuditEvent, Entry
+from redline.bank.models import AuditEvent, Case, Entry
+from redline.intake.cases import FlaggerRecord
 from redline.review.accounts import SignedIn
 from redline.review.models import EntryReviewState, ReviewDecision, ReviewItem
 from redline.review.queue import preview_of
@@ -135,11 +136,45 @@ def may_decide(viewer: Viewer, item: ReviewItem) -> bool:
     return item.status == "pending" or (item.status == "escalated" and viewer.is_admin)
 
 
+@dataclass(frozen=True)
+class Provenance:
+    """Who filed the matched entry, as a reviewer needs it: the person herself, a partner, or a flagger for
+    a person who has (not yet) claimed the case, with that flagger's record (never the case number)."""
+
+    text: str
+    third_party: bool = False
+
+    @classmethod
+    def of(cls, entry: Entry | None, case: Case | None, flagger: FlaggerRecord | None) -> Provenance:
+        if entry is None:
+            return cls("unknown")
+        if case is None:
+            return cls(f"{entry.source} ({entry.origin or 'no origin'})")
+        if case.flagged_by is None:
+            return cls("the person depicted (her own case)")
+        claimed = (
+            "the person depicted has claimed the case"
+            if case.claimed_at is not None
+            else "the person depicted has NOT (yet) claimed the case"
+        )
+        record = (
+            f"; this flagger: {flagger.pictures} pictures in {flagger.cases} cases, {flagger.rejected} "
+            f"rejected by reviewers, {flagger.quarantined} quarantined"
+            if flagger is not None
+            else ""
+        )
+        return cls(f"third party: flagger key {case.flagged_by}; {claimed}{record}", third_party=True)
+
+
+UNKNOWN = Provenance("unknown")
+
+
 def item_page(
     viewer: Viewer,
     item: ReviewItem,
     *,
     entry: Entry | None,
+    provenance: Provenance = UNKNOWN,
     state: EntryReviewState | None,
     banks: Mapping[int, str],
     history: Sequence[ReviewDecision],
@@ -149,7 +184,7 @@ def item_page(
     body = (
         f"<h1>Review item #{item.id}</h1>{message(error)}"
         f'<div class="card">{_preview(item, now)}</div>'
-        f'<div class="card">{_item_details(item, entry, state, banks, now)}</div>'
+        f'<div class="card">{_item_details(item, entry, state, banks, now, provenance)}</div>'
         f"{_decision_form(viewer, item)}"
         f"<h2>Decisions on this item</h2>{decision_table(history)}"
     )
@@ -179,6 +214,7 @@ def _item_details(
     state: EntryReviewState | None,
     banks: Mapping[int, str],
     now: datetime,
+    provenance: Provenance,
 ) -> str:
     confirmed = state.confirmed if state else 0
     rejected = state.rejected if state else 0
@@ -186,6 +222,8 @@ def _item_details(
         "<dl>"
         f"<dt>Bank</dt><dd>{esc(banks.get(item.bank_id, item.bank_id))}</dd>"
         f"<dt>Match</dt><dd>{esc(item.signal_type)}, distance {item.distance}</dd>"
+        f'<dt>Filed by</dt><dd id="provenance" class="{"third-party" if provenance.third_party else ""}">'
+        f"{esc(provenance.text)}</dd>"
         f"<dt>Action taken</dt><dd>{esc(item.action)}</dd>"
         f"<dt>Platform content id</dt><dd><code>{esc(item.content_id or '')}</code></dd>"
         f"<dt>Platform metadata</dt><dd><code>{esc(json.dumps(item.meta, sort_keys=True))}</code></dd>"

@@ -17,8 +17,9 @@ from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from redline.bank.models import Entry, utcnow
+from redline.bank.models import Case, Entry, utcnow
 from redline.bank.service import BankError, Conflict, audit_page
+from redline.intake.cases import flagger_records
 from redline.review import accounts, queue
 from redline.review.models import ReviewItem
 from redline.web.console import render
@@ -146,10 +147,16 @@ def item_page(found: Services, who: Reviewer, item_id: ItemId, error: Message = 
         item = session.get(ReviewItem, item_id)
         if item is None:
             return html(render.item_not_found(viewer), 404)
+        entry = session.get(Entry, item.entry_id)
+        case = session.get(Case, entry.case_id) if entry is not None and entry.case_id else None
+        flagger = None
+        if case is not None and case.flagged_by is not None:
+            flagger = next(iter(flagger_records(session, case.flagged_by)), None)
         page = render.item_page(
             viewer,
             item,
-            entry=session.get(Entry, item.entry_id),
+            entry=entry,
+            provenance=render.Provenance.of(entry, case, flagger),
             state=queue.entry_state(session, item.entry_id),
             banks=queue.bank_names(session),
             history=queue.decisions(session, item_id=item_id),

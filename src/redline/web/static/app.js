@@ -321,7 +321,10 @@ async function caseRequest(method, suffix = '') {
 }
 
 async function loadCase(event) {
-  if (event) event.preventDefault();
+  if (event) {
+    event.preventDefault();
+    $('claim-result').hidden = true; // another case opened by hand: the last claim's secret goes away
+  }
   const status = $('case-status');
   if (!$('case-lookup-id').value.trim() || !$('case-lookup-secret').value.trim()) {
     return say(status, 'case.missing', {}, 'problem');
@@ -384,6 +387,8 @@ function renderCase(data) {
   $('case-created').textContent = created ? t('case.createdAt', { date: created }) : '';
   $('case-items').replaceChildren(...items.map(itemLine));
   $('withdraw-box').hidden = data.status === 'withdrawn';
+  $('claim-box').hidden = !data.third_party || data.claimed || data.status === 'withdrawn';
+  $('claimed-note').hidden = !data.claimed || !$('claim-result').hidden;
   $('case-details').hidden = false;
 }
 
@@ -437,6 +442,25 @@ async function withdraw() {
   }
 }
 
+/** A third-party case: she sets a secret of her own; the one on her hand-over sheet stops working. */
+async function claim() {
+  const status = $('case-status');
+  say(status, 'claim.sending');
+  try {
+    const response = await caseRequest('POST', '/claim');
+    if (!response.ok) return say(status, 'claim.failed', {}, 'problem');
+    const { secret } = await response.json();
+    $('case-lookup-secret').value = secret;
+    $('claim-secret').textContent = secret;
+    $('claim-result').hidden = false;
+    quiet(status);
+    await loadCase();
+    $('claim-secret').focus();
+  } catch {
+    say(status, 'claim.failed', {}, 'problem');
+  }
+}
+
 // ---------- wiring ----------
 
 function wireDropZone() {
@@ -486,6 +510,7 @@ async function start() {
   $('withdraw').addEventListener('click', () => $('withdraw-dialog').showModal());
   $('withdraw-cancel').addEventListener('click', () => $('withdraw-dialog').close());
   $('withdraw-confirm').addEventListener('click', withdraw);
+  $('claim').addEventListener('click', claim);
   window.addEventListener('hashchange', showView);
   showView();
   updateSubmit();
