@@ -15,6 +15,7 @@ from redline.cli import (
     hashing,
     index,
     interop,
+    mirror,
     moderation,
     protect,
     scan,
@@ -65,4 +66,5 @@ protect.register(app)
 evaluate.register(app)
 evidence.register(app)
 interop.register(app)
+mirror.register(app)
 scan.register(app)
