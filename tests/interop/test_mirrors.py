@@ -3,6 +3,7 @@ platform mirroring the hub into a local bank with ``redline mirror add`` and mat
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -203,7 +204,8 @@ def test_a_mirror_killed_mid_sync_resumes_without_losing_or_duplicating(
 ) -> None:
     total = 6000
     with hub.db().write() as session:
-        hashes = [service.normalize_hash("pdq", f"{i:064x}", 90) for i in range(1, total + 1)]
+        # Random-looking values: far apart, so one query matches one entry.
+        hashes = [service.normalize_hash("pdq", _pdq(i), 90) for i in range(total)]
         service.add_entries(session, "survivors", hashes, source="import", origin="import:test", actor="test")
     platform = _platform(tmp_path, "p1")
     feed = new_key(hub.database_url, "feed", partner="platform-1")
@@ -231,10 +233,15 @@ def test_a_mirror_killed_mid_sync_resumes_without_losing_or_duplicating(
             local = session.scalar(select(func.count()).select_from(Entry))
         assert len(held) == total == local  # nothing lost, nothing twice
         assert len({v for _, v in held}) == total and len({r for r, _ in held}) == total
-        wait_until(lambda: bool(matcher(platform)("pdq", f"{total:064x}")), timeout=10)
+        matches = matcher(platform)
+        wait_until(lambda: [m["distance"] for m in matches("pdq", _pdq(total - 1))] == [0], timeout=10)
     finally:
         platform.stop()
         db.dispose()
+
+
+def _pdq(i: int) -> str:
+    return hashlib.sha256(str(i).encode()).hexdigest()
 
 
 class Tamper:
@@ -322,14 +329,15 @@ def test_a_tampering_proxy_is_refused_with_a_clear_error_and_nothing_applied(
             assert error.startswith(f"page refused ({reason})")
         assert refusals == 4
         platform.start(env={"REDLINE_MIRROR_INTERVAL_S": "3600"})
+        wait_until(lambda: state()[2] == 5, timeout=10)  # the server's own first sync is refused too
         metrics = httpx.get(f"{platform.url}/metrics").text
-        assert 'redline_mirror_refused_pages{mirror="hub"} 4.0' in metrics
+        assert 'redline_mirror_refused_pages{mirror="hub"} 5.0' in metrics
         assert 'redline_mirror_failing{mirror="hub"} 1.0' in metrics
         listed = platform.cli("mirror", "list").stdout
-        assert "refused=4" in listed and "page refused (replayed)" in listed
+        assert "refused=5" in listed and "page refused (replayed)" in listed
         proxy.mode = "pass"
         assert sync(db, "hub", cipher).applied.added == 1  # honest pages again: it catches up
-        assert state()[1:] == (2, 4, "")
+        assert state()[1:] == (2, 5, "")
     finally:
         platform.stop()
         proxy.server.shutdown()
