@@ -342,3 +342,71 @@ def test_a_tampering_proxy_is_refused_with_a_clear_error_and_nothing_applied(
         platform.stop()
         proxy.server.shutdown()
         db.dispose()
+
+
+def test_platform_verdicts_reach_the_hub_count_toward_quarantine_and_flow_back(
+    hub: Instance, tmp_path: Path
+) -> None:
+    """The hub quarantines at K=2 independent rejections: one from each platform's own reviewers."""
+    case = submit(hub, {"type": "pdq", "value": PDQ_A, "quality": 90, "item": 0})
+    platforms = [_platform(tmp_path, "p1"), _platform(tmp_path, "p2")]
+    try:
+        keys = []
+        for number, platform in enumerate(platforms, 1):
+            feed = new_key(hub.database_url, "feed", partner=f"platform-{number}")
+            platform.cli("mirror", "add", hub.url, "--key", feed, "--bank", "hub")
+            platform.start()
+            keys.append(
+                {"Authorization": f"Bearer {new_key(platform.database_url, 'match', 'review', partner='t')}"}
+            )
+
+        def match(platform: Instance, headers: dict[str, str]) -> list[dict[str, Any]]:
+            response = httpx.post(
+                f"{platform.url}/v1/match",
+                json={"hashes": [{"type": "pdq", "value": PDQ_A}], "content_id": "upload-1"},
+                headers=headers,
+            )
+            assert response.status_code == 200, response.text
+            found: list[dict[str, Any]] = response.json()["results"][0]["matches"]
+            return found
+
+        def case_page() -> dict[str, Any]:
+            response = httpx.get(
+                f"{hub.url}/v1/cases/{case['case_id']}", headers={"X-Case-Secret": case["secret"]}
+            )
+            assert response.status_code == 200
+            item: dict[str, Any] = response.json()["items"][0]
+            return item
+
+        def reject(platform: Instance, headers: dict[str, str]) -> None:
+            wait_until(lambda: bool(match(platform, headers)), timeout=20)
+            item_id = match(platform, headers)[0]["review_item_id"]
+            assert item_id is not None
+            decided = httpx.post(
+                f"{platform.url}/v1/review/items/{item_id}/decision",
+                json={"decision": "reject", "note": "a meme"},
+                headers=headers,
+            )
+            assert decided.status_code == 200, decided.text
+
+        reject(platforms[0], keys[0])
+        # One platform's verdict reaches the hub and the survivor's page, in plain words; one is not K.
+        wait_until(lambda: case_page()["reported"] == {"NotBlocked": 1}, timeout=10)
+        assert case_page()["status"] == "active" and case_page()["copies_found"] == 1
+        reject(platforms[1], keys[1])
+        wait_until(lambda: case_page()["status"] == "quarantined", timeout=10)
+        assert case_page()["reported"] == {"NotBlocked": 2}
+        # The hub's quarantine flows back down: neither platform matches it any more.
+        for platform, headers in zip(platforms, keys, strict=True):
+            wait_until(lambda p=platform, h=headers: not match(p, h), timeout=5)
+        time.sleep(6)  # verdicts are re-sent until settled: the hub counts each partner once
+        with hub.db().read() as session:
+            actions = [e.action for e in service.audit_page(session, 0, 1000)]
+        assert actions.count("entry.quarantined") == 1
+        assert case_page()["reported"] == {"NotBlocked": 2}
+        with platforms[0].db().read() as session:
+            mirror = session.get(Mirror, "hub")
+            assert mirror is not None and mirror.feedback_position > 0 and mirror.last_error == ""
+    finally:
+        for platform in platforms:
+            platform.stop()

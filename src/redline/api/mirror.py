@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from redline.api.deps import Caller, require_scope, services
+from redline.api.moderation import reviewer_of
 from redline.api.problems import Problem
 from redline.bank import service
 from redline.bank.models import ApiKey, Partner
@@ -130,12 +131,12 @@ def mirror_verdicts(request: Request, caller: Feed, body: VerdictsIn) -> Verdict
     """A mirror's reviewers' verdicts on this hub's entries; each partner counts as one independent
     reviewer toward quarantine. Sending the same verdicts again changes nothing."""
     found = services(request)
-    partner = _partner(request, caller)
     with found.db.write() as session:
         counted = hub.record_verdicts(
             session,
             [(v.entry_id, v.verdict) for v in body.verdicts],
-            partner=partner,
+            partner=_partner(request, caller),
+            reviewer=reviewer_of(request, caller),
             actor=caller.actor,
             reject_quarantine=found.settings.review_reject_quarantine,
         )

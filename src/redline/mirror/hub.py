@@ -18,10 +18,11 @@ from sqlalchemy.orm import Session
 from redline.bank.audit import audit
 from redline.bank.errors import BankError
 from redline.bank.feed import change_log_head, feed_page
-from redline.bank.models import Bank, Entry
+from redline.bank.models import Bank, Entry, utcnow
 from redline.evidence.note import SignerKey
+from redline.interop.models import PartnerFeedback
 from redline.mirror.signing import sign_page
-from redline.review.queue import partner_verdict
+from redline.review.queue import BLOCKED, NOT_BLOCKED, partner_verdict
 
 #: Largest page a mirror may ask for.
 MAX_PAGE = 5_000
@@ -99,18 +100,32 @@ def record_pull(session: Session, actor: str, who: str, page: ServedPage, banks:
     )
 
 
+def _feedback_row(session: Session, entry_id: int, source: str, value: str) -> None:
+    row = session.scalar(
+        select(PartnerFeedback).where(PartnerFeedback.entry_id == entry_id, PartnerFeedback.source == source)
+    )
+    if row is None:
+        session.add(PartnerFeedback(entry_id=entry_id, source=source, value=value, tags=["mirror"]))
+    elif row.value != value:
+        row.value, row.at = value, utcnow()
+
+
 def record_verdicts(
     session: Session,
     verdicts: Sequence[tuple[int, str]],
     *,
     partner: str,
+    reviewer: str,
     actor: str,
     reject_quarantine: int,
     banks: Sequence[str] = (),
 ) -> dict[str, int]:
     """A mirror's reviewers' verdicts on hub entries. Each partner counts as one independent reviewer
-    (``partner:<name>``, its latest verdict per entry), so K partners rejecting an entry quarantine it as
-    K reviewers would. Idempotent: sending a verdict again changes nothing."""
+    (``reviewer``: the same voice as its reviewers deciding through this hub's own API; its latest
+    verdict per entry), so K partners rejecting an entry quarantine it as K reviewers would. Each is also
+    the partner's feedback on the entry in StopNCII's words (``partner_feedback``: served back in
+    ``CSPFeedbacks`` and counted on the survivor's case page). Idempotent: sending it again changes
+    nothing."""
     applied = unknown = quarantined = 0
     for entry_id, verdict in verdicts:
         if verdict not in VERDICTS:
@@ -125,12 +140,9 @@ def record_verdicts(
                 unknown += 1
                 continue
         outcome = partner_verdict(
-            session,
-            entry_id,
-            reviewer=f"partner:{partner}",
-            verdict=verdict,
-            reject_quarantine=reject_quarantine,
+            session, entry_id, reviewer=reviewer, verdict=verdict, reject_quarantine=reject_quarantine
         )
+        _feedback_row(session, entry_id, partner, BLOCKED if verdict == "confirm" else NOT_BLOCKED)
         applied += 1
         quarantined += outcome
     audit(
