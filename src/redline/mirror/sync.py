@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from redline import __version__
@@ -273,9 +273,12 @@ def apply_page(session: Session, name: str, page: VerifiedPage) -> Applied:
         ids = insert_entries(
             session, bank, [h for _, h in members], source="import", origin=actor_of(name), tags=tags
         )
-        session.add_all(
-            MirrorEntry(mirror=name, remote_id=rid, entry_id=eid)
-            for (rid, _), eid in zip(members, ids, strict=True)
+        session.execute(
+            insert(MirrorEntry),
+            [
+                {"mirror": name, "remote_id": rid, "entry_id": eid}
+                for (rid, _), eid in zip(members, ids, strict=True)
+            ],
         )
         result.added += len(ids)
     for status, entries in by_status.items():
