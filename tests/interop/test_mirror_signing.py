@@ -94,6 +94,8 @@ def test_unsigned_altered_replayed_and_rolled_back_pages_are_refused(tmp_path: P
     assert "nonce" in _refused(_page(signers), keys, "replayed", nonce="f" * 32)
     assert "continues from 2" in _refused(_page(signers), keys, "replayed", after=9)
     assert "below" in _refused(_page(signers), keys, "rolled-back", head_seen=13)
+    # A hub restored from an older backup: its head is below the position the mirror asks to continue from.
+    assert "below" in _refused(_page(signers, after=20, position=20, head=12), keys, "rolled-back", after=20)
     _refused(_page(signers, banks=["survivors"]), keys, "altered")  # filtered to banks not asked for
     unordered = _page(signers, items=list(reversed(ITEMS)))
     _refused(unordered, keys, "malformed")

@@ -8,13 +8,11 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, Field
-from sqlalchemy import select
 
-from redline.api.deps import Caller, require_scope, services
+from redline.api.deps import Caller, partner_of, require_scope, services
 from redline.api.moderation import reviewer_of
 from redline.api.problems import Problem
 from redline.bank import service
-from redline.bank.models import ApiKey, Partner
 from redline.mirror import hub, sync
 from redline.mirror.signing import feed_signers, verifier_texts
 
@@ -79,16 +77,6 @@ class MirrorPatch(Strict):
     enabled: bool
 
 
-def _partner(request: Request, caller: Caller) -> str:
-    with services(request).db.read() as session:
-        partner = session.scalar(
-            select(Partner.name)
-            .join(ApiKey, ApiKey.partner_id == Partner.id)
-            .where(ApiKey.id == caller.key_id)
-        )
-    return partner or caller.actor
-
-
 def _banks(raw: str) -> list[str]:
     return sorted({b.strip() for b in raw.split(",") if b.strip()}) if raw else []
 
@@ -120,7 +108,7 @@ def mirror_feed(
             raise Problem("invalid-request", exc.detail) from None
     body = hub.signed_body(page, banks=names, nonce=nonce, signers=feed_signers(found.settings.data_dir))
     if page.items:
-        who = f"partner:{_partner(request, caller)}"
+        who = f"partner:{partner_of(request, caller)}"
         with found.db.write() as session:
             hub.record_pull(session, caller.actor, who, page, names)
     return body
@@ -135,7 +123,7 @@ def mirror_verdicts(request: Request, caller: Feed, body: VerdictsIn) -> Verdict
         counted = hub.record_verdicts(
             session,
             [(v.entry_id, v.verdict) for v in body.verdicts],
-            partner=_partner(request, caller),
+            partner=partner_of(request, caller),
             reviewer=reviewer_of(request, caller),
             actor=caller.actor,
             reject_quarantine=found.settings.review_reject_quarantine,

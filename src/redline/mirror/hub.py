@@ -63,8 +63,10 @@ def read_page(session: Session, after: int, limit: int, banks: Sequence[str]) ->
         }
         for c, bank in rows
     ]
+    # A mirror ahead of this head (the hub was restored from an older backup) gets a page saying so: its
+    # head below the mirror's position, which the mirror refuses as rolled back.
     position = rows[-1][0].seq if more else max(head, after)
-    return ServedPage(items, after, position, max(head, after), more)
+    return ServedPage(items, after, position, head, more)
 
 
 def signed_body(

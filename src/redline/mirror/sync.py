@@ -408,13 +408,18 @@ def sync(
                 log.warning("mirror %s: %s", name, error)
                 _record_error(db, name, error, refused=True)
                 raise MirrorError(error) from None
-            with db.write() as session:
-                result.applied += apply_page(session, name, page)
-                done = not body.get("more")
-                if done:
-                    session.execute(
-                        update(Mirror).where(Mirror.name == name).values(synced_at=utcnow(), last_error="")
-                    )
+            done = not body.get("more")
+            try:
+                with db.write() as session:
+                    result.applied += apply_page(session, name, page)
+                    if done:
+                        session.execute(
+                            update(Mirror)
+                            .where(Mirror.name == name)
+                            .values(synced_at=utcnow(), last_error="")
+                        )
+            except Conflict:
+                break  # another process applied this page first: it is syncing this mirror now
             position, head, pinned = page.position, page.head, page.keys or pinned
             result.pages += 1
             result.position = position
