@@ -17,7 +17,18 @@ from fastapi.responses import Response
 
 from redline import __version__
 from redline.actions.worker import DeliveryWorker, WorkerConfig
-from redline.api import evidence, hma, mirror, moderation, operator, platform, scan, stopncii, survivor
+from redline.api import (
+    evidence,
+    hma,
+    mirror,
+    moderation,
+    operator,
+    platform,
+    scan,
+    sharing,
+    stopncii,
+    survivor,
+)
 from redline.api.accesslog import AccessLog
 from redline.api.deps import Services, services
 from redline.api.help import help_router
@@ -112,6 +123,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(hma.router)
     app.include_router(stopncii.router)
     app.include_router(mirror.router)
+    app.include_router(sharing.router)
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:

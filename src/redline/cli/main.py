@@ -20,6 +20,7 @@ from redline.cli import (
     protect,
     scan,
     service,
+    sharing,
 )
 
 _value_type_shown = typer_core.TyperOption.display_type_rich
@@ -68,3 +69,4 @@ evidence.register(app)
 interop.register(app)
 mirror.register(app)
 scan.register(app)
+sharing.register(app)
