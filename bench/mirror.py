@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import sqlite3
 import subprocess
 import sys
@@ -82,14 +81,18 @@ def generate(db_path: Path, n: int, seed: int = 11) -> None:
 
 
 def _child(args: list[str], env: dict[str, str]) -> tuple[float, int, str]:
-    """Run a child; (wall seconds, its peak RSS in MiB, stdout)."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    """Run a child; (wall seconds, its own peak RSS in MiB from ``wait4``, stdout)."""
     started = time.perf_counter()
-    done = subprocess.run(args, env=env, capture_output=True, text=True, check=True)
-    seconds = time.perf_counter() - started
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    # ru_maxrss of children is the largest of any child so far: run the smaller (baseline) first.
-    return seconds, max(peak, before) // 1024, done.stdout
+    with tempfile.TemporaryFile() as out:
+        process = subprocess.Popen(args, env=env, stdout=out, stderr=subprocess.STDOUT)
+        _, status, usage = os.wait4(process.pid, 0)
+        process.returncode = os.waitstatus_to_exitcode(status)
+        seconds = time.perf_counter() - started
+        out.seek(0)
+        text = out.read().decode()
+    if process.returncode != 0:
+        raise RuntimeError(f"{args[0]} failed:\n{text[-2000:]}")
+    return seconds, usage.ru_maxrss // 1024, text
 
 
 def run(n: int, page: int) -> dict[str, object]:
