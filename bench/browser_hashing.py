@@ -113,14 +113,18 @@ def main() -> None:
     distance = (int(out["hash"], 16) ^ int(server.pdq, 16)).bit_count()
     distance_full = (int(out["hash"], 16) ^ int(server_full.pdq, 16)).bit_count()
     print(f"photo: {width}x{height} ({width * height / 1e6:.1f} MP), JPEG q90, {size / 1e6:.1f} MB")
-    print(f"browser (Chromium, worker): median {browser_ms:.0f} ms over {args.runs} runs "
-          f"(min {min(out['times']):.0f}, max {max(out['times']):.0f}); goal <= 1000 ms")
+    print(
+        f"browser (Chromium, worker): median {browser_ms:.0f} ms over {args.runs} runs "
+        f"(min {min(out['times']):.0f}, max {max(out['times']):.0f}); goal <= 1000 ms"
+    )
     print(f"server baseline (hash_image, default reduced-scale JPEG decode): median {server_ms:.0f} ms")
     full_ms = statistics.median(full_decode_times)
     print(f"server with full JPEG decode (jpeg_draft=False): median {full_ms:.0f} ms")
     print(f"browser / server time: {browser_ms / server_ms:.2f}x")
-    print(f"PDQ browser vs server: {distance} bits apart (quality {out['quality']} vs {server.pdq_quality}); "
-          f"vs server with full decode: {distance_full} bits")
+    print(
+        f"PDQ browser vs server: {distance} bits apart (quality {out['quality']} vs {server.pdq_quality}); "
+        f"vs server with full decode: {distance_full} bits"
+    )
 
 
 if __name__ == "__main__":

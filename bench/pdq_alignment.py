@@ -34,8 +34,10 @@ def main() -> None:
     parser.add_argument("--step", type=int, default=16, help="use every STEP-th photo")
     args = parser.parse_args()
     photos = [np.asarray(p.image) for p in harness.load_photos(args.photos)[:: args.step]]
-    print(f"# {len(photos)} photos; bits from the unchanged crop: median / 90th percentile / share <= "
-          f"{ROBUST_THRESHOLD}")
+    print(
+        f"# {len(photos)} photos; bits from the unchanged crop: median / 90th percentile / share <= "
+        f"{ROBUST_THRESHOLD}"
+    )
     print("| crop | change | d = 1% | 2% | 3% | 4% | 5% |")
     print("|---|---|---|---|---|---|---|")
     for scale in (0.9, 0.73, 0.53):
@@ -45,10 +47,16 @@ def main() -> None:
             for d in (0.01, 0.02, 0.03, 0.04, 0.05):
                 grown, shifted = StoredRegion(scale * (1 + d)), StoredRegion(scale, dx=d * scale)
                 moved = grown if change == "scale" else shifted
-                apart = np.array([bits_apart(pdq_of(crop_box(px, base.box)).code,
-                                             pdq_of(crop_box(px, moved.box)).code) for px in photos])
-                cells.append(f"{np.median(apart):.0f} / {np.percentile(apart, 90):.0f} / "
-                             f"{np.mean(apart <= ROBUST_THRESHOLD):.0%}")
+                apart = np.array(
+                    [
+                        bits_apart(pdq_of(crop_box(px, base.box)).code, pdq_of(crop_box(px, moved.box)).code)
+                        for px in photos
+                    ]
+                )
+                cells.append(
+                    f"{np.median(apart):.0f} / {np.percentile(apart, 90):.0f} / "
+                    f"{np.mean(apart <= ROBUST_THRESHOLD):.0%}"
+                )
             print(f"| {scale:g} | {change} | " + " | ".join(cells) + " |")
 
 

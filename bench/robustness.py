@@ -36,8 +36,11 @@ def main() -> None:
     parser.add_argument("--robust-threshold", type=int, default=ROBUST_THRESHOLD)
     parser.add_argument("--no-hard", action="store_true", help="skip the hard-negative halves")
     parser.add_argument("--json", type=Path, help="also write the report as JSON here")
-    parser.add_argument("--crop-sweep", action="store_true",
-                        help="crops of 2.5-25%% a side (between the benchmark sizes) instead of its edits")
+    parser.add_argument(
+        "--crop-sweep",
+        action="store_true",
+        help="crops of 2.5-25%% a side (between the benchmark sizes) instead of its edits",
+    )
     args = parser.parse_args()
     transforms = CROP_SWEEP if args.crop_sweep else TRANSFORMS
 
@@ -53,10 +56,14 @@ def main() -> None:
         hard = harness.hash_corpus(harness.half_photos(photos), hard_transforms, jobs=args.jobs)
     rep = harness.report(corpus, hard, args.robust_threshold, sweep=range(30, 66, 3))
     finished = time.perf_counter()
-    print(f"# {len(photos)} photos from {args.photos}, {len(transforms)} transforms, jobs={args.jobs}, "
-          f"{platform.machine()} {platform.python_version()}")
-    print(f"# hashing {hashed - started:.0f} s, hard negatives + scoring {finished - hashed:.0f} s; "
-          f"hashes per stored image {rep.hashes_per_entry:.1f}, per query {rep.hashes_per_query:.1f}")
+    print(
+        f"# {len(photos)} photos from {args.photos}, {len(transforms)} transforms, jobs={args.jobs}, "
+        f"{platform.machine()} {platform.python_version()}"
+    )
+    print(
+        f"# hashing {hashed - started:.0f} s, hard negatives + scoring {finished - hashed:.0f} s; "
+        f"hashes per stored image {rep.hashes_per_entry:.1f}, per query {rep.hashes_per_query:.1f}"
+    )
     print(harness.markdown(rep))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

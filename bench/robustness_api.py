@@ -76,9 +76,10 @@ def main() -> None:
         database = Database(base.effective_database_url)
         database.upgrade()
         database.dispose()
-        with running(base) as (robust_client, app), running(
-            replace(base, robust_matching=False)
-        ) as (plain_client, _):
+        with (
+            running(base) as (robust_client, app),
+            running(replace(base, robust_matching=False)) as (plain_client, _),
+        ):
             with app.state.services.db.write() as session:
                 _, token = service.create_api_key(session, name="bench", scopes=["match"], actor="bench")
             auth = {"Authorization": f"Bearer {token}"}
@@ -120,8 +121,10 @@ def main() -> None:
                         if rule == ROBUST:
                             region_queries.append(body["region_queries"])
 
-    print(f"# {len(photos)} photos x {len(TRANSFORMS)} transforms = {uploads} uploads to each app "
-          f"(in-process, SQLite); pdq_region queries per upload: mean {statistics.mean(region_queries):.1f}")
+    print(
+        f"# {len(photos)} photos x {len(TRANSFORMS)} transforms = {uploads} uploads to each app "
+        f"(in-process, SQLite); pdq_region queries per upload: mean {statistics.mean(region_queries):.1f}"
+    )
     print("\n| transform | " + " | ".join(hits) + " |\n|---|" + "---|" * len(hits))
     names = list(hits[PLAIN])
     for name in [*names, "overall"]:

@@ -56,13 +56,17 @@ def main() -> None:
         plain = per_call_ms(pdq_of, items)
         stored = per_call_ms(entry_hashes, items)
         query = per_call_ms(query_hashes, items)
-        print(f"| {label} | plain {plain:.1f} | stored set {stored:.1f} ({stored / plain:.1f}x) | "
-              f"query set {query:.1f} ({query / plain:.1f}x) |")
+        print(
+            f"| {label} | plain {plain:.1f} | stored set {stored:.1f} ({stored / plain:.1f}x) | "
+            f"query set {query:.1f} ({query / plain:.1f}x) |"
+        )
     derived = [query_hashes(a) for a in originals[:16]]
     n_whole = round(statistics.mean(sum(h.threshold == WHOLE_THRESHOLD for h in q) for q in derived))
     n_other = round(statistics.mean(sum(h.threshold != WHOLE_THRESHOLD for h in q) for q in derived))
-    print(f"# query hashes per photo: {n_whole} at {WHOLE_THRESHOLD} (whole upload) + {n_other} at "
-          f"{ROBUST_THRESHOLD}")
+    print(
+        f"# query hashes per photo: {n_whole} at {WHOLE_THRESHOLD} (whole upload) + {n_other} at "
+        f"{ROBUST_THRESHOLD}"
+    )
 
     rng = np.random.default_rng(7)
     per_image = 1 + len(STORED_REGIONS)
@@ -71,12 +75,24 @@ def main() -> None:
     # "split for 31" the current one on an index tuned for plain PDQ, both searched in the same run.
     setups = (
         ("plain pdq", args.entries, [(1, 31)], 31),
-        ("pdq_region, before (4 stored, 2 + 68 queries)", args.entries * 4,
-         [(2, WHOLE_THRESHOLD), (68, ROBUST_THRESHOLD)], 31),
-        ("pdq_region, now, tables split for 31", args.entries * per_image,
-         [(n_whole, WHOLE_THRESHOLD), (n_other, ROBUST_THRESHOLD)], 31),
-        ("pdq_region, now (tables split for 45, as the matcher does)", args.entries * per_image,
-         [(n_whole, WHOLE_THRESHOLD), (n_other, ROBUST_THRESHOLD)], ROBUST_THRESHOLD),
+        (
+            "pdq_region, before (4 stored, 2 + 68 queries)",
+            args.entries * 4,
+            [(2, WHOLE_THRESHOLD), (68, ROBUST_THRESHOLD)],
+            31,
+        ),
+        (
+            "pdq_region, now, tables split for 31",
+            args.entries * per_image,
+            [(n_whole, WHOLE_THRESHOLD), (n_other, ROBUST_THRESHOLD)],
+            31,
+        ),
+        (
+            "pdq_region, now (tables split for 45, as the matcher does)",
+            args.entries * per_image,
+            [(n_whole, WHOLE_THRESHOLD), (n_other, ROBUST_THRESHOLD)],
+            ROBUST_THRESHOLD,
+        ),
     )
     for label, rows, searches, tuned_for in setups:
         index = new_index(256, tuned_for=tuned_for)
@@ -93,9 +109,12 @@ def main() -> None:
         ms = 1000 * (time.perf_counter() - started) / repeats
         what = " + ".join(f"{n} at {t}" for n, t in searches)
         held = index.array_bytes if isinstance(index, MihIndex) else 0
-        print(f"| {label} | {rows:,} codes ({rows * 32 / 2**20:.0f} MiB of codes, "
-              f"index {held / 2**20:.0f} MiB) | {what} | {ms:.1f} ms per upload |")
+        print(
+            f"| {label} | {rows:,} codes ({rows * 32 / 2**20:.0f} MiB of codes, "
+            f"index {held / 2**20:.0f} MiB) | {what} | {ms:.1f} ms per upload |"
+        )
         del index, codes
+
 
 if __name__ == "__main__":
     main()

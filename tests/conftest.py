@@ -105,7 +105,9 @@ def db(database_url: str) -> Iterator[Any]:
     """A :class:`redline.bank.db.Database` on ``database_url`` (every table, moderation's included)."""
     import redline.actions.models
     import redline.bank.grants
+    import redline.bank.sharing
     import redline.evidence.models
+    import redline.mirror.models
     import redline.review.models  # noqa: F401 - the moderation and log tables belong to the same metadata
     from redline.bank.db import Database
 

@@ -78,7 +78,10 @@ DEFAULT_SERVICES: dict[str, list[HelpService]] = {
             url="https://rainlily.org.hk/",
         ),
         HelpService(
-            "社會福利署熱線", "24 小時電話輔導、支援及轉介服務。", phone="2343 2255", url="https://www.swd.gov.hk/"
+            "社會福利署熱線",
+            "24 小時電話輔導、支援及轉介服務。",
+            phone="2343 2255",
+            url="https://www.swd.gov.hk/",
         ),
         HelpService(
             "StopNCII.org",

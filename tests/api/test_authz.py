@@ -91,6 +91,20 @@ POLICY: dict[tuple[str, str], str] = {
     ("GET", "/stopncii/v1/FetchHashes"): "feed",
     ("POST", "/stopncii/v1/SubmitHashes"): "submit",
     ("POST", "/stopncii/v1/SubmitFeedback"): "feed",
+    # Mirrors (docs/MIRRORS.md): a hub serves signed pages and takes verdicts with feed keys; its verifier
+    # keys are public (they are what a mirror pins); operators manage this instance's mirrors.
+    ("GET", "/v1/mirror/keys"): PUBLIC,
+    ("GET", "/v1/mirror/feed"): "feed",
+    ("POST", "/v1/mirror/verdicts"): "feed",
+    ("GET", "/v1/mirrors"): "admin",
+    ("POST", "/v1/mirrors"): "admin",
+    ("PATCH", "/v1/mirrors/{name}"): "admin",
+    # Industry sharing: partners push with a submit key (granted the bank); operators set policy, decide.
+    ("POST", "/v1/banks/{bank}/shared"): "submit",
+    ("GET", "/v1/banks/{bank}/shared"): "admin",
+    ("PUT", "/v1/banks/{bank}/sharing"): "admin",
+    ("POST", "/v1/shared/{shared_id}/approve"): "admin",
+    ("POST", "/v1/shared/{shared_id}/refuse"): "admin",
 }
 
 
@@ -125,6 +139,7 @@ def test_every_route_has_a_policy_and_it_is_enforced(api: Api) -> None:
         "content_id": "1",
         "api": "ncmec",
         "scan_id": "scan-00000000",
+        "shared_id": "1",
     }
 
     wrong: list[str] = []

@@ -28,8 +28,6 @@ def pdq(seed: int) -> str:
     return secrets.token_hex(32) if seed < 0 else f"{seed:064x}"
 
 
-
-
 def _submit(
     db: Database, cipher: ContactCipher, hashes: list[service.HashInput], **kw: object
 ) -> service.NewCase:

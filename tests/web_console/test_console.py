@@ -162,6 +162,7 @@ def test_review_flow_preview_decision_webhook_feed(web: App, tmp_path: Path) -> 
         assert (
             web.client.get("/console/audit").headers["location"].startswith("/console/?error")
         )  # admins only
+        assert web.client.get("/console/mirrors").headers["location"].startswith("/console/?error")
 
         wait_until(lambda: len(rx.records()) >= 2)
         for record in rx.records():
@@ -198,6 +199,7 @@ def test_platform_decisions_count_per_organisation_and_quarantine(web: App) -> N
     )
     audit = web.client.get("/console/audit").text
     assert "entry.quarantined" in audit and "review.decided" in audit
+    assert "mirrors no hub" in web.client.get("/console/mirrors").text
     flagged = web.client.get("/console/flagged").text
     assert "Flagged for audit" in flagged and "quarantined" in flagged and "<td>2</td>" in flagged
 

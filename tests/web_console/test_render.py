@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from redline.bank.models import AuditEvent, Entry
@@ -156,3 +157,31 @@ def test_a_third_party_entry_says_so_and_whether_she_has_claimed_it() -> None:
     assert "has claimed the case" in item_page(RITA, item(), provenance=claimed)
     own = render.Provenance.of(entry(), Case(id="RL-Y", flagged_by=None), None)
     assert "her own case" in item_page(RITA, item(), provenance=own)
+def test_mirrors_page_shows_position_lag_and_errors_escaped() -> None:
+    from redline.mirror.sync import Status
+
+    assert "/console/mirrors" not in render.history_page(RITA, [])
+    assert "/console/mirrors" in render.history_page(ADA, [])
+    assert "mirrors no hub" in render.mirrors_page(ADA, [])
+    failing = Status(
+        name="hub",
+        url="https://hub.example.org",
+        bank="hub",
+        from_banks=[],
+        enabled=True,
+        position=120,
+        head=150,
+        lag_changes=30,
+        lag_s=4.2,
+        entries=99,
+        refused=2,
+        last_error="page refused (altered): <b>x</b>",
+        last_error_at=NOW,
+        synced_at=NOW,
+    )
+    page = render.mirrors_page(ADA, [failing, replace(failing, name="other", refused=0, last_error="")])
+    assert "<td>120</td>" in page and "30 rows, read to the end 4 s ago" in page
+    assert (
+        '<span class="alert">2</span>' in page and "&lt;b&gt;x&lt;/b&gt;" in page and "<b>x</b>" not in page
+    )
+    assert '<span class="ok">synced</span>' in page

@@ -18,7 +18,19 @@ from fastapi.responses import Response
 from redline import __version__
 from redline.actions.models import ACTIONS
 from redline.actions.worker import DeliveryWorker, WorkerConfig
-from redline.api import evidence, hma, intake, moderation, operator, platform, scan, stopncii, survivor
+from redline.api import (
+    evidence,
+    hma,
+    intake,
+    mirror,
+    moderation,
+    operator,
+    platform,
+    scan,
+    sharing,
+    stopncii,
+    survivor,
+)
 from redline.api.accesslog import AccessLog
 from redline.api.deps import Services, services
 from redline.api.help import help_router
@@ -37,6 +49,8 @@ from redline.evidence.log import TransparencyLog
 from redline.evidence.publisher import LogPublisher
 from redline.match.service import Matcher
 from redline.match.snapshots import SnapshotPolicy
+from redline.mirror.sync import statuses as mirror_statuses
+from redline.mirror.worker import MirrorWorker
 from redline.signals.budget import DecodeBudget
 from redline.web import register_web
 from redline.web.console.deps import ConsoleServices
@@ -79,9 +93,14 @@ def create_app(settings: Settings) -> FastAPI:
         webhooks = DeliveryWorker(db, WorkerConfig.from_settings(settings)).start()
         # The audit log as a tamper-evident log: sequenced and checkpointed in the background.
         publisher = LogPublisher(tlog, settings.tlog_checkpoint_interval_s).start()
+        # Mirrors of other hubs' feeds: every process runs the sync; a lease per mirror keeps it to one.
+        mirrors = MirrorWorker(
+            db, found.cipher, interval_s=settings.mirror_interval_s, page_size=settings.mirror_page_size
+        ).start()
         try:
             yield
         finally:
+            mirrors.stop()
             publisher.stop()
             webhooks.stop()
             matcher.stop()
@@ -108,6 +127,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(evidence.router)
     app.include_router(hma.router)
     app.include_router(stopncii.router)
+    app.include_router(mirror.router)
+    app.include_router(sharing.router)
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:
@@ -126,7 +147,11 @@ def create_app(settings: Settings) -> FastAPI:
     def metrics(request: Request) -> Response:
         """Prometheus metrics of this process."""
         current = services(request)
-        return Response(current.metrics.render(current.matcher), media_type="text/plain; version=0.0.4")
+        with current.db.read() as session:
+            mirrored = mirror_statuses(session)
+        return Response(
+            current.metrics.render(current.matcher, mirrored), media_type="text/plain; version=0.0.4"
+        )
 
     mount_console(app, ConsoleServices(db=db, settings=settings))
     register_web(app)  # last: the portal's mount at / answers every path no route above claimed

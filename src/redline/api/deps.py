@@ -10,12 +10,13 @@ from typing import Annotated
 from fastapi import Path as PathParam
 from fastapi import Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import select
 
 from redline.api.metrics import Metrics
 from redline.api.problems import Problem
 from redline.api.ratelimit import RateLimiter
 from redline.bank.db import Database
-from redline.bank.models import Case
+from redline.bank.models import ApiKey, Case, Partner
 from redline.bank.secrets import ContactCipher, SecretCheckBusy
 from redline.bank.service import WrongSecret, authenticate_case, authenticate_key
 from redline.config import Settings
@@ -121,3 +122,14 @@ def case_with_secret(
         raise Problem(
             "busy", "too many case checks at once; try again in a moment", headers={"Retry-After": "2"}
         ) from None
+
+
+def partner_of(request: Request, caller: Caller) -> str:
+    """The name of the caller's partner (organisation), else ``key:<id>``: who pulled, who gave feedback."""
+    with services(request).db.read() as session:
+        partner = session.scalar(
+            select(Partner.name)
+            .join(ApiKey, ApiKey.partner_id == Partner.id)
+            .where(ApiKey.id == caller.key_id)
+        )
+    return partner or caller.actor

@@ -3,9 +3,12 @@ reports its own numbers (scrape each worker, or run one worker per container).""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from redline.match.service import Matcher
+from redline.mirror.sync import Status
 
 
 class Metrics:
@@ -50,13 +53,55 @@ class Metrics:
             registry=self.registry,
         )
 
+        self.mirror_position = Gauge(
+            "redline_mirror_position",
+            "Hub change-log row the mirror has applied",
+            ["mirror"],
+            registry=self.registry,
+        )
+        self.mirror_lag_changes = Gauge(
+            "redline_mirror_lag_changes",
+            "Hub change-log rows the mirror had not read yet at its last page",
+            ["mirror"],
+            registry=self.registry,
+        )
+        self.mirror_lag = Gauge(
+            "redline_mirror_lag_seconds",
+            "Seconds since the mirror last read its hub's feed to the end (-1: never)",
+            ["mirror"],
+            registry=self.registry,
+        )
+        self.mirror_entries = Gauge(
+            "redline_mirror_entries", "Active entries the mirror holds", ["mirror"], registry=self.registry
+        )
+        self.mirror_refused = Gauge(
+            "redline_mirror_refused_pages",
+            "Pages refused for integrity (unsigned, altered, replayed, rolled back) since the mirror was "
+            "added: alert when it grows",
+            ["mirror"],
+            registry=self.registry,
+        )
+        self.mirror_failing = Gauge(
+            "redline_mirror_failing",
+            "1 when the mirror's last attempt failed (its error is in redline mirror list)",
+            ["mirror"],
+            registry=self.registry,
+        )
+
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
         self.requests.labels(method, route, str(status)).inc()
         self.latency.labels(route).observe(seconds)
 
-    def render(self, matcher: Matcher) -> bytes:
+    def render(self, matcher: Matcher, mirrors: Sequence[Status] = ()) -> bytes:
         import time
 
+        for m in mirrors:
+            self.mirror_position.labels(m.name).set(m.position)
+            self.mirror_lag_changes.labels(m.name).set(m.lag_changes)
+            self.mirror_lag.labels(m.name).set(m.lag_s if m.lag_s is not None else -1)
+            self.mirror_entries.labels(m.name).set(m.entries)
+            self.mirror_refused.labels(m.name).set(m.refused)
+            self.mirror_failing.labels(m.name).set(1 if m.last_error else 0)
         self.index_entries.set(matcher.size)
         self.index_position.set(matcher.position)
         self.index_age.set(time.time() - matcher.last_poll if matcher.last_poll else -1)

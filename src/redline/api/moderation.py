@@ -166,7 +166,8 @@ def _owned_item(request: Request, caller: Caller, item_id: int) -> ReviewItem:
     return item
 
 
-def _reviewer(request: Request, caller: Caller) -> str:
+def reviewer_of(request: Request, caller: Caller) -> str:
+    """One independent voice per organisation: the key's partner, else the key."""
     with services(request).db.read() as session:
         partner_id = session.scalar(select(ApiKey.partner_id).where(ApiKey.id == caller.key_id))
     return f"partner:{partner_id}" if partner_id is not None else caller.actor
@@ -251,7 +252,7 @@ def decide_item(item_id: RowId, body: DecisionIn, request: Request, caller: Revi
         outcome = queue.decide(
             session,
             item_id,
-            reviewer=_reviewer(request, caller),
+            reviewer=reviewer_of(request, caller),
             decision=body.decision,
             note=body.note,
             reject_quarantine=found.settings.review_reject_quarantine,

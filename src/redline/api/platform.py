@@ -22,7 +22,7 @@ from redline.actions.matchlog import (
     act_on_results,
     check_caller_fields,
 )
-from redline.api.deps import Caller, Services, require_scope, services
+from redline.api.deps import Caller, Services, partner_of, require_scope, services
 from redline.api.file_match import (
     RegionQuery,
     best_per_case,
@@ -47,6 +47,7 @@ from redline.api.uploads import UploadFile
 from redline.bank import grants, service
 from redline.match.service import Match
 from redline.match.service import Query as MatchQuery
+from redline.mirror.hub import ServedPage, record_pull
 from redline.review.queue import review_states
 from redline.signals import SignalError
 from redline.signals.types import signal_type
@@ -232,6 +233,11 @@ def feed(
         )
         for c, bank in rows
     ]
+    if items:  # the audit log says what each partner pulled: positions and counts, no hashes
+        position = rows[-1][0].seq
+        served = ServedPage([i.model_dump() for i in items], after, position, position, more)
+        with services(request).db.write() as session:
+            record_pull(session, caller.actor, f"partner:{partner_of(request, caller)}", served, [])
     return FeedPage(items=items, cursor=encode_cursor(rows[-1][0].seq if rows else after), more=more)
 
 

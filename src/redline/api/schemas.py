@@ -87,8 +87,6 @@ class Attestation(Strict):
     text_version: str = Field(default=ATTESTATION_TEXT_VERSION, max_length=32)
 
 
-
-
 class CaseIn(Strict):
     hashes: list[HashIn] = Field(min_length=1, max_length=MAX_CASE_HASHES)
     attestation: Attestation

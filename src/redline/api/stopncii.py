@@ -14,10 +14,10 @@ from fastapi import APIRouter, Body, Depends, Query, Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials
 from sqlalchemy import select
 
-from redline.api.deps import Caller, bearer, services
+from redline.api.deps import Caller, bearer, partner_of, services
 from redline.api.problems import Problem
 from redline.bank import service
-from redline.bank.models import ApiKey, Entry, Partner
+from redline.bank.models import ApiKey, Entry
 from redline.interop import stopncii
 
 router = APIRouter(prefix="/stopncii/v1", tags=["stopncii"])
@@ -60,17 +60,6 @@ def _caller(scope: str) -> Any:
             return Caller(key.id, frozenset(key.scopes))
 
     return dependency
-
-
-def _source(request: Request, caller: Caller) -> str:
-    """The name partners see in ``CSPFeedbacks.source``: the key's partner, else the key."""
-    with services(request).db.read() as session:
-        partner = session.scalar(
-            select(Partner.name)
-            .join(ApiKey, ApiKey.partner_id == Partner.id)
-            .where(ApiKey.id == caller.key_id)
-        )
-    return partner or caller.actor
 
 
 @router.get("/FetchHashes")
@@ -117,7 +106,7 @@ def submit_hashes(
     """``{"count", "hashRecords": [{"signalType", "hashValue", "CSPFeedbacks"}]}``: all stored, or none.
     A hash this partner already submitted is not stored twice; its feedback is updated."""
     merged = dict(stopncii.parse_submission(body))  # the last record of a repeated hash wins
-    source = _source(request, caller)
+    source = partner_of(request, caller)
     with services(request).db.write() as session:
         bank = service.ensure_bank(session, SUBMISSION_BANK, "system")
         held = {
@@ -169,7 +158,7 @@ def submit_feedback(
             items.append((stopncii.signal_of(kind, value), stopncii.feedback_from(item)))
         except service.BankError as exc:
             raise Problem("invalid-request", f"hashFeedbacks[{position}]: {exc.detail}") from None
-    source = _source(request, caller)
+    source = partner_of(request, caller)
     with services(request).db.write() as session:
         known, updated = stopncii.record_feedback(session, source, items, actor=caller.actor)
     return {"count": len(items), "known": known, "entries": updated}

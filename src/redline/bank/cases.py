@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from redline.bank.audit import audit
 from redline.bank.banks import ensure_bank
-from redline.bank.entries import insert_entries
+from redline.bank.entries import insert_entries, refuse_if_mirrored
 from redline.bank.errors import Invalid, WrongSecret
 from redline.bank.hashes import HashInput
 from redline.bank.models import Case, Entry, MatchEvent, utcnow
@@ -53,6 +53,7 @@ def submit_case(
     if not hashes:
         raise Invalid("a case needs at least one hash")
     bank = ensure_bank(session, bank_name, "system")
+    refuse_if_mirrored(bank)
     case_id, secret = new_case_id(), new_case_secret()
     case = Case(
         id=case_id,

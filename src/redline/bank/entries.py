@@ -89,10 +89,17 @@ def add_entries(
 ) -> list[int]:
     """Partner submissions (``source="partner"``) and operator imports (``source="import"``)."""
     bank = get_bank(session, bank_name)
+    refuse_if_mirrored(bank)
     ids = insert_entries(session, bank, hashes, source=source, origin=origin, tags=tags)
     action = "import" if source == "import" else "entries.added"
     audit(session, actor, action, f"bank:{bank_name}", count=len(ids), source=source, origin=origin)
     return ids
+
+
+def refuse_if_mirrored(bank: Bank) -> None:
+    """A mirrored bank is read-only: its hub owns its entries (``redline.mirror``)."""
+    if bank.mirror is not None:
+        raise Conflict(f"bank {bank.name!r} is a read-only mirror ({bank.mirror}); change it at its hub")
 
 
 def get_entry(session: Session, entry_id: int) -> Entry:
@@ -105,6 +112,9 @@ def get_entry(session: Session, entry_id: int) -> Entry:
 def set_entry_status(session: Session, entry_id: int, status: str, *, actor: str, reason: str = "") -> Entry:
     """Operator action on one entry (quarantine, release, expire). A survivor's withdrawal is final."""
     entry = get_entry(session, entry_id)
+    bank = session.get(Bank, entry.bank_id)
+    if bank is not None:
+        refuse_if_mirrored(bank)
     if entry.status == "withdrawn":
         raise Conflict("a withdrawn entry stays withdrawn")
     if status == "withdrawn":

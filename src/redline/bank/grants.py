@@ -44,6 +44,8 @@ def grant(session: Session, key_id: str, bank_name: str, *, actor: str, survivor
     if "submit" not in key.scopes:
         raise BankError("only keys with the submit scope are granted banks")
     bank = get_bank(session, bank_name)
+    if bank.mirror is not None:
+        raise GrantRefused(f"bank {bank_name!r} is a read-only mirror; partners submit to its hub")
     exists = session.scalar(
         select(BankGrant.id).where(BankGrant.key_id == key_id, BankGrant.bank_id == bank.id)
     )

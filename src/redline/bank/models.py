@@ -97,6 +97,9 @@ class Bank(Base):
     default_action: Mapped[str] = mapped_column(String(32), default="review")
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: The mirror (``redline.mirror``) that fills this bank from a hub's feed; such a bank is read-only:
+    #: nothing but its mirror adds entries or changes their status (the hub owns them).
+    mirror: Mapped[str | None] = mapped_column(String(64), nullable=True, default=None)
 
 
 class Case(Base):

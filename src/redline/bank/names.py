@@ -35,7 +35,5 @@ def check_label(text: str, what: str = "name") -> str:
     if "<" in text or ">" in text:
         raise NameRefused(f"a {what} may not contain '<' or '>'")
     if any(unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp") for ch in text):
-        raise NameRefused(
-            f"a {what} may not contain control, invisible or direction-changing characters"
-        )
+        raise NameRefused(f"a {what} may not contain control, invisible or direction-changing characters")
     return text

@@ -16,10 +16,12 @@ from redline.cli import (
     index,
     intake,
     interop,
+    mirror,
     moderation,
     protect,
     scan,
     service,
+    sharing,
 )
 
 _value_type_shown = typer_core.TyperOption.display_type_rich
@@ -66,5 +68,7 @@ protect.register(app)
 evaluate.register(app)
 evidence.register(app)
 interop.register(app)
+mirror.register(app)
 scan.register(app)
 intake.register(app)
+sharing.register(app)

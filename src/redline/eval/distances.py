@@ -25,8 +25,17 @@ UNUSABLE = 256
 
 
 @njit(parallel=True, cache=True)
-def group_minima(q_words: Any, q_ok: Any, q_slack: Any, q_bounds: Any, e_words: Any, e_ok: Any,
-                 e_bounds: Any, robust: Any, plain: Any) -> None:  # pragma: no cover - compiled
+def group_minima(
+    q_words: Any,
+    q_ok: Any,
+    q_slack: Any,
+    q_bounds: Any,
+    e_words: Any,
+    e_ok: Any,
+    e_bounds: Any,
+    robust: Any,
+    plain: Any,
+) -> None:  # pragma: no cover - compiled
     """For each (query group, entry group): ``robust`` = min over usable pairs of (distance - query slack),
     ``plain`` = distance of the two groups' first hashes (``UNUSABLE + slack`` when either is unusable)."""
     for qg in prange(q_bounds.shape[0] - 1):

@@ -98,8 +98,9 @@ def _hash_one(args: tuple[Photo, tuple[str, ...]]) -> tuple[list[RegionHash], li
     return stored, queried
 
 
-def hash_corpus(photos: Sequence[Photo], transforms: Sequence[Transform] = TRANSFORMS,
-                jobs: int = 1) -> HashedCorpus:
+def hash_corpus(
+    photos: Sequence[Photo], transforms: Sequence[Transform] = TRANSFORMS, jobs: int = 1
+) -> HashedCorpus:
     """Store every photo and query it untouched plus once per transform (``jobs`` processes)."""
     names = (ORIGINAL, *(t.name for t in transforms))
     work = [(photo, names) for photo in photos]
@@ -129,8 +130,9 @@ class PairDistances:
     robust: npt.NDArray[np.int16]
 
 
-def _flatten(groups: Sequence[list[RegionHash]]) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.bool_],
-                                                          npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+def _flatten(
+    groups: Sequence[list[RegionHash]],
+) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.bool_], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
     """All hashes as (n, 4) uint64 rows, whether each is usable, group boundaries (:func:`distances.bounds`)
     and each row's slack (its threshold above ROBUST_THRESHOLD)."""
     raw = b"".join(h.code for group in groups for h in group)
@@ -191,8 +193,12 @@ class Report:
     sweep: dict[int, tuple[float, float, float]] = field(default_factory=dict)
 
 
-def report(corpus: HashedCorpus, hard: HashedCorpus | None = None,
-           robust_threshold: int = ROBUST_THRESHOLD, sweep: Iterable[int] = ()) -> Report:
+def report(
+    corpus: HashedCorpus,
+    hard: HashedCorpus | None = None,
+    robust_threshold: int = ROBUST_THRESHOLD,
+    sweep: Iterable[int] = (),
+) -> Report:
     """Recall and false-positive rates of plain PDQ (31 and the 1e-4 threshold) and of the robust rule."""
     d = pair_distances(corpus.queries, corpus.entries)
     source = np.array(corpus.query_source)
@@ -203,10 +209,15 @@ def report(corpus: HashedCorpus, hard: HashedCorpus | None = None,
     own[np.arange(len(source)), source] = True
     rules = [
         Rule(f"pdq@{PLAIN_THRESHOLD}", PLAIN_THRESHOLD),
-        Rule(f"pdq@{plain_threshold_for(distinct, TARGET_FPR)} (FPR<=1e-4)",
-             plain_threshold_for(distinct, TARGET_FPR)),
-        Rule(f"robust (whole <= {robust_threshold + WHOLE_SLACK}, others <= {robust_threshold})",
-             PLAIN_THRESHOLD, robust_threshold),
+        Rule(
+            f"pdq@{plain_threshold_for(distinct, TARGET_FPR)} (FPR<=1e-4)",
+            plain_threshold_for(distinct, TARGET_FPR),
+        ),
+        Rule(
+            f"robust (whole <= {robust_threshold + WHOLE_SLACK}, others <= {robust_threshold})",
+            PLAIN_THRESHOLD,
+            robust_threshold,
+        ),
     ]
     names = [t for t in dict.fromkeys(corpus.query_transform) if t != ORIGINAL]
     recall: dict[str, dict[str, float]] = {}
@@ -221,9 +232,7 @@ def report(corpus: HashedCorpus, hard: HashedCorpus | None = None,
         hard_mask[np.arange(len(partner)), partner] = True
     for rule in rules:
         hit = rule.matches(d)
-        recall[rule.name] = {
-            name: float(hit[own & (transform == name)[:, None]].mean()) for name in names
-        }
+        recall[rule.name] = {name: float(hit[own & (transform == name)[:, None]].mean()) for name in names}
         recall[rule.name]["overall"] = float(hit[own & ~is_original[:, None]].mean())
         fpr_distinct[rule.name] = float(hit[is_original][~own[is_original]].mean())
         fpr_all[rule.name] = float(hit[~own].mean())
@@ -240,12 +249,24 @@ def report(corpus: HashedCorpus, hard: HashedCorpus | None = None,
     for threshold in sweep:
         swept_rule = Rule("sweep", PLAIN_THRESHOLD, threshold)
         hit = swept_rule.matches(d)
-        hard_fpr = float(swept_rule.matches(hard_d)[hard_mask].mean()) if (
-            hard_d is not None and hard_mask is not None) else float("nan")
+        hard_fpr = (
+            float(swept_rule.matches(hard_d)[hard_mask].mean())
+            if (hard_d is not None and hard_mask is not None)
+            else float("nan")
+        )
         swept[threshold] = (float(hit[own & ~is_original[:, None]].mean()), float(hit[~own].mean()), hard_fpr)
-    return Report(rules, names, recall, fpr_distinct, fpr_all, fpr_hard, counts,
-                  float(np.mean([len(e) for e in corpus.entries])),
-                  float(np.mean([len(q) for q in corpus.queries])), swept)
+    return Report(
+        rules,
+        names,
+        recall,
+        fpr_distinct,
+        fpr_all,
+        fpr_hard,
+        counts,
+        float(np.mean([len(e) for e in corpus.entries])),
+        float(np.mean([len(q) for q in corpus.queries])),
+        swept,
+    )
 
 
 def markdown(rep: Report) -> str:
@@ -258,20 +279,28 @@ def markdown(rep: Report) -> str:
     lines.append("")
     lines.append("| false-positive rate | " + " | ".join(names) + " |")
     lines.append("|---" * (len(names) + 1) + "|")
-    rows = [("distinct originals", rep.fpr_distinct, rep.counts["distinct_pairs"]),
-            ("all queries vs other photos", rep.fpr_all, rep.counts["all_pairs"])]
+    rows = [
+        ("distinct originals", rep.fpr_distinct, rep.counts["distinct_pairs"]),
+        ("all queries vs other photos", rep.fpr_all, rep.counts["all_pairs"]),
+    ]
     if rep.fpr_hard:
         rows.append(("hard negatives (halves)", rep.fpr_hard, rep.counts["hard_pairs"]))
     for label, values, pairs in rows:
         cells = " | ".join(f"{values[n]:.2e} ({round(values[n] * pairs)})" for n in names)
         lines.append(f"| {label}, {pairs:,} pairs | {cells} |")
     if rep.counts["distinct_pairs"] < 1 / TARGET_FPR:
-        lines += ["", f"Note: {rep.counts['distinct_pairs']:,} distinct pairs are too few to measure a "
-                  f"false-positive rate of {TARGET_FPR:g}; use more images."]
+        lines += [
+            "",
+            f"Note: {rep.counts['distinct_pairs']:,} distinct pairs are too few to measure a "
+            f"false-positive rate of {TARGET_FPR:g}; use more images.",
+        ]
     if rep.sweep:
-        lines += ["", f"| robust threshold (whole-upload hashes +{WHOLE_SLACK}) | overall recall | "
-                  "FPR, all queries | FPR, hard negatives |",
-                  "|---|---|---|---|"]
+        lines += [
+            "",
+            f"| robust threshold (whole-upload hashes +{WHOLE_SLACK}) | overall recall | "
+            "FPR, all queries | FPR, hard negatives |",
+            "|---|---|---|---|",
+        ]
         for threshold, (rec, fpr, hard_fpr) in sorted(rep.sweep.items()):
             lines.append(f"| {threshold} | {100 * rec:.1f}% | {fpr:.2e} | {hard_fpr:.2e} |")
     return "\n".join(lines)

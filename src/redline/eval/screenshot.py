@@ -19,8 +19,11 @@ _WIDTH, _HEIGHT = 1080, 2340
 def phone_screenshot(photo: Image.Image, rng: random.Random) -> Image.Image:
     """``photo`` full-width in a feed post, inside a 1080x2340 phone frame scaled to 1080/720/540 wide."""
     dark = rng.random() < 0.4
-    bg, fg, muted = ((0, 0, 0), (245, 245, 245), (150, 150, 150)) if dark else (
-        (255, 255, 255), (20, 20, 20), (115, 115, 115))
+    bg, fg, muted = (
+        ((0, 0, 0), (245, 245, 245), (150, 150, 150))
+        if dark
+        else ((255, 255, 255), (20, 20, 20), (115, 115, 115))
+    )
     canvas = Image.new("RGB", (_WIDTH, _HEIGHT), bg)
     draw = ImageDraw.Draw(canvas)
     font = ImageFont.load_default(size=34)

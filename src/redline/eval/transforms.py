@@ -66,8 +66,9 @@ def pad(fraction: float, fill: str) -> TransformFn:
         dx, dy = round(w * fraction), round(h * fraction)
         size = (w + 2 * dx, h + 2 * dy)
         if fill == "solid":
-            colour = rng.choice([(0, 0, 0), (255, 255, 255), (rng.randrange(256), rng.randrange(256),
-                                                                rng.randrange(256))])
+            colour = rng.choice(
+                [(0, 0, 0), (255, 255, 255), (rng.randrange(256), rng.randrange(256), rng.randrange(256))]
+            )
             canvas = Image.new("RGB", size, colour)
         else:
             # What Instagram stories and TikTok do: the photo stretched over the frame, heavily blurred.
@@ -125,8 +126,9 @@ def watermark(img: Image.Image, rng: random.Random) -> Image.Image:
     small = ImageFont.load_default(size=max(10, h // 18))
     big = ImageFont.load_default(size=max(14, h // 9))
     draw.text((w * 0.04, h * 0.9), handle, font=small, fill=(255, 255, 255, 200))
-    draw.text((w * rng.uniform(0.1, 0.3), h * rng.uniform(0.35, 0.55)), handle, font=big,
-              fill=(255, 255, 255, 110))
+    draw.text(
+        (w * rng.uniform(0.1, 0.3), h * rng.uniform(0.35, 0.55)), handle, font=big, fill=(255, 255, 255, 110)
+    )
     return Image.alpha_composite(base, layer).convert("RGB")
 
 
@@ -141,14 +143,22 @@ def stickers(img: Image.Image, rng: random.Random) -> Image.Image:
         if rng.random() < 0.5:
             draw.ellipse((cx - r, cy - r, cx + r, cy + r), fill=(255, 204, 51), outline=(120, 80, 0))
             for ex in (-0.35, 0.35):
-                draw.ellipse((cx + ex * r - r * 0.12, cy - r * 0.35, cx + ex * r + r * 0.12, cy - r * 0.1),
-                             fill=(60, 40, 20))
-            draw.arc((cx - r * 0.5, cy - r * 0.3, cx + r * 0.5, cy + r * 0.55), 20, 160, fill=(60, 40, 20),
-                     width=max(1, round(r / 8)))
+                draw.ellipse(
+                    (cx + ex * r - r * 0.12, cy - r * 0.35, cx + ex * r + r * 0.12, cy - r * 0.1),
+                    fill=(60, 40, 20),
+                )
+            draw.arc(
+                (cx - r * 0.5, cy - r * 0.3, cx + r * 0.5, cy + r * 0.55),
+                20,
+                160,
+                fill=(60, 40, 20),
+                width=max(1, round(r / 8)),
+            )
         else:
             colour = (rng.randrange(256), rng.randrange(256), rng.randrange(256))
-            draw.regular_polygon((cx, cy, r), n_sides=rng.choice([5, 6, 8]), rotation=rng.uniform(0, 90),
-                                 fill=colour)
+            draw.regular_polygon(
+                (cx, cy, r), n_sides=rng.choice([5, 6, 8]), rotation=rng.uniform(0, 90), fill=colour
+            )
     return out
 
 

@@ -128,8 +128,9 @@ def _bits_set(bitmap: NDArray[np.uint8], rows: NDArray[np.int64]) -> NDArray[np.
     return out
 
 
-def build_main(ids: IdArray, codes: NDArray[np.uint64], threads: int,
-               tuned_for: int = DEFAULT_THRESHOLD) -> _Main:
+def build_main(
+    ids: IdArray, codes: NDArray[np.uint64], threads: int, tuned_for: int = DEFAULT_THRESHOLD
+) -> _Main:
     """Build the tables for unique ``ids`` sorted ascending and their codes (taken over, not copied), split
     for the cheapest search at ``tuned_for``."""
     n = int(ids.shape[0])
@@ -230,7 +231,12 @@ class MihIndex(HammingIndex):
 
     @classmethod
     def build(
-        cls, ids: IdArray, codes: CodeArray, bits: int = 256, threads: int | None = None, copy: bool = True,
+        cls,
+        ids: IdArray,
+        codes: CodeArray,
+        bits: int = 256,
+        threads: int | None = None,
+        copy: bool = True,
         tuned_for: int = DEFAULT_THRESHOLD,
     ) -> Self:
         """Bulk build from arrays (e.g. a full read of the bank when there is no snapshot).
@@ -384,8 +390,17 @@ class MihIndex(HammingIndex):
         """Bytes held in the index's arrays (codes, ids, tables, delta): its memory, less Python overhead."""
         state = self._state
         main, delta = state.main, state.delta
-        arrays = (main.ids, main.codes, main.offsets, main.positions, main.resid, main.removed,
-                  delta.ids, delta.codes, delta.removed)
+        arrays = (
+            main.ids,
+            main.codes,
+            main.offsets,
+            main.positions,
+            main.resid,
+            main.removed,
+            delta.ids,
+            delta.codes,
+            delta.removed,
+        )
         return sum(int(a.nbytes) for a in arrays)
 
     def search(self, queries: CodeArray, threshold: int) -> list[Hits]:

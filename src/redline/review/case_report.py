@@ -9,7 +9,9 @@ a request carries the request's time) are one copy found.
 What a platform reported for that copy, in StopNCII's words (``redline.review.queue``): ``Blocked`` (a
 reviewer confirmed it, or the decided action blocks it), ``NotBlocked`` (a reviewer decided it is not this
 kind of image), ``PendingReview`` (waiting for a person), or ``Recorded`` (the action only logs the match).
-Nothing here names a platform, a hash value or an internal action code.
+Platforms that match on their own side (mirrors of the bank, partners on the StopNCII API) send no
+matches, only their feedback: each platform's latest feedback on a picture counts as one copy found with
+that outcome. Nothing here names a platform, a hash value or an internal action code.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from redline.actions.models import REVIEW_ACTIONS, MatchLogEntry
 from redline.bank.models import Entry
+from redline.interop.models import PartnerFeedback
 from redline.review.models import ReviewDecision, ReviewItem
 from redline.review.queue import BLOCKED, NOT_BLOCKED, PENDING_REVIEW
 
@@ -81,6 +84,8 @@ def item_reports(session: Session, case_id: str) -> list[ItemReport]:
     outcomes: dict[tuple[str, int], Counter[str]] = {group: Counter() for group in groups}
     for (group, _, _), rows in uploads.items():
         outcomes[group][_outcome(rows, verdicts)] += 1
+    for (group, _), outcome in _elsewhere(session, case_id, group_of).items():
+        outcomes[group][outcome] += 1
 
     return [
         ItemReport(
@@ -92,6 +97,24 @@ def item_reports(session: Session, case_id: str) -> list[ItemReport]:
         )
         for (kind, key), members in groups.items()  # in order of each one's first entry: submission order
     ]
+
+
+def _elsewhere(
+    session: Session, case_id: str, group_of: dict[int, tuple[str, int]]
+) -> dict[tuple[tuple[str, int], str], str]:
+    """What platforms that match on their own side reported (mirrors of this bank, partners reading it
+    through the StopNCII API): they send no match, only their feedback (``partner_feedback``), so each
+    platform's latest word on a picture counts as one copy found. -> {(group, source): outcome}."""
+    latest: dict[tuple[tuple[str, int], str], tuple[object, str]] = {}
+    for entry_id, source, value, at in session.execute(
+        select(PartnerFeedback.entry_id, PartnerFeedback.source, PartnerFeedback.value, PartnerFeedback.at)
+        .join(Entry, Entry.id == PartnerFeedback.entry_id)
+        .where(Entry.case_id == case_id, PartnerFeedback.value.in_(OUTCOMES))
+    ):
+        key = (group_of[entry_id], source)
+        if key not in latest or at >= latest[key][0]:  # type: ignore[operator]
+            latest[key] = (at, value)
+    return {key: value for key, (_, value) in latest.items()}
 
 
 def _review_verdicts(session: Session, item_ids: set[int]) -> dict[int, str]:

@@ -380,6 +380,18 @@ def _feedback(
     return confirmed, rejected, quarantined, state.verified
 
 
+def partner_verdict(
+    session: Session, entry_id: int, *, reviewer: str, verdict: str, reject_quarantine: int
+) -> bool:
+    """A verdict reached elsewhere (a mirror's reviewers, sent back to its hub) on ``entry_id``, counted
+    like a reviewer's here: one independent voice per ``reviewer``, its latest verdict. Returns whether
+    it quarantined the entry now."""
+    if verdict not in ("confirm", "reject"):
+        raise ReviewError("verdict must be confirm or reject")
+    _, _, quarantined, _ = _feedback(session, entry_id, reviewer, verdict, reject_quarantine, utcnow())
+    return quarantined
+
+
 def decisions(session: Session, *, item_id: int | None = None, limit: int = 200) -> list[ReviewDecision]:
     query = select(ReviewDecision).order_by(ReviewDecision.id.desc()).limit(limit)
     if item_id is not None:

@@ -165,8 +165,14 @@ def _decode(
     # the last reference to it goes, not when it is closed.
     with contextlib.ExitStack() as held:
         return _decode_held(
-            data, formats, max_pixels, jpeg_draft=jpeg_draft, orient=orient, upright_side=upright_side,
-            budget=budget, held=held,
+            data,
+            formats,
+            max_pixels,
+            jpeg_draft=jpeg_draft,
+            orient=orient,
+            upright_side=upright_side,
+            budget=budget,
+            held=held,
         )
 
 
@@ -386,4 +392,3 @@ def _classify(exc: BaseException, container: str) -> SignalError:
     if isinstance(exc, EOFError) or "truncated" in text or "premature end" in text or "end of file" in text:
         return TruncatedFile(f"the {container} file ends before the image does (incomplete copy?)")
     return CorruptFile(f"the {container} file is damaged and cannot be decoded")
-

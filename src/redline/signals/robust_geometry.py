@@ -87,14 +87,15 @@ def background_box(rgb: RgbArray) -> Box | None:
     small = work_copy(rgb)
     edge = np.concatenate([small[0], small[-1], small[:, 0], small[:, -1]])
     quantised = edge // 8
-    keys, counts = np.unique(quantised[:, 0] * 1024 + quantised[:, 1] * 32 + quantised[:, 2],
-                             return_counts=True)
+    keys, counts = np.unique(
+        quantised[:, 0] * 1024 + quantised[:, 1] * 32 + quantised[:, 2], return_counts=True
+    )
     key = int(keys[np.argmax(counts)])
     if counts.max() < 0.3 * len(edge):
         return None  # no dominant surround colour: not a bordered image
     members = edge[(quantised[:, 0] * 1024 + quantised[:, 1] * 32 + quantised[:, 2]) == key]
     background = members.mean(axis=0)
-    differs = (np.abs(small - background).max(axis=2) > _BG_TOLERANCE)
+    differs = np.abs(small - background).max(axis=2) > _BG_TOLERANCE
     return _box_from_mask(differs, _PHOTO_ROW_SHARE)
 
 
@@ -127,8 +128,8 @@ def rotation_angle(rgb: RgbArray) -> float | None:
     estimates = []
     # (row, column) of each corner and the direction to walk along the horizontal and vertical edges.
     for row, col, sign in ((0, 0, 1.0), (0, w - 1, -1.0), (h - 1, 0, -1.0), (h - 1, w - 1, 1.0)):
-        along_row = dark[row, ::1 if col == 0 else -1]
-        along_col = dark[::1 if row == 0 else -1, col]
+        along_row = dark[row, :: 1 if col == 0 else -1]
+        along_col = dark[:: 1 if row == 0 else -1, col]
         horizontal = int(np.argmin(along_row)) if not along_row.all() else w
         vertical = int(np.argmin(along_col)) if not along_col.all() else h
         if min(horizontal, vertical) < 2 or max(horizontal, vertical) >= max(w, h) // 2 + 1:

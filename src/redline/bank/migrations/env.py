@@ -7,8 +7,10 @@ from alembic import context
 # Every module that declares tables, so autogenerate compares against the whole schema.
 import redline.actions.models
 import redline.bank.grants
+import redline.bank.sharing
 import redline.evidence.models
 import redline.interop.models
+import redline.mirror.models
 import redline.review.models  # noqa: F401
 from redline.bank.models import Base
 

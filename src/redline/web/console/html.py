@@ -45,6 +45,7 @@ def page(title: str, body: str, *, user: str | None = None, role: str | None = N
         if role == "admin":
             links.append('<a href="/console/flagged">Flagged entries</a>')
             links.append('<a href="/console/audit">Audit log</a>')
+            links.append('<a href="/console/mirrors">Mirrors</a>')
         nav = (
             f"<nav>{''.join(links)}</nav>"
             f'<form method="post" action="/console/logout"><input type="hidden" name="csrf_token" '

@@ -15,6 +15,7 @@ from datetime import datetime
 
 from redline.bank.models import AuditEvent, Case, Entry
 from redline.intake.cases import FlaggerRecord
+from redline.mirror.sync import Status as MirrorStatus
 from redline.review.accounts import SignedIn
 from redline.review.models import EntryReviewState, ReviewDecision, ReviewItem
 from redline.review.queue import preview_of
@@ -330,3 +331,37 @@ def audit_log_page(viewer: Viewer, events: Sequence[AuditEvent]) -> str:
         f"<th>Subject</th><th>Details</th></tr></thead><tbody>{rows}</tbody></table>{more}"
     )
     return _staff_page(viewer, "Audit log", body)
+
+
+def mirrors_page(viewer: Viewer, mirrors: Sequence[MirrorStatus]) -> str:
+    """The hubs this instance mirrors: where each is, how far behind, and what went wrong last."""
+    if not mirrors:
+        body = (
+            "<h1>Mirrors</h1><p>This instance mirrors no hub. Add one with "
+            "<code>redline mirror add URL --key KEY --bank BANK</code> (docs/MIRRORS.md).</p>"
+        )
+        return _staff_page(viewer, "Mirrors", body)
+    rows = []
+    for m in mirrors:
+        lag = f"{m.lag_changes} rows" + (
+            f", read to the end {m.lag_s:.0f} s ago" if m.lag_s is not None else ""
+        )
+        health = (
+            f'<span class="alert">{esc(m.last_error)}</span>'
+            if m.last_error
+            else '<span class="ok">synced</span>'
+        )
+        refused = f'<span class="alert">{m.refused}</span>' if m.refused else "0"
+        rows.append(
+            f"<tr><td>{esc(m.name)}</td><td>{esc(m.url)}</td><td>{esc(m.bank)}</td>"
+            f"<td>{'on' if m.enabled else 'paused'}</td><td>{m.position}</td><td>{esc(lag)}</td>"
+            f"<td>{m.entries}</td><td>{refused}</td><td>{health}</td></tr>"
+        )
+    body = (
+        '<h1>Mirrors</h1><p class="muted">Hubs whose signed feed this instance keeps in a read-only bank. '
+        "Refused pages mean a page failed its signature or order checks and nothing of it was applied.</p>"
+        "<table><thead><tr><th>Mirror</th><th>Hub</th><th>Bank</th><th>State</th><th>Position</th>"
+        "<th>Lag</th><th>Entries</th><th>Refused pages</th><th>Last sync</th></tr></thead>"
+        f"<tbody>{''.join(rows)}</tbody></table>"
+    )
+    return _staff_page(viewer, "Mirrors", body)

@@ -20,6 +20,7 @@ from fastapi.staticfiles import StaticFiles
 from redline.bank.models import Case, Entry, utcnow
 from redline.bank.service import BankError, Conflict, audit_page
 from redline.intake.cases import flagger_records
+from redline.mirror.sync import statuses as mirror_statuses
 from redline.review import accounts, queue
 from redline.review.models import ReviewItem
 from redline.web.console import render
@@ -224,6 +225,13 @@ def flagged(found: Services, who: Admin) -> Response:
         rows = queue.flagged_entries(session)
         banks = queue.bank_names(session)
     return html(render.flagged_page(Viewer.of(who), rows, banks))
+
+
+@router.get("/mirrors")
+def mirrors(found: Services, who: Admin) -> Response:
+    with found.db.read() as session:
+        rows = mirror_statuses(session)
+    return html(render.mirrors_page(Viewer.of(who), rows))
 
 
 @router.get("/audit")

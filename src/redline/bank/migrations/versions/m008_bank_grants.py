@@ -25,9 +25,7 @@ def upgrade() -> None:
         sa.Column("key_id", sa.String(length=24), nullable=False),
         sa.Column("bank_id", sa.Integer(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["key_id"], ["api_keys.id"], name=op.f("fk_bank_grants_key_id_api_keys")
-        ),
+        sa.ForeignKeyConstraint(["key_id"], ["api_keys.id"], name=op.f("fk_bank_grants_key_id_api_keys")),
         sa.ForeignKeyConstraint(["bank_id"], ["banks.id"], name=op.f("fk_bank_grants_bank_id_banks")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_bank_grants")),
         sa.UniqueConstraint("key_id", "bank_id", name=op.f("uq_bank_grants_key_id_bank_id")),
