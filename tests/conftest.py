@@ -106,6 +106,7 @@ def db(database_url: str) -> Iterator[Any]:
     import redline.actions.models
     import redline.bank.grants
     import redline.evidence.models
+    import redline.retro.models
     import redline.review.models  # noqa: F401 - the moderation and log tables belong to the same metadata
     from redline.bank.db import Database
 

@@ -9,6 +9,7 @@ import redline.actions.models
 import redline.bank.grants
 import redline.evidence.models
 import redline.interop.models
+import redline.retro.models
 import redline.review.models  # noqa: F401
 from redline.bank.models import Base
 

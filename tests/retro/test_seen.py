@@ -1,0 +1,111 @@
+"""The seen-hashes store: what is kept of a checked upload, how it is searched, and its expiry."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select, update
+
+from redline.bank.db import Database
+from redline.retro.models import SeenHash, SeenUpload
+from redline.retro.seen import (
+    SeenHashIn,
+    SeenIndex,
+    SeenQuery,
+    best_per_content,
+    find_seen,
+    kept_hashes,
+    purge_expired,
+    record_seen,
+)
+
+PDQ = "0" * 64
+
+
+def flip(value: str, bits: int) -> str:
+    """``value`` with its first ``bits`` bits flipped."""
+    number = int(value, 16) ^ (((1 << bits) - 1) << (256 - bits))
+    return f"{number:064x}"
+
+
+def _seen(db: Database, content_id: str, hashes: list[SeenHashIn], key: str = "key1") -> int:
+    with db.write() as session:
+        seen_id = record_seen(session, api_key_id=key, partner_id=None, content_id=content_id, hashes=hashes)
+    assert seen_id is not None
+    return seen_id
+
+
+def test_kept_hashes_keep_plain_and_whole_upload_regions_only() -> None:
+    plain = [SeenHashIn("md5", "a" * 32), SeenHashIn("pdq", PDQ)]
+    regions = [
+        SeenHashIn("pdq_region", PDQ, "full"),
+        SeenHashIn("pdq_region", flip(PDQ, 9), "mirror"),
+        SeenHashIn("pdq_region", flip(PDQ, 40), "window_0.9_+0.02_+0.00"),
+        SeenHashIn("pdq_region", PDQ, "full"),
+    ]
+    assert kept_hashes(plain, regions) == [*plain, regions[0], regions[1]]
+
+
+def test_find_seen_exact_and_perceptual_at_the_types_thresholds(db: Database) -> None:
+    near = _seen(db, "near", [SeenHashIn("md5", "b" * 32), SeenHashIn("pdq", flip(PDQ, 20))])
+    _seen(db, "far", [SeenHashIn("pdq", flip(PDQ, 40))])
+    copy = _seen(db, "copy", [SeenHashIn("md5", "a" * 32)])
+    hits = find_seen(db, [SeenQuery("pdq", PDQ), SeenQuery("md5", "a" * 32)])
+    assert [(h.query, h.content_id, h.distance, h.exact) for h in hits] == [
+        (0, "near", 20, False),
+        (1, "copy", 0, True),
+    ]
+    assert hits[0].seen_id == near and hits[1].seen_id == copy and hits[0].value == flip(PDQ, 20)
+    # A stricter threshold, the caller's
+    assert find_seen(db, [SeenQuery("pdq", PDQ, threshold=10)]) == []
+    # An unknown type is a clear error, not an empty answer
+    with pytest.raises(ValueError, match="unknown signal type"):
+        find_seen(db, [SeenQuery("nonsense", PDQ)])
+
+
+def test_region_hashes_of_the_whole_upload_match_at_the_looser_threshold(db: Database) -> None:
+    """As in forward matching: a crop stored by the survivor vs the upload's full/mirror hash at 64 bits,
+    vs any other derived hash at pdq_region's own threshold (45)."""
+    _seen(db, "mirrored", [SeenHashIn("pdq_region", flip(PDQ, 60), "mirror")])
+    _seen(db, "window", [SeenHashIn("pdq_region", flip(PDQ, 50), "window_0.9_+0.00_+0.00")])
+    hits = find_seen(db, [SeenQuery("pdq_region", PDQ)])
+    assert [(h.content_id, h.distance, h.label) for h in hits] == [("mirrored", 60, "mirror")]
+    # pdq_region queries are never compared with plain pdq hashes (nor the other way round)
+    assert find_seen(db, [SeenQuery("pdq", PDQ)]) == []
+
+
+def test_live_index_refresh_and_best_per_content(db: Database) -> None:
+    index = SeenIndex(db)
+    assert index.refresh() == 0
+    _seen(db, "c1", [SeenHashIn("pdq", flip(PDQ, 12)), SeenHashIn("pdq_region", flip(PDQ, 3), "full")])
+    _seen(db, "c1", [SeenHashIn("pdq", flip(PDQ, 5))])  # the same content checked again
+    _seen(db, "c2", [SeenHashIn("pdq", flip(PDQ, 30))], key="key2")
+    assert index.refresh() == 4 and len(index) == 4
+    hits = find_seen(db, [SeenQuery("pdq", PDQ), SeenQuery("pdq_region", PDQ)], index=index)
+    assert len(hits) == 4
+    best = best_per_content(hits)
+    assert [(h.api_key_id, h.content_id, h.distance) for h in best] == [("key1", "c1", 3), ("key2", "c2", 30)]
+
+
+def test_purge_deletes_expired_uploads_and_their_hashes(db: Database) -> None:
+    old = _seen(db, "old", [SeenHashIn("pdq", PDQ), SeenHashIn("md5", "a" * 32)])
+    _seen(db, "new", [SeenHashIn("pdq", flip(PDQ, 2))])
+    index = SeenIndex(db)
+    index.refresh()
+    with db.write() as session:
+        when = session.scalar(select(SeenUpload.seen_at).where(SeenUpload.id == old))
+        assert when is not None
+        session.execute(
+            update(SeenUpload).where(SeenUpload.id == old).values(seen_at=when - timedelta(days=91))
+        )
+    with db.write() as session:
+        assert purge_expired(session, timedelta(days=90)) == 1
+        assert purge_expired(session, timedelta(days=90)) == 0
+    with db.read() as session:
+        assert (
+            session.scalar(select(func.count()).select_from(SeenHash).where(SeenHash.upload_id == old)) == 0
+        )
+    # The index still holds the purged hash; it is never reported
+    hits = find_seen(db, [SeenQuery("pdq", PDQ), SeenQuery("md5", "a" * 32)], index=index)
+    assert [h.content_id for h in hits] == ["new"]
