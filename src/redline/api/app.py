@@ -36,6 +36,7 @@ from redline.evidence.log import TransparencyLog
 from redline.evidence.publisher import LogPublisher
 from redline.match.service import Matcher
 from redline.match.snapshots import SnapshotPolicy
+from redline.retro.worker import RetroConfig, RetroWorker
 from redline.signals.budget import DecodeBudget
 from redline.web import register_web
 from redline.web.console.deps import ConsoleServices
@@ -74,12 +75,19 @@ def create_app(settings: Settings) -> FastAPI:
         matcher.start()
         # Webhook deliveries: every process runs a worker; leases keep each delivery to one of them.
         webhooks = DeliveryWorker(db, WorkerConfig.from_settings(settings)).start()
+        # Retroactive matching: entries that go live, searched against content checked before (one
+        # process of those sharing data_dir runs it).
+        retro = RetroWorker(
+            db, RetroConfig.from_settings(settings), lock_path=settings.data_dir / "retro.lock"
+        )
+        retro.start()
         # The audit log as a tamper-evident log: sequenced and checkpointed in the background.
         publisher = LogPublisher(tlog, settings.tlog_checkpoint_interval_s).start()
         try:
             yield
         finally:
             publisher.stop()
+            retro.stop()
             webhooks.stop()
             matcher.stop()
             db.dispose()

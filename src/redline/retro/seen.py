@@ -30,7 +30,7 @@ from sqlalchemy import bindparam, delete, select, text
 from sqlalchemy.orm import Session
 
 from redline.bank.db import Database
-from redline.bank.models import utcnow
+from redline.bank.models import ApiKey, utcnow
 from redline.index import HammingIndex, new_index
 from redline.match.derive import region_allowance
 from redline.retro.models import SeenHash, SeenUpload
@@ -122,6 +122,32 @@ def record_seen(
         SeenHash(upload_id=upload.id, signal_type=h.signal_type, value=h.value, label=h.label) for h in hashes
     )
     return upload.id
+
+
+def remember_checked(
+    db: Database,
+    *,
+    api_key_id: str,
+    content_id: str,
+    plain: Iterable[SeenHashIn],
+    regions: Iterable[SeenHashIn] = (),
+    origin: str = "request",
+) -> int | None:
+    """Keep what :func:`kept_hashes` keeps of one checked upload, in its own transaction, attributed to the
+    key's partner (whose webhooks a later retroactive match goes to)."""
+    hashes = kept_hashes(plain, regions)
+    if not hashes:
+        return None
+    with db.write() as session:
+        partner_id = session.scalar(select(ApiKey.partner_id).where(ApiKey.id == api_key_id))
+        return record_seen(
+            session,
+            api_key_id=api_key_id,
+            partner_id=partner_id,
+            content_id=content_id,
+            hashes=hashes,
+            origin=origin,
+        )
 
 
 def purge_expired(session: Session, retention: timedelta, *, chunk: int = 10_000) -> int:
