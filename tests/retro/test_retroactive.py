@@ -65,7 +65,8 @@ def test_an_entry_that_goes_live_matches_content_checked_before_within_5_s(api: 
     with api.db.read() as s:
         assert s.scalar(select(func.count()).select_from(SeenUpload)) == 3
         kept = s.scalars(select(SeenHash.label).where(SeenHash.signal_type == "pdq_region")).all()
-    assert sorted(kept) == ["full", "full", "full", "mirror", "mirror", "mirror"]  # never the image
+    # Never the image: the plain hashes and the mirrored one (and the full region hash when it differs)
+    assert kept.count("mirror") == 3 and set(kept) <= {"full", "mirror"}
 
     api.submit(picture_hashes(picture, 0))
     live = time.monotonic()

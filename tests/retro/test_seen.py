@@ -44,7 +44,10 @@ def test_kept_hashes_keep_plain_and_whole_upload_regions_only() -> None:
         SeenHashIn("pdq_region", flip(PDQ, 40), "window_0.9_+0.02_+0.00"),
         SeenHashIn("pdq_region", PDQ, "full"),
     ]
-    assert kept_hashes(plain, regions) == [*plain, regions[0], regions[1]]
+    # The full region hash equal to the plain PDQ is that hash: kept once
+    assert kept_hashes(plain, regions) == [*plain, regions[1]]
+    other_full = SeenHashIn("pdq_region", flip(PDQ, 2), "full")
+    assert kept_hashes(plain, [other_full]) == [*plain, other_full]
 
 
 def test_find_seen_exact_and_perceptual_at_the_types_thresholds(db: Database) -> None:
@@ -71,8 +74,15 @@ def test_region_hashes_of_the_whole_upload_match_at_the_looser_threshold(db: Dat
     _seen(db, "window", [SeenHashIn("pdq_region", flip(PDQ, 50), "window_0.9_+0.00_+0.00")])
     hits = find_seen(db, [SeenQuery("pdq_region", PDQ)])
     assert [(h.content_id, h.distance, h.label) for h in hits] == [("mirrored", 60, "mirror")]
-    # pdq_region queries are never compared with plain pdq hashes (nor the other way round)
+    # A plain pdq query never finds region hashes
     assert find_seen(db, [SeenQuery("pdq", PDQ)]) == []
+    # A seen plain PDQ is the upload's full region hash too: a crop finds it at the whole-upload threshold
+    _seen(db, "plain", [SeenHashIn("pdq", flip(PDQ, 62))])
+    hits = find_seen(db, [SeenQuery("pdq_region", PDQ)])
+    assert [(h.content_id, h.signal_type, h.label, h.distance) for h in hits] == [
+        ("mirrored", "pdq_region", "mirror", 60),
+        ("plain", "pdq_region", "full", 62),
+    ]
 
 
 def test_live_index_refresh_and_best_per_content(db: Database) -> None:
@@ -83,7 +93,7 @@ def test_live_index_refresh_and_best_per_content(db: Database) -> None:
     _seen(db, "c2", [SeenHashIn("pdq", flip(PDQ, 30))], key="key2")
     assert index.refresh() == 4 and len(index) == 4
     hits = find_seen(db, [SeenQuery("pdq", PDQ), SeenQuery("pdq_region", PDQ)], index=index)
-    assert len(hits) == 4
+    assert len(hits) == 6  # the region query finds the plain PDQs too, as the uploads' full hashes
     best = best_per_content(hits)
     assert [(h.api_key_id, h.content_id, h.distance) for h in best] == [("key1", "c1", 3), ("key2", "c2", 30)]
 

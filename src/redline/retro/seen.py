@@ -44,6 +44,8 @@ KEPT_REGION_LABELS: frozenset[str] = frozenset({"full", "mirror"})
 #: before commit, so a row with a smaller id can become visible after a larger one.
 _RECENT = timedelta(seconds=120)
 _LOAD_CHUNK = 200_000
+#: (region type, plain type, label): a seen plain PDQ is also the upload's ``full`` region hash.
+_WHOLE_ALIAS = ("pdq_region", "pdq", "full")
 
 
 @dataclass(frozen=True)
@@ -69,7 +71,8 @@ class SeenHit:
     #: How the content was checked: ``request`` or ``scan``.
     origin: str
     seen_at: datetime
-    #: The seen hash that matched (its type is the query's).
+    #: The seen hash that matched, as the query's type (a plain PDQ found by a ``pdq_region`` query is
+    #: the upload's ``full`` region hash).
     signal_type: str
     value: str
     label: str | None
@@ -89,10 +92,16 @@ class SeenHashIn:
 
 def kept_hashes(plain: Iterable[SeenHashIn], regions: Iterable[SeenHashIn]) -> list[SeenHashIn]:
     """What is kept of one checked upload: every plain hash (exact digests, PDQ), and of its robust region
-    hashes those labelled in :data:`KEPT_REGION_LABELS`; each once."""
+    hashes those labelled in :data:`KEPT_REGION_LABELS`; each once. The ``full`` region hash is the plain
+    PDQ itself: it is not stored twice (a plain ``pdq`` seen hash is searched as the upload's ``full`` one
+    too, see :func:`find_seen`)."""
+    plain = list(plain)
+    pdq_values = {h.value for h in plain if h.signal_type == _WHOLE_ALIAS[1]}
     out: list[SeenHashIn] = []
     seen: set[tuple[str, str, str | None]] = set()
     for h in [*plain, *(r for r in regions if r.label in KEPT_REGION_LABELS)]:
+        if (h.signal_type, h.label) == (_WHOLE_ALIAS[0], _WHOLE_ALIAS[2]) and h.value in pdq_values:
+            continue
         key = (h.signal_type, h.value, h.label)
         if key not in seen:
             seen.add(key)
@@ -239,17 +248,28 @@ class SeenIndex:
             for (name, allowance), index in self._indexes.items():
                 by_reach: dict[int, list[int]] = {}
                 for i, q in enumerate(queries):
-                    if q.signal_type == name:
-                        reach = (
-                            q.threshold if q.threshold is not None else signal_type(name).default_threshold
-                        )
-                        by_reach.setdefault(reach + allowance, []).append(i)
+                    reach = _reach(q, name, allowance)
+                    if reach is not None:
+                        by_reach.setdefault(reach, []).append(i)
                 for reach, positions in by_reach.items():
                     codes = _codes([queries[i].value for i in positions], index.bits)
                     for i, hits in zip(positions, index.search(codes, reach), strict=True):
                         for hash_id, distance in zip(hits.ids.tolist(), hits.distances.tolist(), strict=True):
                             out[i][int(hash_id)] = int(distance)
         return out
+
+
+def _reach(query: SeenQuery, group_type: str, allowance: int) -> int | None:
+    """How far ``query`` searches the seen hashes of ``group_type`` (None: not at all): its own type's at
+    its threshold plus their label's allowance; a ``pdq_region`` query also the plain PDQ hashes, as the
+    uploads' ``full`` region hashes."""
+    kind = signal_type(query.signal_type)
+    threshold = query.threshold if query.threshold is not None else kind.default_threshold
+    if group_type == query.signal_type:
+        return threshold + allowance
+    if (query.signal_type, group_type) == _WHOLE_ALIAS[:2]:
+        return threshold + region_allowance(_WHOLE_ALIAS[2])
+    return None
 
 
 _ROWS = text(
@@ -305,8 +325,11 @@ def find_seen(
         best: dict[int, SeenHit] = {}
         for hash_id, distance in candidates.items():
             row = rows.get(hash_id)
-            if row is None or row.signal_type != query.signal_type:
+            if row is None:
                 continue  # deleted (expired) since the index read it
+            as_full = (query.signal_type, row.signal_type) == _WHOLE_ALIAS[:2]
+            if row.signal_type != query.signal_type and not as_full:
+                continue
             if partner_id is not None and row.partner_id != partner_id:
                 continue
             seen_at = _aware(row.seen_at)
@@ -320,11 +343,11 @@ def find_seen(
                 partner_id=row.partner_id,
                 origin=row.origin,
                 seen_at=seen_at,
-                signal_type=row.signal_type,
+                signal_type=query.signal_type,
                 value=row.value,
-                label=row.label,
+                label=_WHOLE_ALIAS[2] if as_full else row.label,
                 distance=distance,
-                exact=not SIGNAL_TYPES[row.signal_type].indexed(),
+                exact=not SIGNAL_TYPES[query.signal_type].indexed(),
             )
             known = best.get(hit.seen_id)
             if known is None or hit.distance < known.distance:
