@@ -119,3 +119,16 @@ def test_purge_deletes_expired_uploads_and_their_hashes(db: Database) -> None:
     # The index still holds the purged hash; it is never reported
     hits = find_seen(db, [SeenQuery("pdq", PDQ), SeenQuery("md5", "a" * 32)], index=index)
     assert [h.content_id for h in hits] == ["new"]
+
+
+def test_a_row_that_commits_after_a_later_one_is_still_loaded(db: Database) -> None:
+    """PostgreSQL hands out ids before commit: id 3 can become visible after id 5 was read."""
+    upload = _seen(db, "a", [SeenHashIn("pdq", flip(PDQ, 1))])
+    index = SeenIndex(db)
+    with db.write() as session:
+        session.add(SeenHash(id=5, upload_id=upload, signal_type="pdq", value=flip(PDQ, 2)))
+    assert index.refresh() == 2
+    with db.write() as session:  # the transaction that took id 3 commits only now
+        session.add(SeenHash(id=3, upload_id=upload, signal_type="pdq", value=flip(PDQ, 3)))
+    assert index.refresh() == 1 and len(index) == 3
+    assert index.refresh() == 0

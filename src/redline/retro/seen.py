@@ -20,6 +20,7 @@ No FastAPI here; the pixels never reach this module (it only ever receives hashe
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -40,9 +41,10 @@ from redline.signals.types import SIGNAL_TYPES, signal_type
 #: (plain and mirrored), chosen by measurement (docs/RETROACTIVE.md, "What is kept"): they keep most of
 #: robust recall at 64 bytes per upload, where all ~110 derived hashes would cost ~3.5 KB.
 KEPT_REGION_LABELS: frozenset[str] = frozenset({"full", "mirror"})
-#: Seen rows committed at most this long ago are read again by every refresh: PostgreSQL hands out ids
-#: before commit, so a row with a smaller id can become visible after a larger one.
-_RECENT = timedelta(seconds=120)
+#: How long an id skipped over by a refresh is looked for again (a transaction that took its id before a
+#: later one committed); and the largest run of skipped ids remembered (more: a rolled-back bulk load).
+_GAP_WAIT_S = 120.0
+_MAX_GAP = 10_000
 _LOAD_CHUNK = 200_000
 #: (region type, plain type, label): a seen plain PDQ is also the upload's ``full`` region hash.
 _WHOLE_ALIAS = ("pdq_region", "pdq", "full")
@@ -180,7 +182,7 @@ class SeenIndex:
     """The seen perceptual hashes in memory (``redline.index``), one index per (type, allowance), by
     ``seen_hashes.id``. Exact digests stay in the database (looked up by value, indexed).
 
-    :meth:`refresh` adds the rows committed since the last one (and re-reads the last two minutes');
+    :meth:`refresh` adds the rows committed since the last one (and those that committed late);
     deleted rows are dropped by :meth:`forget` or, lazily, because every candidate is checked against
     the database before it is reported. Thread-safe: one lock around refresh and search."""
 
@@ -188,36 +190,55 @@ class SeenIndex:
         self._db = db
         self._indexes: dict[tuple[str, int], HammingIndex] = {}
         self._position = 0
+        self._gaps: dict[int, float] = {}  # id skipped over -> when first noticed (monotonic)
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
         return sum(len(i) for i in self._indexes.values())
 
     def refresh(self) -> int:
-        """Load the seen hashes committed since the last refresh; returns how many rows were read."""
-        indexed = {k.name for k in SIGNAL_TYPES.indexed()}
+        """Load the seen hashes committed since the last refresh; returns how many rows were read.
+
+        PostgreSQL hands out ids before commit, so a row with a smaller id can become visible after a
+        larger one: the ids skipped over are remembered for :data:`_GAP_WAIT_S` and looked for again."""
         read = 0
         with self._lock, self._db.engine.connect() as conn:
-            since = utcnow() - _RECENT
+            now = time.monotonic()
+            self._gaps = {i: t for i, t in self._gaps.items() if now - t < _GAP_WAIT_S}
+            columns = (SeenHash.id, SeenHash.signal_type, SeenHash.value, SeenHash.label)
+            late = sorted(self._gaps)
+            for start in range(0, len(late), 5_000):
+                found = conn.execute(
+                    select(*columns).where(SeenHash.id.in_(late[start : start + 5_000]))
+                ).all()
+                self._take(found)
+                read += len(found)
             rows = conn.execute(
-                select(SeenHash.id, SeenHash.signal_type, SeenHash.value, SeenHash.label)
-                .join(SeenUpload, SeenUpload.id == SeenHash.upload_id)
-                .where((SeenHash.id > self._position) | (SeenUpload.seen_at >= since))
+                select(*columns)
+                .where(SeenHash.id > self._position)
                 .order_by(SeenHash.id)
                 .execution_options(yield_per=_LOAD_CHUNK)
             )
             for batch in rows.partitions(_LOAD_CHUNK):
-                grouped: dict[tuple[str, int], tuple[list[int], list[str]]] = {}
                 for row in batch:
-                    if row.signal_type in indexed:
-                        ids, values = grouped.setdefault(_group_of(row.signal_type, row.label), ([], []))
-                        ids.append(int(row.id))
-                        values.append(row.value)
-                    self._position = max(self._position, int(row.id))
+                    row_id = int(row.id)
+                    if row_id > self._position + 1 and row_id - self._position <= _MAX_GAP:
+                        self._gaps.update(dict.fromkeys(range(self._position + 1, row_id), now))
+                    self._position = max(self._position, row_id)
+                self._take(batch)
                 read += len(batch)
-                for group, (ids, values) in grouped.items():
-                    self._add(group, ids, values)
         return read
+
+    def _take(self, rows: Sequence[Any]) -> None:
+        grouped: dict[tuple[str, int], tuple[list[int], list[str]]] = {}
+        for row in rows:
+            self._gaps.pop(int(row.id), None)
+            if SIGNAL_TYPES[row.signal_type].indexed():
+                ids, values = grouped.setdefault(_group_of(row.signal_type, row.label), ([], []))
+                ids.append(int(row.id))
+                values.append(row.value)
+        for group, (ids, values) in grouped.items():
+            self._add(group, ids, values)
 
     def _add(self, group: tuple[str, int], ids: list[int], values: list[str]) -> None:
         index = self._indexes.get(group)
