@@ -57,16 +57,16 @@ def test_an_entry_that_goes_live_matches_content_checked_before_within_5_s(api: 
     picture, other = pattern_png(11), pattern_png(12)
     assert not any(r["matches"] for r in upload(api, key, picture, "post-1")["results"])
     upload(api, key, other, "post-2")
-    upload(api, key, picture, "post-1")  # checked twice: still one match per signal below
+    upload(api, key, picture, "post-1")  # checked again: its hashes replace the first check's
     response = api.client.post(
         "/v1/match", headers=key, json={"hashes": [{"type": "md5", "value": "c" * 32}]}
     )
     assert response.status_code == 200  # no content_id: nothing to refer to later, nothing kept
     with api.db.read() as s:
-        assert s.scalar(select(func.count()).select_from(SeenUpload)) == 3
+        assert sorted(s.scalars(select(SeenUpload.content_id))) == ["post-1", "post-2"]
         kept = s.scalars(select(SeenHash.label).where(SeenHash.signal_type == "pdq_region")).all()
     # Never the image: the plain hashes and the mirrored one (and the full region hash when it differs)
-    assert kept.count("mirror") == 3 and set(kept) <= {"full", "mirror"}
+    assert kept.count("mirror") == 2 and set(kept) <= {"full", "mirror"}
 
     api.submit(picture_hashes(picture, 0))
     live = time.monotonic()
@@ -154,3 +154,31 @@ def test_retention_0_keeps_nothing(database_url: str, tmp_path: Path) -> None:
         upload(api, key, pattern_png(51), "post-0")
         with api.db.read() as s:
             assert s.scalar(select(func.count()).select_from(SeenUpload)) == 0
+
+
+def test_scanned_files_are_kept_as_one_batch_and_found_later(api: Api) -> None:
+    key = api.key("match")
+    picture = picture_hashes(pattern_png(61), 0)
+    plain = [{"type": h["type"], "value": h["value"]} for h in picture if h["type"] in ("md5", "pdq")]
+    body = {
+        "files": [
+            {"content_id": "hosted-1", "hashes": plain},
+            {"content_id": "hosted-2", "hashes": [{"type": "md5", "value": "d" * 32}]},
+        ]
+    }
+    response = api.client.post("/v1/scans/scan-0001/files", headers=key, json=body)
+    assert response.status_code == 200, response.text
+    with api.db.read() as s:
+        kept = s.execute(select(SeenUpload.content_id, SeenUpload.origin).order_by(SeenUpload.id)).all()
+    assert [tuple(k) for k in kept] == [("hosted-1", "scan"), ("hosted-2", "scan")]
+    # Sent again (a resumed scan, a re-run): one kept row per file still, the newer
+    assert api.client.post("/v1/scans/scan-0001/files", headers=key, json=body).status_code == 200
+    with api.db.read() as s:
+        assert s.scalar(select(func.count()).select_from(SeenUpload)) == 2
+    api.submit(picture)
+    wait_until(lambda: bool(retro_rows(api)), timeout=5.0)
+    wait_until(lambda: searched_up_to_head(api))
+    assert sorted((r.content_id, r.query_type) for r in retro_rows(api)) == [
+        ("hosted-1", "md5"),
+        ("hosted-1", "pdq"),
+    ]

@@ -48,7 +48,7 @@ from redline.api.uploads import UploadFile
 from redline.bank import grants, service
 from redline.match.service import Match
 from redline.match.service import Query as MatchQuery
-from redline.retro.seen import SeenHashIn, remember_checked
+from redline.retro.seen import Checked, SeenHashIn, remember_checked
 from redline.review.queue import review_states
 from redline.signals import SignalError
 from redline.signals.types import signal_type
@@ -149,30 +149,25 @@ def _log_and_act(
         )
 
 
-def remember(
-    found: Services,
-    caller: Caller,
-    content_id: str | None,
-    plain: Sequence[FileHash | MatchQuery],
-    regions: Sequence[FileHash] = (),
-    origin: Origin = REQUEST,
-) -> None:
+def remember(found: Services, caller: Caller, checked: Sequence[Checked], origin: Origin = REQUEST) -> None:
     """Keep the hashes of content checked with a ``content_id`` for retroactive matching
     (``redline.retro``), when the operator keeps them (``seen_retention_days``). After the response's
     matches are committed; a failure here is logged and never costs the caller its answer."""
-    if content_id is None or found.settings.seen_retention_days <= 0:
+    if not checked or found.settings.seen_retention_days <= 0:
         return
     try:
-        remember_checked(
-            found.db,
-            api_key_id=caller.key_id,
-            content_id=content_id,
-            plain=[_seen_hash(h) for h in plain],
-            regions=[_seen_hash(h) for h in regions],
-            origin=origin.kind,
-        )
+        remember_checked(found.db, api_key_id=caller.key_id, checked=checked, origin=origin.kind)
     except DBAPIError:
         log.exception("could not keep the hashes of checked content for retroactive matching")
+
+
+def checked_content(
+    content_id: str | None, plain: Sequence[FileHash | MatchQuery], regions: Sequence[FileHash] = ()
+) -> list[Checked]:
+    """What is remembered of one checked piece of content (nothing without a ``content_id``)."""
+    if content_id is None:
+        return []
+    return [Checked(content_id, [_seen_hash(h) for h in plain], [_seen_hash(h) for h in regions])]
 
 
 def _seen_hash(h: FileHash | MatchQuery) -> SeenHashIn:
@@ -212,7 +207,7 @@ def match_hashes(
         body.metadata,
         one_content=body.content_id is not None,
     )
-    remember(found, caller, body.content_id, queries)
+    remember(found, caller, checked_content(body.content_id, queries))
     return MatchResponse(results=answer)
 
 
@@ -376,6 +371,7 @@ def match_upload(
     content_id: str | None,
     metadata: dict[str, Any] | None,
     origin: Origin = REQUEST,
+    keep: bool = True,
 ) -> tuple[list[FileHash], list[MatchResult]]:
     """Search the upload's plain and derived hashes in one go; keep each case's best derived match only
     (one log row, one review item per matched picture's case, none where a plain hash already matched the
@@ -391,5 +387,6 @@ def match_upload(
     results = [*plain, *(matches for _, matches in kept)]
     values = [h.value for h in hashes]
     answer = act(found, values, results, caller, content_id, metadata, one_content=True, origin=origin)
-    remember(found, caller, content_id, checked, [d.hash for d in derived], origin)
+    if keep:  # a scan keeps a whole batch's in one transaction (api/scan.py)
+        remember(found, caller, checked_content(content_id, checked, [d.hash for d in derived]), origin)
     return hashes, answer

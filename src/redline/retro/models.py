@@ -23,6 +23,7 @@ from redline.bank.models import Base, BigId, utcnow
 
 class SeenUpload(Base):
     __tablename__ = "seen_uploads"
+    __table_args__ = (Index("ix_seen_uploads_api_key_id_content_id", "api_key_id", "content_id"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     api_key_id: Mapped[str] = mapped_column(String(24))

@@ -27,12 +27,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
-from sqlalchemy import bindparam, delete, select, text
+from sqlalchemy import bindparam, delete, func, select, text
 from sqlalchemy.orm import Session
 
 from redline.bank.db import Database
 from redline.bank.models import ApiKey, utcnow
-from redline.index import HammingIndex, new_index
+from redline.index import CodeArray, HammingIndex, IdArray, new_index
 from redline.match.derive import region_allowance
 from redline.retro.models import SeenHash, SeenUpload
 from redline.signals.types import SIGNAL_TYPES, signal_type
@@ -41,6 +41,11 @@ from redline.signals.types import SIGNAL_TYPES, signal_type
 #: (plain and mirrored), chosen by measurement (docs/RETROACTIVE.md, "What is kept"): they keep most of
 #: robust recall at 64 bytes per upload, where all ~110 derived hashes would cost ~3.5 KB.
 KEPT_REGION_LABELS: frozenset[str] = frozenset({"full", "mirror"})
+#: The largest distance between a survivor's stored crop (``pdq_region``) and a seen upload's hash of the
+#: whole upload (its plain PDQ as ``full``, its ``mirror``). Forward matching allows 64 for these pairs
+#: (``robust.WHOLE_THRESHOLD``); searching 10M seen uploads that far costs seconds per picture, so this is
+#: chosen by measurement of recall and cost (docs/RETROACTIVE.md, "What is kept").
+WHOLE_UPLOAD_REACH = 64
 #: How long an id skipped over by a refresh is looked for again (a transaction that took its id before a
 #: later one committed); and the largest run of skipped ids remembered (more: a rolled-back bulk load).
 _GAP_WAIT_S = 120.0
@@ -135,30 +140,63 @@ def record_seen(
     return upload.id
 
 
+@dataclass(frozen=True)
+class Checked:
+    """One piece of content a platform checked: its id and the hashes it was looked up by."""
+
+    content_id: str
+    plain: Sequence[SeenHashIn]
+    regions: Sequence[SeenHashIn] = ()
+
+
 def remember_checked(
-    db: Database,
-    *,
-    api_key_id: str,
-    content_id: str,
-    plain: Iterable[SeenHashIn],
-    regions: Iterable[SeenHashIn] = (),
-    origin: str = "request",
-) -> int | None:
-    """Keep what :func:`kept_hashes` keeps of one checked upload, in its own transaction, attributed to the
-    key's partner (whose webhooks a later retroactive match goes to)."""
-    hashes = kept_hashes(plain, regions)
-    if not hashes:
-        return None
+    db: Database, *, api_key_id: str, checked: Sequence[Checked], origin: str = "request"
+) -> int:
+    """Keep what :func:`kept_hashes` keeps of each checked upload, in one transaction, attributed to the
+    key's partner (whose webhooks a later retroactive match goes to). Returns how many were kept."""
+    kept = [(c.content_id, kept_hashes(c.plain, c.regions)) for c in checked]
+    kept = [(content_id, hashes) for content_id, hashes in kept if hashes]
+    if not kept:
+        return 0
     with db.write() as session:
         partner_id = session.scalar(select(ApiKey.partner_id).where(ApiKey.id == api_key_id))
-        return record_seen(
-            session,
-            api_key_id=api_key_id,
-            partner_id=partner_id,
-            content_id=content_id,
-            hashes=hashes,
-            origin=origin,
+        # A content id names one piece of the platform's content: checked again, its new hashes replace
+        # the old ones (and its retention starts again), so a re-run scan keeps one row per file.
+        forget_content(session, api_key_id, [content_id for content_id, _ in kept])
+        for content_id, hashes in kept:
+            record_seen(
+                session,
+                api_key_id=api_key_id,
+                partner_id=partner_id,
+                content_id=content_id,
+                hashes=hashes,
+                origin=origin,
+            )
+    return len(kept)
+
+
+def forget_content(session: Session, api_key_id: str, content_ids: Sequence[str]) -> int:
+    """Delete what was kept of these contents of this key (checked again, or removed by the platform);
+    returns how many seen uploads went."""
+    ids = list(
+        session.scalars(
+            select(SeenUpload.id).where(
+                SeenUpload.api_key_id == api_key_id, SeenUpload.content_id.in_(sorted(set(content_ids)))
+            )
         )
+    )
+    if ids:
+        session.execute(delete(SeenHash).where(SeenHash.upload_id.in_(ids)))
+        session.execute(delete(SeenUpload).where(SeenUpload.id.in_(ids)))
+    return len(ids)
+
+
+def indexed_rows(session: Session) -> int:
+    """How many seen hashes an up-to-date :class:`SeenIndex` holds."""
+    kinds = [k.name for k in SIGNAL_TYPES.indexed()]
+    return int(
+        session.scalar(select(func.count()).select_from(SeenHash).where(SeenHash.signal_type.in_(kinds))) or 0
+    )
 
 
 def purge_expired(session: Session, retention: timedelta, *, chunk: int = 10_000) -> int:
@@ -241,18 +279,23 @@ class SeenIndex:
             self._add(group, ids, values)
 
     def _add(self, group: tuple[str, int], ids: list[int], values: list[str]) -> None:
-        index = self._indexes.get(group)
-        kind = signal_type(group[0])
-        if index is None:
-            index = self._indexes[group] = new_index(
-                kind.hash_length, tuned_for=kind.default_threshold + group[1]
-            )
+        index = self._index_for(group)
         index.add(np.array(ids, dtype=np.int64), _codes(values, index.bits))
 
-    def add(self, group_type: str, label: str | None, ids: Sequence[int], values: Sequence[str]) -> None:
-        """Add hashes directly (benchmarks, tests): ``ids`` are ``seen_hashes`` ids."""
+    def _index_for(self, group: tuple[str, int]) -> HammingIndex:
+        index = self._indexes.get(group)
+        if index is None:
+            kind = signal_type(group[0])
+            # Split for the reach most searches of this group use (redline.index.new_index).
+            tuned = min(kind.default_threshold + group[1], max(kind.default_threshold, WHOLE_UPLOAD_REACH))
+            index = self._indexes[group] = new_index(kind.hash_length, tuned_for=tuned)
+        return index
+
+    def add(self, group_type: str, label: str | None, ids: IdArray, codes: CodeArray) -> None:
+        """Add packed codes directly, as ``seen_hashes`` ids (benchmarks; the database path is
+        :meth:`refresh`)."""
         with self._lock:
-            self._add(_group_of(group_type, label), list(ids), list(values))
+            self._index_for(_group_of(group_type, label)).add(ids, codes)
 
     def forget(self, hash_ids: Sequence[int]) -> None:
         """Drop deleted rows from memory."""
@@ -287,9 +330,9 @@ def _reach(query: SeenQuery, group_type: str, allowance: int) -> int | None:
     kind = signal_type(query.signal_type)
     threshold = query.threshold if query.threshold is not None else kind.default_threshold
     if group_type == query.signal_type:
-        return threshold + allowance
+        return threshold if allowance == 0 else min(threshold + allowance, WHOLE_UPLOAD_REACH)
     if (query.signal_type, group_type) == _WHOLE_ALIAS[:2]:
-        return threshold + region_allowance(_WHOLE_ALIAS[2])
+        return min(threshold + region_allowance(_WHOLE_ALIAS[2]), WHOLE_UPLOAD_REACH)
     return None
 
 

@@ -42,7 +42,7 @@ from redline.bank.models import Change, Entry, utcnow
 from redline.config import Settings
 from redline.match.snapshots import WriterLock
 from redline.retro.models import RetroCursor
-from redline.retro.seen import SeenHit, SeenIndex, SeenQuery, find_seen, purge_expired
+from redline.retro.seen import SeenHit, SeenIndex, SeenQuery, find_seen, indexed_rows, purge_expired
 from redline.signals.types import SIGNAL_TYPES
 
 log = logging.getLogger(__name__)
@@ -235,7 +235,12 @@ class RetroWorker:
                 break
         if removed:
             log.info("deleted %d seen uploads older than the retention", removed)
-            self.index = SeenIndex(self.db)  # rebuilt by the next refresh, without the deleted rows
+        with self.db.read() as session:
+            rows = indexed_rows(session)
+        if len(self.index) > rows * 1.1 + 1_000 or (removed and len(self.index) > rows):
+            # Deleted rows (expired, or replaced by a new check of the same content) are never reported,
+            # but hold memory: start again from the database, without them.
+            self.index = SeenIndex(self.db)
         return removed
 
     # --- the loop ------------------------------------------------------------------------------------------

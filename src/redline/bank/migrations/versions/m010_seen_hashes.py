@@ -30,6 +30,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name="pk_seen_uploads"),
     )
     op.create_index("ix_seen_uploads_seen_at", "seen_uploads", ["seen_at"])
+    op.create_index("ix_seen_uploads_api_key_id_content_id", "seen_uploads", ["api_key_id", "content_id"])
     op.create_table(
         "seen_hashes",
         sa.Column("id", BIG_ID, primary_key=True, autoincrement=True),
@@ -61,5 +62,6 @@ def downgrade() -> None:
     op.drop_index("ix_seen_hashes_signal_type_value", table_name="seen_hashes")
     op.drop_index("ix_seen_hashes_upload_id", table_name="seen_hashes")
     op.drop_table("seen_hashes")
+    op.drop_index("ix_seen_uploads_api_key_id_content_id", table_name="seen_uploads")
     op.drop_index("ix_seen_uploads_seen_at", table_name="seen_uploads")
     op.drop_table("seen_uploads")
