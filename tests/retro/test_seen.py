@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 from redline.bank.db import Database
+from redline.bank.models import AuditEvent
 from redline.retro.models import SeenHash, SeenUpload
 from redline.retro.seen import (
     SeenHashIn,
@@ -116,6 +117,10 @@ def test_purge_deletes_expired_uploads_and_their_hashes(db: Database) -> None:
         assert (
             session.scalar(select(func.count()).select_from(SeenHash).where(SeenHash.upload_id == old)) == 0
         )
+        purged = session.scalars(select(AuditEvent).where(AuditEvent.action == "seen.purged")).all()
+    assert [(e.subject, e.details["uploads"], e.details["retention_days"]) for e in purged] == [
+        ("seen_uploads", 1, 90)
+    ]
     # The index still holds the purged hash; it is never reported
     hits = find_seen(db, [SeenQuery("pdq", PDQ), SeenQuery("md5", "a" * 32)], index=index)
     assert [h.content_id for h in hits] == ["new"]

@@ -30,6 +30,7 @@ import numpy as np
 from sqlalchemy import bindparam, delete, func, select, text
 from sqlalchemy.orm import Session
 
+from redline.bank.audit import audit
 from redline.bank.db import Database
 from redline.bank.models import ApiKey, utcnow
 from redline.index import CodeArray, HammingIndex, IdArray, new_index
@@ -208,6 +209,8 @@ def purge_expired(session: Session, retention: timedelta, *, chunk: int = 10_000
         return 0
     session.execute(delete(SeenHash).where(SeenHash.upload_id.in_(ids)))
     session.execute(delete(SeenUpload).where(SeenUpload.id.in_(ids)))
+    # Deleting data is a state change like any other: one audit row per chunk (counts, no content ids).
+    audit(session, "system", "seen.purged", "seen_uploads", uploads=len(ids), retention_days=retention.days)
     return len(ids)
 
 
