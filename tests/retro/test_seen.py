@@ -11,6 +11,7 @@ from redline.bank.db import Database
 from redline.bank.models import AuditEvent
 from redline.retro.models import SeenHash, SeenUpload
 from redline.retro.seen import (
+    WHOLE_UPLOAD_REACH,
     SeenHashIn,
     SeenIndex,
     SeenQuery,
@@ -68,21 +69,29 @@ def test_find_seen_exact_and_perceptual_at_the_types_thresholds(db: Database) ->
         find_seen(db, [SeenQuery("nonsense", PDQ)])
 
 
-def test_region_hashes_of_the_whole_upload_match_at_the_looser_threshold(db: Database) -> None:
-    """As in forward matching: a crop stored by the survivor vs the upload's full/mirror hash at 64 bits,
-    vs any other derived hash at pdq_region's own threshold (45)."""
-    _seen(db, "mirrored", [SeenHashIn("pdq_region", flip(PDQ, 60), "mirror")])
-    _seen(db, "window", [SeenHashIn("pdq_region", flip(PDQ, 50), "window_0.9_+0.00_+0.00")])
+def test_a_crop_finds_whole_upload_hashes_within_the_measured_reach(db: Database) -> None:
+    """A crop stored by the survivor vs the upload's full/mirror hash: at most ``WHOLE_UPLOAD_REACH`` bits
+    (forward matching's 64 costs seconds per picture at 10M seen uploads); vs any other derived hash, were
+    one kept, at pdq_region's own threshold (45)."""
+    assert WHOLE_UPLOAD_REACH == 31
+    _seen(db, "mirrored", [SeenHashIn("pdq_region", flip(PDQ, 29), "mirror")])
+    _seen(db, "mirrored-far", [SeenHashIn("pdq_region", flip(PDQ, 33), "mirror")])
+    _seen(db, "window", [SeenHashIn("pdq_region", flip(PDQ, 40), "window_0.9_+0.00_+0.00")])
     hits = find_seen(db, [SeenQuery("pdq_region", PDQ)])
-    assert [(h.content_id, h.distance, h.label) for h in hits] == [("mirrored", 60, "mirror")]
+    assert [(h.content_id, h.distance, h.label) for h in hits] == [
+        ("mirrored", 29, "mirror"),
+        ("window", 40, "window_0.9_+0.00_+0.00"),
+    ]
     # A plain pdq query never finds region hashes
     assert find_seen(db, [SeenQuery("pdq", PDQ)]) == []
-    # A seen plain PDQ is the upload's full region hash too: a crop finds it at the whole-upload threshold
-    _seen(db, "plain", [SeenHashIn("pdq", flip(PDQ, 62))])
+    # A seen plain PDQ is the upload's full region hash too: a crop finds it within the reach
+    _seen(db, "plain", [SeenHashIn("pdq", flip(PDQ, 31))])
+    _seen(db, "plain-far", [SeenHashIn("pdq", flip(PDQ, 32))])
     hits = find_seen(db, [SeenQuery("pdq_region", PDQ)])
     assert [(h.content_id, h.signal_type, h.label, h.distance) for h in hits] == [
-        ("mirrored", "pdq_region", "mirror", 60),
-        ("plain", "pdq_region", "full", 62),
+        ("mirrored", "pdq_region", "mirror", 29),
+        ("plain", "pdq_region", "full", 31),
+        ("window", "pdq_region", "window_0.9_+0.00_+0.00", 40),
     ]
 
 
