@@ -237,9 +237,9 @@ class RetroWorker:
             log.info("deleted %d seen uploads older than the retention", removed)
         with self.db.read() as session:
             rows = indexed_rows(session)
-        if len(self.index) > rows * 1.1 + 1_000 or (removed and len(self.index) > rows):
+        if len(self.index) > rows * 1.1 + 1_000:
             # Deleted rows (expired, or replaced by a new check of the same content) are never reported,
-            # but hold memory: start again from the database, without them.
+            # but hold memory: once they are a tenth of it, start again from the database, without them.
             self.index = SeenIndex(self.db)
         return removed
 
