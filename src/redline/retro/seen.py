@@ -406,7 +406,7 @@ def find_seen(
                 continue
             if partner_id is not None and row.partner_id != partner_id:
                 continue
-            seen_at = _aware(row.seen_at)
+            seen_at = aware_utc(row.seen_at)
             if not_before is not None and seen_at < not_before:
                 continue
             hit = SeenHit(
@@ -448,7 +448,7 @@ def _codes(values: Sequence[str], bits: int) -> Any:
     return np.frombuffer(bytes.fromhex("".join(values)), dtype=np.uint8).reshape(-1, bits // 8)
 
 
-def _aware(value: Any) -> datetime:
+def aware_utc(value: Any) -> datetime:
     """Raw SQL returns SQLite's datetimes as text without a zone (stored as UTC)."""
     parsed: datetime = datetime.fromisoformat(value) if isinstance(value, str) else value
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)

@@ -42,7 +42,15 @@ from redline.bank.models import Change, Entry, utcnow
 from redline.config import Settings
 from redline.match.snapshots import WriterLock
 from redline.retro.models import RetroCursor
-from redline.retro.seen import SeenHit, SeenIndex, SeenQuery, find_seen, indexed_rows, purge_expired
+from redline.retro.seen import (
+    SeenHit,
+    SeenIndex,
+    SeenQuery,
+    aware_utc,
+    find_seen,
+    indexed_rows,
+    purge_expired,
+)
 from redline.signals.types import SIGNAL_TYPES
 
 log = logging.getLogger(__name__)
@@ -105,16 +113,21 @@ class RetroWorker:
             settled = utcnow() - timedelta(seconds=self.config.settle_s)
             with self.db.read() as session:
                 rows = session.execute(
-                    select(Change.seq, Change.entry_id, Change.status, Change.value)
-                    .where(Change.seq > position, Change.at <= settled)
+                    select(Change.seq, Change.entry_id, Change.status, Change.value, Change.at)
+                    .where(Change.seq > position)
                     .order_by(Change.seq)
                     .limit(_BATCH)
                 ).all()
+            # The settled prefix only: ``at`` is taken before the log is locked, so a later row can carry
+            # an earlier time, and the cursor must never pass a row that was not searched.
+            young = next((i for i, r in enumerate(rows) if aware_utc(r.at) > settled), len(rows))
+            full_batch = len(rows) == _BATCH and young == len(rows)
+            rows = rows[:young]
             if not rows:
                 return made
             live = sorted({int(r.entry_id) for r in rows if r.status == "active" and r.value is not None})
             made += self._search_and_act(live, position, int(rows[-1].seq))
-            if len(rows) < _BATCH:
+            if not full_batch:
                 return made
 
     def _search_and_act(self, entry_ids: list[int], position: int, new_position: int) -> int:
