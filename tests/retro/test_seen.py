@@ -12,6 +12,7 @@ from redline.bank.models import AuditEvent
 from redline.retro.models import SeenHash, SeenUpload
 from redline.retro.seen import (
     WHOLE_UPLOAD_REACH,
+    Checked,
     SeenHashIn,
     SeenIndex,
     SeenQuery,
@@ -20,6 +21,7 @@ from redline.retro.seen import (
     kept_hashes,
     purge_expired,
     record_seen,
+    remember_checked,
 )
 
 PDQ = "0" * 64
@@ -146,3 +148,17 @@ def test_a_row_that_commits_after_a_later_one_is_still_loaded(db: Database) -> N
         session.add(SeenHash(id=3, upload_id=upload, signal_type="pdq", value=flip(PDQ, 3)))
     assert index.refresh() == 1 and len(index) == 3
     assert index.refresh() == 0
+
+
+def test_content_checked_again_replaces_its_hashes_and_the_live_index_sees_the_new_ones(db: Database) -> None:
+    """SQLite would hand the deleted rows' ids out again; the index follows rows by id, so they must grow."""
+    index = SeenIndex(db)
+    first = [SeenHashIn("pdq", flip(PDQ, 100))]
+    remember_checked(db, api_key_id="key1", checked=[Checked("post", first)])
+    index.refresh()
+    remember_checked(db, api_key_id="key1", checked=[Checked("post", [SeenHashIn("pdq", flip(PDQ, 4))])])
+    index.refresh()
+    hits = find_seen(db, [SeenQuery("pdq", PDQ)], index=index)
+    assert [(h.content_id, h.distance) for h in hits] == [("post", 4)]
+    with db.read() as session:
+        assert session.scalar(select(func.count()).select_from(SeenUpload)) == 1

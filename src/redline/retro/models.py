@@ -20,10 +20,17 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from redline.bank.models import Base, BigId, utcnow
 
+#: SQLite reuses the largest rowid once that row is deleted; the in-memory index follows new rows by id, so
+#: ids here must only grow (AUTOINCREMENT; PostgreSQL's sequences never go back).
+_GROWING_IDS = {"sqlite_autoincrement": True}
+
 
 class SeenUpload(Base):
     __tablename__ = "seen_uploads"
-    __table_args__ = (Index("ix_seen_uploads_api_key_id_content_id", "api_key_id", "content_id"),)
+    __table_args__ = (
+        Index("ix_seen_uploads_api_key_id_content_id", "api_key_id", "content_id"),
+        _GROWING_IDS,
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     api_key_id: Mapped[str] = mapped_column(String(24))
@@ -36,7 +43,7 @@ class SeenUpload(Base):
 
 class SeenHash(Base):
     __tablename__ = "seen_hashes"
-    __table_args__ = (Index("ix_seen_hashes_signal_type_value", "signal_type", "value"),)
+    __table_args__ = (Index("ix_seen_hashes_signal_type_value", "signal_type", "value"), _GROWING_IDS)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     upload_id: Mapped[int] = mapped_column(ForeignKey("seen_uploads.id", ondelete="CASCADE"), index=True)

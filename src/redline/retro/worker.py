@@ -228,8 +228,11 @@ class RetroWorker:
         """Retention 0: nothing is kept, so nothing can be found; entries that go live meanwhile are not
         searched later either (there would be nothing they could have been seen with)."""
         position = self._position()
-        with self.db.write() as session:
+        with self.db.read() as session:
             head = int(session.scalar(select(func.coalesce(func.max(Change.seq), 0))) or 0)
+        if head <= position:
+            return  # no write transaction when nothing moved
+        with self.db.write() as session:
             session.execute(
                 update(RetroCursor)
                 .where(RetroCursor.id == _CURSOR_ID, RetroCursor.position == position)

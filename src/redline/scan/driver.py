@@ -85,6 +85,7 @@ def _hash_batches(
     pool = _pool(job)
     try:
         while True:
+            pool_broke = False
             while len(in_flight) < 2 * job.jobs:
                 if retry:
                     # A batch hashed again runs alone, so that if it breaks the pool once more, it is
@@ -92,14 +93,25 @@ def _hash_batches(
                     if in_flight:
                         break
                     number, items, tries = retry.pop()
-                    in_flight[pool.submit(work, items)] = (number, items, tries)
-                    break
                 else:
                     following = next(todo, None)
                     if following is None:
                         break
                     number, items, tries = *following, 0
-                in_flight[pool.submit(work, items)] = (number, items, tries)
+                try:
+                    in_flight[pool.submit(work, items)] = (number, items, tries)
+                except BrokenProcessPool:
+                    # A worker died while this generator was paused (its caller was sending a batch):
+                    # this batch never ran, so it is retried as it was; the pool is rebuilt below.
+                    retry.append((number, items, tries))
+                    pool_broke = True
+                    break
+                if tries:
+                    break
+            if pool_broke and not in_flight:
+                pool.shutdown(wait=False, cancel_futures=True)
+                pool = _pool(job)
+                continue
             if not in_flight:
                 return
             finished, _ = wait(in_flight, return_when=FIRST_COMPLETED)

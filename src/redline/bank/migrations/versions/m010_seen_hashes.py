@@ -28,6 +28,7 @@ def upgrade() -> None:
         sa.Column("origin", sa.String(length=16), nullable=False),
         sa.Column("seen_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name="pk_seen_uploads"),
+        sqlite_autoincrement=True,  # ids only grow: the seen index follows new rows by id
     )
     op.create_index("ix_seen_uploads_seen_at", "seen_uploads", ["seen_at"])
     op.create_index("ix_seen_uploads_api_key_id_content_id", "seen_uploads", ["api_key_id", "content_id"])
@@ -45,6 +46,7 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name="pk_seen_hashes"),
+        sqlite_autoincrement=True,
     )
     op.create_index("ix_seen_hashes_upload_id", "seen_hashes", ["upload_id"])
     op.create_index("ix_seen_hashes_signal_type_value", "seen_hashes", ["signal_type", "value"])
