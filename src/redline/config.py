@@ -84,6 +84,14 @@ class Settings:
     index_snapshot_every_changes: int = 100_000
     index_snapshot_interval_s: float = 1800.0
     index_snapshots_kept: int = 2
+    #: Retroactive matching (docs/RETROACTIVE.md): days the hashes (only the hashes) of content checked with a
+    #: ``content_id`` (``/v1/match/file``, ``/v1/match``, ``redline scan``) are kept, so an entry that goes
+    #: live later is searched against them; 0 keeps nothing (and turns retroactive matching off). Older rows
+    #: are deleted every ``seen_purge_interval_s``.
+    seen_retention_days: int = 90
+    seen_purge_interval_s: float = 3600.0
+    #: How often the retroactive-matching worker reads the change log for entries that went live (seconds).
+    retro_poll_interval: float = 0.5
     #: Case submissions (and case-secret checks) allowed per client address per hour, per server process.
     case_rate_per_hour: int = 30
     #: Largest JSON request body (bytes). Imports and file uploads have their own limits.

@@ -225,6 +225,9 @@ def act_on_matches(
                 "metadata": meta,
                 "origin": origin.kind,
                 "scan_id": origin.scan_id,
+                # Found when the entry went live, among content checked before (redline.retro): the
+                # content has been up since then.
+                "retroactive": origin.kind == "retroactive",
                 # Every matched signal of this picture, closest first (the match log has one row each).
                 "matches": [
                     {

@@ -67,7 +67,8 @@ class MatchLogEntry(Base):
     distance: Mapped[int] = mapped_column(Integer)
     action: Mapped[str] = mapped_column(String(32))
     review_item_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
-    #: ``request`` (a platform's match call) or ``scan`` (``redline scan`` over content already hosted).
+    #: ``request`` (a platform's match call), ``scan`` (``redline scan`` over content already hosted) or
+    #: ``retroactive`` (content checked earlier, found when a new entry went live: ``redline.retro``).
     origin: Mapped[str] = mapped_column(String(16), default="request", server_default="request")
     #: The scan that found it (``redline scan`` keeps the id in its state file), so a re-run is idempotent.
     scan_id: Mapped[str | None] = mapped_column(String(64), nullable=True)

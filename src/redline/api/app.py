@@ -51,6 +51,7 @@ from redline.match.service import Matcher
 from redline.match.snapshots import SnapshotPolicy
 from redline.mirror.sync import statuses as mirror_statuses
 from redline.mirror.worker import MirrorWorker
+from redline.retro.worker import RetroConfig, RetroWorker
 from redline.signals.budget import DecodeBudget
 from redline.web import register_web
 from redline.web.console.deps import ConsoleServices
@@ -91,6 +92,12 @@ def create_app(settings: Settings) -> FastAPI:
         matcher.start()
         # Webhook deliveries: every process runs a worker; leases keep each delivery to one of them.
         webhooks = DeliveryWorker(db, WorkerConfig.from_settings(settings)).start()
+        # Retroactive matching: entries that go live, searched against content checked before (one
+        # process of those sharing data_dir runs it).
+        retro = RetroWorker(
+            db, RetroConfig.from_settings(settings), lock_path=settings.data_dir / "retro.lock"
+        )
+        retro.start()
         # The audit log as a tamper-evident log: sequenced and checkpointed in the background.
         publisher = LogPublisher(tlog, settings.tlog_checkpoint_interval_s).start()
         # Mirrors of other hubs' feeds: every process runs the sync; a lease per mirror keeps it to one.
@@ -102,6 +109,7 @@ def create_app(settings: Settings) -> FastAPI:
         finally:
             mirrors.stop()
             publisher.stop()
+            retro.stop()
             webhooks.stop()
             matcher.stop()
             db.dispose()

@@ -6,6 +6,7 @@ import base64
 import binascii
 import json
 import logging
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -48,6 +49,7 @@ from redline.bank import grants, service
 from redline.match.service import Match
 from redline.match.service import Query as MatchQuery
 from redline.mirror.hub import ServedPage, record_pull
+from redline.retro.seen import Checked, SeenHashIn, remember_checked
 from redline.review.queue import review_states
 from redline.signals import SignalError
 from redline.signals.types import signal_type
@@ -148,6 +150,33 @@ def _log_and_act(
         )
 
 
+def remember(found: Services, caller: Caller, checked: Sequence[Checked], origin: Origin = REQUEST) -> None:
+    """Keep the hashes of content checked with a ``content_id`` for retroactive matching
+    (``redline.retro``), when the operator keeps them (``seen_retention_days``). After the response's
+    matches are committed; a failure here is logged and never costs the caller its answer."""
+    if not checked or found.settings.seen_retention_days <= 0:
+        return
+    try:
+        remember_checked(found.db, api_key_id=caller.key_id, checked=checked, origin=origin.kind)
+    except DBAPIError:
+        log.exception("could not keep the hashes of checked content for retroactive matching")
+
+
+def checked_content(
+    content_id: str | None, plain: Sequence[FileHash | MatchQuery], regions: Sequence[FileHash] = ()
+) -> list[Checked]:
+    """What is remembered of one checked piece of content (nothing without a ``content_id``)."""
+    if content_id is None:
+        return []
+    return [Checked(content_id, [_seen_hash(h) for h in plain], [_seen_hash(h) for h in regions])]
+
+
+def _seen_hash(h: FileHash | MatchQuery) -> SeenHashIn:
+    if isinstance(h, MatchQuery):
+        return SeenHashIn(h.signal_type, h.value)
+    return SeenHashIn(h.type, h.value, h.label)
+
+
 @router.post("/match", response_model=MatchResponse)
 def match_hashes(
     body: MatchIn, request: Request, caller: Annotated[Caller, Depends(require_scope("match"))]
@@ -170,17 +199,17 @@ def match_hashes(
     results = find_matches(found, queries)
     if body.content_id is not None:
         results = regions_once_per_case([q.signal_type for q in queries], results)
-    return MatchResponse(
-        results=act(
-            found,
-            [q.value for q in queries],
-            results,
-            caller,
-            body.content_id,
-            body.metadata,
-            one_content=body.content_id is not None,
-        )
+    answer = act(
+        found,
+        [q.value for q in queries],
+        results,
+        caller,
+        body.content_id,
+        body.metadata,
+        one_content=body.content_id is not None,
     )
+    remember(found, caller, checked_content(body.content_id, queries))
+    return MatchResponse(results=answer)
 
 
 def encode_cursor(seq: int) -> str:
@@ -348,6 +377,7 @@ def match_upload(
     content_id: str | None,
     metadata: dict[str, Any] | None,
     origin: Origin = REQUEST,
+    keep: bool = True,
 ) -> tuple[list[FileHash], list[MatchResult]]:
     """Search the upload's plain and derived hashes in one go; keep each case's best derived match only
     (one log row, one review item per matched picture's case, none where a plain hash already matched the
@@ -358,7 +388,11 @@ def match_upload(
     found_matches = find_matches(found, queries)
     plain, robust = found_matches[: len(hashes)], found_matches[len(hashes) :]
     kept = best_per_case(robust, already=plain)
+    checked = hashes
     hashes = [*hashes, *(derived[position].hash for position, _ in kept)]
     results = [*plain, *(matches for _, matches in kept)]
     values = [h.value for h in hashes]
-    return hashes, act(found, values, results, caller, content_id, metadata, one_content=True, origin=origin)
+    answer = act(found, values, results, caller, content_id, metadata, one_content=True, origin=origin)
+    if keep:  # a scan keeps a whole batch's in one transaction (api/scan.py)
+        remember(found, caller, checked_content(content_id, checked, [d.hash for d in derived]), origin)
+    return hashes, answer

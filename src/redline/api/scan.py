@@ -26,7 +26,7 @@ from redline.actions.matchlog import Origin
 from redline.actions.models import MatchLogEntry
 from redline.api.deps import Caller, require_scope, services
 from redline.api.file_match import RegionQuery
-from redline.api.platform import check_fields, match_upload
+from redline.api.platform import check_fields, checked_content, match_upload, remember
 from redline.api.problems import Problem
 from redline.api.schemas import FileHash, SignalName, Strict
 from redline.bank import service
@@ -138,14 +138,17 @@ def _scan_files(request: Request, scan_id: str, body: ScanFilesIn, caller: Calle
     for file in body.files:
         check_fields(file.content_id, file.metadata)
     out: list[ScanFileResult] = []
+    origin = Origin("scan", scan_id)
+    checked = []
     for file, (plain, regions) in zip(body.files, parsed, strict=True):
         logged = _logged(request, caller, scan_id, file.content_id)
         if logged is not None:
             out.append(ScanFileResult(content_id=file.content_id, already=True, matches=logged))
             continue
         _, results = match_upload(
-            found, plain, regions, caller, file.content_id, file.metadata, Origin("scan", scan_id)
+            found, plain, regions, caller, file.content_id, file.metadata, origin, keep=False
         )
+        checked += checked_content(file.content_id, plain, [r.hash for r in regions])
         matches = [
             ScanMatch(
                 match_id=m.match_id or 0,
@@ -160,6 +163,7 @@ def _scan_files(request: Request, scan_id: str, body: ScanFilesIn, caller: Calle
             for m in result.matches
         ]
         out.append(ScanFileResult(content_id=file.content_id, already=False, matches=matches))
+    remember(found, caller, checked, origin)  # the batch's hashes for retroactive matching, in one go
     return ScanFilesOut(files=out)
 
 
