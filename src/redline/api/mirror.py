@@ -12,7 +12,9 @@ from pydantic import BaseModel, Field
 from redline.api.deps import Caller, partner_of, require_scope, services
 from redline.api.moderation import reviewer_of
 from redline.api.problems import Problem
+from redline.api.schemas import Strict
 from redline.bank import service
+from redline.bank.names import BANK_NAME_PATTERN
 from redline.mirror import hub, sync
 from redline.mirror.signing import feed_signers, verifier_texts
 
@@ -20,10 +22,6 @@ router = APIRouter(prefix="/v1", tags=["mirrors"])
 Feed = Annotated[Caller, Depends(require_scope("feed"))]
 Admin = Annotated[Caller, Depends(require_scope("admin"))]
 MirrorName = Annotated[str, Path(min_length=1, max_length=64)]
-
-
-class Strict(BaseModel):
-    model_config = {"extra": "forbid"}
 
 
 class HubKeys(BaseModel):
@@ -50,9 +48,11 @@ class MirrorIn(Strict):
     name: str = Field(min_length=1, max_length=64)
     url: str = Field(min_length=8, max_length=2048)
     key: str = Field(min_length=1, max_length=256, description="the hub's feed API key for this instance")
-    bank: str = Field(min_length=1, max_length=64)
+    bank: str = Field(min_length=1, max_length=64, pattern=BANK_NAME_PATTERN)
     hub_keys: list[str] = Field(min_length=1, max_length=8, description="the hub's verifier keys to pin")
-    from_banks: list[str] = Field(default_factory=list, max_length=64)
+    from_banks: list[Annotated[str, Field(pattern=BANK_NAME_PATTERN)]] = Field(
+        default_factory=list, max_length=64
+    )
 
 
 class MirrorOut(BaseModel):

@@ -12,17 +12,13 @@ from pydantic import BaseModel, Field
 
 from redline.api.deps import Caller, partner_of, require_scope, services
 from redline.api.problems import Problem
-from redline.api.schemas import HashIn
+from redline.api.schemas import HashIn, Strict
 from redline.bank import grants, service, sharing
 
 router = APIRouter(prefix="/v1", tags=["sharing"])
 Submitter = Annotated[Caller, Depends(require_scope("submit"))]
 Admin = Annotated[Caller, Depends(require_scope("admin"))]
 SharedId = Annotated[int, Path(ge=1, le=2**63 - 1)]
-
-
-class Strict(BaseModel):
-    model_config = {"extra": "forbid"}
 
 
 class ProvenanceIn(Strict):
