@@ -99,7 +99,7 @@ def run(n: int, page: int) -> dict[str, object]:
     sys.path.insert(0, str(ROOT))
     from tests.support.server import Server
 
-    from redline.bank import service
+    from redline.bank import grants, service
     from redline.bank.db import Database
     from redline.bank.secrets import ContactCipher
     from redline.mirror.signing import feed_signers, verifier_texts
@@ -116,9 +116,12 @@ def run(n: int, page: int) -> dict[str, object]:
         hub_url = f"sqlite:///{hub_dir / 'hub.db'}"
         hub_db = Database(hub_url)
         with hub_db.write() as session:
-            _, token = service.create_api_key(
+            key, token = service.create_api_key(
                 session, name="bench", scopes=["feed"], actor="bench", partner="p"
             )
+            session.flush()
+            for bank in service.list_banks(session):  # a feed key reads the banks it is granted
+                grants.grant(session, key.id, bank.name, actor="bench", survivor_bank="", purpose="feed")
         hub_db.dispose()
         hub = Server(hub_url, hub_dir)
         try:

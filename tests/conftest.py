@@ -34,7 +34,9 @@ def corpus(shared_dir: Path) -> Path:
 
 # --- databases: every bank/API test runs on SQLite and on PostgreSQL ---------------------------------------
 
-POSTGRES_URL = os.environ.get("REDLINE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+POSTGRES_URL = os.environ.get(
+    "REDLINE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
 
 
 def _postgres_conninfo(url: str) -> str:
@@ -82,6 +84,28 @@ def _empty_postgres(url: str) -> None:
         ]
         # TRUNCATE does not fire the audit log's row triggers: the append-only guard stays for the tests.
         conn.execute(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def unmigrated_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database with no schema at all, for tests of a migration on the rows before it: a new
+    SQLite file, or a PostgreSQL database of this test's own (dropped after it)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'unmigrated.db'}"
+        return
+    import secrets
+
+    import psycopg
+
+    request.getfixturevalue("postgres_database")  # fails the test, as that does, when PostgreSQL is away
+    name = f"redline_migration_{os.getpid()}_{secrets.token_hex(4)}"
+    with psycopg.connect(_postgres_conninfo(POSTGRES_URL), autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with psycopg.connect(_postgres_conninfo(POSTGRES_URL), autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

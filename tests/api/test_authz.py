@@ -46,6 +46,8 @@ POLICY: dict[tuple[str, str], str] = {
     ("DELETE", "/v1/keys/{key_id}"): "admin",
     ("PUT", "/v1/keys/{key_id}/banks/{bank}"): "admin",
     ("DELETE", "/v1/keys/{key_id}/banks/{bank}"): "admin",
+    ("PUT", "/v1/keys/{key_id}/feed-banks/{bank}"): "admin",
+    ("DELETE", "/v1/keys/{key_id}/feed-banks/{bank}"): "admin",
     ("GET", "/v1/audit"): "admin",
     # Moderation (actions/review): platforms attach previews with their match key, reviewers decide.
     ("PUT", "/v1/review/items/{item_id}/preview"): "match",

@@ -77,6 +77,9 @@ def test_pdq_region_is_accepted_refused_and_matched_like_pdq(api: Api) -> None:
     partner = secrets.token_hex(32)
     assert api.client.post("/v1/banks", headers=admin, json={"name": "hotline"}).status_code == 201
     granted = api.client.put(f"/v1/keys/{submit['Authorization'].split('_')[1]}/banks/hotline", headers=admin)
+    feed_id = feed["Authorization"].split("_")[1]
+    reads = api.client.put(f"/v1/keys/{feed_id}/feed-banks/hotline", headers=admin)
+    assert reads.status_code == 204
     assert granted.status_code == 204
     added = api.client.post(
         "/v1/banks/hotline/entries", headers=submit, json={"hashes": [region(partner, 70)]}

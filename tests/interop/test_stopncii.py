@@ -181,10 +181,11 @@ def test_threatexchange_client_pulls_withdrawals_and_sends_feedback(hub: Hub) ->
 
 
 def test_partners_submit_hashes_with_a_submit_key(hub: Hub) -> None:
-    feed = new_key(hub.database_url, "feed", partner="platform-x")
     submit = new_key(hub.database_url, "submit", partner="platform-x")
+    hub.client("rk_unused_key", submit).submit_hash(StopNCIISignalType.ImagePDQ, PDQ_NEW, {"verified"})
+    # The submissions bank exists now; the operator grants the partner's feed key reading it.
+    feed = new_key(hub.database_url, "feed", partner="platform-x")
     api = hub.client(feed, submit)
-    api.submit_hash(StopNCIISignalType.ImagePDQ, PDQ_NEW, {"verified"})
     api.submit_hash(StopNCIISignalType.ImagePDQ, PDQ_NEW)  # again: not stored twice
     records, _ = pull_all(api)
     record = records[(StopNCIISignalType.ImagePDQ, PDQ_NEW)]

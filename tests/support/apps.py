@@ -13,11 +13,11 @@ from fastapi.testclient import TestClient
 from redline.actions import outbox
 from redline.actions.urlpolicy import UrlPolicy
 from redline.api.app import create_app
-from redline.bank import service
 from redline.bank.db import Database
 from redline.config import Settings
 from redline.review import accounts
 from tests.support import ATTESTATION, PASSWORD, wait_until
+from tests.support.bank import key_with_reads
 
 
 def make_settings(database_url: str, data_dir: Path, **overrides: Any) -> Settings:
@@ -32,7 +32,7 @@ class Api:
 
     def key(self, *scopes: str) -> dict[str, str]:
         with self.db.write() as session:
-            _, token = service.create_api_key(session, name="-".join(scopes), scopes=scopes, actor="test")
+            _, token = key_with_reads(session, *scopes)
         return {"Authorization": f"Bearer {token}"}
 
     def submit(self, hashes: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
@@ -79,9 +79,7 @@ class App:
 
     def key(self, *scopes: str, partner: str | None = None) -> dict[str, str]:
         with self.db.write() as s:
-            _, token = service.create_api_key(
-                s, name="-".join(scopes), scopes=scopes, actor="test", partner=partner
-            )
+            _, token = key_with_reads(s, *scopes, partner=partner)
         return {"Authorization": f"Bearer {token}"}
 
     def user(self, name: str, role: str = "reviewer") -> None:

@@ -6,8 +6,9 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 from sqlalchemy import text
+from sqlalchemy.orm import Session
 
-from redline.bank import service
+from redline.bank import grants, service
 from redline.bank.db import Database
 from redline.bank.secrets import ContactCipher
 from tests.support import ATTESTATION
@@ -31,16 +32,27 @@ def api_key(db: Database, partner: str = "platform-a") -> str:
         return key.id
 
 
+def key_with_reads(
+    session: Session, *scopes: str, name: str | None = None, partner: str | None = None
+) -> tuple[str, str]:
+    """A new key with ``scopes`` (id, token); a ``feed`` key is granted every bank there is now, as an
+    operator setting up a partner would (a feed key granted none reads nothing)."""
+    key, token = service.create_api_key(
+        session, name=name or "-".join(scopes), scopes=scopes, actor="test", partner=partner
+    )
+    if "feed" in scopes:
+        session.flush()
+        for bank in service.list_banks(session):
+            grants.grant(session, key.id, bank.name, actor="test", survivor_bank="", purpose="feed")
+    return key.id, token
+
+
 def new_key(database_url: str, *scopes: str, partner: str | None = None) -> str:
     db = Database(database_url)
     try:
         with db.write() as session:
-            _, token = service.create_api_key(
-                session,
-                name=f"{partner or 'test'}-{'-'.join(scopes)}",
-                scopes=scopes,
-                actor="test",
-                partner=partner,
+            _, token = key_with_reads(
+                session, *scopes, name=f"{partner or 'test'}-{'-'.join(scopes)}", partner=partner
             )
         return token
     finally:

@@ -13,11 +13,11 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from redline.bank import service
 from redline.bank.db import Database
 from redline.match.service import Query
 from tests.support import ATTESTATION, wait_until
 from tests.support.apps import subscribe
+from tests.support.bank import key_with_reads
 from tests.support.media import picture_hashes
 
 REDLINE = Path(sys.executable).parent / "redline"
@@ -31,7 +31,7 @@ class Hub:
 
     def key(self, *scopes: str) -> str:
         with self.db.write() as session:
-            _, token = service.create_api_key(session, name="-".join(scopes), scopes=scopes, actor="test")
+            _, token = key_with_reads(session, *scopes)
         return token
 
     def protect(self, *images: bytes) -> None:

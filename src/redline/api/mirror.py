@@ -13,7 +13,7 @@ from redline.api.deps import Caller, partner_of, require_scope, services
 from redline.api.moderation import reviewer_of
 from redline.api.problems import Problem
 from redline.api.schemas import Strict
-from redline.bank import service
+from redline.bank import grants, service
 from redline.bank.names import BANK_NAME_PATTERN
 from redline.mirror import hub, sync
 from redline.mirror.signing import feed_signers, verifier_texts
@@ -101,7 +101,10 @@ def mirror_feed(
     names = _banks(banks)
     with found.db.read() as session:
         try:
-            page = hub.read_page(session, after, limit, names)
+            # The key reads the banks it is granted; ``banks`` narrows them (the page signs what was asked).
+            page = hub.read_page(session, after, limit, grants.readable_banks(session, caller.key_id, names))
+        except grants.NothingToRead as exc:
+            raise Problem("forbidden", exc.detail) from None
         except service.NotFound as exc:
             raise Problem("not-found", exc.detail) from None
         except service.BankError as exc:
@@ -120,6 +123,11 @@ def mirror_verdicts(request: Request, caller: Feed, body: VerdictsIn) -> Verdict
     reviewer toward quarantine. Sending the same verdicts again changes nothing."""
     found = services(request)
     with found.db.write() as session:
+        try:
+            readable = grants.readable_banks(session, caller.key_id)
+        except grants.NothingToRead as exc:
+            raise Problem("forbidden", exc.detail) from None
+        # A verdict on an entry of a bank this partner cannot read counts as unknown: it tells nothing.
         counted = hub.record_verdicts(
             session,
             [(v.entry_id, v.verdict) for v in body.verdicts],
@@ -127,6 +135,7 @@ def mirror_verdicts(request: Request, caller: Feed, body: VerdictsIn) -> Verdict
             reviewer=reviewer_of(request, caller),
             actor=caller.actor,
             reject_quarantine=found.settings.review_reject_quarantine,
+            banks=readable,
         )
     return VerdictsOut(**counted)
 

@@ -195,7 +195,14 @@ def create_key(body: KeyIn, request: Request, caller: Admin) -> KeyCreated:
         survivors = found.settings.survivor_bank
         for bank in body.banks:
             grants.grant(session, key.id, bank, actor=caller.actor, survivor_bank=survivors)
-        return KeyCreated(**key_out(key).model_dump(), token=token, banks=sorted(set(body.banks)))
+        for bank in body.feed_banks:
+            grants.grant(session, key.id, bank, actor=caller.actor, survivor_bank=survivors, purpose="feed")
+        return KeyCreated(
+            **key_out(key).model_dump(),
+            token=token,
+            banks=sorted(set(body.banks)),
+            feed_banks=sorted(set(body.feed_banks)),
+        )
 
 
 @router.put("/keys/{key_id}/banks/{bank}", status_code=204)
@@ -210,6 +217,27 @@ def grant_bank(key_id: str, bank: str, request: Request, caller: Admin) -> None:
 def revoke_bank_grant(key_id: str, bank: str, request: Request, caller: Admin) -> None:
     with services(request).db.write() as session:
         grants.revoke(session, key_id, bank, actor=caller.actor)
+
+
+@router.put("/keys/{key_id}/feed-banks/{bank}", status_code=204)
+def grant_feed_bank(key_id: str, bank: str, request: Request, caller: Admin) -> None:
+    """Let a ``feed`` key read ``bank`` in feeds (``/v1/feed``, the mirror feed, StopNCII FetchHashes)."""
+    found = services(request)
+    with found.db.write() as session:
+        grants.grant(
+            session,
+            key_id,
+            bank,
+            actor=caller.actor,
+            survivor_bank=found.settings.survivor_bank,
+            purpose="feed",
+        )
+
+
+@router.delete("/keys/{key_id}/feed-banks/{bank}", status_code=204)
+def revoke_feed_bank(key_id: str, bank: str, request: Request, caller: Admin) -> None:
+    with services(request).db.write() as session:
+        grants.revoke(session, key_id, bank, actor=caller.actor, purpose="feed")
 
 
 @router.delete("/keys/{key_id}", response_model=KeyOut)

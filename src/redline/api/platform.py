@@ -236,13 +236,18 @@ def feed(
     cursor: Annotated[str, Query(max_length=64)] = "",
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
 ) -> FeedPage:
-    """Entries and tombstones in change order. Store ``cursor`` and pass it back to get what came after.
+    """Entries and tombstones of the banks this key is granted to read, in change order. Store ``cursor``
+    and pass it back to get what came after.
 
     An ``entry`` item with status ``active`` adds or replaces ``entry_id`` in your mirror; a ``tombstone``
     (withdrawn, quarantined, expired) means delete ``entry_id`` now."""
     after = decode_cursor(cursor) if cursor else 0
     with services(request).db.read() as session:
-        rows = service.feed_page(session, after, limit + 1)
+        try:
+            readable = grants.readable_banks(session, caller.key_id)
+        except grants.NothingToRead as exc:
+            raise Problem("forbidden", exc.detail) from None
+        rows = service.feed_page(session, after, limit + 1, bank_names=readable)
         more = len(rows) > limit
         rows = rows[:limit]
         reviewed = review_states(session, [c.entry_id for c, _ in rows if c.status == "active"])
@@ -266,7 +271,7 @@ def feed(
         position = rows[-1][0].seq
         served = ServedPage([i.model_dump() for i in items], after, position, position, more)
         with services(request).db.write() as session:
-            record_pull(session, caller.actor, f"partner:{partner_of(request, caller)}", served, [])
+            record_pull(session, caller.actor, f"partner:{partner_of(request, caller)}", served, readable)
     return FeedPage(items=items, cursor=encode_cursor(rows[-1][0].seq if rows else after), more=more)
 
 

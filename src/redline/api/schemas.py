@@ -327,6 +327,11 @@ class KeyIn(Strict):
         max_length=100,
         description="with the submit scope: the banks this key may add hashes to (never the survivors' bank)",
     )
+    feed_banks: list[Annotated[str, BankName]] = Field(
+        default_factory=list,
+        max_length=100,
+        description="with the feed scope: the banks this key reads in feeds (granted none, it reads nothing)",
+    )
 
 
 class KeyOut(BaseModel):
@@ -340,6 +345,7 @@ class KeyOut(BaseModel):
 class KeyCreated(KeyOut):
     token: str = Field(description="shown once; store it in the platform's secret store")
     banks: list[str] = Field(default_factory=list, description="banks the key may add hashes to")
+    feed_banks: list[str] = Field(default_factory=list, description="banks the key reads in feeds")
 
 
 class AuditOut(BaseModel):

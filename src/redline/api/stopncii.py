@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from redline.api.deps import Caller, bearer, partner_of, services
 from redline.api.problems import Problem
-from redline.bank import service
+from redline.bank import grants, service
 from redline.bank.models import ApiKey, Entry
 from redline.interop import stopncii
 
@@ -82,7 +82,11 @@ def fetch_hashes(
         )
         key = session.get(ApiKey, caller.key_id)
         floor = stopncii.key_floor(session, key.created_at) if key is not None else 0
-        page = stopncii.fetch_page(session, cursor, pageSize, not_before=floor)
+        try:
+            readable = grants.readable_banks(session, caller.key_id)
+        except grants.NothingToRead as exc:
+            raise Problem("forbidden", exc.detail) from None
+        page = stopncii.fetch_page(session, cursor, pageSize, not_before=floor, bank_names=readable)
     # Hashes are sensitive: the audit log says which partner was sent which stretch of the change log.
     with found.db.write() as session:
         service.audit(
@@ -132,7 +136,10 @@ def submit_hashes(
             )
         feedback = [(h, f[-1]) for h, f in merged.items() if f]
         if feedback:
-            stopncii.record_feedback(session, source, feedback, actor=caller.actor)
+            # On the hashes this partner just submitted, not on same-valued entries of banks it cannot read.
+            stopncii.record_feedback(
+                session, source, feedback, actor=caller.actor, bank_names=[SUBMISSION_BANK]
+            )
     return {"count": len(merged), "added": len(fresh)}
 
 
@@ -160,5 +167,12 @@ def submit_feedback(
             raise Problem("invalid-request", f"hashFeedbacks[{position}]: {exc.detail}") from None
     source = partner_of(request, caller)
     with services(request).db.write() as session:
-        known, updated = stopncii.record_feedback(session, source, items, actor=caller.actor)
+        try:
+            readable = grants.readable_banks(session, caller.key_id)
+        except grants.NothingToRead as exc:
+            raise Problem("forbidden", exc.detail) from None
+        # Only on hashes of banks this key reads: "known" must not tell a partner what else a hub holds.
+        known, updated = stopncii.record_feedback(
+            session, source, items, actor=caller.actor, bank_names=readable
+        )
     return {"count": len(items), "known": known, "entries": updated}

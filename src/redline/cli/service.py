@@ -144,6 +144,10 @@ def keys_create(
         list[str] | None,
         typer.Option(help="With --scope submit: a bank the key may add hashes to; repeat for several."),
     ] = None,
+    feed_bank: Annotated[
+        list[str] | None,
+        typer.Option(help="With --scope feed: a bank the key reads in feeds; repeat for several."),
+    ] = None,
 ) -> None:
     """Create an API key. The key is printed once, as the last line: store it now."""
     from redline.bank import grants, service
@@ -152,7 +156,7 @@ def keys_create(
     _checked(check_label, name)
     if partner is not None:
         _checked(check_label, partner)
-    for each in bank or []:
+    for each in [*(bank or []), *(feed_bank or [])]:
         _checked(check_bank_name, each)
     db = _database()
     settings = Settings.from_env()
@@ -164,6 +168,15 @@ def keys_create(
             session.flush()
             for each in bank or []:
                 grants.grant(session, key.id, each, actor=CLI_ACTOR, survivor_bank=settings.survivor_bank)
+            for each in feed_bank or []:
+                grants.grant(
+                    session,
+                    key.id,
+                    each,
+                    actor=CLI_ACTOR,
+                    survivor_bank=settings.survivor_bank,
+                    purpose="feed",
+                )
             typer.echo(
                 f"created key {key.id} ({', '.join(key.scopes)}) for {name}; it is shown only now:", err=True
             )
@@ -174,48 +187,73 @@ def keys_create(
 
 @keys_app.command("list")
 def keys_list() -> None:
-    """List API keys (never the keys themselves), with the banks submit keys are granted."""
+    """List API keys (never the keys themselves), with the banks they may add to and read."""
     from redline.bank import grants, service
 
     with _database().read() as session:
         for key in service.list_api_keys(session):
             state = f"revoked {key.revoked_at:%Y-%m-%d}" if key.revoked_at else "active"
             banks = ",".join(grants.granted_banks(session, key.id)) or "-"
-            typer.echo(f"{key.id}\t{key.name}\t{','.join(key.scopes)}\t{state}\t{banks}")
+            reads = ",".join(grants.granted_banks(session, key.id, "feed")) or "-"
+            typer.echo(f"{key.id}\t{key.name}\t{','.join(key.scopes)}\t{state}\tsubmit:{banks}\tfeed:{reads}")
 
 
 @keys_app.command("grant")
 def keys_grant(
     key_id: str,
-    bank: Annotated[list[str], typer.Option(help="A bank the key may add hashes to; repeat for several.")],
+    bank: Annotated[
+        list[str] | None, typer.Option(help="A bank the submit key may add hashes to; repeat for several.")
+    ] = None,
+    feed_bank: Annotated[
+        list[str] | None, typer.Option(help="A bank the feed key reads in feeds; repeat for several.")
+    ] = None,
 ) -> None:
-    """Let a submit key add hashes to banks (never the survivors' bank)."""
-    from redline.bank import grants, service
-
-    settings = Settings.from_env()
-    try:
-        with _database().write() as session:
-            for each in bank:
-                grants.grant(session, key_id, each, actor=CLI_ACTOR, survivor_bank=settings.survivor_bank)
-    except service.BankError as exc:
-        _fail(exc.detail)
-    typer.echo(f"key {key_id} may add hashes to {', '.join(bank)}")
+    """Let a submit key add hashes to banks (never the survivors' bank), or a feed key read them."""
+    _change_grants(key_id, bank or [], feed_bank or [], take_back=False)
 
 
 @keys_app.command("ungrant")
 def keys_ungrant(
-    key_id: str, bank: Annotated[list[str], typer.Option(help="A bank to take back; repeat for several.")]
+    key_id: str,
+    bank: Annotated[
+        list[str] | None, typer.Option(help="A bank to stop adding to; repeat for several.")
+    ] = None,
+    feed_bank: Annotated[
+        list[str] | None, typer.Option(help="A bank to stop reading; repeat for several.")
+    ] = None,
 ) -> None:
-    """Stop a submit key adding hashes to banks."""
+    """Stop a submit key adding hashes to banks, or a feed key reading them."""
+    _change_grants(key_id, bank or [], feed_bank or [], take_back=True)
+
+
+def _change_grants(key_id: str, submit: list[str], feed: list[str], *, take_back: bool) -> None:
     from redline.bank import grants, service
 
+    if not submit and not feed:
+        _fail("name at least one --bank or --feed-bank")
+    settings = Settings.from_env()
+    asked: list[tuple[str, grants.Purpose]] = [(b, "submit") for b in submit] + [(b, "feed") for b in feed]
     try:
         with _database().write() as session:
-            for each in bank:
-                grants.revoke(session, key_id, each, actor=CLI_ACTOR)
+            for each, purpose in asked:
+                if take_back:
+                    grants.revoke(session, key_id, each, actor=CLI_ACTOR, purpose=purpose)
+                else:
+                    grants.grant(
+                        session,
+                        key_id,
+                        each,
+                        actor=CLI_ACTOR,
+                        survivor_bank=settings.survivor_bank,
+                        purpose=purpose,
+                    )
     except service.BankError as exc:
         _fail(exc.detail)
-    typer.echo(f"key {key_id} may no longer add hashes to {', '.join(bank)}")
+    no = "no longer " if take_back else ""
+    if submit:
+        typer.echo(f"key {key_id} may {no}add hashes to {', '.join(submit)}")
+    if feed:
+        typer.echo(f"key {key_id} may {no}read {', '.join(feed)} in feeds")
 
 
 @keys_app.command("revoke")

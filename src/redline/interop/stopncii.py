@@ -29,7 +29,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from redline.bank import service
-from redline.bank.models import Case, Change, Entry
+from redline.bank.models import Bank, Case, Change, Entry
 from redline.bank.service import BankError, HashInput
 from redline.interop.models import PartnerFeedback
 
@@ -122,18 +122,21 @@ def key_floor(session: Session, created_at: datetime) -> int:
     return session.scalar(select(func.max(Change.seq)).where(Change.at < created_at)) or 0
 
 
-def fetch_page(session: Session, cursor: Cursor, page_size: int, *, not_before: int = 0) -> Page:
+def fetch_page(
+    session: Session, cursor: Cursor, page_size: int, *, not_before: int = 0, bank_names: Sequence[str] = ()
+) -> Page:
     """One page after ``cursor``. Withdrawals at or before ``not_before`` (``key_floor`` of the caller's key)
     are never sent: page tokens come from the client, and whatever one says, a partner learns no hash that was
-    not active at some moment while its key existed."""
-    rows = session.execute(
+    not active at some moment while its key existed. Only the banks ``bank_names`` (the key's feed grants)."""
+    query = (
         select(Change, Entry.value, Entry.case_id)
         .join(Entry, Entry.id == Change.entry_id)
         .where(Change.seq > cursor.after, Change.signal_type.in_(tuple(TO_STOPNCII)))
         .where(or_(Change.value.is_not(None), Change.status != "active"))
-        .order_by(Change.seq)
-        .limit(page_size + 1)
-    ).all()
+    )
+    if bank_names:
+        query = query.where(Change.bank_id.in_(select(Bank.id).where(Bank.name.in_(list(bank_names)))))
+    rows = session.execute(query.order_by(Change.seq).limit(page_size + 1)).all()
     more = len(rows) > page_size
     rows = rows[:page_size]
     gone = [c.entry_id for c, _, _ in rows if c.status != "active"]
@@ -238,15 +241,21 @@ def feedback_from(raw: Any) -> Feedback:
 
 
 def record_feedback(
-    session: Session, source: str, items: Iterable[tuple[HashInput, Feedback]], *, actor: str
+    session: Session,
+    source: str,
+    items: Iterable[tuple[HashInput, Feedback]],
+    *,
+    actor: str,
+    bank_names: Sequence[str] = (),
 ) -> tuple[int, int]:
     """Each partner's latest feedback per entry (a new one replaces its earlier one). Returns (hashes known,
     entries updated); an unknown hash is counted, not an error (the partner may have it from elsewhere)."""
     known = updated = 0
     for hashed, given in items:
-        entries = session.scalars(
-            select(Entry.id).where(Entry.signal_type == hashed.signal_type, Entry.value == hashed.value)
-        ).all()
+        query = select(Entry.id).where(Entry.signal_type == hashed.signal_type, Entry.value == hashed.value)
+        if bank_names:
+            query = query.where(Entry.bank_id.in_(select(Bank.id).where(Bank.name.in_(list(bank_names)))))
+        entries = session.scalars(query).all()
         known += bool(entries)
         for entry_id in entries:
             row = session.scalar(
