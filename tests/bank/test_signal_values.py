@@ -110,10 +110,10 @@ def test_a_type_without_a_matcher_is_refused_as_a_query(
         assert refused.status_code == 422 and "not matched yet" in refused.json()["detail"]
 
 
-def test_the_migration_keeps_values_and_admits_long_ones(database_url: str) -> None:
+def test_the_migration_keeps_values_and_admits_long_ones(unmigrated_database_url: str) -> None:
     """m004 on a database that already holds entries, changes and match-log rows (SQLite replaces the
     columns in place, PostgreSQL alters their type)."""
-    db = Database(database_url)
+    db = Database(unmigrated_database_url)
     try:
         db.upgrade("m002")
         pdq = secrets.token_hex(32)
