@@ -101,6 +101,7 @@ POLICY: dict[tuple[str, str], str] = {
     ("GET", "/v1/mirrors"): "admin",
     ("POST", "/v1/mirrors"): "admin",
     ("PATCH", "/v1/mirrors/{name}"): "admin",
+    ("DELETE", "/v1/mirrors/{name}"): "admin",
     # Industry sharing: partners push with a submit key (granted the bank); operators set policy, decide.
     ("POST", "/v1/banks/{bank}/shared"): "submit",
     ("GET", "/v1/banks/{bank}/shared"): "admin",

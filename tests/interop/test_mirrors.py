@@ -199,6 +199,42 @@ def test_withdrawals_and_quarantines_reach_both_platforms_within_five_seconds(
             platform.stop()
 
 
+def test_a_removed_mirror_stops_matching_at_once_and_keeps_its_rows(hub: Instance, tmp_path: Path) -> None:
+    """No withdrawal can reach a removed mirror, so nothing it brought may go on matching."""
+    submit(hub, {"type": "pdq", "value": PDQ_A, "quality": 90})
+    platform = _platform(tmp_path, "p1")
+    feed = new_key(hub.database_url, "feed", partner="platform-1")
+    platform.cli("mirror", "add", hub.url, "--key", feed, "--bank", "hub")
+    try:
+        platform.start()
+        matches = matcher(platform)
+        wait_until(lambda: [x["bank"] for x in matches("pdq", PDQ_A)] == ["hub"], timeout=20)
+        refused = platform.cli("mirror", "remove", "nowhere", "--yes", check=False)
+        assert refused.returncode == 1 and "no mirror named 'nowhere'" in refused.stderr
+        out = platform.cli("mirror", "remove", "hub", "--yes")
+        assert "hub removed; 1 entries stopped matching" in out.stdout
+        wait_until(lambda: matches("pdq", PDQ_A) == [], timeout=5)
+        with platform.db().read() as session:
+            assert session.scalar(select(func.count()).select_from(Mirror)) == 0
+            assert session.scalar(select(func.count()).select_from(MirrorEntry)) == 0
+            assert list(session.scalars(select(Entry.status))) == ["expired"]  # kept, not deleted
+            bank = service.get_bank(session, "hub")
+            assert bank.mirror is None and not bank.enabled
+            removed = [e for e in service.audit_page(session, 0, 1000) if e.action == "mirror.removed"]
+            assert [(e.subject, e.details["expired"]) for e in removed] == [("mirror:hub", 1)]
+        assert platform.cli("mirror", "list").stdout.strip() == ""
+        # Through the API the same (a second mirror, into a bank of its own).
+        platform.cli("mirror", "add", hub.url, "--key", feed, "--bank", "hub-again", "--name", "again")
+        admin = {"Authorization": f"Bearer {new_key(platform.database_url, 'admin')}"}
+        wait_until(lambda: [x["bank"] for x in matches("pdq", PDQ_A)] == ["hub-again"], timeout=20)
+        gone = httpx.delete(f"{platform.url}/v1/mirrors/again", headers=admin)
+        assert gone.status_code == 200 and gone.json() == {"name": "again", "expired": 1}
+        wait_until(lambda: matches("pdq", PDQ_A) == [], timeout=5)
+        assert httpx.delete(f"{platform.url}/v1/mirrors/again", headers=admin).status_code == 404
+    finally:
+        platform.stop()
+
+
 def test_a_mirror_killed_mid_sync_resumes_without_losing_or_duplicating(
     hub: Instance, tmp_path: Path
 ) -> None:

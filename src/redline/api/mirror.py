@@ -171,6 +171,20 @@ def add_mirror(request: Request, caller: Admin, body: MirrorIn) -> MirrorOut:
         return next(_out(s) for s in sync.statuses(session) if s.name == body.name)
 
 
+class MirrorRemoved(BaseModel):
+    name: str
+    expired: int = Field(description="entries of the mirrored bank that stopped matching")
+
+
+@router.delete("/mirrors/{name}", response_model=MirrorRemoved)
+def remove_mirror(request: Request, caller: Admin, name: MirrorName) -> MirrorRemoved:
+    """Stop mirroring a hub for good: every entry it brought stops matching (``expired``, kept), and its
+    hub key is deleted. docs/MIRRORS.md, "Removing a mirror"."""
+    with services(request).db.write() as session:
+        expired = sync.remove_mirror(session, name, actor=caller.actor)
+    return MirrorRemoved(name=name, expired=expired)
+
+
 @router.patch("/mirrors/{name}", response_model=MirrorOut)
 def patch_mirror(request: Request, caller: Admin, name: MirrorName, body: MirrorPatch) -> MirrorOut:
     """Pause or resume a mirror."""

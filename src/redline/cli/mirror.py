@@ -137,6 +137,28 @@ def _set_enabled(name: str, enabled: bool) -> None:
     typer.echo(f"{name} {'resumed' if enabled else 'paused'}")
 
 
+@mirror_app.command("remove")
+def mirror_remove(
+    name: Annotated[str, typer.Argument(help="The mirror's name.")],
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Stop mirroring a hub for good: its entries stop matching (marked expired, kept), its key is deleted."""
+    from redline.bank.errors import BankError
+    from redline.mirror.sync import remove_mirror
+
+    if not yes:
+        typer.confirm(
+            f"Remove mirror {name}? Its entries stop matching here at once (no withdrawal could reach them)",
+            abort=True,
+        )
+    try:
+        with _database().write() as session:
+            expired = remove_mirror(session, name, actor=CLI_ACTOR)
+    except BankError as exc:
+        _fail(exc.detail)
+    typer.echo(f"{name} removed; {expired} entries stopped matching")
+
+
 @mirror_app.command("pause")
 def mirror_pause(name: Annotated[str, typer.Argument(help="The mirror's name.")]) -> None:
     """Stop syncing (the bank keeps matching what it has)."""

@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from redline import __version__
@@ -141,6 +141,45 @@ def set_enabled(session: Session, name: str, enabled: bool, *, actor: str) -> Mi
         mirror.enabled = enabled
         audit(session, actor, "mirror.enabled" if enabled else "mirror.paused", f"mirror:{name}")
     return mirror
+
+
+def remove_mirror(session: Session, name: str, *, actor: str) -> int:
+    """Stop mirroring ``name`` for good; returns how many of its entries stopped matching.
+
+    Once a mirror is gone no withdrawal from its hub can reach this instance any more, so none of its
+    entries may keep matching: every active or quarantined one is marked ``expired`` (through
+    ``change_status``: the change log, so every process's index drops them, and the audit log). The rows
+    stay, as every entry's do (nothing a hub sent is lost, and past matches keep their entry); the hub's
+    key and the mirror's position are deleted; the bank stays, disabled and no longer read-only, under
+    its name (a new mirror needs a bank of its own)."""
+    # Lock the mirror's row first: a page being applied holds it (apply_page moves its position), so its
+    # entries are committed, and seen below, before any is missed.
+    mirror = session.scalar(select(Mirror).where(Mirror.name == name).with_for_update())
+    if mirror is None:
+        raise NotFound(f"no mirror named {name!r}")
+    bank = session.get_one(Bank, mirror.bank_id)
+    live = list(
+        session.scalars(
+            select(Entry).where(Entry.bank_id == bank.id, Entry.status.in_(("active", "quarantined")))
+        )
+    )
+    expired = change_status(
+        session,
+        live,
+        "expired",
+        actor=actor,
+        reason="mirror removed",
+        subject=f"bank:{bank.name}",
+        details={"mirror": name},
+    )
+    session.execute(delete(MirrorEntry).where(MirrorEntry.mirror == name))
+    bank.mirror = None
+    bank.enabled = False
+    url = mirror.url
+    session.delete(mirror)
+    session.flush()
+    audit(session, actor, "mirror.removed", f"mirror:{name}", url=url, bank=bank.name, expired=len(expired))
+    return len(expired)
 
 
 def list_mirrors(session: Session) -> list[Mirror]:
