@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from redline.bank.audit import audit
@@ -66,10 +67,30 @@ def create_bank(
     return bank
 
 
-def ensure_bank(session: Session, name: str, actor: str) -> Bank:
-    """The bank called ``name``, created (and audited) if missing."""
+def ensure_bank(
+    session: Session, name: str, actor: str, *, on_create: Callable[[Bank], None] | None = None
+) -> Bank:
+    """The bank called ``name``, created (and audited) if missing; ``on_create`` runs on a bank just made
+    (its first rules), in the same savepoint.
+
+    Two requests may find it missing at once (two server processes starting, the first two survivors'
+    cases or flagged cases on PostgreSQL): the second one's insert waits for the first to commit and then
+    hits the unique name. Its savepoint is rolled back (its audit row too: nothing half-made stays) and
+    it takes the bank the first one made, instead of answering 500."""
     bank = session.scalar(select(Bank).where(Bank.name == name))
-    return bank if bank is not None else create_bank(session, name=name, actor=actor)
+    if bank is not None:
+        return bank
+    try:
+        with session.begin_nested():
+            bank = create_bank(session, name=name, actor=actor)
+            if on_create is not None:
+                on_create(bank)
+            return bank
+    except IntegrityError:
+        made = session.scalar(select(Bank).where(Bank.name == name))
+        if made is None:
+            raise
+        return made
 
 
 def update_bank(

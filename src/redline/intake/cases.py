@@ -63,12 +63,12 @@ def ensure_flagged_bank(session: Session, name: str, action: str) -> Bank:
     ``review``: a human looks first, nothing is blocked automatically). The operator changes it with
     ``/v1/rules`` (a rule of lower priority number wins), or with ``REDLINE_FLAGGED_ACTION`` before the
     first third-party case."""
-    bank = session.scalar(select(Bank).where(Bank.name == name))
-    if bank is None:
-        bank = ensure_bank(session, name, "system")
+
+    def first_rule(bank: Bank) -> None:
         rule = add_rule(session, action=action, max_distance=_ALL_DISTANCES, bank_id=bank.id, priority=10)
         audit(session, "system", "rule.created", f"rule:{rule.id}", bank=name, rule_action=action)
-    return bank
+
+    return ensure_bank(session, name, "system", on_create=first_rule)
 
 
 @dataclass(frozen=True)
