@@ -20,6 +20,7 @@ from urllib.parse import quote, quote_plus, urlsplit
 import httpx
 import pytest
 import sqlalchemy as sa
+from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Page, expect
 
 from redline.intake.manifest import open_manifest
@@ -28,7 +29,7 @@ from tests.intake.conftest import Hub
 from tests.intake.test_match_after_intake import edited_copy, matched_cases
 from tests.support.bank import new_key
 from tests.support.locales import LANGUAGES, catalog
-from tests.support.media import distinct_picture
+from tests.support.media import distinct_picture, stored_reference
 
 pytestmark = [pytest.mark.browser, pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)]
 
@@ -214,6 +215,22 @@ def test_the_page_files_a_folder_and_sends_no_name(
         listed = {f["sha256"] for f in manifest.body["files"]}
         assert listed == {h["value"] for h in payload["hashes"] if h["type"] == "sha256"}
         assert set(payload) == {"hashes", "manifest"}
+    # The hashes are the CLI's: MD5, SHA-256 and every pdq_region of Python's stored recipe (full-size
+    # decode, redline intake's and redline protect's), bit for bit.
+    sent_hashes = {
+        (h["type"], h["value"])
+        for _, body in posts[:3]
+        for h in json.loads(body.split(b"\n\n", 1)[1])["hashes"]
+    }
+    for path in (p for p in root.rglob("*") if p.suffix in (".jpg", ".png") and p.parent != root):
+        if "damaged" in path.name:
+            continue
+        data = path.read_bytes()
+        assert {
+            ("md5", hashlib.md5(data).hexdigest()),
+            ("sha256", hashlib.sha256(data).hexdigest()),
+        } <= sent_hashes
+        assert {("pdq_region", r.hex) for r in stored_reference(path)} <= sent_hashes, path.name
 
     # Each person's pictures (and an edited copy) match her own case, and only hers.
     hub = Hub(base, db_url, flag_key)
@@ -307,6 +324,19 @@ def test_an_interrupted_filing_resumes_without_filing_anyone_twice(
         expect(page.get_by_test_id("intake-status")).to_contain_text("Done: 3 cases filed", timeout=30_000)
         expect(page.get_by_test_id("sheet")).to_have_count(3)
         assert len(calls) == 4  # three persons, one of them twice
+        # The same folder chosen again and filed again: everyone keeps her case, nobody is filed twice.
+        page.get_by_test_id("folder-input").set_input_files(str(root))
+        page.get_by_test_id("intake-start").click()
+        expect(page.get_by_test_id("intake-status")).to_contain_text("Done: 3 cases filed", timeout=30_000)
+        expect(page.get_by_test_id("sheet")).to_have_count(3)
+        assert len(calls) == 4
+        # The secrets are on this page only: leaving it asks first (and staying keeps them).
+        asked: list[str] = []
+        page.on("dialog", lambda dialog: (asked.append(dialog.type), dialog.dismiss()))
+        with pytest.raises(PlaywrightError):  # the reload was called off
+            page.reload(timeout=5_000)
+        assert asked == ["beforeunload"]
+        expect(page.get_by_test_id("sheet")).to_have_count(3)
         # A refused key stops at once, and says so.
         page.get_by_test_id("forget").click()
         expect(page.get_by_test_id("sheet")).to_have_count(0)

@@ -457,7 +457,7 @@ function printSheets(one = null) {
   if (one) one.classList.remove('print-target');
 }
 
-function hasUnprintedSecrets() {
+function holdsSecrets() {
   return state.persons.some((p) => p.secret);
 }
 
@@ -509,7 +509,10 @@ function renderHelpServices() {
 
 function warnBeforeLeaving(event) {
   // The sheets' secrets exist only on this page: a reload or a closed tab loses them.
-  if (state.running || hasUnprintedSecrets()) event.preventDefault();
+  if (state.running || holdsSecrets()) {
+    event.preventDefault();
+    event.returnValue = ''; // older browsers ask only when this is set
+  }
 }
 
 function quickExit() {
