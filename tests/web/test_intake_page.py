@@ -37,6 +37,10 @@ pytestmark = [pytest.mark.browser, pytest.mark.parametrize("database_url", ["sql
 PERSONS = {"Chan Tai Man": 3, "黃美玲": 2, "Lee Wing-sze": 2}
 ATTESTATIONS = ["intake-attest-adult", "intake-attest-one-person", "intake-attest-hand-over"]
 NEUTRAL = "https://www.bbc.com/**"
+#: Headless Chromium has no print dialog: record which sheet was to print instead.
+STUB_PRINT = """() => {
+  window.print = () => { window.printed = document.querySelector('.print-target').dataset.person; };
+}"""
 
 
 def _shot(page: Page, name: str) -> None:
@@ -289,9 +293,18 @@ def test_the_sheets_are_the_clis_and_print_one_language_a_page(
         expect(page.get_by_test_id("summary")).to_be_hidden()
         expect(page.get_by_test_id("flag-key")).to_be_hidden()
         pdf = page.pdf()
-        assert len(re.findall(rb"/Type\s*/Page\b", pdf)) == 3 * len(
-            PERSONS
-        )  # one language of one person a page
+        pages = len(re.findall(rb"/Type\s*/Page\b", pdf))
+        assert pages == 3 * len(PERSONS)  # one language of one person a page
+        # "Print sheet 2 only": while the print dialog is open, only that sheet prints (3 pages).
+        page.emulate_media(media="screen")
+        page.evaluate(STUB_PRINT)
+        page.get_by_test_id("print-sheet").nth(1).click()
+        assert page.evaluate("() => window.printed") == "2"
+        page.emulate_media(media="print")  # (pdf() renders the emulated media)
+        pages = len(re.findall(rb"/Type\s*/Page\b", page.pdf()))
+        assert pages == 3
+        page.evaluate("() => window.dispatchEvent(new Event('afterprint'))")
+        expect(page.locator("body.print-one")).to_have_count(0)
     finally:
         page.close()
 

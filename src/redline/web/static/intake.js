@@ -320,6 +320,7 @@ async function start(event) {
   if (!state.persons.length) return say(status, 'intake.needFolder', {}, 'problem');
   state.running = true;
   $('intake-start').setAttribute('aria-disabled', 'true');
+  $('folder-input').disabled = true; // another folder chosen mid-run would mix two plans
   document.body.dataset.intake = 'running';
   try {
     await hashAll();
@@ -339,6 +340,7 @@ async function start(event) {
   } finally {
     state.running = false;
     $('intake-start').setAttribute('aria-disabled', 'false');
+    $('folder-input').disabled = false;
     $('intake-progress').hidden = true;
     renderSummary();
     document.body.dataset.intake = 'done';
@@ -452,9 +454,11 @@ function renderSheets() {
 function printSheets(one = null) {
   document.body.classList.toggle('print-one', !!one);
   if (one) one.classList.add('print-target');
+  window.addEventListener('afterprint', () => {
+    document.body.classList.remove('print-one');
+    if (one) one.classList.remove('print-target');
+  }, { once: true });
   window.print();
-  document.body.classList.remove('print-one');
-  if (one) one.classList.remove('print-target');
 }
 
 function holdsSecrets() {
