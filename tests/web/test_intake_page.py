@@ -37,6 +37,12 @@ pytestmark = [pytest.mark.browser, pytest.mark.parametrize("database_url", ["sql
 PERSONS = {"Chan Tai Man": 3, "黃美玲": 2, "Lee Wing-sze": 2}
 ATTESTATIONS = ["intake-attest-adult", "intake-attest-one-person", "intake-attest-hand-over"]
 NEUTRAL = "https://www.bbc.com/**"
+FILED_KEY = "redline-intake-filed"
+KEPT_IN_BROWSER = """() => ({
+  local: localStorage.length,
+  cookie: document.cookie,
+  session: Object.fromEntries(Object.entries(sessionStorage)),
+})"""
 #: Headless Chromium has no print dialog: record which sheet was to print instead.
 STUB_PRINT = """() => {
   window.print = () => { window.printed = document.querySelector('.print-target').dataset.person; };
@@ -188,11 +194,20 @@ def test_the_page_files_a_folder_and_sends_no_name(
         plan = catalog(lang)["intake.plan.loose"].format(persons=3, files=11, loose=1)
         expect(page.get_by_test_id("plan")).to_have_text(plan)  # the loose file: counted, not taken in
 
-        # Nothing in the browser's storage.
-        stored = page.evaluate("() => localStorage.length + sessionStorage.length + document.cookie.length")
-        assert stored == 0
+        # The browser keeps only what stops a reload from filing her twice (case numbers, digests).
+        kept = page.evaluate(KEPT_IN_BROWSER)
     finally:
         context.close()
+    assert kept["local"] == 0 and kept["cookie"] == "" and list(kept["session"]) == [FILED_KEY]
+    tab = json.loads(kept["session"][FILED_KEY])
+    assert sorted(v["case_id"] for v in tab["persons"].values()) == sorted(c for c, _ in sheets.values())
+    tab_text = kept["session"][FILED_KEY].encode()
+    for name in names_in(root):
+        assert not [form for form in encodings(name) if form in tab_text], name
+    for _, secret in sheets.values():
+        assert secret.encode() not in tab_text
+    for originals in pictures.values():
+        assert not [p for p in originals if hashlib.sha256(p).hexdigest().encode() in tab_text]
     assert not console, console
 
     # Every request stayed on this host and carried no name, in any encoding.
@@ -398,3 +413,56 @@ def test_the_page_passes_axe_and_the_quick_exit_forgets(
         assert not page.url.startswith(base), "Back must not return to the intake page"
     finally:
         context.close()
+
+
+def test_after_a_reload_nobody_is_filed_twice_and_a_sheetless_case_can_be_filed_again(
+    chromium: Any, portal: tuple[str, str], tmp_path: Path, axe_source: str
+) -> None:
+    from tests.web.test_portal_accessibility import axe_problems
+
+    base, db_url = portal
+    root = tmp_path / "collection"
+    make_collection(root)
+    flag_key = new_key(db_url, "flag")
+    context = chromium.new_context()
+    context.route(NEUTRAL, lambda route: route.fulfill(body="<title>Weather</title>weather"))
+    page = context.new_page()
+    filed: list[str] = []
+    page.on("request", lambda r: filed.append(r.url) if r.url.endswith("/v1/intake/cases") else None)
+    try:
+        open_intake(page, base, "en")
+        file_collection(page, root, flag_key)
+        expect(page.get_by_test_id("sheet")).to_have_count(3)
+        page.on("dialog", lambda dialog: dialog.accept())  # "leave the page?": yes
+        page.reload()
+        expect(page.locator("body")).to_have_attribute("data-ready", "true")
+        expect(page.get_by_test_id("sheet")).to_have_count(0)  # the secrets are gone
+        file_collection(page, root, flag_key)
+        expect(page.get_by_test_id("intake-status")).to_contain_text("3 persons were filed before the page")
+        assert len(filed) == 3  # nobody filed twice
+        _shot(page, "intake-after-reload-en")
+        assert axe_problems(page, axe_source) == []
+        expect(page.locator("[data-testid=summary-row][data-filed=true]")).to_have_count(3)
+        expect(page.get_by_test_id("collection-status")).to_contain_text("SHA-256")  # logged once, before
+        # One person's case is withdrawn with the flag key, and she is filed again, with a sheet.
+        page.get_by_test_id("withdraw-earlier").first.click()
+        expect(page.get_by_test_id("withdraw-earlier")).to_have_count(2)
+        expect(page.locator("[data-testid=summary-row][data-person='1']")).to_contain_text("withdrawn")
+        page.get_by_test_id("intake-start").click()
+        expect(page.get_by_test_id("intake-status")).to_contain_text("2 persons were filed before the page")
+        expect(page.get_by_test_id("sheet")).to_have_count(1)
+        assert len(filed) == 4
+        # The quick exit forgets what the tab kept.
+        page.get_by_test_id("quick-exit").click()
+        page.wait_for_url(NEUTRAL)
+        page.goto(f"{base}/intake.html")
+        assert page.evaluate(KEPT_IN_BROWSER)["session"] == {}
+    finally:
+        context.close()
+    engine = sa.create_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(sa.text("SELECT status, count(*) FROM cases GROUP BY status")).all()
+            assert dict(rows) == {"active": 3, "withdrawn": 1}
+    finally:
+        engine.dispose()

@@ -2,7 +2,10 @@
 // sub-folder per person; every file is hashed on this device (hashing.js, as the portal hashes); one case per
 // person is filed with only hashes and a signed manifest that names nobody; a hand-over sheet per person is
 // shown here to print. Folder and file names never leave this page: they are the women's names.
-// Nothing is written to browser storage; the flag key, the secrets and the plan live in this module only.
+// The flag key, the secrets, the names and the plan live in this module only. The one thing kept in the
+// tab's sessionStorage (gone with the tab, cleared by the quick exit and by "forget everything") is, per
+// person filed, her case number, her manifest's SHA-256 and a digest of her set of files: enough to not
+// file her twice after a reload, nothing that names her or opens her case.
 import { Hasher } from './hashing.js';
 import { toHex } from './digest.js';
 import { LANGUAGES, preferredLanguage, setLanguage, t, translate } from './i18n.js';
@@ -17,6 +20,7 @@ const SIGNER_NAME = 'redline-flagger';
 const TOOL = 'redline portal intake v1';
 // Sheet sections: (lang attribute, catalog). The order and languages of the CLI's sheets (intake/sheets.py).
 const SHEET_LANGUAGES = [['en', 'en'], ['zh-Hant', 'zh-Hant-HK'], ['zh-Hans', 'zh-Hans']];
+const FILED_KEY = 'redline-intake-filed'; // sessionStorage: {persons: {digest: {case_id, manifest_sha256}}, collection}
 const ATTESTATION_BOXES = ['intake-attest-adult', 'intake-attest-one-person', 'intake-attest-hand-over'];
 const $ = (id) => document.getElementById(id);
 
@@ -183,6 +187,28 @@ async function hashAll() {
   }));
 }
 
+// ---------- what this tab filed before a reload ----------
+
+function filedBefore() {
+  try {
+    const kept = JSON.parse(sessionStorage.getItem(FILED_KEY) || '{}');
+    return { persons: kept.persons || {}, collection: kept.collection || null };
+  } catch {
+    return { persons: {}, collection: null };
+  }
+}
+
+function keepFiled(change) {
+  const kept = filedBefore();
+  change(kept);
+  sessionStorage.setItem(FILED_KEY, JSON.stringify(kept));
+}
+
+/** Which person a digest stands for, without naming her: the SHA-256 of her files' sorted SHA-256s. */
+async function personDigest(files) {
+  return sha256Hex(utf8(files.map((f) => f.sha256).sort().join('\n')));
+}
+
 // ---------- filing ----------
 
 /** Each person's hashes and public manifest files, and her counts; duplicates by SHA-256, sent once. */
@@ -238,6 +264,28 @@ function owners() {
 
 class KeyRefused extends Error {}
 
+/** A person filed before a reload has no sheet: withdraw that case (the flag key may, before she claims),
+ * so that pressing the button again files her anew, with a sheet. */
+async function withdrawEarlier(person) {
+  state.flagKey = $('flag-key').value.trim();
+  if (!state.flagKey) return say($('intake-status'), 'intake.needKey', {}, 'problem');
+  let response;
+  try {
+    response = await post(`/v1/intake/cases/${encodeURIComponent(person.caseId)}/withdraw`, {});
+  } catch {
+    response = null;
+  }
+  if (response && response.ok) {
+    keepFiled((kept) => {
+      delete kept.persons[person.digest];
+    });
+    Object.assign(person, { caseId: null, manifestSha256: null, earlier: false, note: { key: 'intake.note.withdrawn' } });
+  } else {
+    person.note = { key: 'intake.note.withdrawFailed', vars: { status: response ? response.status : '-' } };
+  }
+  renderSummary();
+}
+
 async function post(path, body) {
   return fetch(path, {
     method: 'POST',
@@ -262,6 +310,13 @@ async function filePerson(person, found) {
   if (person.caseId) return;
   person.note = null;
   if (!hashes.length) return (person.note = { key: 'intake.note.nothing' });
+  person.digest = await personDigest(files);
+  const before = filedBefore().persons[person.digest];
+  if (before) {
+    // Filed by this tab before a reload: not again. Her sheet's secret was not kept (it never is).
+    Object.assign(person, { caseId: before.case_id, manifestSha256: before.manifest_sha256, earlier: true });
+    return (person.note = { key: 'intake.note.earlier' });
+  }
   if (hashes.length > MAX_CASE_HASHES) return (person.note = { key: 'intake.note.tooMany', vars: { count: hashes.length, max: MAX_CASE_HASHES } });
   // The manifest names nobody: hashes, sizes, kinds, times. The CLI's also carries the SHA-256 of an
   // encrypted list of file names kept by the flagger; this page keeps nothing, so it has none.
@@ -283,6 +338,9 @@ async function filePerson(person, found) {
     known: created.known_items,
     manifestSha256: manifest ? await sha256Hex(utf8(manifest)) : null,
   });
+  keepFiled((kept) => {
+    kept.persons[person.digest] = { case_id: person.caseId, manifest_sha256: person.manifestSha256 };
+  });
   renderSheets();
 }
 
@@ -291,7 +349,8 @@ async function logCollection() {
   const status = $('collection-status');
   const key = await signer();
   if (!key) return say(status, 'intake.collection.unsigned', {}, 'warn');
-  if (state.collection) return;
+  state.collection = state.collection || filedBefore().collection;
+  if (state.collection) return say(status, 'intake.collection.logged', { sha256: state.collection.sha256 }, 'ok');
   if (state.persons.some((p) => !p.caseId && p.counts && p.counts.hashed)) return;
   const filed = state.persons.filter((p) => p.caseId);
   if (!filed.length) return;
@@ -301,6 +360,9 @@ async function logCollection() {
     const response = await post('/v1/intake/collections', { manifest });
     if (response.status !== 201) return say(status, 'intake.collection.failed', {}, 'warn');
     state.collection = { sha256: (await response.json()).manifest_sha256 };
+    keepFiled((kept) => {
+      kept.collection = state.collection;
+    });
     say(status, 'intake.collection.logged', { sha256: state.collection.sha256 }, 'ok');
   } catch {
     say(status, 'intake.collection.failed', {}, 'warn');
@@ -332,7 +394,9 @@ async function start(event) {
     }
     await logCollection();
     const missing = state.persons.filter((p) => !p.caseId && p.counts && p.counts.hashed).length;
+    const earlier = state.persons.filter((p) => p.earlier).length;
     if (missing) say(status, 'intake.done.partial', { count: missing }, 'warn');
+    else if (earlier) say(status, 'intake.done.earlier', { count: earlier }, 'warn');
     else say(status, 'intake.done', { count: state.persons.filter((p) => p.caseId).length }, 'ok');
   } catch (err) {
     if (err instanceof KeyRefused) say(status, 'intake.keyRefused', { status: err.message }, 'problem');
@@ -365,6 +429,13 @@ function caseCell(person) {
   const parts = [];
   if (person.caseId) parts.push(element('code', { textContent: person.caseId }));
   if (person.note) parts.push(element('p', { class: 'note', textContent: t(person.note.key, person.note.vars || {}) }));
+  if (person.earlier) {
+    const again = element('button', { type: 'button', dataset: { testid: 'withdraw-earlier' } });
+    say(again, 'intake.withdrawEarlier');
+    again.setAttribute('aria-label', `${t('intake.withdrawEarlier')}: ${person.caseId}`);
+    again.addEventListener('click', () => withdrawEarlier(person));
+    parts.push(again);
+  }
   return parts.length ? parts : ['–'];
 }
 
@@ -386,9 +457,8 @@ function renderSummary() {
   });
   $('summary-rows').replaceChildren(...rows);
   $('summary').hidden = !state.persons.length;
-  const anySheet = state.persons.some((p) => p.caseId);
-  $('print-all').hidden = !anySheet;
-  $('forget').hidden = !anySheet;
+  $('print-all').hidden = !state.persons.some((p) => p.secret);
+  $('forget').hidden = !state.persons.some((p) => p.caseId);
 }
 
 // ---------- hand-over sheets ----------
@@ -445,7 +515,7 @@ function sheet(person) {
 }
 
 function renderSheets() {
-  const filed = state.persons.filter((p) => p.caseId);
+  const filed = state.persons.filter((p) => p.caseId && p.secret);
   $('sheet-list').replaceChildren(...filed.map(sheet));
   $('sheets').hidden = !filed.length;
 }
@@ -465,6 +535,14 @@ function holdsSecrets() {
   return state.persons.some((p) => p.secret);
 }
 
+function forgetFiled() {
+  try {
+    sessionStorage.removeItem(FILED_KEY);
+  } catch {
+    // storage disabled: nothing was kept
+  }
+}
+
 /** After printing: forget the secrets, the plan, the key. A new folder can be chosen. */
 function forget() {
   if (state.hasher) state.hasher.close();
@@ -473,6 +551,7 @@ function forget() {
   state.loose = 0;
   state.collection = null;
   state.flagKey = '';
+  forgetFiled();
   $('flag-key').value = '';
   $('folder-input').value = '';
   $('plan').textContent = '';
@@ -524,6 +603,7 @@ function quickExit() {
   if (state.hasher) state.hasher.close();
   state.persons = [];
   state.flagKey = '';
+  forgetFiled();
   document.body.replaceChildren();
   document.title = '';
   location.replace(NEUTRAL_SITE);
