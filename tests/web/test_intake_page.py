@@ -31,7 +31,10 @@ from tests.support.bank import new_key
 from tests.support.locales import LANGUAGES, catalog
 from tests.support.media import distinct_picture, stored_reference
 
-pytestmark = [pytest.mark.browser, pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)]
+pytestmark = [pytest.mark.browser]
+#: The page is what is tested: SQLite, except the reload test, which counts cases in both databases.
+SQLITE = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+BOTH = pytest.mark.parametrize("database_url", ["sqlite", "postgres"], indirect=True)
 
 #: The persons' folders, named as a real collection's are: after the women. Values: pictures (JPEG or PNG).
 PERSONS = {"Chan Tai Man": 3, "黃美玲": 2, "Lee Wing-sze": 2}
@@ -144,6 +147,7 @@ def sheets_of(page: Page) -> dict[str, tuple[str, str]]:
     return found
 
 
+@SQLITE
 @pytest.mark.parametrize("lang", LANGUAGES)
 def test_the_page_files_a_folder_and_sends_no_name(
     chromium: Any, portal: tuple[str, str], tmp_path: Path, lang: str
@@ -284,6 +288,7 @@ def test_the_page_files_a_folder_and_sends_no_name(
         engine.dispose()
 
 
+@SQLITE
 def test_the_sheets_are_the_clis_and_print_one_language_a_page(
     chromium: Any, portal: tuple[str, str], tmp_path: Path
 ) -> None:
@@ -324,6 +329,7 @@ def test_the_sheets_are_the_clis_and_print_one_language_a_page(
         page.close()
 
 
+@SQLITE
 def test_an_interrupted_filing_resumes_without_filing_anyone_twice(
     chromium: Any, portal: tuple[str, str], tmp_path: Path
 ) -> None:
@@ -384,6 +390,7 @@ def test_an_interrupted_filing_resumes_without_filing_anyone_twice(
         engine.dispose()
 
 
+@SQLITE
 def test_the_page_passes_axe_and_the_quick_exit_forgets(
     chromium: Any, portal: tuple[str, str], tmp_path: Path, axe_source: str
 ) -> None:
@@ -415,6 +422,7 @@ def test_the_page_passes_axe_and_the_quick_exit_forgets(
         context.close()
 
 
+@BOTH
 def test_after_a_reload_nobody_is_filed_twice_and_a_sheetless_case_can_be_filed_again(
     chromium: Any, portal: tuple[str, str], tmp_path: Path, axe_source: str
 ) -> None:
@@ -447,6 +455,7 @@ def test_after_a_reload_nobody_is_filed_twice_and_a_sheetless_case_can_be_filed_
         # One person's case is withdrawn with the flag key, and she is filed again, with a sheet.
         page.get_by_test_id("withdraw-earlier").first.click()
         expect(page.get_by_test_id("withdraw-earlier")).to_have_count(2)
+        expect(page.get_by_test_id("intake-start")).to_be_focused()
         expect(page.locator("[data-testid=summary-row][data-person='1']")).to_contain_text("withdrawn")
         page.get_by_test_id("intake-start").click()
         expect(page.get_by_test_id("intake-status")).to_contain_text("2 persons were filed before the page")

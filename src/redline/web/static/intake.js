@@ -284,6 +284,8 @@ async function withdrawEarlier(person) {
     person.note = { key: 'intake.note.withdrawFailed', vars: { status: response ? response.status : '-' } };
   }
   renderSummary();
+  // The pressed button is gone with the old row: the next step is the start button.
+  if (!person.earlier) $('intake-start').focus();
 }
 
 async function post(path, body) {
