@@ -17,10 +17,12 @@ DYNAMIC_PREFIXES = ("files.problem.", "status.", "case.item.", "case.itemStatus.
 
 
 def keys_used() -> set[str]:
-    html = (STATIC_DIR / "index.html").read_text("utf-8")
-    used = set(re.findall(r'data-i18n="([^"]+)"', html))
-    for attr in re.findall(r'data-i18n-attr="([^"]+)"', html):
-        used |= set(re.findall(r":([\w.]+)", attr))
+    used: set[str] = set()
+    for page in STATIC_DIR.glob("*.html"):  # the portal and the intake page
+        html = page.read_text("utf-8")
+        used |= set(re.findall(r'data-i18n="([^"]+)"', html))
+        for attr in re.findall(r'data-i18n-attr="([^"]+)"', html):
+            used |= set(re.findall(r":([\w.]+)", attr))
     for script in STATIC_DIR.glob("*.js"):
         text = script.read_text("utf-8")
         used |= set(re.findall(r"""(?:say\([^,]+,|\bt\()\s*'([\w.-]+)'""", text))
@@ -82,3 +84,26 @@ def test_the_portals_signal_types_are_the_registrys() -> None:
     for script in STATIC_DIR.glob("*.js"):
         if script.name != "signals.js":
             assert not spelled.search(script.read_text("utf-8")), script.name
+
+
+def test_the_intake_pages_sheets_say_what_the_clis_sheets_say() -> None:
+    """The browser's hand-over sheet (intake.js) reads its texts from the catalogs: the same words as the
+    CLI's sheet (intake/sheets.py), language by language."""
+    from redline.intake.sheets import TEXTS
+
+    for texts, lang in zip(TEXTS, LANGUAGES, strict=True):
+        sheet = {
+            k.removeprefix("intake.sheet."): v
+            for k, v in catalog(lang).items()
+            if k.startswith("intake.sheet.")
+        }
+        assert sheet == {
+            "heading": texts.heading, "what": texts.what, "caseLabel": texts.case_label,
+            "keyLabel": texts.key_label, "canDo": texts.can_do,
+            **{f"do.{n}": item for n, item in enumerate(texts.do_items, start=1)},
+            "withdrawHeading": texts.withdraw_heading, "withdraw": texts.withdraw,
+            "helpHeading": texts.help_heading, "keepSafe": texts.keep_safe,
+        }, lang  # fmt: skip
+    # Every reason the hashing worker gives for a file it could not hash has words on the intake page.
+    for code in ("unsupported", "too-large", "unreadable", "empty", "cancelled", "not-hashed"):
+        assert f"intake.problem.{code}" in catalog("en")

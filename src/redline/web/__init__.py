@@ -4,7 +4,8 @@ Everything under ``static/`` is served as is: HTML, CSS, ES modules (PDQ, MD5, S
 worker, the page logic) and the message catalogs under ``static/locales/``. No templates, no inline script or
 style, so the API's Content-Security-Policy (``script-src 'self'``, ``style-src 'self'``) holds. The page
 talks to the API only through ``POST /v1/cases``, ``GET /v1/cases/{id}``, ``POST /v1/cases/{id}/withdraw``
-and ``GET /v1/help-services``.
+and ``GET /v1/help-services``; its intake page for flaggers (``intake.html``, docs/INTAKE.md) only through
+``POST /v1/intake/cases``, ``POST /v1/intake/collections`` (with the flag key) and ``GET /v1/help-services``.
 """
 
 from __future__ import annotations
