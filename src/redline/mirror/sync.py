@@ -32,7 +32,7 @@ from redline.bank.entries import insert_entries
 from redline.bank.errors import BankError, Conflict, NotFound
 from redline.bank.hashes import HashInput, normalize_hash
 from redline.bank.models import ENTRY_STATUSES, Bank, Entry, utcnow
-from redline.bank.names import check_bank_name
+from redline.bank.names import NameRefused, check_bank_name
 from redline.bank.secrets import ContactCipher
 from redline.bank.status import change_status
 from redline.mirror.models import Mirror, MirrorEntry
@@ -79,7 +79,10 @@ def add_mirror(
     from redline.evidence.note import NoteError, VerifierKey
 
     _check_name(name)
-    check_bank_name(bank)
+    try:
+        check_bank_name(bank)
+    except NameRefused as exc:  # bad input, not a server fault (found by tests/api/test_fuzz.py)
+        raise BankError(str(exc)) from None
     if not url.startswith(("https://", "http://")):
         raise BankError("the hub URL must start with https:// (or http:// on a private network)")
     if not pinned_keys:

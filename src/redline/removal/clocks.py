@@ -54,7 +54,8 @@ def tick(session: Session, now: datetime, marks_h: Sequence[float] = DEFAULT_MAR
         left = request.deadline_at - now
         done = set(request.escalations)
         due = [m for m in marks_h if left <= timedelta(hours=m) and _label(m) not in done]
-        if due and left > timedelta(0):
+        # Marks passed while no clock was ticking (a stopped service) are still escalated, before the breach.
+        if due:
             mark = min(due)  # the nearest mark passed; the earlier ones are recorded as reached with it
             request.escalations = [*request.escalations, *(_label(m) for m in due)]
             hours_left = round(left.total_seconds() / 3600, 2)

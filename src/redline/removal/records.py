@@ -75,6 +75,7 @@ def record(
         else None,
         "items": [
             {
+                "id": i.id,
                 "position": i.position,
                 "location": i.location,
                 "hashed_on_device": bool(i.hashes),
@@ -91,6 +92,7 @@ def record(
         ],
         "copies": [
             {
+                "id": c.id,
                 "content_id": c.content_id,
                 "platform_key": c.api_key_id,
                 "kind": "exact" if c.exact else "perceptual",

@@ -24,7 +24,7 @@ from redline.bank.audit import audit
 from redline.bank.banks import ensure_bank
 from redline.bank.cases import authenticate_case
 from redline.bank.entries import insert_entries
-from redline.bank.errors import Conflict, Invalid, NotFound, WrongSecret
+from redline.bank.errors import BankError, Conflict, Invalid, NotFound, WrongSecret
 from redline.bank.hashes import HashInput, normalize_hash
 from redline.bank.models import utcnow
 from redline.bank.secrets import ContactCipher, hash_case_secret, new_case_secret, verify_case_secret
@@ -50,6 +50,12 @@ REMOVAL_METHODS = ("removed", "disabled")
 FLAGS = ("bulk", "manifestly_unfounded")
 #: More requests than this from one e-mail address within a day flags the newest ``bulk`` (Art. 23).
 BULK_PER_DAY = 10
+
+
+class Refused(BankError):
+    """A staff action that does not fit the request (a reason not in the list, no content id yet)."""
+
+    code = "invalid-request"
 
 
 class InvalidRequest(Invalid):
@@ -251,7 +257,7 @@ def resolve_item(
         raise Conflict("this item is already decided")
     content_id = content_id.strip()
     if not content_id or len(content_id) > 256:
-        raise Invalid("a content id has 1 to 256 characters")
+        raise Refused("a content id has 1 to 256 characters")
     item.content_id = content_id
     log(session, request, actor, "item.resolved", item=item.position, content_id=content_id)
 
@@ -288,12 +294,12 @@ def remove_item(
     caught, and tell the platform's systems (``removal.content_removed``, with the uploader's statement of
     reasons)."""
     if method not in REMOVAL_METHODS:
-        raise Invalid(f"method is one of {', '.join(REMOVAL_METHODS)}")
+        raise Refused(f"method is one of {', '.join(REMOVAL_METHODS)}")
     item = _item(session, request, item_id)
     if item.status != "pending":
         raise Conflict("this item is already decided")
     if not item.content_id and not item.hashes:
-        raise Invalid("say which content this is (its content id) before removing it")
+        raise Refused("say which content this is (its content id) before removing it")
     at = now or utcnow()
     hashes = item_hashes(session, item)
     if hashes:
@@ -348,7 +354,7 @@ def refuse_item(
 ) -> RemovalItem:
     """Refuse one item, with a reason the requester is told."""
     if reason not in REFUSAL_REASONS:
-        raise Invalid(f"reason is one of {', '.join(REFUSAL_REASONS)}")
+        raise Refused(f"reason is one of {', '.join(REFUSAL_REASONS)}")
     item = _item(session, request, item_id)
     if item.status != "pending":
         raise Conflict("this item is already decided")
@@ -388,7 +394,7 @@ def flag(session: Session, request: RemovalRequest, name: str, *, note: str, act
     """An Art. 23 flag (bulk or manifestly unfounded requests): shown and recorded, never a silent drop;
     the items still each get a decision and the requester an outcome."""
     if name not in FLAGS:
-        raise Invalid(f"flag is one of {', '.join(FLAGS)}")
+        raise Refused(f"flag is one of {', '.join(FLAGS)}")
     if name not in request.flags:
         request.flags = [*request.flags, name]
     log(session, request, actor, "flagged", flag=name, note=note.strip()[:4000])
@@ -433,9 +439,9 @@ def decide_complaint(
     session: Session, request: RemovalRequest, complaint_id: int, *, decision: str, reason: str, actor: str
 ) -> RemovalComplaint:
     if decision not in COMPLAINT_DECISIONS:
-        raise Invalid(f"decision is one of {', '.join(COMPLAINT_DECISIONS)}")
+        raise Refused(f"decision is one of {', '.join(COMPLAINT_DECISIONS)}")
     if not reason.strip():
-        raise Invalid("a complaint's decision gives its reasons")
+        raise Refused("a complaint's decision gives its reasons")
     complaint = session.get(RemovalComplaint, complaint_id, with_for_update=True)
     if complaint is None or complaint.request_id != request.id:
         raise NotFound("no such complaint on this request")

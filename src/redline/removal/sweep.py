@@ -17,12 +17,13 @@ from sqlalchemy.orm import Session
 
 from redline.actions.models import MatchLogEntry
 from redline.bank.db import Database
-from redline.bank.errors import Conflict, Invalid, NotFound
+from redline.bank.errors import Conflict, NotFound
 from redline.bank.models import utcnow
 from redline.removal.models import RemovalCopy, RemovalRequest
 from redline.removal.requests import (
     DISMISS_REASONS,
     REMOVAL_METHODS,
+    Refused,
     get_request,
     item_hashes,
     items_of,
@@ -152,12 +153,12 @@ def decide_copy(
         raise Conflict("this copy is already decided")
     if decision == "removed":
         if reason not in REMOVAL_METHODS:
-            raise Invalid(f"a removal's method is one of {', '.join(REMOVAL_METHODS)}")
+            raise Refused(f"a removal's method is one of {', '.join(REMOVAL_METHODS)}")
     elif decision == "dismissed":
         if reason not in DISMISS_REASONS:
-            raise Invalid(f"a dismissal's reason is one of {', '.join(DISMISS_REASONS)}")
+            raise Refused(f"a dismissal's reason is one of {', '.join(DISMISS_REASONS)}")
     else:
-        raise Invalid("decision is removed or dismissed")
+        raise Refused("decision is removed or dismissed")
     copy.status, copy.reason, copy.note = decision, reason, note.strip()[:4000]
     copy.decided_by, copy.decided_at = actor, utcnow()
     log(
