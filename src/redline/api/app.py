@@ -102,6 +102,7 @@ def create_app(settings: Settings) -> FastAPI:
             db, RetroConfig.from_settings(settings), lock_path=settings.data_dir / "retro.lock"
         )
         retro.start()
+        app.state.removal.seen_index = lambda: retro.index  # removal sweeps reuse it (refreshed per sweep)
         # The audit log as a tamper-evident log: sequenced and checkpointed in the background.
         publisher = LogPublisher(tlog, settings.tlog_checkpoint_interval_s).start()
         # Mirrors of other hubs' feeds: every process runs the sync; a lease per mirror keeps it to one.

@@ -11,6 +11,7 @@ JSON / CSV / DSA statements; the requester's details and reports need ``admin``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated
@@ -52,6 +53,7 @@ from redline.removal import requests as removal
 from redline.removal.jurisdictions import JURISDICTIONS
 from redline.removal.sweep import decide_copy, sweep
 from redline.removal.validation import RequestForm
+from redline.retro.seen import SeenIndex
 
 public = APIRouter(prefix="/v1", tags=["requesters"])
 staff = APIRouter(prefix="/v1", tags=["operators"])
@@ -69,6 +71,8 @@ class RemovalServices:
     """What the removal routes keep per app besides the API's services."""
 
     filings: RateLimiter
+    #: The process's live index of seen hashes (the retroactive matcher's), for sweeps; None: built per sweep.
+    seen_index: Callable[[], SeenIndex] | None = None
 
 
 def removal_services(request: Request) -> RemovalServices:
@@ -262,7 +266,8 @@ def run_sweep(request: Request, caller: Staff, number: Number) -> SweepOut:
     found = services(request)
     with found.db.read() as session:
         removal.get_request(session, number)
-    result = sweep(found.db, number, actor=caller.actor)
+    live = removal_services(request).seen_index
+    result = sweep(found.db, number, actor=caller.actor, index=live() if live else None)
     return SweepOut(exact=result.exact, perceptual=result.perceptual, seconds=round(result.seconds, 4))
 
 

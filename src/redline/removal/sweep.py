@@ -54,8 +54,14 @@ def sweep(
     index: SeenIndex | None = None,
     whole_reach: int = SWEEP_WHOLE_REACH,
 ) -> SweepResult:
-    """Search for copies of the request's items and list the new ones (a re-run adds only new copies)."""
+    """Search for copies of the request's items and list the new ones (a re-run adds only new copies).
+
+    ``index``: a live :class:`SeenIndex` to reuse (the server passes its retroactive matcher's), brought up
+    to date here (a refresh reads only the rows added since the last one); None builds one for this call,
+    which reads every seen hash."""
     started = time.perf_counter()
+    if index is not None:
+        index.refresh()
     with db.read() as session:
         request = get_request(session, number)
         items = items_of(session, request.id)

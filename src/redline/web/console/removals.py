@@ -8,7 +8,7 @@ import json
 from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Query
+from fastapi import APIRouter, Form, Query, Request
 from fastapi import Path as PathParam
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
@@ -161,9 +161,12 @@ def add_flag(
 
 
 @router.post("/{number}/sweep")
-def run_sweep(found: Services, who: FormSender, number: Number) -> Response:
+def run_sweep(request: Request, found: Services, who: FormSender, number: Number) -> Response:
+    # The app's live seen index, when it has one (api.removal.RemovalServices; not imported: the console
+    # never imports redline.api).
+    live = getattr(getattr(request.app.state, "removal", None), "seen_index", None)
     try:
-        sweep(found.db, number, actor=_actor(who))
+        sweep(found.db, number, actor=_actor(who), index=live() if live else None)
     except NotFound:
         return see_other("/console/removals")
     return _back(number, "swept")
