@@ -33,6 +33,8 @@ from tests.support.receiver import Receiver
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 LANGS = ("en", "zh-Hant-HK", "zh-Hans")
+#: Screenshots of the new pages, to look at (var/ is not committed).
+SHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
 
 
 def neutral_picture() -> Image.Image:
@@ -171,17 +173,22 @@ def test_request_sweep_and_outcome_in_the_browser(chromium: Any, live: Live, tmp
     record = staff.get_by_test_id("record")
     for kind in ("received", "validated", "item.resolved", "item.removed", "swept", "copy.removed", "closed"):
         expect(record).to_contain_text(kind)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    staff.screenshot(path=str(SHOTS / "console-removal-request.png"), full_page=True)
     staff.get_by_test_id("print").click()
+    staff.screenshot(path=str(SHOTS / "console-removal-print.png"), full_page=True)
     expect(staff.locator("h1")).to_contain_text(number)
     assert "maria" not in staff.content().lower()
     # The requester sees the outcome.
     page.get_by_test_id("follow-own").click()
     expect(page.get_by_test_id("outcome")).to_have_text("Removed")
     expect(page.get_by_test_id("status-copies")).to_have_text("Copies we found and removed as well: 2")
-    screenshots = tmp_path / "shots"
     for lang in LANGS:
         page.get_by_test_id("language").select_option(lang)
-        page.screenshot(path=str(screenshots / f"status-{lang}.png"), full_page=True)
+        expect(page.locator("html")).to_have_attribute("lang", lang)
+        page.screenshot(path=str(SHOTS / f"removal-status-{lang}.png"), full_page=True)
+    staff.goto(f"{live.url}/console/removals?status=all")
+    staff.screenshot(path=str(SHOTS / "console-removals.png"), full_page=True)
     context.close()
 
 
@@ -190,7 +197,7 @@ def test_form_in_every_language(chromium: Any, live: Live, tmp_path: Path) -> No
     english = json.loads(
         (Path(__file__).parents[2] / "src/redline/web/static/locales/removal/en.json").read_text()
     )
-    out = Path(__file__).parents[2] / "var" / "screenshots"
+    out = SHOTS
     out.mkdir(parents=True, exist_ok=True)
     page = chromium.new_page()
     for lang in LANGS:
@@ -201,7 +208,22 @@ def test_form_in_every_language(chromium: Any, live: Live, tmp_path: Path) -> No
         page.get_by_test_id("submit").click()
         expect(page.get_by_test_id("error-summary")).to_be_visible()
         page.screenshot(path=str(out / f"removal-form-{lang}.png"), full_page=True)
-        if lang != "en":
+        if lang == "en":
+            expect(page.get_by_test_id("err-explanation")).to_have_text(
+                "Explain why this content is unlawful."
+            )
+            expect(page.get_by_test_id("err-statement-authorised")).to_have_text(
+                "Confirm that you are authorised to act for the person shown."
+            )
+            page.get_by_test_id("j-au").check()
+            page.get_by_test_id("submit").click()
+            expect(page.get_by_test_id("err-notice_reference")).to_have_text(
+                "Give the reference of the removal notice."
+            )
+            expect(
+                page.get_by_test_id("err-statement-authorised")
+            ).to_be_empty()  # eSafety acts in her own right
+        else:
             text = page.locator("main").inner_text()
             assert english["intro.what"] not in text and english["error.name.missing"] not in text
     page.close()

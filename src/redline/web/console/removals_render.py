@@ -35,6 +35,13 @@ def _decided(row: dict[str, Any]) -> str:
     return f"{esc(row['status'])} ({esc(how)}) by {esc(row['decided_by'])} at {_when(row['decided_at'])}"
 
 
+def _reported_as(item: dict[str, Any]) -> str:
+    parts = [esc(item["location"])] if item["location"] else []
+    if item["hashed_on_device"]:
+        parts.append("hashed on her device")
+    return " · ".join(parts)
+
+
 def _page(viewer: Viewer, title: str, body: str) -> str:
     return page(title, body, user=viewer.username, role=viewer.role, csrf=viewer.csrf_token)
 
@@ -219,8 +226,7 @@ def request_page(viewer: Viewer, data: dict[str, Any], *, now: datetime, message
     )
     items = "".join(
         f'<tr data-item="{item["position"]}"><td>{item["position"] + 1}</td>'
-        f"<td>{esc(item['location'] or '')}{' · hashed on her device' if item['hashed_on_device'] else ''}"
-        f"</td><td><code>{esc(item['content_id'] or '')}</code></td>"
+        f"<td>{_reported_as(item)}</td><td><code>{esc(item['content_id'] or '')}</code></td>"
         f"<td>{_item_controls(viewer, base, item)}</td></tr>"
         for item in data["items"]
     )
