@@ -24,6 +24,8 @@ from redline.removal.requests import (
     InvalidRequest,
     authenticate_request,
     copies_of,
+    decide_complaint,
+    file_complaint,
     file_request,
     get_request,
     items_of,
@@ -272,6 +274,27 @@ def test_refusal_gives_reasons_and_clock_escalates_then_breaches(db: Database, c
     assert figures.within_deadline_share == 0.0 and figures.median_hours_to_removal == pytest.approx(
         50, abs=0.01
     )
+
+
+def test_an_upheld_complaint_stops_the_removed_hashes_matching(db: Database, cipher: ContactCipher) -> None:
+    with db.write() as s:
+        new = file_request(s, us_form(locations=[]), cipher)
+    with db.write() as s:
+        request = get_request(s, new.number)
+        (item,) = items_of(s, request.id)
+        resolve_item(s, request, item.id, "post-1", actor="user:1")
+        remove_item(s, request, item.id, method="removed", actor="user:1", bank_name="removals")
+        with pytest.raises(service.NotFound):
+            file_complaint(s, request, content_id="post-9", text="x", cipher=cipher, actor="key:p")
+        complaint = file_complaint(
+            s, request, content_id="post-1", text="it is me, I agreed", cipher=cipher, actor="key:p"
+        )
+        assert b"agreed" not in complaint.text_encrypted
+        decide_complaint(s, request, complaint.id, decision="upheld", reason="consent shown", actor="user:2")
+    with db.read() as s:
+        (item,) = items_of(s, get_request(s, new.number).id)
+        statuses = set(s.scalars(select(Entry.status).where(Entry.id.in_(item.entry_ids))))
+    assert statuses == {"withdrawn"}
 
 
 def test_bulk_requests_are_flagged_not_dropped(db: Database, cipher: ContactCipher) -> None:

@@ -26,8 +26,9 @@ from redline.bank.cases import authenticate_case
 from redline.bank.entries import insert_entries
 from redline.bank.errors import BankError, Conflict, Invalid, NotFound, WrongSecret
 from redline.bank.hashes import HashInput, normalize_hash
-from redline.bank.models import utcnow
+from redline.bank.models import Entry, utcnow
 from redline.bank.secrets import ContactCipher, hash_case_secret, new_case_secret, verify_case_secret
+from redline.bank.status import change_status
 from redline.events import emit
 from redline.removal.jurisdictions import STATEMENTS_VERSION, jurisdiction
 from redline.removal.models import RemovalComplaint, RemovalCopy, RemovalItem, RemovalLog, RemovalRequest
@@ -449,7 +450,36 @@ def decide_complaint(
         raise Conflict("this complaint is already decided")
     complaint.status, complaint.decision_reason = decision, reason.strip()[:4000]
     complaint.decided_by, complaint.decided_at = actor, utcnow()
-    log(session, request, actor, "complaint.decided", complaint=complaint.id, decision=decision)
+    released = 0
+    if decision == "upheld":
+        # The removal was wrong: its hashes stop catching re-uploads (the platform restores the content).
+        entry_ids = [
+            e
+            for i in items_of(session, request.id)
+            if i.content_id == complaint.content_id
+            for e in i.entry_ids
+        ]
+        if entry_ids:
+            entries = session.scalars(select(Entry).where(Entry.id.in_(entry_ids)).with_for_update()).all()
+            released = len(
+                change_status(
+                    session,
+                    entries,
+                    "withdrawn",
+                    actor=actor,
+                    reason="complaint upheld",
+                    subject=f"removal:{request.number}",
+                )
+            )
+    log(
+        session,
+        request,
+        actor,
+        "complaint.decided",
+        complaint=complaint.id,
+        decision=decision,
+        released=released,
+    )
     emit(
         session,
         "removal.complaint",
