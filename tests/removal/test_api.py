@@ -74,10 +74,11 @@ def test_staff_remove_sweep_and_export(api: Api, caplog: pytest.LogCaptureFixtur
     item_id = _item_id(api, number)
     base = f"/v1/removals/{number}/items/{item_id}"
     assert api.client.post(f"{base}/resolve", headers=staff, json={"content_id": "post-1"}).status_code == 200
-    assert api.client.post(f"{base}/remove", headers=staff, json={"method": "removed"}).status_code == 200
+    removed = api.client.post(f"{base}/remove", headers=staff, json={"method": "removed"})
+    assert removed.status_code == 200 and removed.json()["sweep"]["exact"] == 1  # the sweep ran with it
     assert api.client.post(f"{base}/remove", headers=staff, json={}).status_code == 409
     swept = api.client.post(f"/v1/removals/{number}/sweep", headers=staff).json()
-    assert (swept["exact"], swept["perceptual"]) == (1, 0)
+    assert (swept["exact"], swept["perceptual"]) == (0, 0)  # a re-run lists nothing twice
     record = api.client.get(f"/v1/removals/{number}", headers=staff).json()
     assert record["status"] == "closed" and item["position"] == 0
     assert [c["content_id"] for c in record["copies"]] == ["post-2"]

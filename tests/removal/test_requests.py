@@ -148,15 +148,19 @@ def test_a_linked_case_needs_its_secret(db: Database, cipher: ContactCipher) -> 
         assert get_request(s, new.number).case_id == case.case_id
 
 
-def _seen(db: Database, content_id: str, hashes: list[SeenHashIn]) -> None:
+def _seen(db: Database, content_id: str, hashes: list[SeenHashIn], origin: str = "request") -> None:
     with db.write() as s:
-        record_seen(s, api_key_id="key1", partner_id=None, content_id=content_id, hashes=hashes)
+        record_seen(
+            s, api_key_id="key1", partner_id=None, content_id=content_id, hashes=hashes, origin=origin
+        )
 
 
 def test_removal_sweep_outcome_record_and_report(db: Database, cipher: ContactCipher) -> None:
     subscribe(db)
     _seen(db, "post-1", [SeenHashIn("md5", MD5), SeenHashIn("pdq", PDQ)])
-    _seen(db, "post-2", [SeenHashIn("md5", MD5), SeenHashIn("pdq", PDQ)])  # an identical copy
+    _seen(
+        db, "post-2", [SeenHashIn("md5", MD5), SeenHashIn("pdq", PDQ)], origin="scan"
+    )  # identical, back catalogue
     _seen(
         db, "post-3", [SeenHashIn("md5", "c" * 32), SeenHashIn("pdq", flip(PDQ, 44))]
     )  # re-encoded, cropped
@@ -189,6 +193,10 @@ def test_removal_sweep_outcome_record_and_report(db: Database, cipher: ContactCi
             ("post-3", False, "pending"),
         ]
         assert copies[1].distance == 44
+        assert [c.found_in for c in copies] == [
+            "scan",
+            "seen",
+        ]  # the back catalogue (`redline scan`) and uploads
         decide_copy(s, request, copies[0].id, decision="removed", reason="removed", note="", actor="user:2")
         decide_copy(s, request, copies[1].id, decision="removed", reason="disabled", note="", actor="user:2")
         with pytest.raises(Conflict):

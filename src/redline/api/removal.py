@@ -37,6 +37,7 @@ from redline.api.removal_schemas import (
     RemovalCreated,
     RemovalRequestIn,
     RemovalSummary,
+    Removed,
     RemoveIn,
     ReportOut,
     RequesterItemOut,
@@ -235,9 +236,10 @@ def resolve(request: Request, caller: Staff, number: Number, item_id: RowId, bod
         return Done(number=filed.number, status=filed.status)
 
 
-@staff.post("/removals/{number}/items/{item_id}/remove", response_model=Done)
-def remove(request: Request, caller: Staff, number: Number, item_id: RowId, body: RemoveIn) -> Done:
-    """The item was removed (or disabled): recorded, its hashes banked, the platform told."""
+@staff.post("/removals/{number}/items/{item_id}/remove", response_model=Removed)
+def remove(request: Request, caller: Staff, number: Number, item_id: RowId, body: RemoveIn) -> Removed:
+    """The item was removed (or disabled): recorded, its hashes banked, the platform told; then the sweep
+    runs and lists the copies it finds for a person to decide."""
     found = services(request)
     with found.db.write() as session:
         filed = removal.get_request(session, number, for_update=True)
@@ -249,7 +251,15 @@ def remove(request: Request, caller: Staff, number: Number, item_id: RowId, body
             actor=caller.actor,
             bank_name=found.settings.removal_bank,
         )
-        return Done(number=filed.number, status=filed.status)
+        done = Done(number=filed.number, status=filed.status)
+    swept = _sweep(request, number, "system")
+    return Removed(number=done.number, status=done.status, sweep=swept)
+
+
+def _sweep(request: Request, number: str, actor: str) -> SweepOut:
+    live = removal_services(request).seen_index
+    result = sweep(services(request).db, number, actor=actor, index=live() if live else None)
+    return SweepOut(exact=result.exact, perceptual=result.perceptual, seconds=round(result.seconds, 4))
 
 
 @staff.post("/removals/{number}/items/{item_id}/refuse", response_model=Done)
@@ -263,12 +273,7 @@ def refuse(request: Request, caller: Staff, number: Number, item_id: RowId, body
 @staff.post("/removals/{number}/sweep", response_model=SweepOut)
 def run_sweep(request: Request, caller: Staff, number: Number) -> SweepOut:
     """Look for copies among content already seen and matched; new ones are listed for a person."""
-    found = services(request)
-    with found.db.read() as session:
-        removal.get_request(session, number)
-    live = removal_services(request).seen_index
-    result = sweep(found.db, number, actor=caller.actor, index=live() if live else None)
-    return SweepOut(exact=result.exact, perceptual=result.perceptual, seconds=round(result.seconds, 4))
+    return _sweep(request, number, caller.actor)
 
 
 @staff.post("/removals/{number}/copies/{copy_id}/decision", response_model=Done)

@@ -153,6 +153,10 @@ class Done(BaseModel):
     status: str
 
 
+class Removed(Done):
+    sweep: SweepOut = Field(description="the sweep run after the removal: copies newly listed")
+
+
 class ReportOut(BaseModel):
     since: datetime
     until: datetime

@@ -53,7 +53,13 @@ def tick(session: Session, now: datetime, marks_h: Sequence[float] = DEFAULT_MAR
             continue
         left = request.deadline_at - now
         done = set(request.escalations)
-        due = [m for m in marks_h if left <= timedelta(hours=m) and _label(m) not in done]
+        period = request.deadline_at - request.received_at
+        # A mark as long as the period itself (24 h of eSafety's 24) would fire on receipt: only shorter ones.
+        due = [
+            m
+            for m in marks_h
+            if timedelta(hours=m) < period and left <= timedelta(hours=m) and _label(m) not in done
+        ]
         # Marks passed while no clock was ticking (a stopped service) are still escalated, before the breach.
         if due:
             mark = min(due)  # the nearest mark passed; the earlier ones are recorded as reached with it

@@ -114,13 +114,27 @@ def resolve(
 
 
 @router.post("/{number}/items/{item_id}/remove")
-def remove(found: Services, who: FormSender, number: Number, item_id: RowId, method: Choice = "") -> Response:
+def remove(
+    request: Request, found: Services, who: FormSender, number: Number, item_id: RowId, method: Choice = ""
+) -> Response:
+    """Confirm the removal, then run the sweep at once (its copies are listed on the page)."""
     bank = found.settings.removal_bank
-    return _act(
+    answer = _act(
         number,
         lambda s, r: removal.remove_item(s, r, item_id, method=method, actor=_actor(who), bank_name=bank),
         found,
     )
+    if answer.headers.get("location", "").endswith("message=saved"):
+        _sweep(request, found, number, "system")
+        return _back(number, "swept")
+    return answer
+
+
+def _sweep(request: Request, found: Services, number: str, actor: str) -> None:
+    # The app's live seen index, when it has one (api.removal.RemovalServices; not imported: the console
+    # never imports redline.api).
+    live = getattr(getattr(request.app.state, "removal", None), "seen_index", None)
+    sweep(found.db, number, actor=actor, index=live() if live else None)
 
 
 @router.post("/{number}/items/{item_id}/refuse")
@@ -162,11 +176,8 @@ def add_flag(
 
 @router.post("/{number}/sweep")
 def run_sweep(request: Request, found: Services, who: FormSender, number: Number) -> Response:
-    # The app's live seen index, when it has one (api.removal.RemovalServices; not imported: the console
-    # never imports redline.api).
-    live = getattr(getattr(request.app.state, "removal", None), "seen_index", None)
     try:
-        sweep(found.db, number, actor=_actor(who), index=live() if live else None)
+        _sweep(request, found, number, _actor(who))
     except NotFound:
         return see_other("/console/removals")
     return _back(number, "swept")

@@ -16,7 +16,7 @@ from redline.web.console.render import Viewer, csrf_field
 REMOVAL_MESSAGES = {
     "invalid": "That action needs a valid choice (a content id, a method or a reason).",
     "decided": "That was already decided.",
-    "swept": "Sweep done: new copies are listed below.",
+    "swept": "Recorded. The sweep ran: the copies it found are listed below, each for you to decide.",
     "saved": "Recorded.",
 }
 JURISDICTION_NAMES = {
