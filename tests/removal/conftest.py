@@ -10,7 +10,7 @@ import pytest
 
 from redline.api.app import create_app
 from tests.support import serve_in_thread, wait_until
-from tests.support.apps import Live, settings_for
+from tests.support.apps import App, Live, make_app, settings_for
 
 
 @pytest.fixture
@@ -20,3 +20,9 @@ def live(database_url: str, tmp_path: Path) -> Iterator[Live]:
     with serve_in_thread(app) as url:
         wait_until(lambda: httpx.get(url + "/readyz").status_code == 200)
         yield Live(url, app.state.services.db, settings)
+
+
+@pytest.fixture
+def web(database_url: str, tmp_path: Path) -> Iterator[App]:
+    """The app with the console, in a TestClient (no redirects followed)."""
+    yield from make_app(database_url, tmp_path / "data")

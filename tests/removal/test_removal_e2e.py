@@ -199,6 +199,9 @@ def test_request_sweep_and_outcome_in_the_browser(chromium: Any, live: Live, tmp
         page.screenshot(path=str(SHOTS / f"removal-status-{lang}.png"), full_page=True)
     staff.goto(f"{live.url}/console/removals?status=all")
     staff.screenshot(path=str(SHOTS / "console-removals.png"), full_page=True)
+    staff.goto(f"{live.url}/console/removals/report")
+    expect(staff.get_by_test_id("report")).to_contain_text("100.0%")
+    staff.screenshot(path=str(SHOTS / "console-removal-figures.png"), full_page=True)
     context.close()
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Query, Request
@@ -15,12 +16,12 @@ from sqlalchemy.orm import Session
 
 from redline.bank.errors import BankError, Conflict, NotFound
 from redline.bank.models import utcnow
-from redline.removal import queue, records
+from redline.removal import queue, records, reports
 from redline.removal import requests as removal
 from redline.removal.models import RemovalRequest
 from redline.removal.sweep import decide_copy, sweep
 from redline.web.console import removals_render as pages
-from redline.web.console.deps import FormSender, Reviewer, Services
+from redline.web.console.deps import Admin, FormSender, Reviewer, Services
 from redline.web.console.render import Viewer
 from redline.web.console.routes import html, see_other
 
@@ -43,6 +44,14 @@ def removal_queue(
     with found.db.read() as session:
         rows = queue.requests_by_time_left(session, status, utcnow())
     return html(pages.queue_page(Viewer.of(who), rows, status))
+
+
+@router.get("/report")
+def report(found: Services, who: Admin, days: Annotated[int, Query(ge=1, le=3660)] = 30) -> Response:
+    until = utcnow()
+    with found.db.read() as session:
+        figures = reports.report(session, until - timedelta(days=days), until)
+    return html(pages.report_page(Viewer.of(who), figures, days))
 
 
 @router.get("/{number}")
@@ -172,6 +181,24 @@ def add_flag(
     found: Services, who: FormSender, number: Number, flag: Choice = "", note: Text = ""
 ) -> Response:
     return _act(number, lambda s, r: removal.flag(s, r, flag, note=note, actor=_actor(who)), found)
+
+
+@router.post("/{number}/complaints/{complaint_id}/decision")
+def complaint_decision(
+    found: Services,
+    who: FormSender,
+    number: Number,
+    complaint_id: RowId,
+    decision: Choice = "",
+    reason: Text = "",
+) -> Response:
+    return _act(
+        number,
+        lambda s, r: removal.decide_complaint(
+            s, r, complaint_id, decision=decision, reason=reason, actor=_actor(who)
+        ),
+        found,
+    )
 
 
 @router.post("/{number}/sweep")

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from redline.removal.queue import Summary
+from redline.removal.reports import Report
 from redline.removal.requests import DISMISS_REASONS, REFUSAL_REASONS
 from redline.web.console.html import duration, esc, page
 from redline.web.console.render import Viewer, csrf_field
@@ -90,7 +91,8 @@ def queue_page(viewer: Viewer, rows: Sequence[Summary], status: str) -> str:
         if rows
         else '<p class="muted">No removal requests here.</p>'
     )
-    return _page(viewer, "Removal requests", f"<h1>Removal requests</h1><p>{tabs}</p>{table}")
+    report = ' · <a href="/console/removals/report">Figures</a>' if viewer.is_admin else ""
+    return _page(viewer, "Removal requests", f"<h1>Removal requests</h1><p>{tabs}{report}</p>{table}")
 
 
 def _select(name: str, options: Sequence[str]) -> str:
@@ -215,6 +217,74 @@ def _log_table(data: dict[str, Any]) -> str:
     )
 
 
+def _complaints(viewer: Viewer, base: str, complaints: Sequence[dict[str, Any]]) -> str:
+    """Uploaders' complaints (DSA Art. 20): each decided by a person, with reasons."""
+    if not complaints:
+        return ""
+    rows = []
+    for c in complaints:
+        if c["status"] == "open":
+            decision = _form(
+                f"{base}/complaints/{c['id']}/decision",
+                viewer,
+                _select("decision", ("rejected", "upheld"))
+                + '<input type="text" name="reason" maxlength="4000" required placeholder="reasons">',
+                "Decide",
+                f"complaint-{c['id']}",
+            )
+        else:
+            decision = (
+                f"{esc(c['status'])}: {esc(c['decision_reason'])} by {esc(c['decided_by'])} "
+                f"at {_when(c['decided_at'])}"
+            )
+        rows.append(
+            f"<tr><td><code>{esc(c['content_id'])}</code></td><td>{_when(c['received_at'])}</td>"
+            f"<td>{decision}</td></tr>"
+        )
+    return (
+        '<h2>Complaints (DSA Art. 20)</h2><p class="muted">Upheld: the content is restored by the platform '
+        "and its hashes stop matching.</p><table><thead><tr><th>Content</th><th>Received</th>"
+        f"<th>Decision</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    )
+
+
+def report_page(viewer: Viewer, figures: Report, days: int) -> str:
+    def number(value: float | None, suffix: str = "") -> str:
+        return "—" if value is None else f"{value:g}{suffix}"
+
+    share = figures.within_deadline_share
+    refusals = (
+        "".join(
+            f"<tr><td>{esc(reason.replace('_', ' '))}</td><td>{count}</td></tr>"
+            for reason, count in sorted(figures.refusals_by_reason.items())
+        )
+        or '<tr><td colspan="2" class="muted">none</td></tr>'
+    )
+    laws = ", ".join(f"{esc(k)} {v}" for k, v in sorted(figures.by_jurisdiction.items())) or "—"
+    periods = " · ".join(
+        f"<strong>{d} days</strong>"
+        if d == days
+        else f'<a href="/console/removals/report?days={d}">{d} days</a>'
+        for d in (7, 30, 90, 365)
+    )
+    body = (
+        f"<h1>Removal requests: figures</h1><p>{periods}</p>"
+        '<dl class="card" data-testid="report">'
+        f"<dt>Requests</dt><dd>{figures.requests} ({laws})</dd>"
+        f"<dt>Closed / open</dt><dd>{figures.closed} / {figures.open}</dd>"
+        f"<dt>Deadline missed</dt><dd>{figures.breached}</dd>"
+        f"<dt>Flagged (Art. 23)</dt><dd>{figures.flagged}</dd>"
+        f"<dt>Time to removal, median</dt><dd>{number(figures.median_hours_to_removal, ' h')}</dd>"
+        f"<dt>Time to removal, p95</dt><dd>{number(figures.p95_hours_to_removal, ' h')}</dd>"
+        f"<dt>Removed within the deadline</dt><dd>{'—' if share is None else f'{share:.1%}'}</dd>"
+        f"<dt>Copies found per request</dt><dd>{number(figures.copies_found_per_request)}</dd>"
+        f"<dt>Copies removed</dt><dd>{figures.copies_removed}</dd></dl>"
+        "<h2>Refusals by reason</h2><table><thead><tr><th>Reason</th><th>Items</th></tr></thead>"
+        f"<tbody>{refusals}</tbody></table>"
+    )
+    return _page(viewer, "Removal figures", body)
+
+
 def request_page(viewer: Viewer, data: dict[str, Any], *, now: datetime, message: str = "") -> str:
     number = data["request"]
     base = f"/console/removals/{esc(number)}"
@@ -255,7 +325,8 @@ def request_page(viewer: Viewer, data: dict[str, Any], *, now: datetime, message
         f"catalogue. Each copy is confirmed and removed, or dismissed with a reason, by a person.</p>{sweep}"
         f"{_copies_table('Exact copies (same file)', 'exact-copies', viewer, base, exact)}"
         f"{_copies_table(PERCEPTUAL_TITLE, 'perceptual-copies', viewer, base, perceptual)}"
-        f"<h2>Flags</h2>{flag}<h2>Record</h2>{exports}{_log_table(data)}"
+        f"<h2>Flags</h2>{flag}{_complaints(viewer, base, data['complaints'])}"
+        f"<h2>Record</h2>{exports}{_log_table(data)}"
     )
     return _page(viewer, f"Removal {number}", body)
 
