@@ -14,6 +14,7 @@ import io
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from redline.bank.secrets import ContactCipher
@@ -47,7 +48,10 @@ def record(
     rules = jurisdiction(request.jurisdiction)
     items = items_of(session, request.id)
     copies = copies_of(session, request.id)
-    complaints = session.query(RemovalComplaint).filter(RemovalComplaint.request_id == request.id).all()
+    by_request = RemovalComplaint.request_id == request.id
+    complaints = session.scalars(
+        select(RemovalComplaint).where(by_request).order_by(RemovalComplaint.id)
+    ).all()
     removed_at = [i.decided_at for i in items if i.status == "removed" and i.decided_at]
     out: dict[str, Any] = {
         "request": request.number,
