@@ -14,6 +14,13 @@ the candidates' rows; measured beside retroactive matching's ``whole_reach=31`` 
 (PDQ 20 bits away), a re-encoded, resized and cropped copy (its PDQ 50 bits from one crop: beyond 31, within
 64) and a mirrored one (its mirror 40 bits from another crop): the sweep must find all three, retroactive
 matching's reach only the first.
+
+``--db``: also the whole ``removal.sweep.sweep`` through a real SQLite database (the seen store bulk-loaded
+into ``seen_uploads`` / ``seen_hashes``, one request filed with ``file_request``): the live index's first
+load, then one sweep (index refresh, the item's hashes, ``find_seen`` with its database reads, the copies
+written), then a re-run that lists nothing new.
+
+    PYTHONPATH=$PWD/src .venv/bin/python bench/sweep.py --n 1000000 --requests 5 --db
 """
 
 from __future__ import annotations
@@ -51,6 +58,7 @@ def main() -> None:
     )
     parser.add_argument("--n", type=int, default=1_000_000, help="seen uploads")
     parser.add_argument("--requests", type=int, default=5, help="requests timed")
+    parser.add_argument("--db", action="store_true", help="also time sweep() through SQLite")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     rng = np.random.default_rng(17)
@@ -117,8 +125,88 @@ def main() -> None:
         f"(sweep {sweep_ms / retro_ms:.1f}x); brute force at 64: {brute_ms:.0f} ms "
         f"({brute_ms / sweep_ms:.1f}x the sweep); load average {os.getloadavg()[0]:.1f} at end"
     )
+    through_db = database_sweep(pdq, mirror, pictures[0]) if args.db else None
     if args.json:
-        args.json.write_text(json.dumps({"n": args.n, "build_s": build, "rows": rows}, indent=1))
+        out = {"n": args.n, "build_s": build, "rows": rows, "database": through_db}
+        args.json.write_text(json.dumps(out, indent=1))
+
+
+def database_sweep(pdq: np.ndarray, mirror: np.ndarray, picture: np.ndarray) -> dict[str, float]:
+    """The whole sweep of one request through SQLite, over the same seen codes."""
+    import sqlite3
+    import tempfile
+
+    from redline.bank.db import Database
+    from redline.bank.hashes import normalize_hash
+    from redline.bank.secrets import ContactCipher
+    from redline.removal.requests import file_request
+    from redline.removal.sweep import sweep
+    from redline.removal.validation import RequestForm
+
+    folder = Path(tempfile.mkdtemp(prefix="sweep-bench-"))
+    url = f"sqlite:///{folder / 'bench.db'}"
+    Database(url).upgrade()
+    started = time.perf_counter()
+    conn = sqlite3.connect(folder / "bench.db")
+    n = len(pdq)
+    conn.executemany(
+        "INSERT INTO seen_uploads (id, api_key_id, partner_id, content_id, origin, seen_at) "
+        "VALUES (?,?,?,?,?,?)",
+        ((i + 1, "bench", None, f"post-{i}", "request", "2026-12-01 00:00:00") for i in range(n)),
+    )
+    conn.executemany(
+        "INSERT INTO seen_hashes (upload_id, signal_type, value, label) VALUES (?,?,?,?)",
+        (
+            row
+            for i in range(n)
+            for row in (
+                (i + 1, "pdq", pdq[i].tobytes().hex(), None),
+                (i + 1, "pdq_region", mirror[i].tobytes().hex(), "mirror"),
+            )
+        ),
+    )
+    conn.commit()
+    conn.close()
+    load_s = time.perf_counter() - started
+    db = Database(url)
+    hexes = [bytes(code).hex() for code in picture]
+    hashes = [normalize_hash("pdq", hexes[0], 90), *(normalize_hash("pdq_region", h, 90) for h in hexes[1:])]
+    form = RequestForm(
+        jurisdiction="uk",
+        subject="self",
+        name="Bench Person",
+        email="bench@example.org",
+        pictures=[hashes],
+        statements=frozenset({"declaration_true"}),
+    )
+    with db.write() as session:
+        number = file_request(session, form, ContactCipher(b"k" * 32)).number
+    index = SeenIndex(db)
+    t = time.perf_counter()
+    index.refresh()
+    refresh_s = time.perf_counter() - t
+    t = time.perf_counter()
+    first = sweep(db, number, actor="bench", index=index)
+    first_s = time.perf_counter() - t
+    t = time.perf_counter()
+    again = sweep(db, number, actor="bench", index=index)
+    again_s = time.perf_counter() - t
+    db.dispose()
+    result = {
+        "db_load_s": load_s,
+        "index_first_load_s": refresh_s,
+        "sweep_s": first_s,
+        "copies_listed": first.exact + first.perceptual,
+        "sweep_again_s": again_s,
+        "listed_again": again.exact + again.perceptual,
+    }
+    print(json.dumps(result), flush=True)
+    print(
+        f"through SQLite: bulk load {load_s:.0f} s, live index first load {refresh_s:.1f} s; one sweep "
+        f"{first_s * 1000:.0f} ms ({result['copies_listed']} copies listed), re-run {again_s * 1000:.0f} ms "
+        f"({result['listed_again']} new); load average {os.getloadavg()[0]:.1f}"
+    )
+    return result
 
 
 if __name__ == "__main__":
