@@ -4,7 +4,9 @@ Everything under ``static/`` is served as is: HTML, CSS, ES modules (PDQ, MD5, S
 worker, the page logic) and the message catalogs under ``static/locales/``. No templates, no inline script or
 style, so the API's Content-Security-Policy (``script-src 'self'``, ``style-src 'self'``) holds. The page
 talks to the API only through ``POST /v1/cases``, ``GET /v1/cases/{id}``, ``POST /v1/cases/{id}/withdraw``
-and ``GET /v1/help-services``.
+and ``GET /v1/help-services``. The removal request form (``removal.html``, ``removal.js``, its catalogs in
+``static/locales/removal/``; docs/REMOVAL.md) reuses the same hashing modules and talks only to
+``GET /v1/removal/jurisdictions``, ``POST /v1/removal-requests`` and ``GET /v1/removal-requests/{number}``.
 """
 
 from __future__ import annotations
