@@ -11,6 +11,8 @@ JSON / CSV / DSA statements; the requester's details and reports need ``admin``.
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -56,6 +58,7 @@ from redline.removal.sweep import decide_copy, sweep
 from redline.removal.validation import RequestForm
 from redline.retro.seen import SeenIndex
 
+log = logging.getLogger(__name__)
 public = APIRouter(prefix="/v1", tags=["requesters"])
 staff = APIRouter(prefix="/v1", tags=["operators"])
 Staff = Annotated[Caller, Depends(require_scope("review"))]
@@ -74,6 +77,24 @@ class RemovalServices:
     filings: RateLimiter
     #: The process's live index of seen hashes (the retroactive matcher's), for sweeps; None: built per sweep.
     seen_index: Callable[[], SeenIndex] | None = None
+    _warming: threading.Thread | None = None
+
+    def warm(self) -> None:
+        """Load the live seen index in the background once a request arrives, so the sweep after the
+        moderator's confirmation does not wait for it (a process that does not run retroactive matching
+        starts with it empty: 22.7 s at 1M seen uploads, docs/BENCHMARKS.md)."""
+        if self.seen_index is None or self._warming is not None:
+            return
+        index = self.seen_index()
+
+        def load() -> None:
+            try:
+                index.refresh()
+            except Exception:  # the sweep refreshes it again anyway
+                log.exception("loading the seen index for removal sweeps failed")
+
+        self._warming = threading.Thread(target=load, name="removal-seen-index", daemon=True)
+        self._warming.start()
 
 
 def removal_services(request: Request) -> RemovalServices:
@@ -132,6 +153,7 @@ def file_request(body: RemovalRequestIn, request: Request) -> RemovalCreated:
     except removal.InvalidRequest as exc:
         fields = [{"field": p.field, "code": p.code, "message": p.message} for p in exc.problems]
         raise Problem("validation-error", "the request is not complete", fields=fields) from None
+    removal_services(request).warm()
     return RemovalCreated(
         number=new.number,
         secret=new.secret,
