@@ -132,6 +132,7 @@ def db(database_url: str) -> Iterator[Any]:
     import redline.bank.sharing
     import redline.evidence.models
     import redline.mirror.models
+    import redline.removal.models
     import redline.retro.models
     import redline.review.models  # noqa: F401 - the moderation and log tables belong to the same metadata
     from redline.bank.db import Database

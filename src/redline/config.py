@@ -71,6 +71,15 @@ class Settings:
     #: never blocked automatically), or ``block_and_review``, ``block``, ``log``.
     flagged_bank: str = "flagged"
     flagged_action: str = "review"
+    #: The platform bank removed pictures' hashes go into (notice-and-removal, docs/REMOVAL.md), so that
+    #: re-uploads are caught; created on first use.
+    removal_bank: str = "removals"
+    #: Hours before a removal request's deadline at which it is escalated (``removal.escalated``).
+    removal_escalation_marks_h: str = "24,12,4,1"
+    #: How often each process checks removal deadlines.
+    removal_clock_interval_s: float = 30.0
+    #: Removal requests a client address may file per hour (no account is needed to file).
+    removal_rate_per_hour: int = 20
     #: The portal's "Getting help" services per language: a JSON file (docs/PORTAL.md, "Getting help");
     #: empty: the built-in list (``redline.help_services.DEFAULT_SERVICES``).
     help_services_file: str = ""

@@ -13,6 +13,7 @@ from sqlalchemy.exc import DBAPIError
 import redline.actions.models
 import redline.evidence.models
 import redline.interop.models
+import redline.removal.models
 import redline.retro.models
 import redline.review.models  # noqa: F401 - their tables are in the migrations too (m001)
 from redline.bank import service

@@ -26,6 +26,7 @@ from redline.api import (
     moderation,
     operator,
     platform,
+    removal,
     scan,
     sharing,
     stopncii,
@@ -51,6 +52,8 @@ from redline.match.service import Matcher
 from redline.match.snapshots import SnapshotPolicy
 from redline.mirror.sync import statuses as mirror_statuses
 from redline.mirror.worker import MirrorWorker
+from redline.removal.clocks import parse_marks
+from redline.removal.worker import ClockWorker
 from redline.retro.worker import RetroConfig, RetroWorker
 from redline.signals.budget import DecodeBudget
 from redline.web import register_web
@@ -84,6 +87,7 @@ def create_app(settings: Settings) -> FastAPI:
     if settings.flagged_action not in ACTIONS:
         raise ValueError(f"REDLINE_FLAGGED_ACTION must be one of {', '.join(ACTIONS)}")
     tlog = TransparencyLog(db, log_signer(settings))
+    escalation_marks = parse_marks(settings.removal_escalation_marks_h)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -98,15 +102,21 @@ def create_app(settings: Settings) -> FastAPI:
             db, RetroConfig.from_settings(settings), lock_path=settings.data_dir / "retro.lock"
         )
         retro.start()
+        app.state.removal.seen_index = lambda: retro.index  # removal sweeps reuse it (refreshed per sweep)
         # The audit log as a tamper-evident log: sequenced and checkpointed in the background.
         publisher = LogPublisher(tlog, settings.tlog_checkpoint_interval_s).start()
         # Mirrors of other hubs' feeds: every process runs the sync; a lease per mirror keeps it to one.
         mirrors = MirrorWorker(
             db, found.cipher, interval_s=settings.mirror_interval_s, page_size=settings.mirror_page_size
         ).start()
+        # Removal deadlines: escalations and breaches (docs/REMOVAL.md).
+        clock = ClockWorker(
+            db, interval_s=settings.removal_clock_interval_s, marks_h=escalation_marks
+        ).start()
         try:
             yield
         finally:
+            clock.stop()
             mirrors.stop()
             publisher.stop()
             retro.stop()
@@ -124,6 +134,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.services = found
     app.state.tlog = tlog
+    app.state.removal = removal.RemovalServices(filings=RateLimiter(settings.removal_rate_per_hour, 3600))
     install_problem_handlers(app)
     app.include_router(survivor.router)
     app.include_router(intake.router)
@@ -137,6 +148,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(stopncii.router)
     app.include_router(mirror.router)
     app.include_router(sharing.router)
+    app.include_router(removal.public)
+    app.include_router(removal.staff)
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:

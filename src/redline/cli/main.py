@@ -19,6 +19,7 @@ from redline.cli import (
     mirror,
     moderation,
     protect,
+    removal,
     scan,
     service,
     sharing,
@@ -72,3 +73,4 @@ mirror.register(app)
 scan.register(app)
 intake.register(app)
 sharing.register(app)
+removal.register(app)

@@ -102,8 +102,11 @@ def chat_screenshot(photo: Image.Image, rng: random.Random) -> Image.Image:
     """``photo`` as a sent picture in a messaging app: a rounded bubble about two thirds of the screen wide,
     between message bubbles, with a header and an input bar; scaled as phones save screenshots."""
     dark = rng.random() < 0.4
-    bg, bubble, fg = ((12, 16, 20), (0, 92, 75), (235, 235, 235)) if dark else (
-        (236, 229, 221), (220, 248, 198), (20, 20, 20))
+    bg, bubble, fg = (
+        ((12, 16, 20), (0, 92, 75), (235, 235, 235))
+        if dark
+        else ((236, 229, 221), (220, 248, 198), (20, 20, 20))
+    )
     canvas = Image.new("RGB", (_WIDTH, _HEIGHT), bg)
     draw = ImageDraw.Draw(canvas)
     font = ImageFont.load_default(size=36)
@@ -115,8 +118,11 @@ def chat_screenshot(photo: Image.Image, rng: random.Random) -> Image.Image:
         text_w = rng.randint(300, 800)
         mine = rng.random() < 0.5
         x0 = _WIDTH - 40 - text_w if mine else 40
-        draw.rounded_rectangle((x0, y, x0 + text_w, y + 90), radius=24,
-                               fill=bubble if mine else ((32, 44, 51) if dark else (255, 255, 255)))
+        draw.rounded_rectangle(
+            (x0, y, x0 + text_w, y + 90),
+            radius=24,
+            fill=bubble if mine else ((32, 44, 51) if dark else (255, 255, 255)),
+        )
         draw.text((x0 + 24, y + 24), "see this" if mine else "what?", font=font, fill=fg)
         y += 120
     width = round(_WIDTH * rng.uniform(0.62, 0.72))
@@ -125,10 +131,17 @@ def chat_screenshot(photo: Image.Image, rng: random.Random) -> Image.Image:
     x0 = _WIDTH - 40 - width - 16 if rng.random() < 0.5 else 40
     draw.rounded_rectangle((x0, y, x0 + width + 16, y + height + 60), radius=24, fill=bubble)
     canvas.paste(photo.resize((width, height), Image.Resampling.LANCZOS), (x0 + 8, y + 8))
-    draw.text((x0 + width - 120, y + height + 14), f"{rng.randint(1, 12)}:{rng.randrange(60):02d}",
-              font=ImageFont.load_default(size=28), fill=fg)
-    draw.rounded_rectangle((30, _HEIGHT - 150, _WIDTH - 160, _HEIGHT - 50), radius=50,
-                           fill=(32, 44, 51) if dark else (255, 255, 255))
+    draw.text(
+        (x0 + width - 120, y + height + 14),
+        f"{rng.randint(1, 12)}:{rng.randrange(60):02d}",
+        font=ImageFont.load_default(size=28),
+        fill=fg,
+    )
+    draw.rounded_rectangle(
+        (30, _HEIGHT - 150, _WIDTH - 160, _HEIGHT - 50),
+        radius=50,
+        fill=(32, 44, 51) if dark else (255, 255, 255),
+    )
     draw.ellipse((_WIDTH - 140, _HEIGHT - 150, _WIDTH - 40, _HEIGHT - 50), fill=(0, 168, 132))
     scale = rng.choice((1080, 720, 540))
     return canvas.resize((scale, round(_HEIGHT * scale / _WIDTH)), Image.Resampling.LANCZOS)
@@ -144,10 +157,15 @@ def browser_screenshot(photo: Image.Image, rng: random.Random) -> Image.Image:
     draw.rectangle((0, 0, sw, sh // 12), fill=(222, 225, 230))
     draw.rounded_rectangle((sw // 50, sh // 60, sw // 5, sh // 12), radius=8, fill=(255, 255, 255))
     draw.text((sw // 40, sh // 40), "Forum - thread", font=font, fill=(30, 30, 30))
-    draw.rounded_rectangle((sw // 10, sh // 12 + 6, sw * 9 // 10, sh // 12 + sh // 22), radius=14,
-                           fill=(241, 243, 244))
-    draw.text((sw // 9, sh // 12 + 12), f"https://example.org/t/{rng.randrange(10**6)}", font=font,
-              fill=(60, 60, 60))
+    draw.rounded_rectangle(
+        (sw // 10, sh // 12 + 6, sw * 9 // 10, sh // 12 + sh // 22), radius=14, fill=(241, 243, 244)
+    )
+    draw.text(
+        (sw // 9, sh // 12 + 12),
+        f"https://example.org/t/{rng.randrange(10**6)}",
+        font=font,
+        fill=(60, 60, 60),
+    )
     top = sh // 12 + sh // 20 + 20
     left = round(sw * rng.uniform(0.08, 0.2))
     max_w, max_h = round(sw * 0.5), sh - top - 40
@@ -156,6 +174,10 @@ def browser_screenshot(photo: Image.Image, rng: random.Random) -> Image.Image:
     canvas.paste(photo.resize((pw, ph), Image.Resampling.LANCZOS), (left, top + 20))
     for line in range(12):
         y = top + 30 + line * (sh // 24)
-        draw.text((left + pw + 40, y), " ".join("lorem" for _ in range(rng.randint(3, 8))), font=font,
-                  fill=(70, 70, 70))
+        draw.text(
+            (left + pw + 40, y),
+            " ".join("lorem" for _ in range(rng.randint(3, 8))),
+            font=font,
+            fill=(70, 70, 70),
+        )
     return canvas

@@ -309,8 +309,9 @@ TRANSFORMS: tuple[Transform, ...] = (
     Transform("rotate_fit_-5_white+jpeg_50", "combination_15", chain(rotate_fit(-5, "white"), jpeg(50))),
     Transform("straighten_+5+resize_0.5", "combination_15", chain(straighten(5), resize(0.5))),
     Transform("crop_25+jpeg_50", "combination_15", chain(crop(0.25), jpeg(50))),
-    Transform("replace_30_other+resize_0.5", "combination_15",
-              chain(replace_part(0.30, "other"), resize(0.5))),
+    Transform(
+        "replace_30_other+resize_0.5", "combination_15", chain(replace_part(0.30, "other"), resize(0.5))
+    ),
     Transform("screenshot_chat+jpeg_50", "combination_15", chain(chat_screen, jpeg(50))),
 )
 

@@ -5,7 +5,10 @@ Event types (``type`` in the payload, and what endpoints subscribe to; docs/MODE
 * ``match.created`` — a platform's upload (or query) matched a picture or entry (that platform's endpoints);
 * ``review.decided`` — a reviewer decided a review item (that platform's endpoints);
 * ``entry.quarantined`` / ``entry.withdrawn`` — entries stopped matching (bank-wide);
-* ``entry.verified`` — review confirmed an entry (bank-wide).
+* ``entry.verified`` — review confirmed an entry (bank-wide);
+* ``removal.*`` — notice-and-removal (docs/REMOVAL.md): a request was received, an escalation mark or the
+  deadline passed, content was removed (with the uploader's statement of reasons), a request was closed
+  (the outcome told), an uploader complained. Request numbers only, never the requester's details.
 
 Every ``entry.*`` event lists the entries it is about as ``entry_ids`` (:func:`emit_entry_event` is the only
 way to write one), so a receiver handles one shape whoever caused the change.
@@ -29,6 +32,12 @@ EVENT_TYPES = (
     "entry.quarantined",
     "entry.verified",
     "entry.withdrawn",
+    "removal.received",
+    "removal.escalated",
+    "removal.breached",
+    "removal.content_removed",
+    "removal.closed",
+    "removal.complaint",
 )
 ENTRY_EVENT_TYPES = tuple(t for t in EVENT_TYPES if t.startswith("entry."))
 

@@ -81,7 +81,7 @@ def add_mirror(
     _check_name(name)
     try:
         check_bank_name(bank)
-    except NameRefused as exc:
+    except NameRefused as exc:  # bad input, not a server fault (found by tests/api/test_fuzz.py)
         raise BankError(str(exc)) from None
     if not url.startswith(("https://", "http://")):
         raise BankError("the hub URL must start with https:// (or http:// on a private network)")

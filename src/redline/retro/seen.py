@@ -314,15 +314,18 @@ class SeenIndex:
             for index in self._indexes.values():
                 index.remove(ids)
 
-    def candidates(self, queries: Sequence[SeenQuery]) -> list[dict[int, int]]:
+    def candidates(
+        self, queries: Sequence[SeenQuery], *, whole_reach: int = WHOLE_UPLOAD_REACH
+    ) -> list[dict[int, int]]:
         """Per query: seen hash id -> distance, for every indexed hash within reach (not yet checked
-        against the database)."""
+        against the database). ``whole_reach``: the cap on the search of whole-upload hashes (see
+        :func:`find_seen`)."""
         out: list[dict[int, int]] = [{} for _ in queries]
         with self._lock:
             for (name, allowance), index in self._indexes.items():
                 by_reach: dict[int, list[int]] = {}
                 for i, q in enumerate(queries):
-                    reach = _reach(q, name, allowance)
+                    reach = _reach(q, name, allowance, whole_reach)
                     if reach is not None:
                         by_reach.setdefault(reach, []).append(i)
                 for reach, positions in by_reach.items():
@@ -333,16 +336,18 @@ class SeenIndex:
         return out
 
 
-def _reach(query: SeenQuery, group_type: str, allowance: int) -> int | None:
+def _reach(
+    query: SeenQuery, group_type: str, allowance: int, whole_reach: int = WHOLE_UPLOAD_REACH
+) -> int | None:
     """How far ``query`` searches the seen hashes of ``group_type`` (None: not at all): its own type's at
-    its threshold plus their label's allowance; a ``pdq_region`` query also the plain PDQ hashes, as the
-    uploads' ``full`` region hashes."""
+    its threshold plus their label's allowance, whole-upload hashes at most ``whole_reach``; a
+    ``pdq_region`` query also the plain PDQ hashes, as the uploads' ``full`` region hashes."""
     kind = signal_type(query.signal_type)
     threshold = query.threshold if query.threshold is not None else kind.default_threshold
     if group_type == query.signal_type:
-        return threshold if allowance == 0 else min(threshold + allowance, WHOLE_UPLOAD_REACH)
+        return threshold if allowance == 0 else min(threshold + allowance, whole_reach)
     if (query.signal_type, group_type) == _WHOLE_ALIAS[:2]:
-        return min(threshold + region_allowance(_WHOLE_ALIAS[2]), WHOLE_UPLOAD_REACH)
+        return min(threshold + region_allowance(_WHOLE_ALIAS[2]), whole_reach)
     return None
 
 
@@ -360,12 +365,17 @@ def find_seen(
     index: SeenIndex | None = None,
     partner_id: int | None = None,
     not_before: datetime | None = None,
+    whole_reach: int = WHOLE_UPLOAD_REACH,
 ) -> list[SeenHit]:
     """Which seen uploads each query finds (the module docstring has the contract).
 
     ``index``: a live :class:`SeenIndex` (the retro worker keeps one); None builds one from the database
     for this call (fine for an occasional sweep; O(seen hashes)). ``partner_id``: only that platform's
-    uploads. ``not_before``: only uploads checked at or after it (e.g. now minus the retention)."""
+    uploads. ``not_before``: only uploads checked at or after it (e.g. now minus the retention).
+    ``whole_reach``: how far a survivor's stored crop is searched against a seen upload's whole-upload
+    hashes. Retroactive matching keeps :data:`WHOLE_UPLOAD_REACH` (cheap at 10M uploads, every entry);
+    the removal sweep, one request at a time, passes ``robust.WHOLE_THRESHOLD`` (64, what forward
+    matching allows), because a re-encoded, resized and cropped copy is often farther than 31."""
     if not queries:
         return []
     unknown = sorted({q.signal_type for q in queries} - SIGNAL_TYPES.keys())
@@ -374,7 +384,7 @@ def find_seen(
     if index is None:
         index = SeenIndex(db)
         index.refresh()
-    found = index.candidates(queries)
+    found = index.candidates(queries, whole_reach=whole_reach)
     exact_types = {q.signal_type for q in queries if not SIGNAL_TYPES[q.signal_type].indexed()}
     with db.read() as session:
         for name in exact_types:

@@ -6,6 +6,9 @@ style, so the API's Content-Security-Policy (``script-src 'self'``, ``style-src 
 talks to the API only through ``POST /v1/cases``, ``GET /v1/cases/{id}``, ``POST /v1/cases/{id}/withdraw``
 and ``GET /v1/help-services``; its intake page for flaggers (``intake.html``, docs/INTAKE.md) only through
 ``POST /v1/intake/cases``, ``POST /v1/intake/collections`` (with the flag key) and ``GET /v1/help-services``.
+The removal request form (``removal.html``, ``removal.js``, its catalogs in
+``static/locales/removal/``; docs/REMOVAL.md) reuses the same hashing modules and talks only to
+``GET /v1/removal/jurisdictions``, ``POST /v1/removal-requests`` and ``GET /v1/removal-requests/{number}``.
 """
 
 from __future__ import annotations

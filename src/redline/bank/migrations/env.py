@@ -11,6 +11,7 @@ import redline.bank.sharing
 import redline.evidence.models
 import redline.interop.models
 import redline.mirror.models
+import redline.removal.models
 import redline.retro.models
 import redline.review.models  # noqa: F401
 from redline.bank.models import Base

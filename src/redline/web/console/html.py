@@ -41,7 +41,11 @@ def when(moment: datetime | None) -> str:
 def page(title: str, body: str, *, user: str | None = None, role: str | None = None, csrf: str = "") -> str:
     nav = ""
     if user:
-        links = ['<a href="/console/">Queue</a>', '<a href="/console/history">Decisions</a>']
+        links = [
+            '<a href="/console/">Queue</a>',
+            '<a href="/console/removals">Removal requests</a>',
+            '<a href="/console/history">Decisions</a>',
+        ]
         if role == "admin":
             links.append('<a href="/console/flagged">Flagged entries</a>')
             links.append('<a href="/console/audit">Audit log</a>')

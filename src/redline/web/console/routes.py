@@ -261,4 +261,7 @@ def mount_console(app: FastAPI, services: ConsoleServices) -> None:
         return html(render.form_expired(Viewer.of(exc.who)), 403)
 
     app.include_router(router)
+    from redline.web.console.removals import router as removals  # imports this module's helpers
+
+    app.include_router(removals)
     app.mount("/console/static", StaticFiles(directory=STATIC_DIR), name="console-static")
