@@ -11,10 +11,11 @@ import pytest
 
 from tests.support.apps import Api
 
-PUBLIC, CASE = "public", "case"
+PUBLIC, CASE, REQUEST = "public", "case", "request"
 SCOPES = ("submit", "match", "feed", "review", "admin", "audit", "flag")
 
-#: (method, path template) -> who may call it: "public", "case" (X-Case-Secret of that case) or a key scope.
+#: (method, path template) -> who may call it: "public", "case" (X-Case-Secret of that case), "request"
+#: (X-Request-Secret of that removal request) or a key scope.
 POLICY: dict[tuple[str, str], str] = {
     ("GET", "/healthz"): PUBLIC,
     ("GET", "/readyz"): PUBLIC,
@@ -108,6 +109,38 @@ POLICY: dict[tuple[str, str], str] = {
     ("PUT", "/v1/banks/{bank}/sharing"): "admin",
     ("POST", "/v1/shared/{shared_id}/approve"): "admin",
     ("POST", "/v1/shared/{shared_id}/refuse"): "admin",
+    # Removal requests (docs/REMOVAL.md): anyone files without an account and follows with number + secret;
+    # the platform's staff (review keys) work them; the requester's contact details and reports are admin's.
+    ("GET", "/v1/removal/jurisdictions"): PUBLIC,
+    ("POST", "/v1/removal-requests"): PUBLIC,
+    ("GET", "/v1/removal-requests/{number}"): REQUEST,
+    ("GET", "/v1/removals"): "review",
+    ("GET", "/v1/removals/{number}"): "review",
+    ("GET", "/v1/removals/{number}/record.csv"): "review",
+    ("GET", "/v1/removals/{number}/dsa-statements"): "review",
+    ("GET", "/v1/removals/{number}/requester"): "admin",
+    ("POST", "/v1/removals/{number}/items/{item_id}/resolve"): "review",
+    ("POST", "/v1/removals/{number}/items/{item_id}/remove"): "review",
+    ("POST", "/v1/removals/{number}/items/{item_id}/refuse"): "review",
+    ("POST", "/v1/removals/{number}/sweep"): "review",
+    ("POST", "/v1/removals/{number}/copies/{copy_id}/decision"): "review",
+    ("POST", "/v1/removals/{number}/flags"): "review",
+    ("POST", "/v1/removals/{number}/complaints"): "review",
+    ("POST", "/v1/removals/{number}/complaints/{complaint_id}/decision"): "review",
+    ("GET", "/v1/removal-reports"): "admin",
+}
+
+
+#: A valid removal request (US rules), filed without an account, whose number and secret the matrix uses.
+REMOVAL_REQUEST = {
+    "jurisdiction": "us",
+    "subject": "self",
+    "name": "Test Requester",
+    "email": "requester@example.org",
+    "signature": "Test Requester",
+    "locations": [],
+    "pictures": [{"hashes": [{"type": "md5", "value": "b" * 32}]}],
+    "statements": ["good_faith_non_consent"],
 }
 
 
@@ -116,6 +149,8 @@ def allowed(policy: str, credential: str) -> bool:
         return True
     if policy == CASE:
         return credential == "case-secret"
+    if policy == REQUEST:
+        return credential == "request-secret"
     return credential == f"key:{policy}"
 
 
@@ -131,6 +166,11 @@ def test_every_route_has_a_policy_and_it_is_enforced(api: Api) -> None:
         credentials[f"key:{scope}"] = api.key(scope)
     credentials["case-secret"] = {"X-Case-Secret": case["secret"]}
     credentials["wrong-case-secret"] = {"X-Case-Secret": case["secret"][::-1]}
+    filed = api.client.post("/v1/removal-requests", json=REMOVAL_REQUEST)
+    assert filed.status_code == 201, filed.text
+    removal = filed.json()
+    credentials["request-secret"] = {"X-Request-Secret": removal["secret"]}
+    credentials["wrong-request-secret"] = {"X-Request-Secret": removal["secret"][::-1]}
     values = {
         "case_id": case["case_id"],
         "bank": "survivors",
@@ -143,6 +183,9 @@ def test_every_route_has_a_policy_and_it_is_enforced(api: Api) -> None:
         "api": "ncmec",
         "scan_id": "scan-00000000",
         "shared_id": "1",
+        "number": removal["number"],
+        "copy_id": "1",
+        "complaint_id": "1",
     }
 
     wrong: list[str] = []
