@@ -62,7 +62,15 @@ def hash_item(item: ScanItem, settings: Settings) -> Hashed:
         log.exception("hashing %s failed", item.path)
         return Hashed(item.content_id, item.path, error="hash_failed", message=type(exc).__name__)
     # MD5 and SHA-256 always come, so every hashed file has something to match.
-    hashes = [{"type": h.type, "value": h.value, "quality": h.quality} for h in found.plain]
+    hashes = [
+        {
+            "type": h.type,
+            "value": h.value,
+            "quality": h.quality,
+            **({"at_ms": h.at_ms} if h.at_ms is not None else {}),
+        }
+        for h in found.plain
+    ]
     hashes += [
         {"type": h.type, "value": h.value, "quality": h.quality, "label": h.label} for h in found.regions
     ]

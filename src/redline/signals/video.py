@@ -49,6 +49,10 @@ class VideoFrame:
     pdq: str
     quality: int
 
+    @property
+    def at_ms(self) -> int:
+        return round(self.timestamp_s * 1000)
+
 
 @dataclass(frozen=True)
 class VideoSignals:
@@ -164,6 +168,57 @@ def compare_videos(
         stored_frames=len(stored_codes),
         is_match=max(query_pct, stored_pct) >= match_pct,
     )
+
+
+#: Stored side (what a survivor's device sends, docs/PORTAL.md): at most one frame per this many seconds ...
+STORED_INTERVAL_S = 1.0
+#: ... and only when it differs from the last kept frame by more than this (a still scene is one frame).
+STORED_DEDUPE_DISTANCE = 16
+#: Frames one video is stored as at most: longer videos are thinned evenly (15 minutes at one a second).
+MAX_STORED_FRAMES = 900
+#: Query side (an upload): denser than the stored side, so each stored frame has a query frame near it.
+QUERY_INTERVAL_S = 0.25
+QUERY_DEDUPE_DISTANCE = 8
+#: Frame hashes one upload is looked up by at most (``MAX_VIDEO_QUERIES`` before: the same bound).
+MAX_QUERY_FRAMES = 1000
+
+
+def stored_frames(frames: Sequence[VideoFrame]) -> list[VideoFrame]:
+    """The frames a video is stored as: featureless frames (quality 0) dropped, one per
+    ``STORED_INTERVAL_S`` at most, near-duplicates of the last kept frame dropped, at most
+    ``MAX_STORED_FRAMES`` (evenly thinned). The portal's ``video-hashing.js`` applies the same rule."""
+    kept = _thin(frames, 1, STORED_INTERVAL_S, STORED_DEDUPE_DISTANCE)
+    return _evenly(kept, MAX_STORED_FRAMES)
+
+
+def query_frames(frames: Sequence[VideoFrame], min_quality: int) -> list[VideoFrame]:
+    """The frames an upload is looked up by: usable quality, one per ``QUERY_INTERVAL_S`` at most, distinct
+    from the last kept one, at most ``MAX_QUERY_FRAMES`` (evenly thinned)."""
+    kept = _thin(frames, min_quality, QUERY_INTERVAL_S, QUERY_DEDUPE_DISTANCE)
+    return _evenly(kept, MAX_QUERY_FRAMES)
+
+
+def _thin(frames: Sequence[VideoFrame], min_quality: int, interval_s: float, dedupe: int) -> list[VideoFrame]:
+    kept: list[VideoFrame] = []
+    last: int | None = None
+    for frame in frames:
+        if frame.quality < min_quality or frame.quality <= 0:
+            continue
+        if kept and frame.timestamp_s - kept[-1].timestamp_s < interval_s - 1e-6:
+            continue
+        code = int(frame.pdq, 16)
+        if last is not None and (code ^ last).bit_count() <= dedupe:
+            continue
+        kept.append(frame)
+        last = code
+    return kept
+
+
+def _evenly(frames: list[VideoFrame], cap: int) -> list[VideoFrame]:
+    if len(frames) <= cap:
+        return frames
+    step = len(frames) / cap
+    return [frames[int(i * step)] for i in range(cap)]
 
 
 def _usable_hashes(frames: Sequence[VideoFrame], min_quality: int) -> list[str]:
