@@ -30,6 +30,7 @@ from sqlalchemy import func, select
 from redline.bank.db import Database
 from redline.bank.models import Entry
 from redline.match.service import Match
+from redline.signals.video import VideoFrame, query_frames, stored_frames
 
 VIDEO_TYPE = "vpdq"
 #: Share (percent) of either side found in the other from which a video matches (docs/BENCHMARKS.md,
@@ -108,13 +109,8 @@ def judge_videos(
     for g, units in found_units.items():
         stored = found_stored[g]
         total = totals.get(g, 0) if g[0] == "case" else None
-        upload_pct = _pct(len(units), units_total)
-        stored_pct = _pct(len(stored), max(total, len(stored))) if total is not None else None
-        need_query = min(MIN_MATCHED_FRAMES, units_total)
-        # An upload of one frame (a picture) is found by one stored frame.
-        need_stored = min(MIN_MATCHED_FRAMES, total, units_total) if total is not None else 1
-        share = max(upload_pct, stored_pct or 0.0)
-        if share < VIDEO_MATCH_PCT or len(units) < need_query or len(stored) < need_stored:
+        matched, upload_pct, stored_pct = decide(len(units), units_total, len(stored), total)
+        if not matched:
             continue
         kept.append(
             VideoOverlap(
@@ -133,6 +129,69 @@ def judge_videos(
         out[i] = [m for m in results[i] if group_of(m) in keep]
     kept.sort(key=lambda v: (-max(v.upload_pct, v.stored_pct or 0.0), v.entry_id))
     return out, kept
+
+
+def compare_as_server(
+    upload: Sequence[VideoFrame], stored: Sequence[VideoFrame], threshold: int, min_quality: int
+) -> tuple[bool, VideoOverlap]:
+    """What the server decides for an upload's frames against one stored video, computed here from both
+    files' frames (``redline compare``, bench/video_recall.py): the same frames each side sends, the same
+    units, the same rule; brute force instead of the index."""
+    import numpy as np
+
+    queries = [(f.at_ms, f.pdq) for f in query_frames(upload, min_quality)]
+    queries += [(f.at_ms, f.mirror) for f in query_frames(upload, min_quality) if f.mirror]
+    kept = [f for f in stored_frames(stored) if f.quality >= min_quality]
+    found_units: set[object] = set()
+    found_stored: dict[int, int] = {}
+    times: list[int] = []
+    if queries and kept:
+        a = _words([h for _, h in queries])
+        b = _words([f.pdq for f in kept])
+        close = np.bitwise_count(a[:, None, :] ^ b[None, :, :]).sum(axis=2) <= threshold
+        for (at, _), row in zip(queries, close, strict=True):
+            if row.any():
+                found_units.add(_unit(0, at))
+                times.append(at)
+                for j in np.flatnonzero(row).tolist():
+                    found_stored[int(j)] = kept[int(j)].at_ms
+    units_total = len({_unit(0, at) for at, _ in queries})
+    matched, upload_pct, stored_pct = decide(len(found_units), units_total, len(found_stored), len(kept))
+    overlap = VideoOverlap(
+        group=("file", 0, None),
+        entry_id=0,
+        bank="",
+        upload_pct=upload_pct,
+        stored_pct=stored_pct,
+        matched_frames=len(found_stored),
+        upload_ranges=time_ranges(times),
+        stored_ranges=time_ranges(list(found_stored.values())),
+    )
+    return matched, overlap
+
+
+def _words(hashes: Sequence[str]) -> Any:
+    import numpy as np
+
+    raw = b"".join(bytes.fromhex(h) for h in hashes)
+    return np.frombuffer(raw, dtype=">u8").astype(np.uint64).reshape(len(hashes), 4)
+
+
+def decide(
+    units_found: int, units_total: int, stored_found: int, stored_total: int | None
+) -> tuple[bool, float, float | None]:
+    """(match?, upload_pct, stored_pct) for an upload of ``units_total`` units (``BIN_S`` bins, or single
+    hashes) of which ``units_found`` had a frame found, against a stored video of ``stored_total`` usable
+    frames (None: unknown, a case-less entry) of which ``stored_found`` were found. bench/video_recall.py
+    measures this same rule."""
+    upload_pct = _pct(units_found, units_total)
+    stored_pct = _pct(stored_found, max(stored_total, stored_found)) if stored_total is not None else None
+    need_query = min(MIN_MATCHED_FRAMES, units_total)
+    # An upload of one frame (a picture) is found by one stored frame.
+    need_stored = min(MIN_MATCHED_FRAMES, stored_total, units_total) if stored_total is not None else 1
+    share = max(upload_pct, stored_pct or 0.0)
+    matched = share >= VIDEO_MATCH_PCT and units_found >= need_query and stored_found >= need_stored
+    return matched, upload_pct, stored_pct
 
 
 def time_ranges(times_ms: Sequence[int]) -> list[tuple[float, float]]:

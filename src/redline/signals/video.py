@@ -18,6 +18,7 @@ import resource
 import subprocess
 import sys
 from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -25,11 +26,13 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
+from redline.signals.budget import DecodeBudget
 from redline.signals.errors import CorruptFile, TimedOut, UnsupportedFormat
 from redline.signals.files import checked_size, exact_digests_of_file, read_head
 from redline.signals.limits import SignalLimits
 from redline.signals.sniff import HEAD_BYTES, sniff
 from redline.signals.types import PdqSignal
+from redline.signals.video_frames import ffmpeg_command, frame_hashes
 
 _WORKER = Path(__file__).with_name("vpdq_worker.py")
 
@@ -48,6 +51,9 @@ class VideoFrame:
     timestamp_s: float
     pdq: str
     quality: int
+    #: The frame mirrored left to right (``redline`` hasher only; "" from vpdq): an upload is looked up by it
+    #: too, so a flipped re-upload still matches.
+    mirror: str = ""
 
     @property
     def at_ms(self) -> int:
@@ -72,6 +78,10 @@ class VideoSignals:
     #: Distinct frame hashes among the usable frames.
     distinct_frames: int
     media_type: Literal["video"] = field(default="video")
+    #: Which hasher made the frames (``SignalLimits.video_hasher``).
+    hasher: str = "vpdq"
+    #: The video was longer than ``SignalLimits.video_max_seconds``: only its start is hashed.
+    truncated: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -90,8 +100,11 @@ class VideoComparison:
         return asdict(self)
 
 
-def hash_video(path: Path, limits: SignalLimits | None = None) -> VideoSignals:
-    """Hash one video file. Raises ``SignalError`` and nothing else."""
+def hash_video(
+    path: Path, limits: SignalLimits | None = None, budget: DecodeBudget | None = None
+) -> VideoSignals:
+    """Hash one video file. Raises ``SignalError`` and nothing else (and ``DecoderBusy`` when a server
+    process's decoding ``budget`` cannot hold the decoder's memory ceiling in time)."""
     settings = limits or SignalLimits()
     size = checked_size(path, settings.max_file_bytes)
     sniffed = sniff(read_head(path, HEAD_BYTES))
@@ -101,8 +114,16 @@ def hash_video(path: Path, limits: SignalLimits | None = None) -> VideoSignals:
         raise UnsupportedFormat(f"the file is an image ({sniffed.container}), not a video")
     if settings.video_fps <= 0:
         raise ValueError("video_fps must be positive")
-    rows = _run_vpdq(path, settings, sniffed.container)
-    frames = [VideoFrame(int(i), round(float(ts), 3), str(pdq), int(quality)) for i, ts, quality, pdq in rows]
+    hasher = settings.video_hasher if ffmpeg_command() is not None else "vpdq"
+    reserve = budget.reserve(settings.video_max_memory_bytes) if budget is not None else nullcontext()
+    truncated = False
+    with reserve:
+        if hasher == "redline":
+            found, truncated = frame_hashes(path, settings)
+            frames = [VideoFrame(f.index, f.timestamp_s, f.pdq, f.quality, f.mirror) for f in found]
+        else:
+            rows = _run_vpdq(path, settings, sniffed.container)
+            frames = [VideoFrame(int(i), round(float(ts), 3), str(pdq), int(q)) for i, ts, q, pdq in rows]
     if not frames:
         raise CorruptFile(f"the {sniffed.container} file contains no video frames")
     usable = _usable_hashes(frames, settings.pdq_min_quality)
@@ -113,10 +134,12 @@ def hash_video(path: Path, limits: SignalLimits | None = None) -> VideoSignals:
         sha256=sha256,
         container=sniffed.container,
         duration_s=frames[-1].timestamp_s,
-        fps=settings.video_fps,
+        fps=settings.video_sample_fps if hasher == "redline" else settings.video_fps,
         frames=frames,
         usable_frames=sum(1 for f in frames if f.quality >= settings.pdq_min_quality),
         distinct_frames=len(usable),
+        hasher=hasher,
+        truncated=truncated,
     )
 
 
