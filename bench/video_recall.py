@@ -126,16 +126,36 @@ def hma_match(query: Hashed, stored: Hashed) -> bool:
     return compare_videos(query.hma, stored.hma).is_match
 
 
+CACHE: Path | None = None
+
+
 def hash_one(path: Path, family: str, name: str) -> Hashed:
+    """Both hashers' frames of one file (kept under ``--cache`` by file name and MD5, for reruns)."""
+    key = CACHE / f"{path.name}.json" if CACHE else None
+    if key is not None and key.exists():
+        raw = json.loads(key.read_text())
+        return Hashed(family, name, raw["md5"], [VideoFrame(**f) for f in raw["frames"]],
+                      [VideoFrame(**f) for f in raw["hma"]])  # fmt: skip
     dense = hash_video(path, SignalLimits())  # the redline hasher, as the server and protect use it
     sparse = hash_video(path, SignalLimits(video_hasher="vpdq", video_fps=1.0))
+    if key is not None:
+        frames = [f.__dict__ for f in dense.frames]
+        key.write_text(
+            json.dumps({"md5": dense.md5, "frames": frames, "hma": [f.__dict__ for f in sparse.frames]})
+        )
     return Hashed(family, name, dense.md5, dense.frames, sparse.frames)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--cache", type=Path, default=None, help="keep edited clips and hashes here")
+    parser.add_argument("--verbose", action="store_true", help="print each copy's verdicts")
     args = parser.parse_args()
+    global CACHE
+    if args.cache:
+        args.cache.mkdir(parents=True, exist_ok=True)
+        CACHE = args.cache
     if not CORPUS.exists():
         print(f"no corpus at {CORPUS}", file=sys.stderr)
         return 2
@@ -143,13 +163,15 @@ def main() -> int:
     originals = {fam: hash_one(CORPUS / rel, fam, "original") for fam, rel in ORIGINALS.items()}
     queries: list[Hashed] = []
     with tempfile.TemporaryDirectory() as tmp:
+        folder = args.cache or Path(tmp)
         for fam, rel in ORIGINALS.items():
             source = CORPUS / rel
             duration = originals[fam].frames[-1].timestamp_s + 0.1
             for edit, ffargs in edits(duration).items():
-                target = Path(tmp) / f"{fam}-{edit}.mp4"
-                cmd = ["ffmpeg", "-v", "error", "-y", "-i", str(source), *ffargs, str(target)]
-                subprocess.run(cmd, check=True, timeout=600)
+                target = folder / f"{fam}-{edit}.mp4"
+                if not target.exists():
+                    cmd = ["ffmpeg", "-v", "error", "-y", "-i", str(source), *ffargs, str(target)]
+                    subprocess.run(cmd, check=True, timeout=600)
                 queries.append(hash_one(target, fam, edit))
     for fam, rel in RESHARES:
         queries.append(hash_one(CORPUS / rel, fam, "corpus:" + Path(rel).name))
@@ -163,6 +185,9 @@ def main() -> int:
     recall: dict[str, dict[str, list[bool]]] = {m: {} for m in methods}
     false: dict[str, list[int]] = {m: [0, 0] for m in methods}
     for q in queries:
+        if args.verbose:
+            verdicts = " ".join(f"{m}={int(fn(q, originals[q.family]))}" for m, fn in methods.items())
+            print(f"{q.family:10} {q.name:22} {verdicts}")
         for m, fn in methods.items():
             recall[m].setdefault(q.name if not q.name.startswith("corpus:") else "corpus_reshare", []).append(
                 fn(q, originals[q.family])

@@ -16,6 +16,7 @@ from redline.match.service import Query
 from redline.review.models import ReviewItem
 from redline.signals import hash_file
 from redline.signals.video import stored_frames
+from redline.web.console.render import _video_overlap, clock
 from tests.support import wait_until
 from tests.support.apps import Api
 from tests.support.video import edited, pattern_frames, write_clip
@@ -69,6 +70,16 @@ def test_a_reencoded_trimmed_copy_matches_as_one_review_item_with_time_ranges(
     [item] = review_items(api)  # one upload, one stored video: one review item, with the overlap
     assert item.id == video["review_item_id"] and item.video is not None
     assert item.video["stored_ranges"] == [[r["start_s"], r["end_s"]] for r in video["stored_ranges"]]
+    [listed] = api.client.get("/v1/review/items", headers=key).json()
+    assert listed["video"]["upload_ranges"] == item.video["upload_ranges"]
+    # The reviewer's console says which moments match, as a player shows them.
+    shown = _video_overlap(item.video)
+    start, end = item.video["stored_ranges"][0]
+    assert f"stored video {clock(start)}–{clock(end)}" in shown and "frames in common" in shown
+
+
+def test_clock_reads_like_a_player() -> None:
+    assert [clock(s) for s in (0, 7.9, 62, 3723)] == ["0:00", "0:07", "1:02", "1:02:03"]
 
 
 def test_a_long_upload_containing_the_stored_clip_matches_the_other_way(api: Api, tmp_path: Path) -> None:
