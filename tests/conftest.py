@@ -34,7 +34,9 @@ def corpus(shared_dir: Path) -> Path:
 
 # --- databases: every bank/API test runs on SQLite and on PostgreSQL ---------------------------------------
 
-POSTGRES_URL = os.environ.get("REDLINE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+POSTGRES_URL = os.environ.get(
+    "REDLINE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
 
 
 def _postgres_conninfo(url: str) -> str:

@@ -57,7 +57,7 @@ class Settings:
     #: How videos are hashed for matching: ``redline`` (FFmpeg, frames hashed inside their content box and
     #: mirrored, ``video_sample_fps`` a second) or ``vpdq`` (Meta's vpdq, ``video_fps``); docs/SIGNALS.md.
     video_hasher: Literal["redline", "vpdq"] = "redline"
-    video_sample_fps: float = 4.0
+    video_sample_fps: float = 8.0
     #: Only the first this many seconds of a video are hashed (a partial result beyond).
     video_max_seconds: float = 3 * 3600.0
     #: Longest time one video may take to hash (seconds), and the memory ceiling of the decoding process.

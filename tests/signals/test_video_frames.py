@@ -26,25 +26,28 @@ def original(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def found_share(query: VideoSignals, stored: VideoSignals, use_mirror: bool = False) -> float:
-    """Share of the stored frames with an upload frame (or its mirror) within PDQ's 31."""
+    """Share of the stored moments (whole frame or content box) with an upload frame's hash (whole or box;
+    mirror instead with ``use_mirror``) within PDQ's 31."""
     kept = stored_frames(stored.frames)
     frames = query_frames(query.frames, 50)
-    hashes = [f.mirror if use_mirror else f.pdq for f in frames]
-    found = [s for s in kept if min(pdq_distance(s.pdq, h) for h in hashes) <= 31]
+    hashes = [f.mirror for f in frames] if use_mirror else [h for f in frames for h in (f.pdq, f.box) if h]
+    found = [s for s in kept if min(pdq_distance(x, h) for x in (s.pdq, s.box) if x for h in hashes) <= 31]
     return len(found) / len(kept)
 
 
 def test_frames_are_sampled_at_the_set_rate_with_mirror_hashes(original: Path) -> None:
     signals = hash_video(original)
-    assert signals.hasher == "redline" and signals.fps == 4.0 and not signals.truncated
-    assert len(signals.frames) == 32  # 8 s at 4 a second
-    assert [f.timestamp_s for f in signals.frames[:3]] == [0.0, 0.25, 0.5]
+    assert signals.hasher == "redline" and signals.fps == 8.0 and not signals.truncated
+    assert len(signals.frames) == 64  # 8 s at 8 a second
+    assert [f.timestamp_s for f in signals.frames[:3]] == [0.0, 0.125, 0.25]
+    assert all(f.box == "" for f in signals.frames)  # no bars: the whole frame is the picture
     assert all(len(f.mirror) == 64 and f.mirror != f.pdq for f in signals.frames)
 
 
 def test_a_letterboxed_copy_is_hashed_inside_its_bars(original: Path, tmp_path: Path) -> None:
     bars = "scale=iw*0.7:ih*0.7,pad=iw/0.7:ih/0.7*1.2:(ow-iw)/2:(oh-ih)/2,scale=trunc(iw/2)*2:trunc(ih/2)*2"
     boxed = hash_video(edited(original, tmp_path / "boxed.mp4", "-vf", bars, *H264))
+    assert all(f.box for f in boxed.frames)
     assert found_share(boxed, hash_video(original)) >= 0.7
     whole = SignalLimits(video_hasher="vpdq", video_fps=4.0)  # vpdq hashes the whole frame, bars and all
     assert found_share(hash_video(tmp_path / "boxed.mp4", whole), hash_video(original, whole)) < 0.3
@@ -71,12 +74,12 @@ def test_a_truncated_video_gives_its_first_frames(original: Path, tmp_path: Path
     cut = tmp_path / "cut.mp4"
     cut.write_bytes(streamable.read_bytes()[: streamable.stat().st_size * 6 // 10])
     partial = hash_video(cut)
-    assert 4 <= len(partial.frames) < 32  # a bounded, partial result: the frames before the cut
+    assert 8 <= len(partial.frames) < 64  # a bounded, partial result: the frames before the cut
 
 
 def test_only_the_first_video_max_seconds_are_hashed(original: Path) -> None:
     signals = hash_video(original, SignalLimits(video_max_seconds=2.0))
-    assert signals.truncated and len(signals.frames) == 8 and signals.duration_s < 2.0
+    assert signals.truncated and len(signals.frames) == 16 and signals.duration_s < 2.0
 
 
 def test_time_and_memory_limits(original: Path) -> None:

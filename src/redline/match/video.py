@@ -92,14 +92,16 @@ def judge_videos(
     unit = {i: _unit(i, at_ms[i]) for i in frames}
     units_total = len(set(unit.values()))
     found_units: dict[Group, set[object]] = {}
-    found_stored: dict[Group, dict[int, int | None]] = {}
+    found_stored: dict[Group, dict[object, int | None]] = {}  # stored moment -> its time
     query_times: dict[Group, list[int]] = {}
     best: dict[Group, Match] = {}
     for i in frames:
         for m in results[i]:
             g = group_of(m)
             found_units.setdefault(g, set()).add(unit[i])
-            found_stored.setdefault(g, {})[m.entry_id] = m.frame_ms
+            # A stored moment is one frame, whichever of its hashes (whole, box) matched.
+            moment: object = ("t", m.frame_ms) if m.frame_ms is not None else ("e", m.entry_id)
+            found_stored.setdefault(g, {})[moment] = m.frame_ms
             if at_ms[i] is not None:
                 query_times.setdefault(g, []).append(int(at_ms[i] or 0))
             if g not in best or (m.distance, m.entry_id) < (best[g].distance, best[g].entry_id):
@@ -139,24 +141,27 @@ def compare_as_server(
     units, the same rule; brute force instead of the index."""
     import numpy as np
 
-    queries = [(f.at_ms, f.pdq) for f in query_frames(upload, min_quality)]
-    queries += [(f.at_ms, f.mirror) for f in query_frames(upload, min_quality) if f.mirror]
-    kept = [f for f in stored_frames(stored) if f.quality >= min_quality]
+    picked = query_frames(upload, min_quality)
+    queries = [(f.at_ms, f.pdq) for f in picked]
+    queries += [(f.at_ms, f.box) for f in picked if f.box and f.box_quality >= min_quality]
+    queries += [(f.at_ms, f.mirror) for f in picked if f.mirror]
+    kept = [(f.at_ms, f.pdq) for f in stored_frames(stored) if f.quality >= min_quality]
+    kept += [(f.at_ms, f.box) for f in stored_frames(stored) if f.box and f.box_quality >= min_quality]
     found_units: set[object] = set()
-    found_stored: dict[int, int] = {}
+    found_stored: set[int] = set()
     times: list[int] = []
     if queries and kept:
         a = _words([h for _, h in queries])
-        b = _words([f.pdq for f in kept])
+        b = _words([h for _, h in kept])
         close = np.bitwise_count(a[:, None, :] ^ b[None, :, :]).sum(axis=2) <= threshold
         for (at, _), row in zip(queries, close, strict=True):
             if row.any():
                 found_units.add(_unit(0, at))
                 times.append(at)
-                for j in np.flatnonzero(row).tolist():
-                    found_stored[int(j)] = kept[int(j)].at_ms
+                found_stored.update(kept[int(j)][0] for j in np.flatnonzero(row).tolist())
     units_total = len({_unit(0, at) for at, _ in queries})
-    matched, upload_pct, stored_pct = decide(len(found_units), units_total, len(found_stored), len(kept))
+    stored_total = len({at for at, _ in kept})
+    matched, upload_pct, stored_pct = decide(len(found_units), units_total, len(found_stored), stored_total)
     overlap = VideoOverlap(
         group=("file", 0, None),
         entry_id=0,
@@ -165,7 +170,7 @@ def compare_as_server(
         stored_pct=stored_pct,
         matched_frames=len(found_stored),
         upload_ranges=time_ranges(times),
-        stored_ranges=time_ranges(list(found_stored.values())),
+        stored_ranges=time_ranges(sorted(found_stored)),
     )
     return matched, overlap
 
@@ -215,13 +220,13 @@ def _pct(found: int, total: int) -> float:
 
 
 def _stored_totals(db: Database, groups: Sequence[Group], min_quality: int) -> dict[Group, int]:
-    """Usable active frame entries of each stored video (case item)."""
+    """Usable stored moments (distinct ``frame_ms`` of active frame entries) of each stored video."""
     if not groups:
         return {}
     cases = sorted({str(g[1]) for g in groups})
     usable = (Entry.quality.is_(None)) | (Entry.quality >= min_quality)
     query = (
-        select(Entry.case_id, Entry.item, func.count())
+        select(Entry.case_id, Entry.item, func.count(func.distinct(func.coalesce(Entry.frame_ms, -Entry.id))))
         .where(Entry.signal_type == VIDEO_TYPE, Entry.status == "active", usable, Entry.case_id.in_(cases))
         .group_by(Entry.case_id, Entry.item)
     )

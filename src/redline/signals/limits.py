@@ -26,7 +26,7 @@ class SignalLimits:
     video_hasher: str = "redline"
     #: Frames per second the ``redline`` hasher samples (the upload side keeps up to all of them, the stored
     #: side one a second: ``signals.video``).
-    video_sample_fps: float = 4.0
+    video_sample_fps: float = 8.0
     #: Only this much of a video is hashed (3 hours); the rest is left out and the result says so.
     video_max_seconds: float = 3 * 3600.0
     #: Longest time one video may take to hash (seconds), and the memory ceiling of the decoding process.

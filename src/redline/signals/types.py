@@ -206,9 +206,10 @@ class Sha256Signal(SignalType):
         return cls._stored(signals)
 
 
-#: Distinct frame hashes of a video looked up at most (a long video repeats itself; the cap bounds the work):
-#: ``redline.signals.video.MAX_QUERY_FRAMES``, which picks them.
-MAX_VIDEO_QUERIES = 1000
+#: Frames of a video looked up at most (a long video repeats itself; the cap bounds the work):
+#: ``redline.signals.video.MAX_QUERY_FRAMES``, which picks them (each as pdq, and as vpdq with its box and
+#: mirror hashes).
+MAX_VIDEO_QUERIES = 600
 
 
 class PdqSignal(SignalType):
@@ -266,7 +267,12 @@ class VpdqSignal(SignalType):
 
         if signals.media_type != "video":
             return []
-        return [DerivedHash(cls.name, f.pdq, f.quality, at_ms=f.at_ms) for f in stored_frames(signals.frames)]
+        found = []
+        for f in stored_frames(signals.frames):
+            found.append(DerivedHash(cls.name, f.pdq, f.quality, at_ms=f.at_ms))
+            if f.box and f.box_quality > 0:  # the picture inside bars or an app's frame: the same moment
+                found.append(DerivedHash(cls.name, f.box, f.box_quality, label="box", at_ms=f.at_ms))
+        return found
 
     @classmethod
     def _queried(cls, signals: FileSignals, min_quality: int) -> list[DerivedHash]:

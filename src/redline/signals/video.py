@@ -54,6 +54,10 @@ class VideoFrame:
     #: The frame mirrored left to right (``redline`` hasher only; "" from vpdq): an upload is looked up by it
     #: too, so a flipped re-upload still matches.
     mirror: str = ""
+    #: PDQ of the picture inside the frame's uniform surround (letterbox bars, an app's frame) and its
+    #: quality; "" when there is none (``signals.video_frames``). Stored and looked up beside ``pdq``.
+    box: str = ""
+    box_quality: int = 0
 
     @property
     def at_ms(self) -> int:
@@ -120,7 +124,10 @@ def hash_video(
     with reserve:
         if hasher == "redline":
             found, truncated = frame_hashes(path, settings)
-            frames = [VideoFrame(f.index, f.timestamp_s, f.pdq, f.quality, f.mirror) for f in found]
+            frames = [
+                VideoFrame(f.index, f.timestamp_s, f.pdq, f.quality, f.mirror, f.box, f.box_quality)
+                for f in found
+            ]
         else:
             rows = _run_vpdq(path, settings, sniffed.container)
             frames = [VideoFrame(int(i), round(float(ts), 3), str(pdq), int(q)) for i, ts, q, pdq in rows]
@@ -193,24 +200,31 @@ def compare_videos(
     )
 
 
-#: Stored side (what a survivor's device sends, docs/PORTAL.md): at most one frame per this many seconds ...
+#: Stored side (what a survivor's device sends, docs/PORTAL.md): candidate moments on this grid (the portal
+#: seeks to them) ...
+STORED_STEP_S = 0.25
+#: ... at most one frame per this many seconds ...
 STORED_INTERVAL_S = 1.0
 #: ... and only when it differs from the last kept frame by more than this (a still scene is one frame).
 STORED_DEDUPE_DISTANCE = 16
 #: Frames one video is stored as at most: longer videos are thinned evenly (15 minutes at one a second).
 MAX_STORED_FRAMES = 900
-#: Query side (an upload): denser than the stored side, so each stored frame has a query frame near it.
-QUERY_INTERVAL_S = 0.25
+#: Query side (an upload): denser than the stored side, so each stored frame has a query frame near it
+#: (1/16 s at most: fast pans change PDQ within a tenth of a second, docs/BENCHMARKS.md "Video recall").
+QUERY_INTERVAL_S = 0.125
 QUERY_DEDUPE_DISTANCE = 8
-#: Frame hashes one upload is looked up by at most (``MAX_VIDEO_QUERIES`` before: the same bound).
-MAX_QUERY_FRAMES = 1000
+#: Frames one upload is looked up by at most (each as its whole-frame, box and mirror hashes).
+MAX_QUERY_FRAMES = 600
 
 
 def stored_frames(frames: Sequence[VideoFrame]) -> list[VideoFrame]:
     """The frames a video is stored as: featureless frames (quality 0) dropped, one per
     ``STORED_INTERVAL_S`` at most, near-duplicates of the last kept frame dropped, at most
     ``MAX_STORED_FRAMES`` (evenly thinned). The portal's ``video-hashing.js`` applies the same rule."""
-    kept = _thin(frames, 1, STORED_INTERVAL_S, STORED_DEDUPE_DISTANCE)
+    on_grid = [
+        f for f in frames if abs(f.timestamp_s / STORED_STEP_S - round(f.timestamp_s / STORED_STEP_S)) < 0.02
+    ]
+    kept = _thin(on_grid, 1, STORED_INTERVAL_S, STORED_DEDUPE_DISTANCE)
     return _evenly(kept, MAX_STORED_FRAMES)
 
 

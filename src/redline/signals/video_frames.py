@@ -3,9 +3,9 @@
 Why not Meta's ``vpdq`` here (it stays available, ``SignalLimits.video_hasher = "vpdq"``, and is what the
 reference-conformance tests check): re-shares change the frame around the picture. A letterboxed copy, a
 screen recording inside an app's dark frame with a status bar, a copy with black bars added: the PDQ of the
-whole frame is then far from the original's. So each sampled frame is hashed *inside its content box*
-(``robust_geometry.background_box``: the picture inside a uniform surround), on both sides (the survivor's
-stored frames and the upload's), and the upload's frames are also hashed mirrored (a flipped re-upload).
+whole frame is then far from the original's. So each sampled frame is hashed whole and *inside its content
+box* (``robust_geometry.background_box``: the picture inside a uniform surround), on both sides (the
+survivor's stored frames and the upload's); the upload's frames are also hashed mirrored (a flipped copy).
 Measured in docs/BENCHMARKS.md (Video recall).
 
 How: the ``ffmpeg`` command (Debian's ``ffmpeg``; the same FFmpeg libraries vpdq uses) decodes the first
@@ -51,10 +51,13 @@ RgbArray = npt.NDArray[np.uint8]
 class FrameHash:
     index: int
     timestamp_s: float
-    #: PDQ of the frame's content box (the whole frame when it has no uniform surround).
+    #: PDQ of the whole frame.
     pdq: str
     quality: int
-    #: PDQ of the same content box mirrored left to right.
+    #: PDQ of the frame's content box and its quality; "" and 0 when the frame has no uniform surround.
+    box: str
+    box_quality: int
+    #: PDQ of the content box (else the whole frame) mirrored left to right.
     mirror: str
 
 
@@ -75,17 +78,25 @@ def frame_hashes(path: Path, limits: SignalLimits) -> tuple[list[FrameHash], boo
 
 
 def hash_frame(index: int, timestamp_s: float, rgb: RgbArray) -> FrameHash:
-    """PDQ (and its mirror) of the frame inside its content box."""
-    box = background_box(rgb)
-    if box is not None:
+    """PDQ of the whole frame, of its content box, and of the latter mirrored.
+
+    Both the whole frame and the box: a box is only a guess (a door knob on a plain door is "a picture in a
+    uniform surround" too, and the guess moves with the camera), so neither side relies on it alone."""
+    whole, quality = pdqhash.compute(np.ascontiguousarray(rgb))
+    found = background_box(rgb)
+    inside, box_hex, box_quality = rgb, "", 0
+    if found is not None:
         h, w = rgb.shape[:2]
-        rgb = rgb[
-            round(box[1] * h) : max(round(box[3] * h), 1), round(box[0] * w) : max(round(box[2] * w), 1)
-        ]
-    bits, quality = pdqhash.compute(np.ascontiguousarray(rgb))
+        top, bottom = round(found[1] * h), max(round(found[3] * h), 1)
+        left, right = round(found[0] * w), max(round(found[2] * w), 1)
+        inside = rgb[top:bottom, left:right]
+        bits, box_q = pdqhash.compute(np.ascontiguousarray(inside))
+        box_hex, box_quality = _hex(bits), int(box_q)
     # Hashed from the flipped pixels: pdqhash's dihedral "flip" variants are tens of bits off that.
-    mirrored, _ = pdqhash.compute(np.ascontiguousarray(rgb[:, ::-1]))
-    return FrameHash(index, round(timestamp_s, 3), _hex(bits), int(quality), _hex(mirrored))
+    mirrored, _ = pdqhash.compute(np.ascontiguousarray(inside[:, ::-1]))
+    return FrameHash(
+        index, round(timestamp_s, 3), _hex(whole), int(quality), box_hex, box_quality, _hex(mirrored)
+    )
 
 
 def _hex(bits: npt.NDArray[np.int64]) -> str:

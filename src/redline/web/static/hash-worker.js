@@ -1,6 +1,6 @@
 // Web Worker: turns one file into hashes, on the device, off the page's main thread.
 // Messages in:  {id, file, background, dihedral} | {id, frame: {rgba, width, height}} (a video frame drawn by
-//               video-hashing.js: its PDQ inside its content box, as the server's signals/video_frames.py)
+//               video-hashing.js: its PDQ, and its content box's, as the server's signals/video_frames.py)
 // Messages out: {id, type: 'progress', fraction} | {id, type: 'done', result} | {id, type: 'error', problem}
 // `problem` is a stable code the page translates: unsupported, too-large, unreadable, empty.
 import { pdqFromRgba } from './pdq.js';
@@ -20,9 +20,14 @@ self.onmessage = async (event) => {
   if (event.data.frame) {
     const { id, frame } = event.data;
     const { rgba, width, height } = frame;
-    const inside = cropRgba(rgba, width, height, contentBox(rgba, width, height));
-    const { hash, quality } = pdqFromRgba(inside.rgba, inside.width, inside.height);
-    self.postMessage({ id, type: 'frame', hash, quality });
+    const { hash, quality } = pdqFromRgba(rgba, width, height);
+    const found = contentBox(rgba, width, height);
+    let box = null;
+    if (found) {
+      const inside = cropRgba(rgba, width, height, found);
+      box = pdqFromRgba(inside.rgba, inside.width, inside.height);
+    }
+    self.postMessage({ id, type: 'frame', hash, quality, box });
     return;
   }
   const { id, file, background = '#ffffff', dihedral = false } = event.data;
