@@ -130,20 +130,21 @@ CACHE: Path | None = None
 
 
 def hash_one(path: Path, family: str, name: str) -> Hashed:
-    """Both hashers' frames of one file (kept under ``--cache`` by file name and MD5, for reruns)."""
-    key = CACHE / f"{path.name}.json" if CACHE else None
+    """Both hashers' frames of one file (kept under ``--cache`` by file name, for reruns)."""
+    dense = _cached(path, "redline", SignalLimits())  # the server's and protect's hasher
+    sparse = _cached(path, "hma", SignalLimits(video_hasher="vpdq", video_fps=1.0))
+    return Hashed(family, name, dense[0], dense[1], sparse[1])
+
+
+def _cached(path: Path, kind: str, limits: SignalLimits) -> tuple[str, list[VideoFrame]]:
+    key = CACHE / f"{path.name}.{kind}.json" if CACHE else None
     if key is not None and key.exists():
         raw = json.loads(key.read_text())
-        return Hashed(family, name, raw["md5"], [VideoFrame(**f) for f in raw["frames"]],
-                      [VideoFrame(**f) for f in raw["hma"]])  # fmt: skip
-    dense = hash_video(path, SignalLimits())  # the redline hasher, as the server and protect use it
-    sparse = hash_video(path, SignalLimits(video_hasher="vpdq", video_fps=1.0))
+        return raw["md5"], [VideoFrame(**f) for f in raw["frames"]]
+    signals = hash_video(path, limits)
     if key is not None:
-        frames = [f.__dict__ for f in dense.frames]
-        key.write_text(
-            json.dumps({"md5": dense.md5, "frames": frames, "hma": [f.__dict__ for f in sparse.frames]})
-        )
-    return Hashed(family, name, dense.md5, dense.frames, sparse.frames)
+        key.write_text(json.dumps({"md5": signals.md5, "frames": [f.__dict__ for f in signals.frames]}))
+    return signals.md5, signals.frames
 
 
 def main() -> int:

@@ -147,6 +147,7 @@ def compare_as_server(
     queries += [(f.at_ms, f.mirror) for f in picked if f.mirror]
     kept = [(f.at_ms, f.pdq) for f in stored_frames(stored) if f.quality >= min_quality]
     kept += [(f.at_ms, f.box) for f in stored_frames(stored) if f.box and f.box_quality >= min_quality]
+    kept += [(f.at_ms, f.crop) for f in stored_frames(stored) if f.crop and f.crop_quality >= min_quality]
     found_units: set[object] = set()
     found_stored: set[int] = set()
     times: list[int] = []
@@ -191,9 +192,13 @@ def decide(
     measures this same rule."""
     upload_pct = _pct(units_found, units_total)
     stored_pct = _pct(stored_found, max(stored_total, stored_found)) if stored_total is not None else None
-    need_query = min(MIN_MATCHED_FRAMES, units_total)
-    # An upload of one frame (a picture) is found by one stored frame.
-    need_stored = min(MIN_MATCHED_FRAMES, stored_total, units_total) if stored_total is not None else 1
+    # The evidence is the stored side's: MIN_MATCHED_FRAMES distinct moments of the stored video (all of them
+    # when it has fewer; one for an upload of one frame, a picture). A case-less entry is one moment, so the
+    # upload's side must show it twice.
+    if stored_total is None:
+        need_query, need_stored = min(MIN_MATCHED_FRAMES, units_total), 1
+    else:
+        need_query, need_stored = 1, min(MIN_MATCHED_FRAMES, stored_total, units_total)
     share = max(upload_pct, stored_pct or 0.0)
     matched = share >= VIDEO_MATCH_PCT and units_found >= need_query and stored_found >= need_stored
     return matched, upload_pct, stored_pct

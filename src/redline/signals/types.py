@@ -272,6 +272,8 @@ class VpdqSignal(SignalType):
             found.append(DerivedHash(cls.name, f.pdq, f.quality, at_ms=f.at_ms))
             if f.box and f.box_quality > 0:  # the picture inside bars or an app's frame: the same moment
                 found.append(DerivedHash(cls.name, f.box, f.box_quality, label="box", at_ms=f.at_ms))
+            if f.crop and f.crop_quality > 0:  # its centred 90%: copies cropped a little
+                found.append(DerivedHash(cls.name, f.crop, f.crop_quality, label="crop", at_ms=f.at_ms))
         return found
 
     @classmethod

@@ -58,6 +58,9 @@ class VideoFrame:
     #: quality; "" when there is none (``signals.video_frames``). Stored and looked up beside ``pdq``.
     box: str = ""
     box_quality: int = 0
+    #: PDQ of the centred 90% of the box (else of the frame): stored, for copies cropped a little.
+    crop: str = ""
+    crop_quality: int = 0
 
     @property
     def at_ms(self) -> int:
@@ -125,7 +128,17 @@ def hash_video(
         if hasher == "redline":
             found, truncated = frame_hashes(path, settings)
             frames = [
-                VideoFrame(f.index, f.timestamp_s, f.pdq, f.quality, f.mirror, f.box, f.box_quality)
+                VideoFrame(
+                    f.index,
+                    f.timestamp_s,
+                    f.pdq,
+                    f.quality,
+                    f.mirror,
+                    f.box,
+                    f.box_quality,
+                    f.crop,
+                    f.crop_quality,
+                )
                 for f in found
             ]
         else:

@@ -38,6 +38,7 @@ import pdqhash
 
 from redline.signals.errors import CorruptFile, TimedOut
 from redline.signals.limits import SignalLimits
+from redline.signals.robust import StoredRegion, crop_box
 from redline.signals.robust_geometry import background_box
 
 #: Frames are decoded at this size (stretched: PDQ reduces to 64x64 regardless of aspect).
@@ -45,6 +46,8 @@ FRAME_SIDE = 320
 _FRAME_BYTES = FRAME_SIDE * FRAME_SIDE * 3
 
 RgbArray = npt.NDArray[np.uint8]
+#: The stored crop (the portal: pdq.js regionBox of {scale: 0.9}).
+_CROP = StoredRegion(0.9)
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,10 @@ class FrameHash:
     box_quality: int
     #: PDQ of the content box (else the whole frame) mirrored left to right.
     mirror: str
+    #: PDQ of the centred 90% of the content box (else of the whole frame): stored, so a copy cropped by
+    #: up to ~5% a side (zoomed in, cut to another aspect) still matches; and its quality.
+    crop: str = ""
+    crop_quality: int = 0
 
 
 def ffmpeg_command() -> str | None:
@@ -94,8 +101,17 @@ def hash_frame(index: int, timestamp_s: float, rgb: RgbArray) -> FrameHash:
         box_hex, box_quality = _hex(bits), int(box_q)
     # Hashed from the flipped pixels: pdqhash's dihedral "flip" variants are tens of bits off that.
     mirrored, _ = pdqhash.compute(np.ascontiguousarray(inside[:, ::-1]))
+    cropped, crop_quality = pdqhash.compute(np.ascontiguousarray(crop_box(inside, _CROP.box)))
     return FrameHash(
-        index, round(timestamp_s, 3), _hex(whole), int(quality), box_hex, box_quality, _hex(mirrored)
+        index,
+        round(timestamp_s, 3),
+        _hex(whole),
+        int(quality),
+        box_hex,
+        box_quality,
+        _hex(mirrored),
+        _hex(cropped),
+        int(crop_quality),
     )
 
 

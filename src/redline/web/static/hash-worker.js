@@ -23,11 +23,15 @@ self.onmessage = async (event) => {
     const { hash, quality } = pdqFromRgba(rgba, width, height);
     const found = contentBox(rgba, width, height);
     let box = null;
+    let inside = { rgba, width, height };
     if (found) {
-      const inside = cropRgba(rgba, width, height, found);
+      inside = cropRgba(rgba, width, height, found);
       box = pdqFromRgba(inside.rgba, inside.width, inside.height);
     }
-    self.postMessage({ id, type: 'frame', hash, quality, box });
+    // The centred 90% of the picture (server: video_frames._CROP): copies cropped a little still match.
+    const [crop] = pdqFromRgba(inside.rgba, inside.width, inside.height, { regions: [{ scale: 0.9, dx: 0, dy: 0 }] })
+      .regions;
+    self.postMessage({ id, type: 'frame', hash, quality, box, crop });
     return;
   }
   const { id, file, background = '#ffffff', dihedral = false } = event.data;
