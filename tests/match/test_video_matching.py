@@ -163,3 +163,26 @@ def test_withdrawing_the_case_stops_every_frame_at_once(api: Api, tmp_path: Path
 def _write(path: Path, data: bytes) -> Path:
     path.write_bytes(data)
     return path
+
+
+def test_review_verdicts_quarantine_the_whole_video(api: Api, tmp_path: Path) -> None:
+    from redline.bank.models import Entry
+    from redline.review import queue
+
+    original = write_clip(tmp_path / "original.mp4", pattern_frames(seed=9, seconds=8))
+    case = video_case(api, original)
+    key = api.key("match")
+    # Three platforms' uploads of the video, three reviewers saying it is not this survivor's video.
+    for n, reviewer in enumerate(["user:1", "user:2", "user:3"]):
+        [video] = upload(api, key, original, f"copy-{n}")["videos"]
+        with api.db.write() as session:
+            outcome = queue.decide(
+                session, video["review_item_id"], reviewer=reviewer, decision="reject", reject_quarantine=3
+            )
+    assert outcome.quarantined
+    with api.db.read() as session:
+        statuses = set(session.scalars(select(Entry.status).where(Entry.case_id == case["case_id"])))
+    assert statuses == {"quarantined"}  # every frame of the video, and its digests: one unit
+    matcher = api.client.app.state.services.matcher  # type: ignore[attr-defined]
+    wait_until(lambda: upload(api, key, original, "after")["videos"] == [], timeout=3.0)
+    assert matcher.ready.is_set()
