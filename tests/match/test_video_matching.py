@@ -186,3 +186,26 @@ def test_review_verdicts_quarantine_the_whole_video(api: Api, tmp_path: Path) ->
     matcher = api.client.app.state.services.matcher  # type: ignore[attr-defined]
     wait_until(lambda: upload(api, key, original, "after")["videos"] == [], timeout=3.0)
     assert matcher.ready.is_set()
+
+
+def test_a_scanned_video_is_judged_like_an_upload(api: Api, tmp_path: Path) -> None:
+    """``redline scan`` sends a hosted video's query hashes (with at_ms) to /v1/scans/{id}/files."""
+    from redline.config import Settings
+    from redline.match.derive import derive_queries
+    from redline.scan.hashing import _at
+
+    original = write_clip(tmp_path / "original.mp4", pattern_frames(seed=10, seconds=8))
+    video_case(api, original)
+    key = api.key("match")
+    derived = derive_queries(original, Settings())
+    sent = [
+        {"type": h.type, "value": h.value, "quality": h.quality, **_at(h.type, h.at_ms)}
+        for h in derived.plain
+    ]
+    body = {"files": [{"content_id": "hosted-1", "hashes": sent}]}
+    response = api.client.post("/v1/scans/scan-0001/files", headers=key, json=body)
+    assert response.status_code == 200, response.text
+    [scanned] = response.json()["files"]
+    assert {m["type"] for m in scanned["matches"]} >= {"md5", "vpdq"}
+    [item] = review_items(api)  # one review item for the hosted video, with its overlap
+    assert item.video is not None and item.video["stored_pct"] == 100

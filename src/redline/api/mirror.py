@@ -13,6 +13,7 @@ from redline.api.deps import Caller, partner_of, require_scope, services
 from redline.api.moderation import reviewer_of
 from redline.api.problems import Problem
 from redline.bank import service
+from redline.bank.names import NameRefused
 from redline.mirror import hub, sync
 from redline.mirror.signing import feed_signers, verifier_texts
 
@@ -146,18 +147,21 @@ def list_mirrors(request: Request, caller: Admin) -> list[MirrorOut]:
 def add_mirror(request: Request, caller: Admin, body: MirrorIn) -> MirrorOut:
     """Mirror a hub's feed into a new read-only bank; the background sync starts within one interval."""
     found = services(request)
-    with found.db.write() as session:
-        sync.add_mirror(
-            session,
-            name=body.name,
-            url=body.url,
-            key=body.key,
-            bank=body.bank,
-            pinned_keys=body.hub_keys,
-            from_banks=body.from_banks,
-            cipher=found.cipher,
-            actor=caller.actor,
-        )
+    try:
+        with found.db.write() as session:
+            sync.add_mirror(
+                session,
+                name=body.name,
+                url=body.url,
+                key=body.key,
+                bank=body.bank,
+                pinned_keys=body.hub_keys,
+                from_banks=body.from_banks,
+                cipher=found.cipher,
+                actor=caller.actor,
+            )
+    except NameRefused as exc:  # a bank name the bank refuses: the caller's input, not a server error
+        raise Problem("validation-error", str(exc)) from None
     with found.db.read() as session:
         return next(_out(s) for s in sync.statuses(session) if s.name == body.name)
 
