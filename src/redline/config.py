@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
     from redline.signals.limits import SignalLimits
@@ -54,9 +54,17 @@ class Settings:
     #: Frames per second sampled from videos for vPDQ. 10, not 1: cuts of one video start at arbitrary
     #: frames, and at 1 fps their samples fall up to 0.5 s apart, too far for PDQ (docs/SIGNALS.md).
     video_fps: float = 10.0
+    #: How videos are hashed for matching: ``redline`` (FFmpeg, frames hashed inside their content box and
+    #: mirrored, ``video_sample_fps`` a second) or ``vpdq`` (Meta's vpdq, ``video_fps``); docs/SIGNALS.md.
+    video_hasher: Literal["redline", "vpdq"] = "redline"
+    video_sample_fps: float = 8.0
+    #: Only the first this many seconds of a video are hashed (a partial result beyond).
+    video_max_seconds: float = 3 * 3600.0
     #: Longest time one video may take to hash (seconds), and the memory ceiling of the decoding process.
+    #: A server process decodes as many videos at once as this ceiling fits in ``decode_budget_bytes``
+    #: (one, by default): the others wait ``decode_wait_s``, then get 503 with Retry-After.
     video_timeout_s: float = 600.0
-    video_max_memory_bytes: int = 4 * 1024 * 1024 * 1024
+    video_max_memory_bytes: int = 1024 * 1024 * 1024
     #: Decode large JPEGs at reduced size (DCT scaling) before PDQ: ~20x faster, a few bits off a full decode.
     jpeg_draft: bool = True
     #: Decoded image memory (bytes) that all uploads being decoded at once in one server process may hold
@@ -159,6 +167,9 @@ class Settings:
             pdq_min_quality=self.pdq_min_quality,
             jpeg_draft=self.jpeg_draft,
             video_fps=self.video_fps,
+            video_hasher=self.video_hasher,
+            video_sample_fps=self.video_sample_fps,
+            video_max_seconds=self.video_max_seconds,
             video_timeout_s=self.video_timeout_s,
             video_max_memory_bytes=self.video_max_memory_bytes,
         )

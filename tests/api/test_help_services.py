@@ -43,7 +43,9 @@ def test_the_default_names_real_services_in_every_portal_language(database_url: 
 
 def test_an_operators_file_replaces_the_list(database_url: str, tmp_path: Path) -> None:
     own = {
-        "en": [{"name": "Example Support Line", "phone": "+852 1234 5678", "url": "https://help.example.org/"}],
+        "en": [
+            {"name": "Example Support Line", "phone": "+852 1234 5678", "url": "https://help.example.org/"}
+        ],
         "zh-Hant-HK": [{"name": "示例支援熱線", "description": "由本網站營運者提供。"}],
     }
     path = tmp_path / "help.json"

@@ -21,6 +21,8 @@ from tests.support.media import flip, neutral_png, photo_copies, png, region
 
 PROBLEM = "application/problem+json"
 BUDGET = DecodeBudget(1 << 30, wait_s=0)
+
+
 def test_a_query_allowance_widens_only_that_query(api: Api) -> None:
     from redline.match.service import Query
 
@@ -142,9 +144,7 @@ def test_edited_upload_matches_an_entry_stored_only_as_region_hashes(api: Api, c
         assert body["region_queries"] >= 20, name
         assert [h["type"] for h in body["hashes"][:3]] == ["md5", "sha256", "pdq"]
         assert all(r["matches"] == [] for r in body["results"][:3]), name
-        found = [
-            (h, m) for h, r in zip(body["hashes"], body["results"], strict=True) for m in r["matches"]
-        ]
+        found = [(h, m) for h, r in zip(body["hashes"], body["results"], strict=True) for m in r["matches"]]
         assert found, f"{name}: no robust match"
         entries = [m["entry_id"] for _, m in found]
         assert len(entries) == 1 and set(entries) <= ids  # one picture, one case: one match, the photo's own

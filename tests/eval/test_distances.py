@@ -32,8 +32,9 @@ def _distance(a: RegionHash, b: RegionHash) -> int:
     return int(np.unpackbits(np.frombuffer(a.code, np.uint8) ^ np.frombuffer(b.code, np.uint8)).sum())
 
 
-def _reference(queries: list[list[RegionHash]],
-               entries: list[list[RegionHash]]) -> tuple[np.ndarray, np.ndarray]:
+def _reference(
+    queries: list[list[RegionHash]], entries: list[list[RegionHash]]
+) -> tuple[np.ndarray, np.ndarray]:
     plain = np.empty((len(queries), len(entries)), dtype=np.int16)
     robust = np.empty_like(plain)
     for i, q in enumerate(queries):

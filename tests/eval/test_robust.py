@@ -17,8 +17,12 @@ from redline.signals import robust
 from redline.signals.robust_geometry import background_box, fitted_rotation_angle, rotation_angle
 from redline.signals.types import PdqRegionSignal, signal_type
 
-PHOTOS = ("bsds500/test/100007.jpg", "bsds500/train/12003.jpg", "bsds500/val/3096.jpg",
-          "kodak24/PhotoCD_PCD0992/01.png")
+PHOTOS = (
+    "bsds500/test/100007.jpg",
+    "bsds500/train/12003.jpg",
+    "bsds500/val/3096.jpg",
+    "kodak24/PhotoCD_PCD0992/01.png",
+)
 
 
 @pytest.fixture(scope="module")
@@ -30,8 +34,19 @@ def photos(corpus: Path) -> list[harness.Photo]:
 
 def test_transforms_are_deterministic(photos: list[harness.Photo]) -> None:
     photo = photos[0]
-    names = ("crop_5", "pad_20_solid", "stickers", "watermark", "screenshot", "rotate_fit_+10_transparent",
-             "straighten_-5", "replace_30_noise", "replace_50_other", "screenshot_chat", "screenshot_browser")
+    names = (
+        "crop_5",
+        "pad_20_solid",
+        "stickers",
+        "watermark",
+        "screenshot",
+        "rotate_fit_+10_transparent",
+        "straighten_-5",
+        "replace_30_noise",
+        "replace_50_other",
+        "screenshot_chat",
+        "screenshot_browser",
+    )
     for name in names:
         a = apply_transform(transform_named(name), photo.id, photo.image)
         b = apply_transform(transform_named(name), photo.id, photo.image)
@@ -126,8 +141,17 @@ def test_fitted_rotation_angle(photos: list[harness.Photo], corpus: Path) -> Non
 
 
 def test_robust_rule_catches_what_plain_pdq_misses(photos: list[harness.Photo]) -> None:
-    names = ("crop_5", "crop_10", "crop_20", "pad_20_solid", "rotate_+4", "rotate_+4+crop_5", "screenshot",
-             "mirror", "stickers")
+    names = (
+        "crop_5",
+        "crop_10",
+        "crop_20",
+        "pad_20_solid",
+        "rotate_+4",
+        "rotate_+4+crop_5",
+        "screenshot",
+        "mirror",
+        "stickers",
+    )
     corpus = harness.hash_corpus(photos, [transform_named(n) for n in names])
     d = harness.pair_distances(corpus.queries, corpus.entries)
     source = np.array(corpus.query_source)
@@ -168,8 +192,9 @@ def test_eval_command_reports_both_rules(corpus: Path, tmp_path: Path) -> None:
     for name in PHOTOS[:3]:
         (folder / Path(name).name).write_bytes((corpus / "photos" / name).read_bytes())
     out = tmp_path / "report.json"
-    result = CliRunner().invoke(app, ["eval", str(folder), "-t", "pad_20_solid", "--no-hard-negatives",
-                                      "--json", str(out)])
+    result = CliRunner().invoke(
+        app, ["eval", str(folder), "-t", "pad_20_solid", "--no-hard-negatives", "--json", str(out)]
+    )
     assert result.exit_code == 0, result.output
     assert "| pad_20_solid | 0.0% |" in result.output
     assert "robust (whole <= 64, others <= 45)" in result.output

@@ -75,9 +75,7 @@ def test_proofs_from_the_api_verify_against_signed_checkpoints(api: Api) -> None
     verify_consistency(
         first.size, second.size, first.root, second.root, [base64.b64decode(p) for p in body["proof"]]
     )
-    too_big = api.client.get(
-        "/v1/log/proof/consistency", params={"old": 1, "new": 10**9}, headers=auditor
-    )
+    too_big = api.client.get("/v1/log/proof/consistency", params={"old": 1, "new": 10**9}, headers=auditor)
     assert too_big.status_code == 400
     assert too_big.headers["content-type"] == "application/problem+json"
     assert api.client.get("/v1/log/checkpoint", params={"size": 10**9}).status_code == 404

@@ -71,8 +71,13 @@ def test_corrupt(small_jpeg: bytes) -> None:
 
 @pytest.mark.parametrize(
     "data",
-    [b"hello, this is text", b"%PDF-1.7\n...", b"#EXTM3U\n#EXT-X-VERSION:3\nhttp://example.org/a.ts\n",
-     b"\x00" * 1000, b"PK\x03\x04zipfile"],
+    [
+        b"hello, this is text",
+        b"%PDF-1.7\n...",
+        b"#EXTM3U\n#EXT-X-VERSION:3\nhttp://example.org/a.ts\n",
+        b"\x00" * 1000,
+        b"PK\x03\x04zipfile",
+    ],
     ids=["text", "pdf", "playlist", "zeros", "zip"],
 )
 def test_unsupported(data: bytes, tmp_path: Path) -> None:
@@ -102,8 +107,17 @@ def test_a_video_given_to_hash_image(corpus: Path) -> None:
 
 EXTREMES = [b"\xff\xff\xff\xff", b"\x00\x00\x00\x00", b"\x7f\xff"]
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-PREFIXES = [b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF89a", b"RIFF\x00\x00\x00\x00WEBPVP8 ", b"II*\x00",
-            b"MM\x00*", b"BM", b"\x00\x00\x00\x18ftypheic", b"\x00\x00\x00\x1cftypavif"]
+PREFIXES = [
+    b"\xff\xd8\xff",
+    b"\x89PNG\r\n\x1a\n",
+    b"GIF89a",
+    b"RIFF\x00\x00\x00\x00WEBPVP8 ",
+    b"II*\x00",
+    b"MM\x00*",
+    b"BM",
+    b"\x00\x00\x00\x18ftypheic",
+    b"\x00\x00\x00\x1cftypavif",
+]
 
 
 def _only_signal_errors(data: bytes) -> None:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
 import pytest
@@ -36,8 +37,10 @@ def test_a_video_is_looked_up_by_its_distinct_usable_frames_and_stored_by_its_di
     assert derived("md5", clip, stored=False) == [("a" * 32, None)]
     assert derived("pdq_region", clip, stored=False) == [] and derived("pdq", clip, stored=True) == []
     stored = [h.type for kind in SIGNAL_TYPES.values() for h in kind.stored_hashes(clip)]
-    assert stored == ["md5", "sha256"]
-    many = video([(f"{i:064x}", 80) for i in range(MAX_VIDEO_QUERIES + 5)])
+    assert stored == ["md5", "sha256", "vpdq", "vpdq"]  # its frames (quality > 0, one a second, distinct)
+    assert [(h.value, h.at_ms) for h in signal_type("vpdq").stored_hashes(clip)] == [(one, 0), (two, 2000)]
+    rng = random.Random(7)
+    many = video([(f"{rng.getrandbits(256):064x}", 80) for _ in range(MAX_VIDEO_QUERIES + 5)])
     assert len(derived("pdq", many, stored=False)) == MAX_VIDEO_QUERIES
 
 

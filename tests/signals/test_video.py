@@ -23,12 +23,20 @@ CLIPS = "videos/clips"
 EXTRA = ["big_buck_bunny_0_30.webm", "big_buck_bunny_432_433.webm", "doc_medias/example2.mp4"]
 
 
+#: Meta's vpdq (the conformance target); the matching hasher is tests/signals/test_video_frames.py's.
+VPDQ = SignalLimits(video_hasher="vpdq")
+
+
+def _vpdq(path: Path) -> VideoSignals:
+    return hash_video(path, VPDQ)
+
+
 @pytest.fixture(scope="session")
 def hashed(corpus: Path) -> dict[str, VideoSignals]:
-    """Every sample hashed once per session, at the default settings."""
+    """Every sample hashed once per session with Meta's vpdq at the default rate."""
     paths = sorted((corpus / SAMPLES).glob("*.mp4")) + [corpus / CLIPS / name for name in EXTRA]
     with ThreadPoolExecutor(max_workers=2) as pool:  # each hash runs in its own child process
-        return dict(zip((p.name for p in paths), pool.map(hash_video, paths), strict=True))
+        return dict(zip((p.name for p in paths), pool.map(_vpdq, paths), strict=True))
 
 
 def test_signals_of_a_video(corpus: Path, hashed: dict[str, VideoSignals]) -> None:
@@ -50,6 +58,11 @@ def test_signals_of_a_video(corpus: Path, hashed: dict[str, VideoSignals]) -> No
         "timestamp_s": 0.0,
         "pdq": signals.frames[0].pdq,
         "quality": signals.frames[0].quality,
+        "mirror": "",  # vpdq hashes whole frames only: no mirror, box or crop hashes
+        "box": "",
+        "box_quality": 0,
+        "crop": "",
+        "crop_quality": 0,
     }
 
 
@@ -132,7 +145,9 @@ def test_low_quality_frames_are_kept_but_not_used(hashed: dict[str, VideoSignals
 
 
 def test_fps_is_configurable(corpus: Path) -> None:
-    signals = hash_video(corpus / SAMPLES / "doorknob-hd-no-bar.mp4", SignalLimits(video_fps=1.0))
+    signals = hash_video(
+        corpus / SAMPLES / "doorknob-hd-no-bar.mp4", SignalLimits(video_hasher="vpdq", video_fps=1.0)
+    )
     assert signals.fps == 1.0
     assert [round(f.timestamp_s) for f in signals.frames] == list(range(len(signals.frames)))
 
@@ -180,7 +195,7 @@ def test_damaged_videos(corpus: Path, tmp_path: Path, cut: float) -> None:
     path = tmp_path / "cut.mp4"
     path.write_bytes(data[: int(len(data) * cut)])
     with pytest.raises(SignalError) as caught:
-        hash_video(path)
+        hash_video(path, VPDQ)  # vpdq aborts on a cut file (the matching hasher gives its first frames)
     assert caught.value.code == "corrupt"
 
 

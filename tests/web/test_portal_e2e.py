@@ -17,7 +17,7 @@ import pytest
 import sqlalchemy as sa
 from playwright.sync_api import Page, expect
 
-from redline.signals import hash_image, robust
+from redline.signals import hash_image, hash_video, robust
 from tests.support.media import stored_reference
 from tests.support.portal import ATTESTATIONS, media_files, open_portal
 
@@ -34,9 +34,12 @@ MEDIA_SIGNATURES = {
 #: Generous upper bound of one hash in the JSON body ({"type": "pdq_region", "value": "<64 hex>",
 #: "quality": 100} is ~100 bytes).
 BYTES_PER_HASH = 130
-#: What one file may send: a picture pdq, 35 pdq_region (robust matching), md5, sha256; a video md5, sha256.
+#: What one file may send: a picture pdq, 35 pdq_region (robust matching), md5, sha256; a video md5, sha256
+#: and its kept frames (vpdq: one a second at most, signals/video.py).
 REGIONS_PER_PICTURE = 1 + len(robust.STORED_REGIONS)
-HASHES_PER_PICTURE, HASHES_PER_VIDEO = 3 + REGIONS_PER_PICTURE, 2
+HASHES_PER_PICTURE = 3 + REGIONS_PER_PICTURE
+
+
 class Recorder:
     """Every request of the browser context (the page and its workers), with its body."""
 
@@ -131,8 +134,12 @@ def test_whole_flow_sends_only_hashes(chromium: Any, corpus: Path, portal: tuple
     hashes = payload["hashes"]
     assert set(payload) == {"hashes", "attestation"}
     pictures = [f for f in files if f.suffix != ".mp4"]
-    # The bound comes from the files chosen, not from the payload itself: 38 hashes a picture, 2 a video.
-    most_hashes = HASHES_PER_PICTURE * len(pictures) + HASHES_PER_VIDEO * (len(files) - len(pictures))
+    # The bound comes from the files chosen, not from the payload itself: 38 hashes a picture; a video its
+    # two digests and at most one frame a second of it (plus one at each end), each as its whole frame's
+    # hash, the picture's inside bars (when it has some) and that picture's centred 90%.
+    videos = [f for f in files if f.suffix == ".mp4"]
+    per_video = [2 + 3 * (2 + int(hash_video(v).duration_s)) for v in videos]
+    most_hashes = HASHES_PER_PICTURE * len(pictures) + sum(per_video)
     assert len(hashes) <= most_hashes
     assert sum(h["type"] == "pdq_region" for h in hashes) == REGIONS_PER_PICTURE * len(pictures)
     # Each hash says which file of the submission it came from (a position, nothing about the file).

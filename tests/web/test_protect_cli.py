@@ -12,7 +12,8 @@ import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from redline.cli.main import app
-from redline.signals import robust
+from redline.signals import hash_file, robust
+from redline.signals.types import signal_type
 
 pytestmark = [pytest.mark.shared, pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)]
 
@@ -35,7 +36,10 @@ def test_protect_sends_hashes_and_prints_credentials(
     case = httpx.get(f"{base}/v1/cases/{case_id[1]}", headers={"X-Case-Secret": secret[1]}).json()
     types = sorted(h["type"] for h in case["hashes"])  # the photo: pdq + 35 pdq_region; both: md5, sha256
     regions = ["pdq_region"] * (1 + len(robust.STORED_REGIONS))
-    assert types == ["md5", "md5", "pdq", *regions, "sha256", "sha256"]
+    # The video: its kept frames' hashes too (vpdq: whole frame and centred 90 %, signals/video.py).
+    frames = ["vpdq"] * sum(h.type == "vpdq" for h in signal_type("vpdq").stored_hashes(hash_file(video)))
+    assert len(frames) >= 2
+    assert types == ["md5", "md5", "pdq", *regions, "sha256", "sha256", *frames]
     assert all(h["status"] == "active" for h in case["hashes"])
     # Each hash says which file it came from (review verdicts then cover a whole picture).
     engine = sa.create_engine(db_url)
@@ -46,7 +50,8 @@ def test_protect_sends_hashes_and_prints_credentials(
             ).all()
     finally:
         engine.dispose()
-    assert sorted(item for item, _ in rows) == [0] * (len(types) - 2) + [1, 1]  # the photo, then the video
+    photo_hashes = len(types) - 2 - len(frames)
+    assert sorted(item for item, _ in rows) == [0] * photo_hashes + [1] * (2 + len(frames))  # photo, video
     assert f"Sent {len(types)} hashes" in result.output
     assert hashlib.md5(video.read_bytes()).hexdigest() not in result.output  # hashes are not echoed
 

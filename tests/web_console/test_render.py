@@ -157,6 +157,8 @@ def test_a_third_party_entry_says_so_and_whether_she_has_claimed_it() -> None:
     assert "has claimed the case" in item_page(RITA, item(), provenance=claimed)
     own = render.Provenance.of(entry(), Case(id="RL-Y", flagged_by=None), None)
     assert "her own case" in item_page(RITA, item(), provenance=own)
+
+
 def test_mirrors_page_shows_position_lag_and_errors_escaped() -> None:
     from redline.mirror.sync import Status
 

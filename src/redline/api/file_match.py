@@ -54,7 +54,7 @@ def file_queries(signals: ImageSignals | VideoSignals, min_quality: int) -> list
     """What a file is looked up by besides the hashes reported once per case: each type's upload queries
     (exact digests; PDQ hash(es) of usable quality), in registry order."""
     found = plain_queries(signals, min_quality)
-    return [FileHash(type=h.type, value=h.value, quality=h.quality) for h in found]
+    return [FileHash(type=h.type, value=h.value, quality=h.quality, at_ms=h.at_ms) for h in found]
 
 
 class _Found(Protocol):

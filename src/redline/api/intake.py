@@ -29,7 +29,7 @@ CaseId = Annotated[str, Path(max_length=64)]
 def create_flagged_case(body: FlaggedCaseIn, request: Request, caller: Flagger) -> FlaggedCaseCreated:
     """File one person's case from a collection. The secret goes on her hand-over sheet."""
     found = services(request)
-    hashes = [service.normalize_hash(h.type, h.value, h.quality, h.item) for h in body.hashes]
+    hashes = [service.normalize_hash(h.type, h.value, h.quality, h.item, h.at_ms) for h in body.hashes]
     with found.db.write() as session:
         new = intake.submit_flagged_case(
             session,

@@ -83,6 +83,11 @@ class ReviewItemOut(BaseModel):
     decided_at: datetime | None
     #: Every hash of the platform's content that matched this picture; one decision covers them all.
     matches: list[ItemMatchOut] = Field(default_factory=list)
+    video: dict[str, Any] | None = Field(
+        default=None,
+        description="a video match (redline.match.video): upload_pct, stored_pct, matched_frames, and the "
+        "matched time ranges of the upload and of the stored video ([start_s, end_s] pairs)",
+    )
 
 
 class EndpointIn(Strict):

@@ -43,13 +43,17 @@ from redline.api.schemas import (
     MatchOut,
     MatchResponse,
     MatchResult,
+    VideoMatchOut,
+    VideoRange,
 )
 from redline.api.uploads import UploadFile
 from redline.bank import grants, service
 from redline.match.service import Match
 from redline.match.service import Query as MatchQuery
+from redline.match.video import VideoOverlap, group_of, judge_videos
 from redline.mirror.hub import ServedPage, record_pull
 from redline.retro.seen import Checked, SeenHashIn, remember_checked
+from redline.review.models import ReviewItem
 from redline.review.queue import review_states
 from redline.signals import SignalError
 from redline.signals.types import signal_type
@@ -105,17 +109,19 @@ def act(
     metadata: dict[str, Any] | None,
     one_content: bool,
     origin: Origin = REQUEST,
+    videos: Sequence[VideoOverlap] = (),
 ) -> list[MatchResult]:
     """The moderation path for matches already found: action rules, match log, review queue, webhooks.
     ``one_content``: the queries are of one piece of content, so each matched picture is one review item
-    and one ``match.created`` event (``redline.actions.matchlog``)."""
+    and one ``match.created`` event (``redline.actions.matchlog``). ``videos``: the video matches among
+    them (``redline.match.video``), whose overlap and time ranges go on their review items."""
     # Action rules, match log, review queue and match.created webhooks: one transaction (none without matches,
     # so the common no-match lookup never takes the database's write lock).
     decided: list[list[Decided]] = [[] for _ in results]
     if any(results):
         try:
             decided = _log_and_act(
-                found, query_values, results, caller, content_id, metadata, one_content, origin
+                found, query_values, results, caller, content_id, metadata, one_content, origin, videos
             )
         except DBAPIError:
             if content_id is None and metadata is None:
@@ -123,7 +129,9 @@ def act(
             # The database refused the caller's own fields (whatever check_caller_fields did not foresee):
             # the match must still be logged, reviewed and reported, without them.
             log.warning("the database refused a match's content_id/metadata; logged without them")
-            decided = _log_and_act(found, query_values, results, caller, None, None, one_content, origin)
+            decided = _log_and_act(
+                found, query_values, results, caller, None, None, one_content, origin, videos
+            )
     return [_result(m, d) for m, d in zip(results, decided, strict=True)]
 
 
@@ -136,9 +144,10 @@ def _log_and_act(
     metadata: dict[str, Any] | None,
     one_content: bool,
     origin: Origin,
+    videos: Sequence[VideoOverlap] = (),
 ) -> list[list[Decided]]:
     with found.db.write() as session:
-        return act_on_results(
+        decided = act_on_results(
             session,
             query_values,
             results,
@@ -148,6 +157,70 @@ def _log_and_act(
             one_content=one_content,
             origin=origin,
         )
+        _note_videos(session, results, decided, videos)
+        return decided
+
+
+def _note_videos(
+    session: Any, results: list[list[Match]], decided: list[list[Decided]], videos: Sequence[VideoOverlap]
+) -> None:
+    """Put each video match's overlap and time ranges on its review item (same transaction)."""
+    by_group = {v.group: v for v in videos}
+    if not by_group:
+        return
+    for matches, decisions in zip(results, decided, strict=True):
+        for m, d in zip(matches, decisions, strict=True):
+            overlap = by_group.get(group_of(m)) if m.signal_type == "vpdq" else None
+            if overlap is not None and d.review_item_id is not None:
+                item = session.get(ReviewItem, d.review_item_id)
+                if item is not None:
+                    item.video = overlap.to_dict()
+
+
+def video_results(
+    videos: Sequence[VideoOverlap], results: Sequence[list[Match]], answer: Sequence[MatchResult]
+) -> list[VideoMatchOut]:
+    """The response's view of each video match, with the review item its frame matches went to."""
+    items: dict[object, int | None] = {}
+    for matches, result in zip(results, answer, strict=True):
+        for m, out in zip(matches, result.matches, strict=True):
+            if m.signal_type == "vpdq" and out.review_item_id is not None:
+                items.setdefault(group_of(m), out.review_item_id)
+    return [
+        VideoMatchOut(
+            entry_id=v.entry_id,
+            bank=v.bank,
+            upload_match_pct=v.upload_pct,
+            stored_match_pct=v.stored_pct if v.stored_pct is not None else 0.0,
+            matched_frames=v.matched_frames,
+            upload_ranges=[VideoRange(start_s=a, end_s=b) for a, b in v.upload_ranges],
+            stored_ranges=[VideoRange(start_s=a, end_s=b) for a, b in v.stored_ranges],
+            review_item_id=items.get(v.group),
+        )
+        for v in videos
+    ]
+
+
+def judged(
+    found: Services,
+    queries: Sequence[MatchQuery],
+    at_ms: Sequence[int | None],
+    results: list[list[Match]],
+    one_video: bool,
+) -> tuple[list[list[Match]], list[VideoOverlap]]:
+    """Frame matches judged per stored video (``redline.match.video``): the queries as one video when they
+    are one piece of content, else each frame hash on its own (a frame grab)."""
+    types = [q.signal_type for q in queries]
+    min_quality = found.settings.pdq_min_quality
+    if one_video:
+        return judge_videos(found.db, types, at_ms, results, min_quality)
+    out, videos = [list(r) for r in results], []
+    for i, kind in enumerate(types):
+        if kind == "vpdq" and results[i]:
+            alone, found_videos = judge_videos(found.db, [kind], [at_ms[i]], [results[i]], min_quality)
+            out[i] = alone[0]
+            videos += found_videos
+    return out, videos
 
 
 def remember(found: Services, caller: Caller, checked: Sequence[Checked], origin: Origin = REQUEST) -> None:
@@ -185,6 +258,7 @@ def match_hashes(
     piece of content: its ``pdq_region`` matches are reported once per survivor case, under the closest
     hash (as ``/v1/match/file`` does), so one edited upload makes one review item per picture."""
     queries = []
+    at_ms: list[int | None] = []
     for position, h in enumerate(body.hashes):
         try:
             normal = service.normalize_hash(h.type, h.value)
@@ -193,12 +267,16 @@ def match_hashes(
         if not signal_type(normal.signal_type).matchable():
             detail = f"hashes[{position}]: {normal.signal_type} hashes are stored and fed, not matched yet"
             raise Problem("invalid-hash", detail)
+        if h.at_ms is not None and normal.signal_type != "vpdq":
+            raise Problem("invalid-hash", f"hashes[{position}]: at_ms is only for vpdq frame hashes")
         queries.append(MatchQuery(normal.signal_type, normal.value))
+        at_ms.append(h.at_ms)
     found = services(request)
     check_fields(body.content_id, body.metadata)
     results = find_matches(found, queries)
     if body.content_id is not None:
         results = regions_once_per_case([q.signal_type for q in queries], results)
+    results, videos = judged(found, queries, at_ms, results, one_video=body.content_id is not None)
     answer = act(
         found,
         [q.value for q in queries],
@@ -207,9 +285,10 @@ def match_hashes(
         body.content_id,
         body.metadata,
         one_content=body.content_id is not None,
+        videos=videos,
     )
     remember(found, caller, checked_content(body.content_id, queries))
-    return MatchResponse(results=answer)
+    return MatchResponse(results=answer, videos=video_results(videos, results, answer))
 
 
 def encode_cursor(seq: int) -> str:
@@ -280,7 +359,7 @@ def submit_entries(
     bank: str, body: EntriesIn, request: Request, caller: Annotated[Caller, Depends(require_scope("submit"))]
 ) -> EntriesAdded:
     """A partner (an NGO, a hotline) adds hashes it has verified to a bank."""
-    hashes = [service.normalize_hash(h.type, h.value, h.quality, h.item) for h in body.hashes]
+    hashes = [service.normalize_hash(h.type, h.value, h.quality, h.item, h.at_ms) for h in body.hashes]
     found = services(request)
     with found.db.write() as session:
         if not grants.may_submit(session, caller.key_id, bank, found.settings.survivor_bank):
@@ -366,11 +445,15 @@ async def match_file(
         except SignalError as exc:
             raise Problem(_signal_problem(exc.code), exc.message) from None
     hashes = file_queries(signals, found.settings.pdq_min_quality)
-    hashes, results = await run_in_threadpool(
+    hashes, results, videos = await run_in_threadpool(
         match_upload, found, hashes, derived, caller, content_id, metadata
     )
     return FileMatchResponse(
-        signals=signals.to_dict(), hashes=hashes, results=results, region_queries=len(derived)
+        signals=signals.to_dict(),
+        hashes=hashes,
+        results=results,
+        videos=videos,
+        region_queries=len(derived),
     )
 
 
@@ -383,21 +466,25 @@ def match_upload(
     metadata: dict[str, Any] | None,
     origin: Origin = REQUEST,
     keep: bool = True,
-) -> tuple[list[FileHash], list[MatchResult]]:
+) -> tuple[list[FileHash], list[MatchResult], list[VideoMatchOut]]:
     """Search the upload's plain and derived hashes in one go; keep each case's best derived match only
     (one log row, one review item per matched picture's case, none where a plain hash already matched the
-    case; ``file_match.best_per_case``), then act on everything through the usual path. ``redline scan``'s
-    files come here too (``api/scan.py``), with their ``origin``."""
+    case; ``file_match.best_per_case``), judge its frame matches per stored video
+    (``redline.match.video``), then act on everything through the usual path. ``redline scan``'s files come
+    here too (``api/scan.py``), with their ``origin``."""
     queries = [MatchQuery(h.type, h.value) for h in hashes]
     queries += [MatchQuery(d.hash.type, d.hash.value, d.allowance) for d in derived]
     found_matches = find_matches(found, queries)
     plain, robust = found_matches[: len(hashes)], found_matches[len(hashes) :]
+    plain, videos = judged(found, queries[: len(hashes)], [h.at_ms for h in hashes], plain, one_video=True)
     kept = best_per_case(robust, already=plain)
     checked = hashes
     hashes = [*hashes, *(derived[position].hash for position, _ in kept)]
     results = [*plain, *(matches for _, matches in kept)]
     values = [h.value for h in hashes]
-    answer = act(found, values, results, caller, content_id, metadata, one_content=True, origin=origin)
+    answer = act(
+        found, values, results, caller, content_id, metadata, one_content=True, origin=origin, videos=videos
+    )
     if keep:  # a scan keeps a whole batch's in one transaction (api/scan.py)
         remember(found, caller, checked_content(content_id, checked, [d.hash for d in derived]), origin)
-    return hashes, answer
+    return hashes, answer, video_results(videos, results, answer)

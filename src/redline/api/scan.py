@@ -28,7 +28,7 @@ from redline.api.deps import Caller, require_scope, services
 from redline.api.file_match import RegionQuery
 from redline.api.platform import check_fields, checked_content, match_upload, remember
 from redline.api.problems import Problem
-from redline.api.schemas import FileHash, SignalName, Strict
+from redline.api.schemas import MAX_VIDEO_MS, FileHash, SignalName, Strict
 from redline.bank import service
 from redline.bank.models import Bank
 from redline.match.derive import region_allowance
@@ -38,8 +38,9 @@ router = APIRouter(prefix="/v1", tags=["platforms"])
 
 #: Files per request: a batch of the scanner's (each file has ~110 robust region hashes).
 MAX_FILES = 64
-#: Hashes per file: the plain ones plus every robust query hash of one image.
-MAX_HASHES = 400
+#: Hashes per file: the plain ones plus every robust query hash of one image (a few hundred), or a video's
+#: frame hashes, sent as pdq and as vpdq (``signals.video.MAX_QUERY_FRAMES`` each) with its two digests.
+MAX_HASHES = 2_002
 ScanId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{8,64}$")]
 
 
@@ -49,6 +50,9 @@ class ScanHash(Strict):
     quality: int | None = Field(default=None, ge=0, le=100)
     label: str | None = Field(
         default=None, max_length=64, description="pdq_region only: the part of the file the hash is of"
+    )
+    at_ms: int | None = Field(
+        default=None, ge=0, le=MAX_VIDEO_MS, description="vpdq only: where in the video the frame is (ms)"
     )
 
 
@@ -94,7 +98,9 @@ def _split(file: ScanFile, position: int) -> tuple[list[FileHash], list[RegionQu
         kind = signal_type(normal.signal_type)
         if not kind.matchable():
             raise Problem("invalid-hash", f"{where}: {kind.name} hashes are stored and fed, not matched yet")
-        found = FileHash(type=kind.name, value=normal.value, quality=h.quality, label=h.label)
+        if h.at_ms is not None and kind.name != "vpdq":
+            raise Problem("invalid-hash", f"{where}: at_ms is only for vpdq frame hashes")
+        found = FileHash(type=kind.name, value=normal.value, quality=h.quality, label=h.label, at_ms=h.at_ms)
         if kind.once_per_case:
             regions.append(RegionQuery(found, region_allowance(h.label)))
         else:
@@ -145,7 +151,7 @@ def _scan_files(request: Request, scan_id: str, body: ScanFilesIn, caller: Calle
         if logged is not None:
             out.append(ScanFileResult(content_id=file.content_id, already=True, matches=logged))
             continue
-        _, results = match_upload(
+        _, results, _ = match_upload(
             found, plain, regions, caller, file.content_id, file.metadata, origin, keep=False
         )
         checked += checked_content(file.content_id, plain, [r.hash for r in regions])

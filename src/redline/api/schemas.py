@@ -62,6 +62,10 @@ class Strict(BaseModel):
 MAX_CASE_HASHES = 10_000
 
 
+#: Longest video position a frame hash may give (24 hours, in milliseconds).
+MAX_VIDEO_MS = 24 * 3600 * 1000
+
+
 class HashIn(Strict):
     type: SignalName
     value: str = Field(
@@ -77,6 +81,13 @@ class HashIn(Strict):
         description="which picture or video of this submission the hash comes from (0, 1, ...). In a "
         "survivor case, review verdicts are counted per item and quarantine all its hashes together; "
         "elsewhere it is only stored",
+    )
+    at_ms: int | None = Field(
+        default=None,
+        ge=0,
+        le=MAX_VIDEO_MS,
+        description="vpdq frame hashes only: where in the video the frame is, in milliseconds (shown to "
+        "reviewers as the matched time ranges)",
     )
 
 
@@ -175,6 +186,14 @@ class AttestationText(BaseModel):
 class MatchQuery(Strict):
     type: SignalName
     value: str = Field(min_length=1, max_length=MAX_VALUE_CHARS)
+    at_ms: int | None = Field(
+        default=None,
+        ge=0,
+        le=MAX_VIDEO_MS,
+        description="vpdq frame hashes of one video (send a content_id): where in the upload the frame is, "
+        "in milliseconds. Frame matches are then judged as one video (overlap both ways) and reported with "
+        "the matched time ranges",
+    )
 
 
 class MatchIn(Strict):
@@ -205,18 +224,40 @@ class MatchOut(BaseModel):
     )
 
 
+class VideoRange(BaseModel):
+    start_s: float
+    end_s: float
+
+
+class VideoMatchOut(BaseModel):
+    """Frame matches of one upload and one stored video (its case item), judged as one video match."""
+
+    entry_id: int = Field(description="the closest matched frame entry, standing for the stored video")
+    bank: str
+    upload_match_pct: float = Field(description="share of the upload's seconds found in the stored video")
+    stored_match_pct: float = Field(description="share of the stored video's frames found in the upload")
+    matched_frames: int
+    upload_ranges: list[VideoRange]
+    stored_ranges: list[VideoRange]
+    review_item_id: int | None = None
+
+
 class MatchResult(BaseModel):
     matches: list[MatchOut]
 
 
 class MatchResponse(BaseModel):
     results: list[MatchResult]
+    videos: list[VideoMatchOut] = Field(
+        default_factory=list, description="vpdq frame matches judged per stored video (with a content_id)"
+    )
 
 
 class FileHash(BaseModel):
     type: str
     value: str
     quality: int | None = None
+    at_ms: int | None = Field(default=None, description="vpdq only: where in the uploaded video the frame is")
     label: str | None = Field(
         default=None,
         description="pdq_region only: the part of the upload this hash is of (full, mirror, window_..., "
@@ -231,6 +272,10 @@ class FileMatchResponse(BaseModel):
         "its best match"
     )
     results: list[MatchResult] = Field(description="one per entry of hashes, in order")
+    videos: list[VideoMatchOut] = Field(
+        default_factory=list,
+        description="the stored videos this upload matched, by frame overlap both ways (redline.match.video)",
+    )
     region_queries: int = Field(
         default=0,
         description="pdq_region hashes derived from the upload and searched (robust matching); 0 for "

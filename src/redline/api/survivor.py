@@ -35,7 +35,7 @@ def create_case(body: CaseIn, request: Request) -> CaseCreated:
     """Submit hashes of images. The response's secret is shown once: it is needed to follow or withdraw."""
     found = services(request)
     rate_limited(found.submissions, request)
-    hashes = [service.normalize_hash(h.type, h.value, h.quality, h.item) for h in body.hashes]
+    hashes = [service.normalize_hash(h.type, h.value, h.quality, h.item, h.at_ms) for h in body.hashes]
     with found.db.write() as session:
         new = service.submit_case(
             session,

@@ -45,6 +45,7 @@ def insert_entries(
                 "signal_type": h.signal_type,
                 "value": h.value,
                 "quality": h.quality,
+                "frame_ms": h.frame_ms,
                 "source": source,
                 "origin": origin,
                 "tags": list(tags),

@@ -159,6 +159,9 @@ class Entry(Base):
     #: base64 for float vectors). Text, so a PhotoDNA or TMK value fits without a migration (m004).
     value: Mapped[str] = mapped_column(Text)
     quality: Mapped[int | None] = mapped_column(SmallInteger, nullable=True)
+    #: Video frame hashes (``vpdq``): where in the survivor's video the frame is (ms), for the matched time
+    #: ranges a reviewer sees; None for every other hash.
+    frame_ms: Mapped[int | None] = mapped_column(Integer, nullable=True, default=None)
     source: Mapped[str] = mapped_column(String(16))
     #: Who added it outside a case: API key id for partners, ``import:<name>`` for operator imports.
     origin: Mapped[str] = mapped_column(String(128), default="")

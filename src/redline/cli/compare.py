@@ -67,7 +67,7 @@ def compare_command(
     matching finds), low_quality, no_match. Exit status 0 whatever the verdict; 2 when an input cannot be
     used.
     """
-    settings = Settings.from_env(**({"video_fps": fps} if fps else {}))
+    settings = Settings.from_env(**({"video_fps": fps, "video_sample_fps": fps} if fps else {}))
     try:
         # The upload at the size the server derives its query hashes from; the stored picture at full size,
         # as the survivor's device crops it.
@@ -165,8 +165,23 @@ def _variants(signals: ImageSignals | str, other: str) -> list[tuple[str, int]]:
 def _compare_video_signals(
     query: VideoSignals, stored: VideoSignals, threshold: int, settings: Settings
 ) -> dict[str, Any]:
+    """The server's video rule (``redline.match.video``: the frames each side sends, overlap both ways)
+    decides; Meta's plain vPDQ comparison of all frames is reported beside it as ``vpdq``."""
+    from redline.match.video import compare_as_server
+
+    matched, overlap = compare_as_server(query.frames, stored.frames, threshold, settings.pdq_min_quality)
     comparison = compare_videos(
         query.frames, stored.frames, distance_threshold=threshold, min_quality=settings.pdq_min_quality
     )
-    verdict = "identical" if query.sha256 == stored.sha256 else "match" if comparison.is_match else "no_match"
-    return {"media_type": "video", "verdict": verdict, "threshold": threshold, **comparison.to_dict()}
+    verdict = "identical" if query.sha256 == stored.sha256 else "match" if matched else "no_match"
+    server = overlap.to_dict()
+    for key in ("entry_id", "bank"):
+        del server[key]
+    return {
+        "media_type": "video",
+        "verdict": verdict,
+        "threshold": threshold,
+        **comparison.to_dict(),
+        "vpdq_is_match": comparison.is_match,
+        "server": server,
+    }

@@ -58,7 +58,9 @@ def hash_command(
 
     One record per file on stdout. A file that cannot be hashed gets an "error" record; exit status 1.
     """
-    settings = Settings.from_env(**({"video_fps": fps} if fps else {})).signal_limits()
+    settings = Settings.from_env(
+        **({"video_fps": fps, "video_sample_fps": fps} if fps else {})
+    ).signal_limits()
     files, skipped = _collect(paths)
     if skipped:
         typer.echo(f"skipped {skipped} file(s) in folders that are not images or videos", err=True)

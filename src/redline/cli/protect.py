@@ -35,7 +35,8 @@ def hashes_of(signals: Any) -> list[dict[str, Any]]:
     for kind in SIGNAL_TYPES.values():
         for h in kind.stored_hashes(signals):
             quality = {"quality": h.quality} if h.quality is not None else {}
-            found.append({"type": h.type, "value": h.value, **quality})
+            at = {"at_ms": h.at_ms} if h.at_ms is not None else {}  # a video frame's place in the video
+            found.append({"type": h.type, "value": h.value, **quality, **at})
     return found
 
 

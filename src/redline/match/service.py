@@ -80,10 +80,13 @@ class Match:
     #: The picture or video of that case the entry belongs to (``Entry.item``), if the submitter said: the
     #: moderation path makes one review item and one event per matched picture.
     item: int | None = None
+    #: A video frame entry's position in its video (ms; ``Entry.frame_ms``), for matched time ranges.
+    frame_ms: int | None = None
 
 
 _CANDIDATES = text(
-    "SELECT e.id AS entry_id, e.signal_type, e.quality, e.status, e.case_id, e.item, b.name AS bank, "
+    "SELECT e.id AS entry_id, e.signal_type, e.quality, e.status, e.case_id, e.item, e.frame_ms, "
+    "b.name AS bank, "
     "b.thresholds, b.default_action, b.enabled AS bank_enabled "
     "FROM entries e JOIN banks b ON b.id = e.bank_id WHERE e.id IN :ids"
 ).bindparams(bindparam("ids", expanding=True))
@@ -437,6 +440,7 @@ class Matcher:
                         action=row.default_action,
                         case_id=row.case_id,
                         item=row.item,
+                        frame_ms=row.frame_ms,
                     )
                 )
             results.append(matches)

@@ -207,6 +207,10 @@ class RetroWorker:
                     kind = SIGNAL_TYPES.get(row.signal_type)
                     if kind is None or not kind.matchable() or row.status != "active" or not row.bank_enabled:
                         continue
+                    # Video frames are judged per video (redline.match.video), which retroactive matching
+                    # does not do yet: one frame in common is no match, so they are not looked up here.
+                    if row.signal_type == "vpdq":
+                        continue
                     if kind.indexed() and row.quality is not None and row.quality < self.config.min_quality:
                         continue
                     out.append(row)

@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    JSON,
     Boolean,
     CheckConstraint,
     ForeignKey,
@@ -65,6 +66,9 @@ class ReviewItem(Base):
     preview_type: Mapped[str | None] = mapped_column(String(64), nullable=True)
     preview_url: Mapped[str | None] = mapped_column(String(2048), nullable=True)
     preview_expires_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    #: A video match (``redline.match.video.VideoOverlap.to_dict``): shares of each side found in the
+    #: other and the matched time ranges of the upload and of the stored video. None for pictures.
+    video: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True, default=None)
 
 
 class ReviewDecision(Base):

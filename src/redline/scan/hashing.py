@@ -62,8 +62,16 @@ def hash_item(item: ScanItem, settings: Settings) -> Hashed:
         log.exception("hashing %s failed", item.path)
         return Hashed(item.content_id, item.path, error="hash_failed", message=type(exc).__name__)
     # MD5 and SHA-256 always come, so every hashed file has something to match.
-    hashes = [{"type": h.type, "value": h.value, "quality": h.quality} for h in found.plain]
+    # A video's frame hashes say where in the video they are (the server judges them as one video).
+    hashes = [
+        {"type": h.type, "value": h.value, "quality": h.quality, **_at(h.type, h.at_ms)} for h in found.plain
+    ]
     hashes += [
         {"type": h.type, "value": h.value, "quality": h.quality, "label": h.label} for h in found.regions
     ]
     return Hashed(item.content_id, item.path, hashes=hashes)
+
+
+def _at(kind: str, at_ms: int | None) -> dict[str, int]:
+    """``at_ms`` goes with ``vpdq`` frame hashes only (the server refuses it on others)."""
+    return {"at_ms": at_ms} if kind == "vpdq" and at_ms is not None else {}

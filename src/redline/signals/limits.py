@@ -19,8 +19,16 @@ class SignalLimits:
     pdq_min_quality: int = 50
     #: Decode large JPEGs at reduced size (DCT scaling) before PDQ: ~20x faster, a few bits off a full decode.
     jpeg_draft: bool = True
-    #: Frames per second sampled from videos for vPDQ.
+    #: Frames per second sampled from videos for vPDQ (``video_hasher = "vpdq"``: Meta's vpdq).
     video_fps: float = 10.0
+    #: ``redline``: FFmpeg decodes, each frame hashed inside its content box, with its mirror image
+    #: (``signals.video_frames``); ``vpdq``: Meta's vpdq on whole frames (reference output, ``redline hash``).
+    video_hasher: str = "redline"
+    #: Frames per second the ``redline`` hasher samples (the upload side keeps up to all of them, the stored
+    #: side one a second: ``signals.video``).
+    video_sample_fps: float = 8.0
+    #: Only this much of a video is hashed (3 hours); the rest is left out and the result says so.
+    video_max_seconds: float = 3 * 3600.0
     #: Longest time one video may take to hash (seconds), and the memory ceiling of the decoding process.
     video_timeout_s: float = 600.0
-    video_max_memory_bytes: int = 4 * 1024 * 1024 * 1024
+    video_max_memory_bytes: int = 1024 * 1024 * 1024

@@ -21,13 +21,13 @@ def hash_file(
     budget: DecodeBudget | None = None,
 ) -> ImageSignals | VideoSignals:
     """Hash an image or a video; which one is read from the magic number, never from the file name.
-    ``upright_side`` and ``budget`` are passed to :func:`hash_image` (ignored for videos, which are decoded
-    in a child process under its own memory limit)."""
+    ``upright_side`` is for images; ``budget`` is held by an image's decode, and by a video's decoder
+    (its memory ceiling: a child process under that limit)."""
     settings = limits or SignalLimits()
     checked_size(path, settings.max_file_bytes)
     sniffed = sniff(read_head(path, HEAD_BYTES))
     if sniffed is None:
         raise UnsupportedFormat("the file is not an image or video in a format Redline reads")
     if sniffed.media_type == "video":
-        return hash_video(path, settings)
+        return hash_video(path, settings, budget)
     return hash_image(path, settings, upright_side=upright_side, budget=budget)

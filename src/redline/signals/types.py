@@ -59,6 +59,8 @@ class DerivedHash:
     label: str | None = None
     #: Distance beyond the bank's threshold this query may still match at (its own measured threshold).
     allowance: int = 0
+    #: Video frame hashes only (``vpdq``): where in the video the frame is, in milliseconds.
+    at_ms: int | None = None
 
 
 class SignalType(ABC):
@@ -204,8 +206,10 @@ class Sha256Signal(SignalType):
         return cls._stored(signals)
 
 
-#: Distinct frame hashes of a video looked up at most (a long video repeats itself; the cap bounds the work).
-MAX_VIDEO_QUERIES = 1000
+#: Frames of a video looked up at most (a long video repeats itself; the cap bounds the work):
+#: ``redline.signals.video.MAX_QUERY_FRAMES``, which picks them (each as pdq, and as vpdq with its box and
+#: mirror hashes).
+MAX_VIDEO_QUERIES = 600
 
 
 class PdqSignal(SignalType):
@@ -234,13 +238,55 @@ class PdqSignal(SignalType):
         if signals.media_type == "image":
             low = signals.pdq_low_quality
             return [] if low else [DerivedHash(cls.name, signals.pdq, signals.pdq_quality)]
-        seen: set[str] = set()
+        from redline.signals.video import query_frames
+
+        return [
+            DerivedHash(cls.name, f.pdq, f.quality, at_ms=f.at_ms)
+            for f in query_frames(signals.frames, min_quality)
+        ]
+
+
+class VpdqSignal(SignalType):
+    """A video's frame hashes (PDQ of sampled frames, as Meta's vPDQ), one entry per kept frame, all in one
+    case item: the item is the video (one review item, quarantined and withdrawn together). Which frames
+    are kept, and how frame matches become one video match (overlap both ways, matched time ranges):
+    ``redline.signals.video`` and ``redline.match.video`` (docs/SIGNALS.md). An image upload is looked up
+    by its PDQ hash here too (a frame grab posted as a picture)."""
+
+    name = "vpdq"
+    hash_length = 256
+    distance_metric = "hamming"
+    default_threshold = 31
+    max_threshold = 96
+    min_quality = PdqSignal.min_quality
+    on_survivor_device = True
+
+    @classmethod
+    def _stored(cls, signals: FileSignals) -> list[DerivedHash]:
+        from redline.signals.video import stored_frames
+
+        if signals.media_type != "video":
+            return []
         found = []
-        for frame in signals.frames:
-            if frame.quality >= min_quality and frame.pdq not in seen and len(seen) < MAX_VIDEO_QUERIES:
-                seen.add(frame.pdq)
-                found.append(DerivedHash(cls.name, frame.pdq, frame.quality))
+        for f in stored_frames(signals.frames):
+            found.append(DerivedHash(cls.name, f.pdq, f.quality, at_ms=f.at_ms))
+            if f.box and f.box_quality > 0:  # the picture inside bars or an app's frame: the same moment
+                found.append(DerivedHash(cls.name, f.box, f.box_quality, label="box", at_ms=f.at_ms))
+            if f.crop and f.crop_quality > 0:  # its centred 90%: copies cropped a little
+                found.append(DerivedHash(cls.name, f.crop, f.crop_quality, label="crop", at_ms=f.at_ms))
         return found
+
+    @classmethod
+    def _queried(cls, signals: FileSignals, min_quality: int) -> list[DerivedHash]:
+        from redline.signals.video import query_frames
+
+        if signals.media_type == "image":
+            low = signals.pdq_low_quality
+            return [] if low else [DerivedHash(cls.name, signals.pdq, signals.pdq_quality)]
+        return [
+            DerivedHash(cls.name, f.pdq, f.quality, at_ms=f.at_ms)
+            for f in query_frames(signals.frames, min_quality)
+        ]
 
 
 class PdqRegionSignal(SignalType):
@@ -344,7 +390,7 @@ def _declaration_problem(kind: type[SignalType]) -> str | None:
     return None
 
 
-SIGNAL_TYPES = SignalRegistry(Md5Signal, Sha256Signal, PdqSignal, PdqRegionSignal)
+SIGNAL_TYPES = SignalRegistry(Md5Signal, Sha256Signal, PdqSignal, PdqRegionSignal, VpdqSignal)
 
 
 def signal_type(name: str) -> type[SignalType]:

@@ -18,6 +18,7 @@ import resource
 import subprocess
 import sys
 from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -25,11 +26,13 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
+from redline.signals.budget import DecodeBudget
 from redline.signals.errors import CorruptFile, TimedOut, UnsupportedFormat
 from redline.signals.files import checked_size, exact_digests_of_file, read_head
 from redline.signals.limits import SignalLimits
 from redline.signals.sniff import HEAD_BYTES, sniff
 from redline.signals.types import PdqSignal
+from redline.signals.video_frames import ffmpeg_command, frame_hashes
 
 _WORKER = Path(__file__).with_name("vpdq_worker.py")
 
@@ -48,6 +51,20 @@ class VideoFrame:
     timestamp_s: float
     pdq: str
     quality: int
+    #: The frame mirrored left to right (``redline`` hasher only; "" from vpdq): an upload is looked up by it
+    #: too, so a flipped re-upload still matches.
+    mirror: str = ""
+    #: PDQ of the picture inside the frame's uniform surround (letterbox bars, an app's frame) and its
+    #: quality; "" when there is none (``signals.video_frames``). Stored and looked up beside ``pdq``.
+    box: str = ""
+    box_quality: int = 0
+    #: PDQ of the centred 90% of the box (else of the frame): stored, for copies cropped a little.
+    crop: str = ""
+    crop_quality: int = 0
+
+    @property
+    def at_ms(self) -> int:
+        return round(self.timestamp_s * 1000)
 
 
 @dataclass(frozen=True)
@@ -68,6 +85,10 @@ class VideoSignals:
     #: Distinct frame hashes among the usable frames.
     distinct_frames: int
     media_type: Literal["video"] = field(default="video")
+    #: Which hasher made the frames (``SignalLimits.video_hasher``).
+    hasher: str = "vpdq"
+    #: The video was longer than ``SignalLimits.video_max_seconds``: only its start is hashed.
+    truncated: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -86,8 +107,11 @@ class VideoComparison:
         return asdict(self)
 
 
-def hash_video(path: Path, limits: SignalLimits | None = None) -> VideoSignals:
-    """Hash one video file. Raises ``SignalError`` and nothing else."""
+def hash_video(
+    path: Path, limits: SignalLimits | None = None, budget: DecodeBudget | None = None
+) -> VideoSignals:
+    """Hash one video file. Raises ``SignalError`` and nothing else (and ``DecoderBusy`` when a server
+    process's decoding ``budget`` cannot hold the decoder's memory ceiling in time)."""
     settings = limits or SignalLimits()
     size = checked_size(path, settings.max_file_bytes)
     sniffed = sniff(read_head(path, HEAD_BYTES))
@@ -97,8 +121,29 @@ def hash_video(path: Path, limits: SignalLimits | None = None) -> VideoSignals:
         raise UnsupportedFormat(f"the file is an image ({sniffed.container}), not a video")
     if settings.video_fps <= 0:
         raise ValueError("video_fps must be positive")
-    rows = _run_vpdq(path, settings, sniffed.container)
-    frames = [VideoFrame(int(i), round(float(ts), 3), str(pdq), int(quality)) for i, ts, quality, pdq in rows]
+    hasher = settings.video_hasher if ffmpeg_command() is not None else "vpdq"
+    reserve = budget.reserve(settings.video_max_memory_bytes) if budget is not None else nullcontext()
+    truncated = False
+    with reserve:
+        if hasher == "redline":
+            found, truncated = frame_hashes(path, settings)
+            frames = [
+                VideoFrame(
+                    f.index,
+                    f.timestamp_s,
+                    f.pdq,
+                    f.quality,
+                    f.mirror,
+                    f.box,
+                    f.box_quality,
+                    f.crop,
+                    f.crop_quality,
+                )
+                for f in found
+            ]
+        else:
+            rows = _run_vpdq(path, settings, sniffed.container)
+            frames = [VideoFrame(int(i), round(float(ts), 3), str(pdq), int(q)) for i, ts, q, pdq in rows]
     if not frames:
         raise CorruptFile(f"the {sniffed.container} file contains no video frames")
     usable = _usable_hashes(frames, settings.pdq_min_quality)
@@ -109,10 +154,12 @@ def hash_video(path: Path, limits: SignalLimits | None = None) -> VideoSignals:
         sha256=sha256,
         container=sniffed.container,
         duration_s=frames[-1].timestamp_s,
-        fps=settings.video_fps,
+        fps=settings.video_sample_fps if hasher == "redline" else settings.video_fps,
         frames=frames,
         usable_frames=sum(1 for f in frames if f.quality >= settings.pdq_min_quality),
         distinct_frames=len(usable),
+        hasher=hasher,
+        truncated=truncated,
     )
 
 
@@ -164,6 +211,64 @@ def compare_videos(
         stored_frames=len(stored_codes),
         is_match=max(query_pct, stored_pct) >= match_pct,
     )
+
+
+#: Stored side (what a survivor's device sends, docs/PORTAL.md): candidate moments on this grid (the portal
+#: seeks to them) ...
+STORED_STEP_S = 0.25
+#: ... at most one frame per this many seconds ...
+STORED_INTERVAL_S = 1.0
+#: ... and only when it differs from the last kept frame by more than this (a still scene is one frame).
+STORED_DEDUPE_DISTANCE = 16
+#: Frames one video is stored as at most: longer videos are thinned evenly (15 minutes at one a second).
+MAX_STORED_FRAMES = 900
+#: Query side (an upload): denser than the stored side, so each stored frame has a query frame near it
+#: (1/16 s at most: fast pans change PDQ within a tenth of a second, docs/BENCHMARKS.md "Video recall").
+QUERY_INTERVAL_S = 0.125
+QUERY_DEDUPE_DISTANCE = 8
+#: Frames one upload is looked up by at most (each as its whole-frame, box and mirror hashes).
+MAX_QUERY_FRAMES = 600
+
+
+def stored_frames(frames: Sequence[VideoFrame]) -> list[VideoFrame]:
+    """The frames a video is stored as: featureless frames (quality 0) dropped, one per
+    ``STORED_INTERVAL_S`` at most, near-duplicates of the last kept frame dropped, at most
+    ``MAX_STORED_FRAMES`` (evenly thinned). The portal's ``video-hashing.js`` applies the same rule."""
+    on_grid = [
+        f for f in frames if abs(f.timestamp_s / STORED_STEP_S - round(f.timestamp_s / STORED_STEP_S)) < 0.02
+    ]
+    kept = _thin(on_grid, 1, STORED_INTERVAL_S, STORED_DEDUPE_DISTANCE)
+    return _evenly(kept, MAX_STORED_FRAMES)
+
+
+def query_frames(frames: Sequence[VideoFrame], min_quality: int) -> list[VideoFrame]:
+    """The frames an upload is looked up by: usable quality, one per ``QUERY_INTERVAL_S`` at most, distinct
+    from the last kept one, at most ``MAX_QUERY_FRAMES`` (evenly thinned)."""
+    kept = _thin(frames, min_quality, QUERY_INTERVAL_S, QUERY_DEDUPE_DISTANCE)
+    return _evenly(kept, MAX_QUERY_FRAMES)
+
+
+def _thin(frames: Sequence[VideoFrame], min_quality: int, interval_s: float, dedupe: int) -> list[VideoFrame]:
+    kept: list[VideoFrame] = []
+    last: int | None = None
+    for frame in frames:
+        if frame.quality < min_quality or frame.quality <= 0:
+            continue
+        if kept and frame.timestamp_s - kept[-1].timestamp_s < interval_s - 1e-6:
+            continue
+        code = int(frame.pdq, 16)
+        if last is not None and (code ^ last).bit_count() <= dedupe:
+            continue
+        kept.append(frame)
+        last = code
+    return kept
+
+
+def _evenly(frames: list[VideoFrame], cap: int) -> list[VideoFrame]:
+    if len(frames) <= cap:
+        return frames
+    step = len(frames) / cap
+    return [frames[int(i * step)] for i in range(cap)]
 
 
 def _usable_hashes(frames: Sequence[VideoFrame], min_quality: int) -> list[str]:

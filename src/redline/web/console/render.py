@@ -12,6 +12,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from redline.bank.models import AuditEvent, Case, Entry
 from redline.intake.cases import FlaggerRecord
@@ -209,6 +210,33 @@ def _preview(item: ReviewItem, now: datetime) -> str:
     )
 
 
+def clock(seconds: float) -> str:
+    """0:07, 1:02:03: a moment in a video as players show it."""
+    whole = int(seconds)
+    hours, rest = divmod(whole, 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
+
+
+def _ranges(ranges: Any) -> str:
+    if not ranges:
+        return "a still (a picture)"
+    return ", ".join(f"{clock(a)}–{clock(b)}" for a, b in ranges)
+
+
+def _video_overlap(video: Mapping[str, Any] | None) -> str:
+    """A video match's overlap (``redline.match.video``): which moments of each side are in the other."""
+    if not video:
+        return ""
+    stored_pct = video.get("stored_pct")
+    stored_share = f" ({stored_pct:g}% of its frames)" if stored_pct is not None else ""
+    return (
+        '<dt>Video match</dt><dd id="video-overlap">'
+        f"Upload {esc(_ranges(video.get('upload_ranges')))} ({video.get('upload_pct', 0):g}% of the upload)"
+        f" · stored video {esc(_ranges(video.get('stored_ranges')))}{esc(stored_share)}"
+        f" · {int(video.get('matched_frames', 0))} frames in common</dd>"
+    )
+
+
 def _item_details(
     item: ReviewItem,
     entry: Entry | None,
@@ -223,6 +251,7 @@ def _item_details(
         "<dl>"
         f"<dt>Bank</dt><dd>{esc(banks.get(item.bank_id, item.bank_id))}</dd>"
         f"<dt>Match</dt><dd>{esc(item.signal_type)}, distance {item.distance}</dd>"
+        f"{_video_overlap(item.video)}"
         f'<dt>Filed by</dt><dd id="provenance" class="{"third-party" if provenance.third_party else ""}">'
         f"{esc(provenance.text)}</dd>"
         f"<dt>Action taken</dt><dd>{esc(item.action)}</dd>"

@@ -4,6 +4,7 @@ import { Hasher } from './hashing.js';
 import { LANGUAGES, language, preferredLanguage, setLanguage, t, translate } from './i18n.js';
 import { MAX_CASE_HASHES, QUALITY_THRESHOLD, STORED_REGIONS } from './media.js';
 import { SIGNAL_TYPES } from './signals.js';
+import { videoFrameHashes } from './video-hashing.js';
 
 const NEUTRAL_SITE = 'https://www.bbc.com/weather';
 // Names the wording of Step 1 (catalog keys attest.*), recorded with the case. Change it when that wording changes.
@@ -140,11 +141,22 @@ function fileRow(id, entry) {
 
 async function hashOne(id, entry) {
   try {
+    const isVideo = (result) => result.kind === 'video';
     entry.result = await hasher().hash(entry.file, (fraction) => {
-      entry.row.progress.value = fraction;
+      entry.row.progress.value = fraction * (entry.file.type.startsWith('image/') ? 1 : 0.2);
     });
+    if (isVideo(entry.result)) {
+      // The video's frame hashes (video-hashing.js): edited copies can then be found too.
+      const frames = await videoFrameHashes(entry.file, (fraction) => {
+        entry.row.progress.value = 0.2 + 0.8 * fraction;
+      });
+      if (!state.files.has(id)) return;
+      entry.result = { ...entry.result, frames: frames || [] };
+    }
     entry.row.progress.value = 1;
-    if (entry.result.kind === 'video') say(entry.row.msg, 'files.status.video', {}, 'ok');
+    if (isVideo(entry.result) && entry.result.frames.length)
+      say(entry.row.msg, 'files.status.videoFrames', { count: entry.result.frames.length }, 'ok');
+    else if (isVideo(entry.result)) say(entry.row.msg, 'files.status.video', {}, 'ok');
     else if (entry.result.pdq.quality < QUALITY_THRESHOLD) say(entry.row.msg, 'files.status.lowQuality', {}, 'warn');
     else say(entry.row.msg, 'files.status.done', {}, 'ok');
   } catch (err) {

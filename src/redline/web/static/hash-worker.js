@@ -1,10 +1,11 @@
 // Web Worker: turns one file into hashes, on the device, off the page's main thread.
-// Messages in:  {id, file, background, dihedral}
+// Messages in:  {id, file, background, dihedral} | {id, frame: {rgba, width, height}} (a video frame drawn by
+//               video-hashing.js: its PDQ, and its content box's, as the server's signals/video_frames.py)
 // Messages out: {id, type: 'progress', fraction} | {id, type: 'done', result} | {id, type: 'error', problem}
 // `problem` is a stable code the page translates: unsupported, too-large, unreadable, empty.
 import { pdqFromRgba } from './pdq.js';
 import { Md5, Sha256, toHex } from './digest.js';
-import { LIMITS, STORED_REGIONS, sniffKind } from './media.js';
+import { LIMITS, STORED_REGIONS, contentBox, cropRgba, sniffKind } from './media.js';
 
 const CHUNK_BYTES = 4 * 1024 * 1024;
 
@@ -16,6 +17,23 @@ class Problem extends Error {
 }
 
 self.onmessage = async (event) => {
+  if (event.data.frame) {
+    const { id, frame } = event.data;
+    const { rgba, width, height } = frame;
+    const { hash, quality } = pdqFromRgba(rgba, width, height);
+    const found = contentBox(rgba, width, height);
+    let box = null;
+    let inside = { rgba, width, height };
+    if (found) {
+      inside = cropRgba(rgba, width, height, found);
+      box = pdqFromRgba(inside.rgba, inside.width, inside.height);
+    }
+    // The centred 90% of the picture (server: video_frames._CROP): copies cropped a little still match.
+    const [crop] = pdqFromRgba(inside.rgba, inside.width, inside.height, { regions: [{ scale: 0.9, dx: 0, dy: 0 }] })
+      .regions;
+    self.postMessage({ id, type: 'frame', hash, quality, box, crop });
+    return;
+  }
   const { id, file, background = '#ffffff', dihedral = false } = event.data;
   const progress = (fraction) => self.postMessage({ id, type: 'progress', fraction });
   try {

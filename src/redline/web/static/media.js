@@ -56,3 +56,111 @@ export function sniffKind(head) {
   }
   return null;
 }
+
+// ---------- videos (server: signals/video.py, signals/video_frames.py; docs/PORTAL.md) ----------
+
+export const VIDEO = {
+  side: 320, // frames are drawn at 320x320 (stretched), as the server's FFmpeg decode makes them
+  sampleStep: 0.25, // candidate moments every 0.25 s (the server samples 4 a second) ...
+  storedInterval: 1.0, // ... one kept per second at most ...
+  dedupeDistance: 16, // ... and only when it differs from the last kept frame by more than this
+  maxFrames: 900, // a longer video is thinned evenly to this many
+  maxSeconds: 3 * 3600, // only the first 3 hours are hashed
+  seekTimeoutMs: 5000, // a moment the browser cannot seek to in time is skipped
+};
+
+/** Evenly thinned to at most `cap` (server: signals/video.py _evenly). */
+export function evenly(frames, cap) {
+  if (frames.length <= cap) return frames;
+  const step = frames.length / cap;
+  return Array.from({ length: cap }, (_, i) => frames[Math.floor(i * step)]);
+}
+
+const BG_TOLERANCE = 8;
+const PHOTO_ROW_SHARE = 0.5;
+const MIN_BOX_AREA = 0.12;
+const SAME_BOX = 0.015;
+
+function longestRun(mask, maxGap) {
+  let best = null;
+  let start = -1;
+  let last = -1;
+  for (let i = 0; i < mask.length; i++) {
+    if (!mask[i]) continue;
+    if (start < 0 || i - last - 1 > maxGap) start = i;
+    last = i;
+    if (best === null || last + 1 - start > best[1] - best[0]) best = [start, last + 1];
+  }
+  return best;
+}
+
+/**
+ * The picture inside a uniform surround of an RGBA frame (letterbox bars, an app's frame around a screen
+ * recording), as [left, top, right, bottom] fractions, or null: server signals/robust_geometry.py
+ * background_box on a frame of at most 400 px (no reduction), step for step.
+ */
+export function contentBox(rgba, width, height) {
+  const px = (x, y) => 4 * (y * width + x);
+  const edge = [];
+  for (let x = 0; x < width; x++) edge.push(px(x, 0));
+  for (let x = 0; x < width; x++) edge.push(px(x, height - 1));
+  for (let y = 0; y < height; y++) edge.push(px(0, y));
+  for (let y = 0; y < height; y++) edge.push(px(width - 1, y));
+  const keyOf = (i) => (rgba[i] >> 3) * 1024 + (rgba[i + 1] >> 3) * 32 + (rgba[i + 2] >> 3);
+  const counts = new Map();
+  for (const i of edge) counts.set(keyOf(i), (counts.get(keyOf(i)) || 0) + 1);
+  let key = -1;
+  let most = 0;
+  for (const [k, n] of counts) if (n > most || (n === most && k < key)) [key, most] = [k, n];
+  if (most < 0.3 * edge.length) return null;
+  const bg = [0, 0, 0];
+  for (const i of edge) if (keyOf(i) === key) for (let c = 0; c < 3; c++) bg[c] += rgba[i + c];
+  for (let c = 0; c < 3; c++) bg[c] /= most;
+  const differs = new Uint8Array(width * height);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const i = px(x, y);
+      let far = 0;
+      for (let c = 0; c < 3; c++) far = Math.max(far, Math.abs(rgba[i + c] - bg[c]));
+      differs[y * width + x] = far > BG_TOLERANCE ? 1 : 0;
+    }
+  }
+  const rowShare = (x0, x1) =>
+    Array.from({ length: height }, (_, y) => {
+      let n = 0;
+      for (let x = x0; x < x1; x++) n += differs[y * width + x];
+      return n / (x1 - x0) >= PHOTO_ROW_SHARE;
+    });
+  const colShare = (y0, y1) =>
+    Array.from({ length: width }, (_, x) => {
+      let n = 0;
+      for (let y = y0; y < y1; y++) n += differs[y * width + x];
+      return n / (y1 - y0) >= PHOTO_ROW_SHARE;
+    });
+  const rowGap = Math.max(2, Math.floor(height / 100));
+  const colGap = Math.max(2, Math.floor(width / 100));
+  let rows = longestRun(rowShare(0, width), rowGap);
+  if (!rows) return null;
+  const cols = longestRun(colShare(rows[0], rows[1]), colGap);
+  if (!cols) return null;
+  rows = longestRun(rowShare(cols[0], cols[1]), rowGap);
+  if (!rows) return null;
+  const box = [cols[0] / width, rows[0] / height, cols[1] / width, rows[1] / height];
+  if ((box[2] - box[0]) * (box[3] - box[1]) < MIN_BOX_AREA) return null;
+  if (box[0] < SAME_BOX && box[1] < SAME_BOX && box[2] > 1 - SAME_BOX && box[3] > 1 - SAME_BOX) return null;
+  return box;
+}
+
+/** The RGBA pixels inside `box` (server: video_frames.hash_frame's crop). */
+export function cropRgba(rgba, width, height, box) {
+  if (!box) return { rgba, width, height };
+  const top = Math.round(box[1] * height);
+  const bottom = Math.max(Math.round(box[3] * height), 1);
+  const left = Math.round(box[0] * width);
+  const right = Math.max(Math.round(box[2] * width), 1);
+  const w = right - left;
+  const h = bottom - top;
+  const out = new Uint8ClampedArray(w * h * 4);
+  for (let y = 0; y < h; y++) out.set(rgba.subarray(4 * ((top + y) * width + left), 4 * ((top + y) * width + right)), 4 * y * w);
+  return { rgba: out, width: w, height: h };
+}

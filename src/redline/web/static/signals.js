@@ -21,6 +21,19 @@ export const SIGNAL_TYPES = [
             .map((region) => ({ value: region.hash, quality: region.quality }))
         : [],
   },
+  {
+    // A video's kept frames (video-hashing.js picks them as signals/video.py's stored_frames does), each
+    // with its place in the video; empty for pictures and for videos this browser cannot decode.
+    name: 'vpdq',
+    // The whole frame's hash, for a frame with bars or an app's border the picture's inside them, and the
+    // centred 90% of the picture.
+    stored: (r) =>
+      (r.frames || []).flatMap((f) => [
+        { value: f.hash, quality: f.quality, at_ms: f.at_ms },
+        ...(f.box ? [{ value: f.box.hash, quality: f.box.quality, at_ms: f.at_ms }] : []),
+        ...(f.crop ? [{ value: f.crop.hash, quality: f.crop.quality, at_ms: f.at_ms }] : []),
+      ]),
+  },
   { name: 'md5', stored: (r) => [{ value: r.md5 }] },
   { name: 'sha256', stored: (r) => [{ value: r.sha256 }] },
 ];

@@ -1,0 +1,189 @@
+"""Video frames for matching: FFmpeg decodes, Redline hashes each sampled frame's picture, not its borders.
+
+Why not Meta's ``vpdq`` here (it stays available, ``SignalLimits.video_hasher = "vpdq"``, and is what the
+reference-conformance tests check): re-shares change the frame around the picture. A letterboxed copy, a
+screen recording inside an app's dark frame with a status bar, a copy with black bars added: the PDQ of the
+whole frame is then far from the original's. So each sampled frame is hashed whole and *inside its content
+box* (``robust_geometry.background_box``: the picture inside a uniform surround), on both sides (the
+survivor's stored frames and the upload's); the upload's frames are also hashed mirrored (a flipped copy).
+Measured in docs/BENCHMARKS.md (Video recall).
+
+How: the ``ffmpeg`` command (Debian's ``ffmpeg``; the same FFmpeg libraries vpdq uses) decodes the first
+video stream, resamples it to ``video_sample_fps`` frames a second (constant, whatever the file's frame
+timing: variable frame rate is handled by FFmpeg's ``fps`` filter) at ``FRAME_SIDE`` x ``FRAME_SIDE`` (PDQ
+works on a 64x64 reduction, so this loses nothing it sees) and pipes raw RGB here, one frame at a time.
+
+Bounds (docs/SIGNALS.md, Video limits): the child has a memory ceiling (``video_max_memory_bytes``) and a
+wall-clock limit (``video_timeout_s``); at most ``video_max_seconds`` of the video is read (a longer one gives
+a partial result, ``truncated``); this process holds one frame (300 KB) at a time. A file FFmpeg cannot
+decode, or one with no video stream, is a ``CorruptFile``; a damaged file whose first frames decode gives
+those frames (a partial result).
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import select
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import pdqhash
+
+from redline.signals.errors import CorruptFile, TimedOut
+from redline.signals.limits import SignalLimits
+from redline.signals.robust import StoredRegion, crop_box
+from redline.signals.robust_geometry import background_box
+
+#: Frames are decoded at this size (stretched: PDQ reduces to 64x64 regardless of aspect).
+FRAME_SIDE = 320
+_FRAME_BYTES = FRAME_SIDE * FRAME_SIDE * 3
+
+RgbArray = npt.NDArray[np.uint8]
+#: The stored crop (the portal: pdq.js regionBox of {scale: 0.9}).
+_CROP = StoredRegion(0.9)
+
+
+@dataclass(frozen=True)
+class FrameHash:
+    index: int
+    timestamp_s: float
+    #: PDQ of the whole frame.
+    pdq: str
+    quality: int
+    #: PDQ of the frame's content box and its quality; "" and 0 when the frame has no uniform surround.
+    box: str
+    box_quality: int
+    #: PDQ of the content box (else the whole frame) mirrored left to right.
+    mirror: str
+    #: PDQ of the centred 90% of the content box (else of the whole frame): stored, so a copy cropped by
+    #: up to ~5% a side (zoomed in, cut to another aspect) still matches; and its quality.
+    crop: str = ""
+    crop_quality: int = 0
+
+
+def ffmpeg_command() -> str | None:
+    return shutil.which("ffmpeg")
+
+
+def frame_hashes(path: Path, limits: SignalLimits) -> tuple[list[FrameHash], bool]:
+    """(hashes of the sampled frames, whether the video was longer than ``video_max_seconds``)."""
+    frames: list[FrameHash] = []
+    truncated = False
+    for index, (timestamp, rgb) in enumerate(decode_frames(path, limits)):
+        if timestamp >= limits.video_max_seconds:
+            truncated = True
+            break
+        frames.append(hash_frame(index, timestamp, rgb))
+    return frames, truncated
+
+
+def hash_frame(index: int, timestamp_s: float, rgb: RgbArray) -> FrameHash:
+    """PDQ of the whole frame, of its content box, and of the latter mirrored.
+
+    Both the whole frame and the box: a box is only a guess (a door knob on a plain door is "a picture in a
+    uniform surround" too, and the guess moves with the camera), so neither side relies on it alone."""
+    whole, quality = pdqhash.compute(np.ascontiguousarray(rgb))
+    found = background_box(rgb)
+    inside, box_hex, box_quality = rgb, "", 0
+    if found is not None:
+        h, w = rgb.shape[:2]
+        top, bottom = round(found[1] * h), max(round(found[3] * h), 1)
+        left, right = round(found[0] * w), max(round(found[2] * w), 1)
+        inside = rgb[top:bottom, left:right]
+        bits, box_q = pdqhash.compute(np.ascontiguousarray(inside))
+        box_hex, box_quality = _hex(bits), int(box_q)
+    # Hashed from the flipped pixels: pdqhash's dihedral "flip" variants are tens of bits off that.
+    mirrored, _ = pdqhash.compute(np.ascontiguousarray(inside[:, ::-1]))
+    cropped, crop_quality = pdqhash.compute(np.ascontiguousarray(crop_box(inside, _CROP.box)))
+    return FrameHash(
+        index,
+        round(timestamp_s, 3),
+        _hex(whole),
+        int(quality),
+        box_hex,
+        box_quality,
+        _hex(mirrored),
+        _hex(cropped),
+        int(crop_quality),
+    )
+
+
+def _hex(bits: npt.NDArray[np.int64]) -> str:
+    return np.packbits(bits.astype(np.uint8)).tobytes().hex()
+
+
+def decode_frames(path: Path, limits: SignalLimits) -> Iterator[tuple[float, RgbArray]]:
+    """``(timestamp_s, FRAME_SIDE x FRAME_SIDE RGB)`` per sampled frame, under the limits above."""
+    ffmpeg = ffmpeg_command()
+    if ffmpeg is None:
+        raise CorruptFile("this server cannot decode videos (the ffmpeg command is not installed)")
+    fps = limits.video_sample_fps
+    # -t bounds the output, so a very long video stops after video_max_seconds (+1 frame: it is seen there).
+    command = [
+        ffmpeg, "-nostdin", "-v", "error", "-threads", "1", "-i", str(path),
+        "-map", "0:v:0", "-an", "-sn", "-dn", "-t", f"{limits.video_max_seconds + 1 / fps:.3f}",
+        "-vf", f"fps={fps:g},scale={FRAME_SIDE}:{FRAME_SIDE}:flags=area",
+        "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1",
+    ]  # fmt: skip
+    memory = limits.video_max_memory_bytes
+
+    def limit_memory() -> None:  # runs in the child, before exec
+        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+
+    deadline = time.monotonic() + limits.video_timeout_s
+    child = subprocess.Popen(  # noqa: S603 - fixed command, the path is an argument, no shell
+        command,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        preexec_fn=limit_memory,  # setrlimit only: safe between fork and exec
+    )
+    assert child.stdout is not None and child.stderr is not None
+    produced = 0
+    try:
+        while True:
+            raw = _read_exactly(child.stdout.fileno(), _FRAME_BYTES, deadline, limits.video_timeout_s)
+            if len(raw) < _FRAME_BYTES:
+                break
+            frame = np.frombuffer(raw, dtype=np.uint8).reshape(FRAME_SIDE, FRAME_SIDE, 3)
+            yield produced / fps, frame
+            produced += 1
+        child.wait(timeout=max(0.1, deadline - time.monotonic()))
+    except subprocess.TimeoutExpired:
+        raise TimedOut(f"decoding the video took longer than {limits.video_timeout_s:g} s") from None
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+        errors = child.stderr.read(4096).decode("utf-8", "replace")
+        child.stdout.close()
+        child.stderr.close()
+    if produced == 0:
+        if "matches no streams" in errors:
+            raise CorruptFile("the file has no video stream")
+        raise CorruptFile("the video cannot be decoded (damaged, truncated, or a codec FFmpeg lacks)")
+
+
+def _read_exactly(fd: int, size: int, deadline: float, limit_s: float) -> bytes:
+    chunks: list[bytes] = []
+    got = 0
+    while got < size:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TimedOut(f"decoding the video took longer than {limit_s:g} s")
+        ready, _, _ = select.select([fd], [], [], left)
+        if not ready:
+            continue
+        chunk = os.read(fd, min(size - got, 1 << 20))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        got += len(chunk)
+    return b"".join(chunks)
