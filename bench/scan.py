@@ -16,7 +16,11 @@ JIT cache load cancel out. Measured:
 * CPU milliseconds per file (user + system of the command and its workers, same subtraction): throughput
   per core, which the load of a shared machine disturbs much less than the wall-clock rate;
 * the largest resident memory of any one process of each command (``RUSAGE_CHILDREN``'s ``ru_maxrss`` in a
-  wrapper process: the driver or a worker, whichever is larger).
+  wrapper process: the driver or a worker, whichever is larger);
+* with ``--ray``: ``redline scan --ray ADDRESS`` (robust off) on a real local Ray cluster, first a head node
+  with one CPU (one worker), then with a second one-CPU worker node joined (two workers), on ``--ray-files``
+  files. Ray's workers run outside the wrapper, so only wall-clock rates are reported for these rows; they
+  need a machine with two free cores to mean anything.
 
 JSON lines on stdout, with the load average (the development machine is shared).
 """
@@ -39,6 +43,7 @@ import numpy as np
 from PIL import Image
 
 REDLINE = Path(sys.executable).parent / "redline"
+RAY = Path(sys.executable).parent / "ray"
 
 
 def loadavg() -> str:
@@ -122,10 +127,53 @@ def measure(name: str, many: Path, one: Path, make: Any, env: dict[str, str], co
     }
 
 
+def ray_node(args: list[str], log: Path) -> subprocess.Popen[bytes]:
+    """One Ray node with one CPU (``--block`` keeps its daemons in a process group of its own to stop)."""
+    return subprocess.Popen(
+        [str(RAY), "start", "--block", "--num-cpus", "1", "--disable-usage-stats", *args],
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        env={**os.environ, "RAY_USAGE_STATS_ENABLED": "0"},
+    )
+
+
+def ray_nodes_alive(address: str) -> int:
+    probe = (
+        f"import ray; ray.init(address={address!r}, logging_level='error'); "
+        "print(len([n for n in ray.nodes() if n['Alive']]))"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    return int(done.stdout.strip().splitlines()[-1]) if done.returncode == 0 else 0
+
+
+def wait_nodes(address: str, count: int) -> None:
+    deadline = time.monotonic() + 180
+    while ray_nodes_alive(address) < count:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the Ray cluster did not reach {count} nodes")
+        time.sleep(1)
+
+
+def stop_nodes(nodes: list[subprocess.Popen[bytes]]) -> None:
+    import signal
+
+    for node in reversed(nodes):
+        if node.poll() is None:
+            os.killpg(node.pid, signal.SIGTERM)
+    for node in nodes:
+        try:
+            node.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(node.pid, signal.SIGKILL)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--files", type=int, default=120)
     parser.add_argument("--robust-files", type=int, default=12)
+    parser.add_argument("--ray", action="store_true", help="also on a local Ray cluster, 1 then 2 workers")
+    parser.add_argument("--ray-files", type=int, default=600)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="redline-bench-scan-") as tmp:
         work = Path(tmp)
@@ -154,16 +202,53 @@ def main() -> None:
         for jobs in (1, 2):
             name = f"scan, robust on, --jobs {jobs}"
             rows.append(measure(name, robust_many, one, scan(jobs), env, args.robust_files))
+        if args.ray:
+            rows.extend(ray_rows(work, url, args.ray_files, one, plain_env, state))
         base, base_cpu = rows[0]["files_per_s"], rows[0]["cpu_ms_per_file"]
         for row in rows:
             row["rate_vs_baseline"] = round(row["files_per_s"] / base, 3)
-            row["per_core_vs_baseline"] = round(base_cpu / row["cpu_ms_per_file"], 3)
+            if row.get("cpu_ms_per_file"):
+                row["per_core_vs_baseline"] = round(base_cpu / row["cpu_ms_per_file"], 3)
             print(json.dumps(row), flush=True)
         print(json.dumps({
             "scan_2_vs_1_robust_off": round(rows[2]["files_per_s"] / rows[1]["files_per_s"], 3),
             "scan_2_vs_1_robust_on": round(rows[4]["files_per_s"] / rows[3]["files_per_s"], 3),
             "cpus": os.cpu_count(),
         }))  # fmt: skip
+        if args.ray:
+            ratio = rows[-1]["files_per_s"] / rows[-2]["files_per_s"]
+            print(json.dumps({"ray_2_vs_1_workers": round(ratio, 3)}))
+
+
+def ray_rows(
+    work: Path, url: str, count: int, one: Path, env: dict[str, str], state: Any
+) -> list[dict[str, Any]]:
+    """``redline scan --ray`` on a head node with one CPU, then with a second one-CPU worker node joined."""
+    many = folder(work / "ray-many", count)
+    port = 6000 + os.getpid() % 1000
+    address = f"127.0.0.1:{port}"
+    temp = Path("/tmp") / f"ray-bench-{port}"  # Ray's socket paths must stay short
+    head = ["--head", "--port", str(port), "--include-dashboard", "false", "--temp-dir", str(temp)]
+    nodes = [ray_node(head, work / "ray-head.log")]
+
+    def make(source: Path) -> list[str]:
+        report = work / f"report-{next(state)}.jsonl"
+        return [str(REDLINE), "scan", str(source), "--server", url, "--report", str(report),
+                "--batch-size", "32", "--ray", address]  # fmt: skip
+
+    rows = []
+    try:
+        wait_nodes(address, 1)
+        rows.append(measure("scan --ray, robust off, 1 worker", many, one, make, env, count))
+        nodes.append(ray_node(["--address", address], work / "ray-worker.log"))
+        wait_nodes(address, 2)
+        rows.append(measure("scan --ray, robust off, 2 workers", many, one, make, env, count))
+    finally:
+        stop_nodes(nodes)
+    for row in rows:
+        row["cpu_ms_per_file"] = None  # Ray's workers are not the wrapper's children
+        row["max_rss_mb"] = None
+    return rows
 
 
 if __name__ == "__main__":
