@@ -123,7 +123,9 @@ def run(n: int, page: int) -> dict[str, object]:
             for bank in service.list_banks(session):  # a feed key reads the banks it is granted
                 grants.grant(session, key.id, bank.name, actor="bench", survivor_bank="", purpose="feed")
         hub_db.dispose()
-        hub = Server(hub_url, hub_dir)
+        started = time.perf_counter()
+        hub = Server(hub_url, hub_dir, ready_timeout=4 * 3600)  # 10M: the hub builds its index first
+        hub_ready_s = time.perf_counter() - started
         try:
             env = {**os.environ, "PYTHONPATH": f"{ROOT / 'src'}:{ROOT}"}
             raw_s, raw_mib, out = _child([sys.executable, "-c", _RAW_READER, hub.url, token, str(page)], env)
@@ -158,6 +160,7 @@ def run(n: int, page: int) -> dict[str, object]:
         "entries": n,
         "page": page,
         "generate_s": round(generated_s, 1),
+        "hub_ready_s": round(hub_ready_s, 1),
         "baseline_raw_feed_s": round(raw_s, 1),
         "baseline_raw_feed_rss_mib": raw_mib,
         "mirror_sync_s": round(sync_s, 1),

@@ -209,3 +209,17 @@ def test_a_scanned_video_is_judged_like_an_upload(api: Api, tmp_path: Path) -> N
     assert {m["type"] for m in scanned["matches"]} >= {"md5", "vpdq"}
     [item] = review_items(api)  # one review item for the hosted video, with its overlap
     assert item.video is not None and item.video["stored_pct"] == 100
+
+
+def test_mirrored_and_letterboxed_copies_match_through_the_server(api: Api, tmp_path: Path) -> None:
+    """The upload is looked up by each frame's mirror and content-box hashes too, not only the whole frame's
+    (what ``redline compare`` and bench/video_recall.py count on)."""
+    original = write_clip(tmp_path / "original.mp4", pattern_frames(seed=11, seconds=10))
+    video_case(api, original)
+    key = api.key("match")
+    flipped = edited(original, tmp_path / "mirror.mp4", "-vf", "hflip", "-c:v", "libx264")
+    boxed = "scale=iw*0.7:ih*0.7,pad=iw/0.7:ih/0.7:(ow-iw)/2:(oh-ih)/2,scale=trunc(iw/2)*2:trunc(ih/2)*2"
+    letterboxed = edited(original, tmp_path / "letterbox.mp4", "-vf", boxed, "-c:v", "libx264")
+    for n, copy in enumerate([flipped, letterboxed]):
+        [video] = upload(api, key, copy, f"copy-{n}")["videos"]
+        assert video["upload_match_pct"] >= 80, (copy.name, video)

@@ -30,6 +30,7 @@ class Server:
         workers: int = 1,
         env: dict[str, str] | None = None,
         args: tuple[str, ...] = (),
+        ready_timeout: float = 60.0,
     ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -49,7 +50,7 @@ class Server:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # its own process group: kill -9 reaches every worker
             )
-        self.wait_ready(workers)
+        self.wait_ready(workers, ready_timeout)
 
     def wait_ready(self, workers: int, timeout: float = 60.0) -> None:
         """Ready when ``workers`` fresh connections in a row all answer /readyz with 200."""

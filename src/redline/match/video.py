@@ -30,7 +30,7 @@ from sqlalchemy import func, select
 from redline.bank.db import Database
 from redline.bank.models import Entry
 from redline.match.service import Match
-from redline.signals.video import VideoFrame, query_frames, stored_frames
+from redline.signals.video import VideoFrame, query_frame_codes, stored_frame_codes
 
 VIDEO_TYPE = "vpdq"
 #: Share (percent) of either side found in the other from which a video matches (docs/BENCHMARKS.md,
@@ -137,17 +137,13 @@ def compare_as_server(
     upload: Sequence[VideoFrame], stored: Sequence[VideoFrame], threshold: int, min_quality: int
 ) -> tuple[bool, VideoOverlap]:
     """What the server decides for an upload's frames against one stored video, computed here from both
-    files' frames (``redline compare``, bench/video_recall.py): the same frames each side sends, the same
-    units, the same rule; brute force instead of the index."""
+    files' frames (``redline compare``, bench/video_recall.py): the same hashes each side sends
+    (``query_frame_codes``, ``stored_frame_codes``: what ``/v1/match/file`` looks up and what the bank
+    stores), the same units, the same rule; brute force instead of the index."""
     import numpy as np
 
-    picked = query_frames(upload, min_quality)
-    queries = [(f.at_ms, f.pdq) for f in picked]
-    queries += [(f.at_ms, f.box) for f in picked if f.box and f.box_quality >= min_quality]
-    queries += [(f.at_ms, f.mirror) for f in picked if f.mirror]
-    kept = [(f.at_ms, f.pdq) for f in stored_frames(stored) if f.quality >= min_quality]
-    kept += [(f.at_ms, f.box) for f in stored_frames(stored) if f.box and f.box_quality >= min_quality]
-    kept += [(f.at_ms, f.crop) for f in stored_frames(stored) if f.crop and f.crop_quality >= min_quality]
+    queries = [(c.at_ms, c.value) for c in query_frame_codes(upload, min_quality)]
+    kept = [(c.at_ms, c.value) for c in stored_frame_codes(stored) if c.quality >= min_quality]
     found_units: set[object] = set()
     found_stored: set[int] = set()
     times: list[int] = []

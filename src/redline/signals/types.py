@@ -21,7 +21,7 @@ import struct
 from abc import ABC
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeAlias
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeAlias, cast
 
 if TYPE_CHECKING:
     from redline.signals.image import ImageSignals
@@ -207,8 +207,8 @@ class Sha256Signal(SignalType):
 
 
 #: Frames of a video looked up at most (a long video repeats itself; the cap bounds the work):
-#: ``redline.signals.video.MAX_QUERY_FRAMES``, which picks them (each as pdq, and as vpdq with its box and
-#: mirror hashes).
+#: ``redline.signals.video.MAX_QUERY_FRAMES``, which picks them (each as pdq and as vpdq, each by its whole
+#: frame, box and mirror hashes: ``signals.video.query_frame_codes``).
 MAX_VIDEO_QUERIES = 600
 
 
@@ -238,12 +238,19 @@ class PdqSignal(SignalType):
         if signals.media_type == "image":
             low = signals.pdq_low_quality
             return [] if low else [DerivedHash(cls.name, signals.pdq, signals.pdq_quality)]
-        from redline.signals.video import query_frames
+        return _video_queries(cls.name, signals, min_quality)
 
-        return [
-            DerivedHash(cls.name, f.pdq, f.quality, at_ms=f.at_ms)
-            for f in query_frames(signals.frames, min_quality)
-        ]
+
+def _video_queries(name: str, signals: FileSignals, min_quality: int) -> list[DerivedHash]:
+    """A video upload's frame hashes (whole frame, content box, mirror: ``signals.video.query_frame_codes``)
+    as queries of type ``name``."""
+    from redline.signals.video import query_frame_codes
+
+    frames = cast("VideoSignals", signals).frames  # the callers checked media_type
+    return [
+        DerivedHash(name, c.value, c.quality, label=c.label or None, at_ms=c.at_ms)
+        for c in query_frame_codes(frames, min_quality)
+    ]
 
 
 class VpdqSignal(SignalType):
@@ -263,30 +270,21 @@ class VpdqSignal(SignalType):
 
     @classmethod
     def _stored(cls, signals: FileSignals) -> list[DerivedHash]:
-        from redline.signals.video import stored_frames
+        from redline.signals.video import stored_frame_codes
 
         if signals.media_type != "video":
             return []
-        found = []
-        for f in stored_frames(signals.frames):
-            found.append(DerivedHash(cls.name, f.pdq, f.quality, at_ms=f.at_ms))
-            if f.box and f.box_quality > 0:  # the picture inside bars or an app's frame: the same moment
-                found.append(DerivedHash(cls.name, f.box, f.box_quality, label="box", at_ms=f.at_ms))
-            if f.crop and f.crop_quality > 0:  # its centred 90%: copies cropped a little
-                found.append(DerivedHash(cls.name, f.crop, f.crop_quality, label="crop", at_ms=f.at_ms))
-        return found
+        return [
+            DerivedHash(cls.name, c.value, c.quality, label=c.label or None, at_ms=c.at_ms)
+            for c in stored_frame_codes(signals.frames)
+        ]
 
     @classmethod
     def _queried(cls, signals: FileSignals, min_quality: int) -> list[DerivedHash]:
-        from redline.signals.video import query_frames
-
         if signals.media_type == "image":
             low = signals.pdq_low_quality
             return [] if low else [DerivedHash(cls.name, signals.pdq, signals.pdq_quality)]
-        return [
-            DerivedHash(cls.name, f.pdq, f.quality, at_ms=f.at_ms)
-            for f in query_frames(signals.frames, min_quality)
-        ]
+        return _video_queries(cls.name, signals, min_quality)
 
 
 class PdqRegionSignal(SignalType):

@@ -3,9 +3,10 @@
 // moment is drawn at 320x320 onto a canvas and its pixels handed to a Web Worker (hash-worker.js), which
 // computes its PDQ hash, the PDQ of the picture inside any uniform border (letterbox bars), and of that
 // picture's centred 90% (a copy cropped a little). Which moments are kept is the
-// server's rule (signals/video.py stored_frames): candidates every 0.25 s, at most one kept a second, a
-// frame kept only when it differs from the last kept one by more than 16 bits, featureless frames dropped,
-// at most 900 frames (evenly thinned), the first 3 hours only.
+// server's rule (signals/video.py stored_frames): candidates every 0.25 s, the first 8 frames kept at any
+// candidate moment and then at most one a second, a frame kept only when it differs from the last kept one
+// by more than 16 bits, featureless frames dropped, at most 900 frames (evenly thinned), the first 3 hours
+// only.
 import { VIDEO, evenly } from './media.js';
 
 const WORKER_URL = new URL('./hash-worker.js', import.meta.url);
@@ -93,7 +94,8 @@ export async function videoFrameHashes(file, onProgress = () => {}) {
         const at_ms = Math.round(t * 1000);
         kept.push({ hash, quality, box: box && box.quality > 0 ? box : null, crop: crop.quality > 0 ? crop : null, at_ms });
         last = hash;
-        step += Math.round(VIDEO.storedInterval / VIDEO.sampleStep); // the next candidate a second on
+        // The next candidate: the next moment while fewer than denseFrames are kept, then a second on.
+        step += kept.length < VIDEO.denseFrames ? 1 : Math.round(VIDEO.storedInterval / VIDEO.sampleStep);
       } else {
         step += 1;
       }
