@@ -70,6 +70,19 @@ FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"
 CARD_COLOURS = ["0x1a2a4a", "0x101010", "0xf0f0f0", "0x6a1010"]
 CARD_TEXTS = ["PART 1", "Chapter One", "Episode 3", "Intro"]
 H264 = ["-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-pix_fmt", "yuv420p", "-an"]
+#: The positive control's edit: 240p at 150 kb/s (a copy each synthetic video must still match).
+CONTROL_EDIT = [
+    "-vf",
+    "scale=-2:240",
+    "-c:v",
+    "libx264",
+    "-b:v",
+    "150k",
+    "-maxrate",
+    "150k",
+    "-bufsize",
+    "300k",
+]
 COVER = f"scale={W * 4}:{H * 4}:force_original_aspect_ratio=increase,crop={W * 4}:{H * 4}"
 #: (the hasher's code, the limits): cached hashes from another hasher are not reused
 HASHER_KEY = hashlib.sha256(
@@ -174,7 +187,11 @@ def make_and_hash(
     path = Path(source)
     if r is not None and not path.exists():
         partial = path.with_suffix(".part.mp4")
-        subprocess.run([*ffmpeg_args(r, path), "-map", "[v]", *H264, str(partial)], check=True, timeout=600)
+        if "copy_of" in r:  # a positive control: a low-bitrate 240p re-encode of a synthetic video
+            command = ["ffmpeg", "-v", "error", "-y", "-i", r["copy_of"], *CONTROL_EDIT, str(partial)]
+        else:
+            command = [*ffmpeg_args(r, path), "-map", "[v]", *H264, str(partial)]
+        subprocess.run(command, check=True, timeout=600)
         partial.rename(path)
     frames = [dataclasses.asdict(f) for f in hash_video(path, SignalLimits()).frames]
     key.write_text(json.dumps(frames))
@@ -298,8 +315,11 @@ def emit(record: dict[str, Any], sink: list[dict[str, Any]]) -> None:
     sink.append(record)
 
 
-def make_all(args: argparse.Namespace, photos: list[Path]) -> tuple[list[Video], int]:
-    """Every video made (the synthetic ones) and hashed in ``--jobs`` processes; (videos, hashed now)."""
+def make_all(
+    args: argparse.Namespace, photos: list[Path]
+) -> tuple[list[Video], list[tuple[Video, int]], int]:
+    """Every video made (the synthetic ones) and hashed in ``--jobs`` processes: (videos, the controls with
+    the index of their source, how many were hashed now rather than read from the cache)."""
     jobs: list[tuple[str, dict[str, Any] | None, str, str]] = []
     with tempfile.TemporaryDirectory() as tmp:
         folder = args.cache or Path(tmp)
@@ -312,12 +332,30 @@ def make_all(args: argparse.Namespace, photos: list[Path]) -> tuple[list[Video],
             jobs.append((f"orig-{family}-{Path(rel).stem}", None, str(CORPUS / rel), str(folder)))
         with ProcessPoolExecutor(max_workers=args.jobs) as pool:
             hashed = list(pool.map(make_and_hash, jobs, chunksize=4))
+            # the controls after their sources exist: every (videos / controls)-th synthetic video, re-encoded
+            step = max(1, args.videos // args.controls) if args.controls else 0
+            copies = [
+                (
+                    f"ctl-{jobs[i][0]}",
+                    {"copy_of": jobs[i][2]},
+                    str(folder / f"ctl-{jobs[i][0]}.mp4"),
+                    str(folder),
+                )
+                for i in range(0, args.videos, step or args.videos + 1)
+            ][: args.controls]
+            controls = [
+                (copy, i * step) for i, copy in enumerate(pool.map(make_and_hash, copies, chunksize=4))
+            ]
     videos = []
     for (name, frames, _), (_, r, _, _) in zip(hashed, jobs, strict=True):
         used = frozenset([r["first"], r["second"]]) if r else frozenset([name])
         decoded = [VideoFrame(**f) for f in frames]
         videos.append(Video(name, used, decoded, decoded[-1].timestamp_s if decoded else 0.0, r))
-    return videos, sum(1 for _, _, seconds in hashed if seconds > 0)
+    copies_of = [
+        (Video(c[0], frozenset(), [VideoFrame(**f) for f in c[1]], 0.0), source) for c, source in controls
+    ]
+    now = sum(1 for _, _, seconds in hashed if seconds > 0) + sum(1 for (_, _, s), _ in controls if s > 0)
+    return videos, copies_of, now
 
 
 def main() -> int:
@@ -326,6 +364,7 @@ def main() -> int:
     parser.add_argument("--videos", type=int, default=512, help="synthetic videos (at most the 512 photos)")
     parser.add_argument("--jobs", type=int, default=2, help="processes making, hashing and judging")
     parser.add_argument("--cache", type=Path, default=None, help="keep the videos and their hashes here")
+    parser.add_argument("--controls", type=int, default=32, help="re-encoded copies that must match")
     parser.add_argument("--json", type=Path, default=None, help="also write every record here")
     args = parser.parse_args()
     if not PHOTOS.exists() or not CORPUS.exists():
@@ -336,7 +375,7 @@ def main() -> int:
         parser.error(f"--videos must be 1..{len(photos)}")
     records: list[dict[str, Any]] = []
     started = time.perf_counter()
-    videos, hashed_now = make_all(args, photos)
+    videos, controls, hashed_now = make_all(args, photos)
     hashed_s = time.perf_counter() - started
     n = len(videos)
     same = np.eye(n, dtype=bool)
@@ -357,6 +396,22 @@ def main() -> int:
             "made_and_hashed_s": round(hashed_s, 1),
             "hashed_now": hashed_now,
             "jobs": args.jobs,
+        },
+        records,
+    )
+
+    # Positive control: copies of these videos are found (a 0 below is not a matcher that never matches).
+    found = [
+        match_video.compare_as_server(copy.frames, videos[i].frames, THRESHOLD, MIN_QUALITY)[0]
+        for copy, i in controls
+    ]
+    emit(
+        {
+            "event": "control",
+            "edit": " ".join(CONTROL_EDIT),
+            "copies": len(found),
+            "found_as_their_source": sum(found),
+            "missed": [copy.name for (copy, _), hit in zip(controls, found, strict=True) if not hit],
         },
         records,
     )
