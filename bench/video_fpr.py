@@ -28,6 +28,10 @@ stored video's ``stored_frames`` PDQ hashes of quality >= 50, over the same dist
 the same pass finds the pairs with *any* hash (every hash field of those frames) within 31, a superset of
 what ``compare_as_server`` can find: a pair where it found a frame outside that set fails the run.
 
+Positive control (``--controls K``): K of the synthetic videos re-encoded at 240p 150 kb/s must be found as
+their source by the same ``compare_as_server``, so a 0 is not a matcher that never matches; a miss fails the
+run.
+
 ``--cache DIR`` keeps the videos and their frame hashes (keyed by the recipe, and by the hasher's source and
 ``SignalLimits()``) for reruns. Prints JSON lines.
 """
@@ -492,7 +496,7 @@ def main() -> int:
     )
     if args.json:
         args.json.write_text(json.dumps(records, indent=2))
-    return 1 if inconsistent else 0
+    return 1 if inconsistent or not all(found) else 0
 
 
 if __name__ == "__main__":
