@@ -61,6 +61,10 @@ class VideoFrame:
     #: PDQ of the centred 90% of the box (else of the frame): stored, for copies cropped a little.
     crop: str = ""
     crop_quality: int = 0
+    #: (PDQ, quality) of each quadrant of the box (else of the frame), top-left, top-right, bottom-left,
+    #: bottom-right (``redline`` hasher only): stored and looked up, so a copy with a watermark or a logo
+    #: over part of the picture still matches by the quadrants it left alone.
+    quadrants: tuple[tuple[str, int], ...] = ()
 
     @property
     def at_ms(self) -> int:
@@ -138,6 +142,7 @@ def hash_video(
                     f.box_quality,
                     f.crop,
                     f.crop_quality,
+                    f.quadrants,
                 )
                 for f in found
             ]
@@ -258,7 +263,8 @@ def query_frames(frames: Sequence[VideoFrame], min_quality: int) -> list[VideoFr
 class FrameCode:
     """One hash of one frame, as it is stored or looked up: ``label`` says which (``""``: the whole frame;
     ``box``: the picture inside bars or an app's frame; ``crop``: that picture's centred 90%, stored only;
-    ``mirror``: the picture flipped left to right, looked up only)."""
+    ``mirror``: the picture flipped left to right, looked up only; ``quadrant``: a quarter of the picture,
+    both)."""
 
     at_ms: int
     value: str
@@ -268,8 +274,8 @@ class FrameCode:
 
 def stored_frame_codes(frames: Sequence[VideoFrame]) -> list[FrameCode]:
     """Every hash a video is stored as (``redline protect``; the portal's ``signals.js`` sends the same):
-    per kept frame (:func:`stored_frames`) its whole-frame hash, its content box's and its centred crop's,
-    each where it has features (quality > 0)."""
+    per kept frame (:func:`stored_frames`) its whole-frame hash, its content box's, its centred crop's and
+    its four quadrants', each where it has features (quality > 0)."""
     codes: list[FrameCode] = []
     for f in stored_frames(frames):
         codes.append(FrameCode(f.at_ms, f.pdq, f.quality))
@@ -277,13 +283,18 @@ def stored_frame_codes(frames: Sequence[VideoFrame]) -> list[FrameCode]:
             codes.append(FrameCode(f.at_ms, f.box, f.box_quality, "box"))
         if f.crop and f.crop_quality > 0:
             codes.append(FrameCode(f.at_ms, f.crop, f.crop_quality, "crop"))
+        codes += [FrameCode(f.at_ms, h, q, "quadrant") for h, q in f.quadrants if q > 0]
     return codes
 
 
-def query_frame_codes(frames: Sequence[VideoFrame], min_quality: int) -> list[FrameCode]:
+def query_frame_codes(
+    frames: Sequence[VideoFrame], min_quality: int, quadrants: bool = True
+) -> list[FrameCode]:
     """Every hash an upload's video is looked up by (``/v1/match/file``, ``redline scan``, ``redline
     compare``): per query frame (:func:`query_frames`) its whole-frame hash, its content box's (a
-    letterboxed copy, a screen recording) and its mirror's (a flipped copy), each of usable quality."""
+    letterboxed copy, a screen recording), its mirror's (a flipped copy) and, with ``quadrants``, its
+    quadrants' (a watermarked copy: only stored video frames have quadrants to meet), each of usable
+    quality."""
     codes: list[FrameCode] = []
     for f in query_frames(frames, min_quality):
         codes.append(FrameCode(f.at_ms, f.pdq, f.quality))
@@ -291,6 +302,8 @@ def query_frame_codes(frames: Sequence[VideoFrame], min_quality: int) -> list[Fr
             codes.append(FrameCode(f.at_ms, f.box, f.box_quality, "box"))
         if f.mirror:
             codes.append(FrameCode(f.at_ms, f.mirror, f.quality, "mirror"))
+        if quadrants:
+            codes += [FrameCode(f.at_ms, h, q, "quadrant") for h, q in f.quadrants if q >= min_quality]
     return codes
 
 

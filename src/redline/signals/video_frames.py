@@ -38,7 +38,7 @@ import pdqhash
 
 from redline.signals.errors import CorruptFile, TimedOut
 from redline.signals.limits import SignalLimits
-from redline.signals.robust import StoredRegion, crop_box
+from redline.signals.robust import QUADRANT_SHIFTS, StoredRegion, crop_box
 from redline.signals.robust_geometry import background_box
 
 #: Frames are decoded at this size (stretched: PDQ reduces to 64x64 regardless of aspect).
@@ -48,6 +48,10 @@ _FRAME_BYTES = FRAME_SIDE * FRAME_SIDE * 3
 RgbArray = npt.NDArray[np.uint8]
 #: The stored crop (the portal: pdq.js regionBox of {scale: 0.9}).
 _CROP = StoredRegion(0.9)
+#: The four quadrants of the picture, in ``robust.STORED_REGIONS`` order (top-left, top-right, bottom-left,
+#: bottom-right; the portal: media.js QUADRANT_SHIFTS): an opaque watermark, logo or caption box moves the
+#: whole frame's hash 40-80 bits but leaves at least one quadrant as it was (0-4 bits on the corpus clips).
+QUADRANTS = tuple(StoredRegion(0.5, dx, dy) for dy in QUADRANT_SHIFTS for dx in QUADRANT_SHIFTS)
 
 
 @dataclass(frozen=True)
@@ -66,6 +70,8 @@ class FrameHash:
     #: up to ~5% a side (zoomed in, cut to another aspect) still matches; and its quality.
     crop: str = ""
     crop_quality: int = 0
+    #: (PDQ, quality) of each of :data:`QUADRANTS` of the content box (else of the whole frame).
+    quadrants: tuple[tuple[str, int], ...] = ()
 
 
 def ffmpeg_command() -> str | None:
@@ -85,7 +91,8 @@ def frame_hashes(path: Path, limits: SignalLimits) -> tuple[list[FrameHash], boo
 
 
 def hash_frame(index: int, timestamp_s: float, rgb: RgbArray) -> FrameHash:
-    """PDQ of the whole frame, of its content box, and of the latter mirrored.
+    """PDQ of the whole frame, of its content box, of the latter mirrored, of its centred 90% and of its
+    four quadrants.
 
     Both the whole frame and the box: a box is only a guess (a door knob on a plain door is "a picture in a
     uniform surround" too, and the guess moves with the camera), so neither side relies on it alone."""
@@ -102,6 +109,10 @@ def hash_frame(index: int, timestamp_s: float, rgb: RgbArray) -> FrameHash:
     # Hashed from the flipped pixels: pdqhash's dihedral "flip" variants are tens of bits off that.
     mirrored, _ = pdqhash.compute(np.ascontiguousarray(inside[:, ::-1]))
     cropped, crop_quality = pdqhash.compute(np.ascontiguousarray(crop_box(inside, _CROP.box)))
+    quadrants = []
+    for region in QUADRANTS:
+        bits, q = pdqhash.compute(np.ascontiguousarray(crop_box(inside, region.box)))
+        quadrants.append((_hex(bits), int(q)))
     return FrameHash(
         index,
         round(timestamp_s, 3),
@@ -112,6 +123,7 @@ def hash_frame(index: int, timestamp_s: float, rgb: RgbArray) -> FrameHash:
         _hex(mirrored),
         _hex(cropped),
         int(crop_quality),
+        tuple(quadrants),
     )
 
 

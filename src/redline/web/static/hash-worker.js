@@ -5,7 +5,7 @@
 // `problem` is a stable code the page translates: unsupported, too-large, unreadable, empty.
 import { pdqFromRgba } from './pdq.js';
 import { Md5, Sha256, toHex } from './digest.js';
-import { LIMITS, STORED_REGIONS, contentBox, cropRgba, sniffKind } from './media.js';
+import { FRAME_QUADRANTS, LIMITS, STORED_REGIONS, contentBox, cropRgba, sniffKind } from './media.js';
 
 const CHUNK_BYTES = 4 * 1024 * 1024;
 
@@ -28,10 +28,12 @@ self.onmessage = async (event) => {
       inside = cropRgba(rgba, width, height, found);
       box = pdqFromRgba(inside.rgba, inside.width, inside.height);
     }
-    // The centred 90% of the picture (server: video_frames._CROP): copies cropped a little still match.
-    const [crop] = pdqFromRgba(inside.rgba, inside.width, inside.height, { regions: [{ scale: 0.9, dx: 0, dy: 0 }] })
-      .regions;
-    self.postMessage({ id, type: 'frame', hash, quality, box, crop });
+    // The centred 90% of the picture (server: video_frames._CROP): copies cropped a little still match;
+    // and its four quadrants (video_frames.QUADRANTS): a copy with a watermark over part of it still does.
+    const [crop, ...quadrants] = pdqFromRgba(inside.rgba, inside.width, inside.height, {
+      regions: [{ scale: 0.9, dx: 0, dy: 0 }, ...FRAME_QUADRANTS],
+    }).regions;
+    self.postMessage({ id, type: 'frame', hash, quality, box, crop, quadrants });
     return;
   }
   const { id, file, background = '#ffffff', dihedral = false } = event.data;

@@ -17,6 +17,11 @@ export const REGION_GRID_STEPS = { 0.66: 0.05, 0.59: 0.06, 0.53: 0.07 };
 
 // The four quadrants too: a sticker or caption usually leaves one of them untouched.
 export const QUADRANT_SHIFTS = [-0.25, 0.25];
+/** The four quadrants (top-left, top-right, bottom-left, bottom-right): the last of STORED_REGIONS, and
+ * what each video frame stores besides its whole (server: signals/video_frames.py QUADRANTS). */
+export const FRAME_QUADRANTS = QUADRANT_SHIFTS.flatMap((dy) =>
+  QUADRANT_SHIFTS.map((dx) => ({ scale: 0.5, dx, dy })),
+);
 
 /**
  * [{scale, dx, dy}] in robust.STORED_REGIONS order: each rung centred, then (for grid rungs) the other 8
@@ -29,7 +34,7 @@ export const STORED_REGIONS = [
     const places = [0, -step, step];
     return places.flatMap((dy) => places.map((dx) => ({ scale, dx, dy })));
   }),
-  ...QUADRANT_SHIFTS.flatMap((dy) => QUADRANT_SHIFTS.map((dx) => ({ scale: 0.5, dx, dy }))),
+  ...FRAME_QUADRANTS,
 ];
 
 // Largest number of hashes in one submission (server: api/schemas.py MAX_CASE_HASHES); app.js says how many
