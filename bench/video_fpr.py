@@ -203,8 +203,16 @@ def make_and_hash(
 
 
 def hash_fields(frame: VideoFrame) -> list[str]:
-    """Every hash a frame carries (pdq, mirror, box, crop, and any added later)."""
-    return [v for f in dataclasses.fields(frame) if isinstance(v := getattr(frame, f.name), str) and v]
+    """Every hash a frame carries (pdq, mirror, box, crop, the (hash, quality) pairs of its quadrants and
+    narrowed crops, and any added later)."""
+    found: list[str] = []
+    for f in dataclasses.fields(frame):
+        value = getattr(frame, f.name)
+        if isinstance(value, str) and value:
+            found.append(value)
+        elif isinstance(value, (tuple, list)):
+            found += [pair[0] for pair in value if pair and pair[0]]
+    return found
 
 
 def words(hashes: list[str]) -> np.ndarray:

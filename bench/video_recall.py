@@ -11,8 +11,9 @@ compared with every original:
 * ``hma``: HMA-style vPDQ brute force: every frame at 1 s, quality >= 50, distinct hashes, PDQ distance
   <= 31, a match when >= 80 % of the query's frames (or the stored one's) are found
   (``redline.signals.video.compare_videos`` with Meta's defaults);
-* ``redline``: what the server does: stored side ``stored_frames`` (what the survivor's device sends),
-  query side ``query_frames`` of a 10 fps decode, judged by ``redline.match.video.decide``.
+* ``redline``: what the server does: stored side ``stored_frame_codes`` (what the survivor's device
+  sends), query side ``query_frame_codes`` (what ``/v1/match/file`` looks up), judged by
+  ``redline.match.video.decide`` (``compare_as_server``).
 
 Recall: edits of an original found as that original. False matches: (edit or original, another family's
 original) pairs reported as matches, over all such pairs; the frame-level false-match rate (frame pairs of
@@ -37,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 from redline.match.video import compare_as_server
 from redline.signals import hash_video
 from redline.signals.limits import SignalLimits
-from redline.signals.video import VideoFrame, compare_videos, query_frames, stored_frames
+from redline.signals.video import VideoFrame, compare_videos, query_frame_codes, stored_frame_codes
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "videos"
 THRESHOLD = 31
@@ -106,15 +107,12 @@ class Hashed:
     hma: list[VideoFrame]
 
 
-def codes(frames: list[VideoFrame]) -> np.ndarray:
-    raw = b"".join(bytes.fromhex(f.pdq) for f in frames)
-    return np.frombuffer(raw, dtype=">u8").astype(np.uint64).reshape(len(frames), 4)
-
-
-def distances(a: list[VideoFrame], b: list[VideoFrame]) -> np.ndarray:
+def code_distances(a: list[str], b: list[str]) -> np.ndarray:
+    """Hamming distances between two lists of 64-hex PDQ hashes."""
     if not a or not b:
         return np.zeros((len(a), len(b)), dtype=np.int64)
-    ca, cb = codes(a), codes(b)
+    ca = np.frombuffer(b"".join(bytes.fromhex(h) for h in a), dtype=">u8").astype(np.uint64).reshape(-1, 4)
+    cb = np.frombuffer(b"".join(bytes.fromhex(h) for h in b), dtype=">u8").astype(np.uint64).reshape(-1, 4)
     return np.bitwise_count(ca[:, None, :] ^ cb[None, :, :]).sum(axis=2)
 
 
@@ -202,14 +200,15 @@ def main() -> int:
             for m, fn in methods.items():
                 false[m][0] += int(fn(q, s))
                 false[m][1] += 1
-    # Frame-level: stored frames of each original vs query frames of every other family.
+    # Frame-level: every stored hash of each original (whole frame, box, crop, quadrants) vs every hash the
+    # server looks an upload of another family up by (whole, box, mirror, quadrants, narrowed crops).
     frame_pairs = frame_hits = 0
     for q in negatives:
+        asked = [c.value for c in query_frame_codes(q.frames, 50)]
         for fam, s in originals.items():
             if fam != q.family:
-                d = distances(
-                    query_frames(q.frames, 50), [f for f in stored_frames(s.frames) if f.quality >= 50]
-                )
+                kept = [c.value for c in stored_frame_codes(s.frames) if c.quality >= 50]
+                d = code_distances(asked, kept)
                 frame_pairs += d.size
                 frame_hits += int((d <= THRESHOLD).sum())
 

@@ -223,3 +223,23 @@ def test_mirrored_and_letterboxed_copies_match_through_the_server(api: Api, tmp_
     for n, copy in enumerate([flipped, letterboxed]):
         [video] = upload(api, key, copy, f"copy-{n}")["videos"]
         assert video["upload_match_pct"] >= 80, (copy.name, video)
+
+
+def test_a_watermarked_copy_matches_by_the_quadrants_it_left_alone(api: Api, tmp_path: Path) -> None:
+    original = write_clip(tmp_path / "original.mp4", pattern_frames(seed=12, seconds=10))
+    signals = hash_file(original)
+    assert all(len(f.quadrants) == 4 for f in signals.frames)
+    video_case(api, original)
+    key = api.key("match")
+    boxes = "drawbox=x=iw*0.55:y=ih*0.7:w=iw*0.42:h=ih*0.25:color=white@0.9:t=fill"
+    copy = edited(original, tmp_path / "marked.mp4", "-vf", boxes, "-c:v", "libx264")
+    marked = hash_file(copy)
+    whole = {f.at_ms: f.pdq for f in stored_frames(signals.frames)}
+    moved = [pdq_distance(f.pdq, whole[f.at_ms]) for f in marked.frames if f.at_ms in whole]
+    assert min(moved) > 31  # the box moves every whole-frame hash out of reach
+    [video] = upload(api, key, copy, "marked-1")["videos"]
+    assert video["upload_match_pct"] >= 80, video
+
+
+def pdq_distance(a: str, b: str) -> int:
+    return (int(a, 16) ^ int(b, 16)).bit_count()

@@ -58,11 +58,15 @@ def test_signals_of_a_video(corpus: Path, hashed: dict[str, VideoSignals]) -> No
         "timestamp_s": 0.0,
         "pdq": signals.frames[0].pdq,
         "quality": signals.frames[0].quality,
-        "mirror": "",  # vpdq hashes whole frames only: no mirror, box or crop hashes
+        "mirror": "",  # vpdq hashes whole frames only: no mirror, box, crop, quadrant or bars hashes
         "box": "",
         "box_quality": 0,
         "crop": "",
         "crop_quality": 0,
+        "quadrants": (),
+        "narrowed": (),
+        "bars": "",
+        "bars_quality": 0,
     }
 
 

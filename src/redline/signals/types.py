@@ -208,7 +208,7 @@ class Sha256Signal(SignalType):
 
 #: Frames of a video looked up at most (a long video repeats itself; the cap bounds the work):
 #: ``redline.signals.video.MAX_QUERY_FRAMES``, which picks them (each as pdq by its whole frame, box and
-#: mirror hashes, and as vpdq by those and its quadrants': ``signals.video.query_frame_codes``).
+#: mirror hashes, and as vpdq by those, its quadrants' and its narrowed crops': ``query_frame_codes``).
 MAX_VIDEO_QUERIES = 600
 
 
@@ -239,20 +239,20 @@ class PdqSignal(SignalType):
             low = signals.pdq_low_quality
             return [] if low else [DerivedHash(cls.name, signals.pdq, signals.pdq_quality)]
         # A quarter of a frame is not a picture a survivor stored: image entries meet whole frames only.
-        return _video_queries(cls.name, signals, min_quality, quadrants=False)
+        return _video_queries(cls.name, signals, min_quality, parts=False)
 
 
 def _video_queries(
-    name: str, signals: FileSignals, min_quality: int, quadrants: bool = True
+    name: str, signals: FileSignals, min_quality: int, parts: bool = True
 ) -> list[DerivedHash]:
-    """A video upload's frame hashes (whole frame, content box, mirror and, for ``vpdq``, quadrants:
-    ``signals.video.query_frame_codes``) as queries of type ``name``."""
+    """A video upload's frame hashes (whole frame, content box, mirror and, for ``vpdq``, the parts only
+    stored video frames have: ``signals.video.query_frame_codes``) as queries of type ``name``."""
     from redline.signals.video import query_frame_codes
 
     frames = cast("VideoSignals", signals).frames  # the callers checked media_type
     return [
         DerivedHash(name, c.value, c.quality, label=c.label or None, at_ms=c.at_ms)
-        for c in query_frame_codes(frames, min_quality, quadrants)
+        for c in query_frame_codes(frames, min_quality, parts)
     ]
 
 

@@ -65,6 +65,13 @@ class VideoFrame:
     #: bottom-right (``redline`` hasher only): stored and looked up, so a copy with a watermark or a logo
     #: over part of the picture still matches by the quadrants it left alone.
     quadrants: tuple[tuple[str, int], ...] = ()
+    #: (PDQ, quality) of the box's centred 90% of its width, then of its height (``redline`` hasher, frames
+    #: with a box only): looked up, never stored (``signals.video_frames.NARROWED``).
+    narrowed: tuple[tuple[str, int], ...] = ()
+    #: PDQ of the picture inside flat bars, when that differs from ``box`` (``redline`` hasher): looked up,
+    #: never stored (``signals.video_frames.bars_box``); and its quality.
+    bars: str = ""
+    bars_quality: int = 0
 
     @property
     def at_ms(self) -> int:
@@ -143,6 +150,9 @@ def hash_video(
                     f.crop,
                     f.crop_quality,
                     f.quadrants,
+                    f.narrowed,
+                    f.bars,
+                    f.bars_quality,
                 )
                 for f in found
             ]
@@ -264,7 +274,8 @@ class FrameCode:
     """One hash of one frame, as it is stored or looked up: ``label`` says which (``""``: the whole frame;
     ``box``: the picture inside bars or an app's frame; ``crop``: that picture's centred 90%, stored only;
     ``mirror``: the picture flipped left to right, looked up only; ``quadrant``: a quarter of the picture,
-    both)."""
+    both; ``narrowed``: the box's centred 90% on one axis, looked up only; ``bars``: the picture inside
+    flat bars, looked up only)."""
 
     at_ms: int
     value: str
@@ -287,23 +298,24 @@ def stored_frame_codes(frames: Sequence[VideoFrame]) -> list[FrameCode]:
     return codes
 
 
-def query_frame_codes(
-    frames: Sequence[VideoFrame], min_quality: int, quadrants: bool = True
-) -> list[FrameCode]:
+def query_frame_codes(frames: Sequence[VideoFrame], min_quality: int, parts: bool = True) -> list[FrameCode]:
     """Every hash an upload's video is looked up by (``/v1/match/file``, ``redline scan``, ``redline
-    compare``): per query frame (:func:`query_frames`) its whole-frame hash, its content box's (a
-    letterboxed copy, a screen recording), its mirror's (a flipped copy) and, with ``quadrants``, its
-    quadrants' (a watermarked copy: only stored video frames have quadrants to meet), each of usable
-    quality."""
+    compare``): per query frame (:func:`query_frames`) its whole-frame hash, its content box's and the
+    picture's inside flat bars (a letterboxed copy, a screen recording), its mirror's (a flipped copy)
+    and, with ``parts``, its quadrants' (a watermarked copy) and its narrowed crops' (a copy cropped a
+    little, with bars), which only stored video frames have counterparts for; each of usable quality."""
     codes: list[FrameCode] = []
     for f in query_frames(frames, min_quality):
         codes.append(FrameCode(f.at_ms, f.pdq, f.quality))
         if f.box and f.box_quality >= min_quality:
             codes.append(FrameCode(f.at_ms, f.box, f.box_quality, "box"))
+        if f.bars and f.bars_quality >= min_quality:
+            codes.append(FrameCode(f.at_ms, f.bars, f.bars_quality, "bars"))
         if f.mirror:
             codes.append(FrameCode(f.at_ms, f.mirror, f.quality, "mirror"))
-        if quadrants:
+        if parts:
             codes += [FrameCode(f.at_ms, h, q, "quadrant") for h, q in f.quadrants if q >= min_quality]
+            codes += [FrameCode(f.at_ms, h, q, "narrowed") for h, q in f.narrowed if q >= min_quality]
     return codes
 
 

@@ -52,6 +52,15 @@ _CROP = StoredRegion(0.9)
 #: bottom-right; the portal: media.js QUADRANT_SHIFTS): an opaque watermark, logo or caption box moves the
 #: whole frame's hash 40-80 bits but leaves at least one quadrant as it was (0-4 bits on the corpus clips).
 QUADRANTS = tuple(StoredRegion(0.5, dx, dy) for dy in QUADRANT_SHIFTS for dx in QUADRANT_SHIFTS)
+#: Looked up only, for frames with a content box: the box's centred 90% of its width (full height), and of
+#: its height (full width). A copy cropped 5% a side of a frame with bars on one axis loses only bar there,
+#: so its box is the picture cut on the other axis alone; one of these then meets the stored centred 90%
+#: (6-14 bits on the corpus's pillarboxed and letterboxed clips, 60-90 for the box itself).
+NARROWED = ((0.05, 0.0, 0.95, 1.0), (0.0, 0.05, 1.0, 0.95))
+#: A row or column of a bar: this flat (largest spread of its pixels' grey values, 0-255) ...
+_BAR_SPREAD = 12
+#: ... and at least this share of the side thick, all bars together, to count.
+_MIN_BARS = 0.02
 
 
 @dataclass(frozen=True)
@@ -72,6 +81,12 @@ class FrameHash:
     crop_quality: int = 0
     #: (PDQ, quality) of each of :data:`QUADRANTS` of the content box (else of the whole frame).
     quadrants: tuple[tuple[str, int], ...] = ()
+    #: (PDQ, quality) of each of :data:`NARROWED` of the content box; none without a box.
+    narrowed: tuple[tuple[str, int], ...] = ()
+    #: PDQ of the picture inside flat bars (:func:`bars_box`) and its quality, when that box differs from
+    #: the content box; "" and 0 otherwise. Looked up, never stored.
+    bars: str = ""
+    bars_quality: int = 0
 
 
 def ffmpeg_command() -> str | None:
@@ -91,8 +106,8 @@ def frame_hashes(path: Path, limits: SignalLimits) -> tuple[list[FrameHash], boo
 
 
 def hash_frame(index: int, timestamp_s: float, rgb: RgbArray) -> FrameHash:
-    """PDQ of the whole frame, of its content box, of the latter mirrored, of its centred 90% and of its
-    four quadrants.
+    """PDQ of the whole frame, of its content box, of the latter mirrored, of its centred 90%, of its four
+    quadrants and (with a box) of its two narrowed crops.
 
     Both the whole frame and the box: a box is only a guess (a door knob on a plain door is "a picture in a
     uniform surround" too, and the guess moves with the camera), so neither side relies on it alone."""
@@ -109,10 +124,14 @@ def hash_frame(index: int, timestamp_s: float, rgb: RgbArray) -> FrameHash:
     # Hashed from the flipped pixels: pdqhash's dihedral "flip" variants are tens of bits off that.
     mirrored, _ = pdqhash.compute(np.ascontiguousarray(inside[:, ::-1]))
     cropped, crop_quality = pdqhash.compute(np.ascontiguousarray(crop_box(inside, _CROP.box)))
-    quadrants = []
-    for region in QUADRANTS:
-        bits, q = pdqhash.compute(np.ascontiguousarray(crop_box(inside, region.box)))
-        quadrants.append((_hex(bits), int(q)))
+    quadrants = [_pdq(crop_box(inside, region.box)) for region in QUADRANTS]
+    narrowed = [_pdq(crop_box(inside, box)) for box in NARROWED] if found is not None else []
+    bars, bars_quality = "", 0
+    flat = bars_box(rgb)
+    if flat is not None and (
+        found is None or max(abs(a - b) for a, b in zip(flat, found, strict=True)) > 0.01
+    ):
+        bars, bars_quality = _pdq(crop_box(rgb, flat))
     return FrameHash(
         index,
         round(timestamp_s, 3),
@@ -124,7 +143,46 @@ def hash_frame(index: int, timestamp_s: float, rgb: RgbArray) -> FrameHash:
         _hex(cropped),
         int(crop_quality),
         tuple(quadrants),
+        tuple(narrowed),
+        bars,
+        bars_quality,
     )
+
+
+def bars_box(rgb: RgbArray) -> tuple[float, float, float, float] | None:
+    """The picture inside flat bars: whole rows from the top and bottom, whole columns from the sides, each
+    of one flat colour (bars may differ in colour: a phone's status bar above an app's dark frame), as
+    (left, top, right, bottom) fractions; None without bars.
+
+    Why beside ``background_box``: that one looks for the edge's most common colour and the block unlike
+    it, which on a dark film also eats into dark picture, and on a copy with bars added finds a different
+    box than on the original (docs/BENCHMARKS.md, Video recall: letterboxed copies of dark clips). A bar is
+    simpler: a row or column with no detail at all. Only uploads are looked up by it, so it needs no
+    counterpart in the portal."""
+    grey = rgb.astype(np.int16) @ np.array([299, 587, 114], dtype=np.int16) // 1000
+    h, w = grey.shape
+    flat_rows = (grey.max(axis=1) - grey.min(axis=1)) <= _BAR_SPREAD
+    top, bottom = _run(flat_rows), h - _run(flat_rows[::-1])
+    if bottom - top < 0.2 * h:
+        return None  # (nearly) all flat: a fade or a title card, not bars
+    between = grey[top:bottom]  # columns are bars between the top and bottom bars (a status bar spans all)
+    flat_cols = (between.max(axis=0) - between.min(axis=0)) <= _BAR_SPREAD
+    left, right = _run(flat_cols), w - _run(flat_cols[::-1])
+    if right - left < 0.2 * w:
+        return None  # (nearly) all flat: a fade or a title card, not bars
+    if (h - (bottom - top)) < _MIN_BARS * h and (w - (right - left)) < _MIN_BARS * w:
+        return None
+    return (left / w, top / h, right / w, bottom / h)
+
+
+def _run(flat: npt.NDArray[np.bool_]) -> int:
+    """How many leading entries are True."""
+    return int(np.argmin(flat)) if not flat.all() else len(flat)
+
+
+def _pdq(rgb: RgbArray) -> tuple[str, int]:
+    bits, quality = pdqhash.compute(np.ascontiguousarray(rgb))
+    return _hex(bits), int(quality)
 
 
 def _hex(bits: npt.NDArray[np.int64]) -> str:
