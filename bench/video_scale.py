@@ -8,8 +8,9 @@ its whole-frame hash, its centred 90 % and its four quadrants, plus its box for 
 ``--stored-per-video`` hashes (396: a 60 s video whose every second is kept, 66 moments x 6 hashes: the most
 a 60 s video without bars stores); consecutive hashes of a video are related (a random walk of ~40 bits per
 step), videos are independent random 256-bit hashes. The upload: 60 s at 8 frames a second, each frame by
-``--queries-per-frame`` hashes (6: whole, mirror, 4 quadrants, what ``VpdqSignal.upload_queries`` gives a
-60 s upload without bars: 2,880 queries), half of it a re-encoded copy of one bank video (its hashes with 12
+``--queries-per-frame`` hashes (2: whole and mirror) plus 4 quadrant hashes at each of ``--quadrant-moments``
+moments (66: those a stored copy would keep), what ``VpdqSignal.upload_queries`` gives a 60 s upload
+without bars: 1,224 queries; half of it a re-encoded copy of one bank video (its hashes with 12
 random bits flipped), half unrelated.
 
 Reported: the index search of all queries at PDQ's 31 (what ``Matcher.match`` does for ``vpdq``), the
@@ -62,8 +63,10 @@ def main() -> int:
     parser.add_argument("--videos", type=int, default=100_000)
     # 66 kept frames (the first 8 at any moment, then one a second) x 6 hashes (whole, crop, 4 quadrants).
     parser.add_argument("--stored-per-video", type=int, default=396)
-    # Per query frame: whole, mirror, 4 quadrants (a frame without bars; with bars: + box, bars, 2 narrowed).
-    parser.add_argument("--queries-per-frame", type=int, default=6)
+    # Per query frame: whole, mirror (a frame without bars; with bars: + box, bars, 2 narrowed) ...
+    parser.add_argument("--queries-per-frame", type=int, default=2)
+    # ... plus 4 quadrants at each moment a stored copy would keep (66 in 60 s): query_frame_codes.
+    parser.add_argument("--quadrant-moments", type=int, default=66)
     parser.add_argument("--seconds", type=int, default=60)
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
@@ -85,7 +88,8 @@ def main() -> int:
     unrelated = rng.integers(0, 256, size=(n - len(copied), 32), dtype=np.uint8)
     frames = np.concatenate([copied, unrelated])
     # The frame's other hashes (mirror, quadrants): other codes, unrelated to the bank.
-    others = rng.integers(0, 256, size=(n * (args.queries_per_frame - 1), 32), dtype=np.uint8)
+    extra = n * (args.queries_per_frame - 1) + 4 * args.quadrant_moments
+    others = rng.integers(0, 256, size=(extra, 32), dtype=np.uint8)
     queries = np.ascontiguousarray(np.concatenate([frames, others]))
     index.search(queries[:4], 31)  # compile
     times = []
@@ -106,10 +110,8 @@ def main() -> int:
         times.append(time.perf_counter() - t)
     matched = [v for v, ok in verdicts.items() if ok]
     best = min(times)
-    print(
-        f"{len(queries)} queries (60 s at 8/s, {args.queries_per_frame} a frame): {best * 1000:.0f} ms",
-        end=" ",
-    )
+    shape = f"60 s at 8/s, {args.queries_per_frame} a frame, 4 at {args.quadrant_moments} moments"
+    print(f"{len(queries)} queries ({shape}): {best * 1000:.0f} ms", end=" ")
     print(f"(best of 5, {args.threads} threads); median {sorted(times)[2] * 1000:.0f} ms;", end=" ")
     print(f"videos matched {matched} (planted {target})")
 

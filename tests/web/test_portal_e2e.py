@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from playwright.sync_api import Page, expect
 
 from redline.signals import hash_image, hash_video, robust
+from redline.signals.video import DENSE_STORED_FRAMES
 from tests.support.media import stored_reference
 from tests.support.portal import ATTESTATIONS, media_files, open_portal
 
@@ -135,10 +136,12 @@ def test_whole_flow_sends_only_hashes(chromium: Any, corpus: Path, portal: tuple
     assert set(payload) == {"hashes", "attestation"}
     pictures = [f for f in files if f.suffix != ".mp4"]
     # The bound comes from the files chosen, not from the payload itself: 38 hashes a picture; a video its
-    # two digests and at most one frame a second of it (plus one at each end), each as its whole frame's
-    # hash, the picture's inside bars (when it has some) and that picture's centred 90%.
+    # two digests and its stored moments (the first DENSE_STORED_FRAMES at any moment, then at most one a
+    # second, plus one at each end), each as its whole frame's hash, the picture's inside bars (when it has
+    # some), that picture's centred 90% and its four quadrants.
     videos = [f for f in files if f.suffix == ".mp4"]
-    per_video = [2 + 3 * (2 + int(hash_video(v).duration_s)) for v in videos]
+    moments = [DENSE_STORED_FRAMES + 2 + int(hash_video(v).duration_s) for v in videos]
+    per_video = [2 + 7 * m for m in moments]
     most_hashes = HASHES_PER_PICTURE * len(pictures) + sum(per_video)
     assert len(hashes) <= most_hashes
     assert sum(h["type"] == "pdq_region" for h in hashes) == REGIONS_PER_PICTURE * len(pictures)

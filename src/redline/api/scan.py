@@ -39,9 +39,10 @@ router = APIRouter(prefix="/v1", tags=["platforms"])
 #: Files per request: a batch of the scanner's (each file has ~110 robust region hashes).
 MAX_FILES = 64
 #: Hashes per file: the plain ones plus every robust query hash of one image (a few hundred), or a video's
-#: frame hashes (``signals.video.MAX_QUERY_FRAMES`` frames, each by its whole-frame, box, bars and mirror
-#: hashes as pdq, and by those, its four quadrants' and two narrowed crops' as vpdq), with its two digests.
-MAX_HASHES = (4 + 10) * 600 + 2
+#: frame hashes (``signals.video.query_frame_codes``: up to ``MAX_QUERY_FRAMES`` frames, each by its whole,
+#: box, bars and mirror hashes as pdq and by those and its two narrowed crops as vpdq, plus 4 quadrants at up
+#: to ``MAX_STORED_FRAMES`` moments), with its two digests.
+MAX_HASHES = (4 + 6) * 600 + 4 * 900 + 2
 ScanId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{8,64}$")]
 
 

@@ -314,8 +314,13 @@ def query_frame_codes(frames: Sequence[VideoFrame], min_quality: int, parts: boo
         if f.mirror:
             codes.append(FrameCode(f.at_ms, f.mirror, f.quality, "mirror"))
         if parts:
-            codes += [FrameCode(f.at_ms, h, q, "quadrant") for h, q in f.quadrants if q >= min_quality]
             codes += [FrameCode(f.at_ms, h, q, "narrowed") for h, q in f.narrowed if q >= min_quality]
+    if parts:
+        # Quadrants at the moments a stored copy of this video would keep (stored_frames), not at all 8 a
+        # second: they are most of the stored hashes, so each quadrant query costs the most; a watermark
+        # leaves the timing alone, so the same moments meet (docs/BENCHMARKS.md, Video matching at scale).
+        for f in stored_frames(frames):
+            codes += [FrameCode(f.at_ms, h, q, "quadrant") for h, q in f.quadrants if q >= min_quality]
     return codes
 
 
