@@ -2,6 +2,7 @@
 // portal's own hashing code (hashing.js -> hash-worker.js -> pdq.js); only the codes are sent. Nothing is
 // written to browser storage; what was typed stays in the form until it is sent successfully.
 import { Hasher } from './hashing.js';
+import { linkPages } from './portal-links.js';
 import { installQuickExit } from './quick-exit.js';
 import { SIGNAL_TYPES } from './signals.js';
 
@@ -35,6 +36,7 @@ async function useLanguage(lang) {
   state.catalog = lang === 'en' ? state.fallback : await loadCatalog(lang);
   document.documentElement.lang = lang;
   translateAll();
+  linkPages(lang);
 }
 
 function tr(key, vars = {}) {
