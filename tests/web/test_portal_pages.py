@@ -50,8 +50,10 @@ def ready(page: Page, lang: str) -> None:
 
 @pytest.mark.parametrize("lang", LANGUAGES)
 def test_the_front_page_leads_to_both_pages_and_back_in_the_chosen_language(
-    page: Page, portal: tuple[str, str], lang: str
+    page: Page, portal: tuple[str, str], axe_source: str, lang: str
 ) -> None:
+    from tests.web.test_portal_accessibility import axe_problems
+
     base, _ = portal
     words = catalog(lang)
     open_portal(page, base, lang)
@@ -60,6 +62,7 @@ def test_the_front_page_leads_to_both_pages_and_back_in_the_chosen_language(
     expect(section.get_by_role("heading")).to_have_text(words["other.heading"])
     expect(page.get_by_test_id("to-removal")).to_have_text(words["other.removal.link"])
     expect(page.get_by_test_id("to-intake")).to_have_text(words["other.intake.link"])
+    assert axe_problems(page, axe_source) == []
 
     page.get_by_test_id("to-removal").click()
     page.wait_for_url(f"{base}/removal.html?lang={lang}")
