@@ -3,10 +3,10 @@
 import { Hasher } from './hashing.js';
 import { LANGUAGES, language, preferredLanguage, setLanguage, t, translate } from './i18n.js';
 import { MAX_CASE_HASHES, QUALITY_THRESHOLD, STORED_REGIONS } from './media.js';
+import { installQuickExit } from './quick-exit.js';
 import { SIGNAL_TYPES } from './signals.js';
 import { videoFrameHashes } from './video-hashing.js';
 
-const NEUTRAL_SITE = 'https://www.bbc.com/weather';
 // Names the wording of Step 1 (catalog keys attest.*), recorded with the case. Change it when that wording changes.
 const ATTESTATION_VERSION = 'portal-2025-1';
 const $ = (id) => document.getElementById(id);
@@ -64,36 +64,15 @@ function showView() {
   }
 }
 
-// ---------- quick exit ----------
+// ---------- quick exit (quick-exit.js: the button, or Shift three times) ----------
 
-function quickExit() {
-  // Forget everything first, then replace this page in history so "Back" does not return to it.
+/** What the quick exit forgets before it leaves: files, previews, the case on screen. */
+function forgetForExit() {
   if (state.hasher) state.hasher.close();
   for (const entry of state.files.values()) if (entry.previewUrl) URL.revokeObjectURL(entry.previewUrl);
   state.files.clear();
   state.caseCredentials = null;
   state.caseView = null;
-  document.body.replaceChildren();
-  document.title = '';
-  location.replace(NEUTRAL_SITE);
-}
-
-// The keyboard shortcut: Shift pressed three times in a row, as on GOV.UK's "Exit this page" (a pattern
-// people who use domestic-abuse services may already know). It works in every state, the withdraw dialog
-// included, because it listens on the window; typing (Shift with a letter) never triggers it.
-const EXIT_PRESSES = 3;
-const EXIT_WINDOW_MS = 2000;
-let shiftPresses = [];
-
-function watchExitShortcut(event) {
-  if (event.key !== 'Shift') {
-    shiftPresses = [];
-    return;
-  }
-  if (event.repeat) return; // holding Shift down is one press
-  const now = performance.now();
-  shiftPresses = [...shiftPresses.filter((at) => now - at < EXIT_WINDOW_MS), now];
-  if (shiftPresses.length >= EXIT_PRESSES) quickExit();
 }
 
 // ---------- files ----------
@@ -505,8 +484,7 @@ async function start() {
     if (state.caseView) renderCase(state.caseView);
     renderHelpServices();
   });
-  for (const button of document.querySelectorAll('.quick-exit')) button.addEventListener('click', quickExit);
-  window.addEventListener('keydown', watchExitShortcut, true);
+  installQuickExit(forgetForExit);
   for (const id of ATTESTATION_BOXES) $(id).addEventListener('change', attestationChanged);
   $('file-input').addEventListener('change', (e) => {
     addFiles(e.target.files);

@@ -1,6 +1,8 @@
 // Message catalogs (locales/*.json) and the page's language. Every visible string comes from a catalog:
 // elements carry data-i18n="key" (text; placeholders from data-i18n-vars, JSON) or data-i18n-attr="attr:key;attr:key" (attributes).
-// The chosen language is kept in memory only (the portal stores nothing in the browser).
+// The chosen language is kept in memory only (the portal stores nothing in the browser); links to the portal's
+// other pages carry it as `?lang=` (portal-links.js).
+import { linkPages } from './portal-links.js';
 
 export const LANGUAGES = ['en', 'zh-Hant-HK', 'zh-Hans'];
 let catalog = {};
@@ -31,6 +33,7 @@ export async function setLanguage(lang) {
   current = lang;
   document.documentElement.lang = lang;
   translate(document);
+  linkPages(lang);
 }
 
 export function language() {

@@ -10,9 +10,9 @@ import { Hasher } from './hashing.js';
 import { toHex } from './digest.js';
 import { LANGUAGES, preferredLanguage, setLanguage, t, translate } from './i18n.js';
 import { MAX_CASE_HASHES } from './media.js';
+import { installQuickExit } from './quick-exit.js';
 import { SIGNAL_TYPES } from './signals.js';
 
-const NEUTRAL_SITE = 'https://www.bbc.com/weather';
 // The manifests' first lines and signer name: the same as the CLI's (src/redline/intake/manifest.py).
 const PERSON_HEADER = 'redline intake manifest v1';
 const COLLECTION_HEADER = 'redline intake collection v1';
@@ -590,7 +590,7 @@ function renderHelpServices() {
   }));
 }
 
-// ---------- quick exit (as the portal's) ----------
+// ---------- quick exit (quick-exit.js, as on the portal) ----------
 
 function warnBeforeLeaving(event) {
   // The sheets' secrets exist only on this page: a reload or a closed tab loses them.
@@ -600,30 +600,13 @@ function warnBeforeLeaving(event) {
   }
 }
 
-function quickExit() {
+/** What the quick exit forgets before it leaves (without asking first): the plan, the key, what the tab kept. */
+function forgetForExit() {
   window.removeEventListener('beforeunload', warnBeforeLeaving);
   if (state.hasher) state.hasher.close();
   state.persons = [];
   state.flagKey = '';
   forgetFiled();
-  document.body.replaceChildren();
-  document.title = '';
-  location.replace(NEUTRAL_SITE);
-}
-
-const EXIT_PRESSES = 3;
-const EXIT_WINDOW_MS = 2000;
-let shiftPresses = [];
-
-function watchExitShortcut(event) {
-  if (event.key !== 'Shift') {
-    shiftPresses = [];
-    return;
-  }
-  if (event.repeat) return;
-  const now = performance.now();
-  shiftPresses = [...shiftPresses.filter((at) => now - at < EXIT_WINDOW_MS), now];
-  if (shiftPresses.length >= EXIT_PRESSES) quickExit();
 }
 
 // ---------- wiring ----------
@@ -639,8 +622,7 @@ async function init() {
     renderSummary();
     renderHelpServices();
   });
-  for (const button of document.querySelectorAll('.quick-exit')) button.addEventListener('click', quickExit);
-  window.addEventListener('keydown', watchExitShortcut, true);
+  installQuickExit(forgetForExit);
   window.addEventListener('beforeunload', warnBeforeLeaving);
   $('folder-input').addEventListener('change', (e) => chooseFolder(e.target.files));
   $('intake-form').addEventListener('submit', start);

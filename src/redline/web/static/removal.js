@@ -2,10 +2,11 @@
 // portal's own hashing code (hashing.js -> hash-worker.js -> pdq.js); only the codes are sent. Nothing is
 // written to browser storage; what was typed stays in the form until it is sent successfully.
 import { Hasher } from './hashing.js';
+import { linkPages } from './portal-links.js';
+import { installQuickExit } from './quick-exit.js';
 import { SIGNAL_TYPES } from './signals.js';
 
 const LANGUAGES = ['en', 'zh-Hant-HK', 'zh-Hans'];
-const NEUTRAL_SITE = 'https://www.bbc.com/weather';
 const STATEMENTS = ['good_faith_non_consent', 'declaration_true', 'good_faith_accurate', 'authorised'];
 const TEXT_FIELDS = ['name', 'email', 'phone', 'signature', 'explanation', 'notice_reference', 'case_id', 'case_secret'];
 const $ = (id) => document.getElementById(id);
@@ -35,6 +36,7 @@ async function useLanguage(lang) {
   state.catalog = lang === 'en' ? state.fallback : await loadCatalog(lang);
   document.documentElement.lang = lang;
   translateAll();
+  linkPages(lang);
 }
 
 function tr(key, vars = {}) {
@@ -69,26 +71,12 @@ function hush(el) {
   el.textContent = '';
 }
 
-// ---------- quick exit (as on the portal: the button, or Shift three times) ----------
+// ---------- quick exit (quick-exit.js, as on the portal: the button, or Shift three times) ----------
 
-function quickExit() {
+/** What the quick exit forgets before it leaves: the chosen pictures (the form goes with the page). */
+function forgetForExit() {
   if (state.hasher) state.hasher.close();
   state.files.clear();
-  document.body.replaceChildren();
-  document.title = '';
-  location.replace(NEUTRAL_SITE);
-}
-
-let shiftPresses = [];
-function watchExitShortcut(event) {
-  if (event.key !== 'Shift') {
-    shiftPresses = [];
-    return;
-  }
-  if (event.repeat) return;
-  const now = performance.now();
-  shiftPresses = [...shiftPresses.filter((at) => now - at < 2000), now];
-  if (shiftPresses.length >= 3) quickExit();
 }
 
 // ---------- views ----------
@@ -373,8 +361,7 @@ async function start() {
     await useLanguage(e.target.value);
     renderStatus();
   });
-  for (const button of document.querySelectorAll('.quick-exit')) button.addEventListener('click', quickExit);
-  window.addEventListener('keydown', watchExitShortcut, true);
+  installQuickExit(forgetForExit);
   const listed = await (await fetch('/v1/removal/jurisdictions', { credentials: 'omit' })).json();
   for (const j of listed) state.jurisdictions[j.code] = j;
   for (const input of document.querySelectorAll('input[name="jurisdiction"], input[name="subject"]')) {
