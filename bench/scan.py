@@ -43,7 +43,7 @@ import numpy as np
 from PIL import Image
 
 REDLINE = Path(sys.executable).parent / "redline"
-RAY = Path(sys.executable).parent / "ray"
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def loadavg() -> str:
@@ -127,45 +127,14 @@ def measure(name: str, many: Path, one: Path, make: Any, env: dict[str, str], co
     }
 
 
-def ray_node(args: list[str], log: Path) -> subprocess.Popen[bytes]:
-    """One Ray node with one CPU (``--block`` keeps its daemons in a process group of its own to stop)."""
-    return subprocess.Popen(
-        [str(RAY), "start", "--block", "--num-cpus", "1", "--disable-usage-stats", *args],
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-        env={**os.environ, "RAY_USAGE_STATS_ENABLED": "0"},
-    )
-
-
-def ray_nodes_alive(address: str) -> int:
-    probe = (
-        f"import ray; ray.init(address={address!r}, logging_level='error'); "
-        "print(len([n for n in ray.nodes() if n['Alive']]))"
-    )
-    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
-    return int(done.stdout.strip().splitlines()[-1]) if done.returncode == 0 else 0
-
-
 def wait_nodes(address: str, count: int) -> None:
+    from tests.support.ray_nodes import alive_nodes
+
     deadline = time.monotonic() + 180
-    while ray_nodes_alive(address) < count:
+    while alive_nodes(address) < count:
         if time.monotonic() > deadline:
             raise RuntimeError(f"the Ray cluster did not reach {count} nodes")
         time.sleep(1)
-
-
-def stop_nodes(nodes: list[subprocess.Popen[bytes]]) -> None:
-    import signal
-
-    for node in reversed(nodes):
-        if node.poll() is None:
-            os.killpg(node.pid, signal.SIGTERM)
-    for node in nodes:
-        try:
-            node.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(node.pid, signal.SIGKILL)
 
 
 def main() -> None:
@@ -224,12 +193,15 @@ def ray_rows(
     work: Path, url: str, count: int, one: Path, env: dict[str, str], state: Any
 ) -> list[dict[str, Any]]:
     """``redline scan --ray`` on a head node with one CPU, then with a second one-CPU worker node joined."""
+    sys.path.insert(0, str(ROOT))
+    from tests.support.ray_nodes import start_node, stop_nodes
+
     many = folder(work / "ray-many", count)
     port = 6000 + os.getpid() % 1000
     address = f"127.0.0.1:{port}"
     temp = Path("/tmp") / f"ray-bench-{port}"  # Ray's socket paths must stay short
     head = ["--head", "--port", str(port), "--include-dashboard", "false", "--temp-dir", str(temp)]
-    nodes = [ray_node(head, work / "ray-head.log")]
+    nodes = [start_node(head, work / "ray-head.log")]
 
     def make(source: Path) -> list[str]:
         report = work / f"report-{next(state)}.jsonl"
@@ -240,7 +212,7 @@ def ray_rows(
     try:
         wait_nodes(address, 1)
         rows.append(measure("scan --ray, robust off, 1 worker", many, one, make, env, count))
-        nodes.append(ray_node(["--address", address], work / "ray-worker.log"))
+        nodes.append(start_node(["--address", address], work / "ray-worker.log"))
         wait_nodes(address, 2)
         rows.append(measure("scan --ray, robust off, 2 workers", many, one, make, env, count))
     finally:

@@ -6,10 +6,6 @@ from __future__ import annotations
 import importlib.util
 import io
 import json
-import os
-import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,10 +14,9 @@ import pytest
 from PIL import Image
 
 from tests.support import require, wait_until
+from tests.support.ray_nodes import alive_nodes, start_node, stop_nodes
 from tests.support.scan import Hub, pattern_png, run_scan
 from tests.support.server import free_port
-
-RAY = Path(sys.executable).parent / "ray"
 
 
 def noise_png(seed: int) -> bytes:
@@ -32,27 +27,6 @@ def noise_png(seed: int) -> bytes:
     return buffer.getvalue()
 
 
-def _node(args: list[str], tmp_path: Path, name: str) -> subprocess.Popen[bytes]:
-    # --block keeps the node's daemons in this process's group, so the test stops exactly what it started.
-    log = (tmp_path / f"ray-{name}.log").open("wb")
-    return subprocess.Popen(
-        [str(RAY), "start", "--block", "--num-cpus", "1", "--disable-usage-stats", *args],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-        env={**os.environ, "RAY_USAGE_STATS_ENABLED": "0"},
-    )
-
-
-def _up(address: str, nodes: int) -> bool:
-    probe = (
-        f"import ray; ray.init(address={address!r}, logging_level='error'); "
-        "print(len([n for n in ray.nodes() if n['Alive']]))"
-    )
-    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
-    return done.returncode == 0 and done.stdout.strip().endswith(str(nodes))
-
-
 @pytest.fixture
 def ray_cluster(tmp_path: Path) -> Iterator[str]:
     require(importlib.util.find_spec("ray") is not None, "ray is not installed (the scale extra)")
@@ -60,22 +34,14 @@ def ray_cluster(tmp_path: Path) -> Iterator[str]:
     address = f"127.0.0.1:{port}"
     temp = Path("/tmp") / f"ray-{port}"  # Ray's socket paths must stay short
     head_args = ["--head", "--port", str(port), "--include-dashboard", "false", "--temp-dir", str(temp)]
-    head = _node(head_args, tmp_path, "head")
-    nodes = [head]
+    nodes = [start_node(head_args, tmp_path / "ray-head.log")]
     try:
-        wait_until(lambda: _up(address, 1), timeout=120, interval=1)
-        nodes.append(_node(["--address", address], tmp_path, "worker"))
-        wait_until(lambda: _up(address, 2), timeout=120, interval=1)
+        wait_until(lambda: alive_nodes(address) == 1, timeout=120, interval=1)
+        nodes.append(start_node(["--address", address], tmp_path / "ray-worker.log"))
+        wait_until(lambda: alive_nodes(address) == 2, timeout=120, interval=1)
         yield address
     finally:
-        for node in reversed(nodes):
-            if node.poll() is None:
-                os.killpg(node.pid, signal.SIGTERM)
-        for node in nodes:
-            try:
-                node.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(node.pid, signal.SIGKILL)
+        stop_nodes(nodes)
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
