@@ -101,6 +101,16 @@ class Settings:
     index_snapshot_every_changes: int = 100_000
     index_snapshot_interval_s: float = 1800.0
     index_snapshots_kept: int = 2
+    #: Shards (docs/SHARDS.md): in an API process, the URLs of the ``redline shard serve`` processes that
+    #: hold the match index between them, comma-separated, in shard order (the k-th serves shard k of n);
+    #: empty: this process holds the whole index itself.
+    shards: str = ""
+    #: The secret API and shard processes share: sent with every search, and a shard refuses any search
+    #: without it (hashes are sensitive). Required wherever shards are used.
+    shard_secret: str = ""
+    #: How long an API process waits for a shard's answer (seconds): one that does not answer in time fails
+    #: the request (503 ``index-unavailable``), never partial results.
+    shard_timeout_s: float = 10.0
     #: Retroactive matching (docs/RETROACTIVE.md): days the hashes (only the hashes) of content checked with a
     #: ``content_id`` (``/v1/match/file``, ``/v1/match``, ``redline scan``) are kept, so an entry that goes
     #: live later is searched against them; 0 keeps nothing (and turns retroactive matching off). Older rows

@@ -1,4 +1,5 @@
-"""Running ``redline serve`` as a real process on a free port, for multi-worker and kill -9 tests."""
+"""Running ``redline serve`` (or ``redline shard serve``) as a real process on a free port, for multi-worker,
+kill -9 and shard tests."""
 
 from __future__ import annotations
 
@@ -31,7 +32,13 @@ class Server:
         env: dict[str, str] | None = None,
         args: tuple[str, ...] = (),
         ready_timeout: float = 60.0,
+        command: tuple[str, ...] = (),
+        wait: bool = True,
     ) -> None:
+        """``command``: the ``redline`` sub-command and its options (default ``serve --workers N``; the port
+        is added); ``wait=False`` returns at once: start several, then ``wait_ready`` each, so they load side
+        by side."""
+        self._terminated = False
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = data_dir / f"server-{self.port}.log"
@@ -44,13 +51,20 @@ class Server:
         }
         with open(self.log, "ab") as log:
             self.process = subprocess.Popen(
-                [str(REDLINE), "serve", "--port", str(self.port), "--workers", str(workers), *args],
+                [
+                    str(REDLINE),
+                    *(command or ("serve", "--workers", str(workers))),
+                    "--port",
+                    str(self.port),
+                    *args,
+                ],
                 env=env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # its own process group: kill -9 reaches every worker
             )
-        self.wait_ready(workers, ready_timeout)
+        if wait:
+            self.wait_ready(workers, ready_timeout)
 
     def wait_ready(self, workers: int, timeout: float = 60.0) -> None:
         """Ready when ``workers`` fresh connections in a row all answer /readyz with 200."""
@@ -72,10 +86,21 @@ class Server:
         os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait(timeout=10)
 
-    def stop(self) -> None:
-        if self.process.poll() is None:
+    def terminate(self) -> None:
+        """SIGTERM, without waiting: to stop several side by side, then ``stop`` each."""
+        if self.process.poll() is None and not self._terminated:
             os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.kill_hard()
+            self._terminated = True
+
+    def stop(self) -> None:
+        self.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.kill_hard()
+
+
+def shard(database_url: str, data_dir: Path, index: int, count: int, env: dict[str, str]) -> Server:
+    """``redline shard serve --shard INDEX --of COUNT``, not yet ready (``wait_ready(1)``)."""
+    command = ("shard", "serve", "--shard", str(index), "--of", str(count))
+    return Server(database_url, data_dir, env=env, command=command, wait=False)

@@ -48,6 +48,7 @@ from redline.config import Settings
 from redline.evidence.keys import log_signer
 from redline.evidence.log import TransparencyLog
 from redline.evidence.publisher import LogPublisher
+from redline.match.fanout import ShardClient, ShardedMatcher
 from redline.match.service import Matcher
 from redline.match.snapshots import SnapshotPolicy
 from redline.mirror.sync import statuses as mirror_statuses
@@ -66,12 +67,21 @@ _MULTIPART_OVERHEAD = 64 * 1024
 
 def create_app(settings: Settings) -> FastAPI:
     db = Database(settings.effective_database_url)
-    matcher = Matcher(
-        db,
-        min_quality=settings.pdq_min_quality,
-        poll_interval=settings.change_poll_interval,
-        snapshots=SnapshotPolicy.from_settings(settings),
-    )
+    matcher: Matcher
+    if settings.shards:  # the index lives in shard processes (docs/SHARDS.md)
+        matcher = ShardedMatcher(
+            db,
+            ShardClient.from_settings(settings),
+            min_quality=settings.pdq_min_quality,
+            poll_interval=settings.change_poll_interval,
+        )
+    else:
+        matcher = Matcher(
+            db,
+            min_quality=settings.pdq_min_quality,
+            poll_interval=settings.change_poll_interval,
+            snapshots=SnapshotPolicy.from_settings(settings),
+        )
     found = Services(
         settings=settings,
         db=db,

@@ -17,6 +17,7 @@ from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from redline.bank.service import BankError
+from redline.match.fanout import ShardUnavailable
 from redline.signals.budget import DecoderBusy
 
 log = logging.getLogger(__name__)
@@ -48,6 +49,7 @@ PROBLEMS: dict[str, tuple[int, str]] = {
     "internal-error": (500, "Internal error"),
     "not-ready": (503, "The service is starting"),
     "busy": (503, "The server is busy; try again shortly"),
+    "index-unavailable": (503, "Part of the match index is unavailable; try again shortly"),
 }
 _BY_STATUS = {
     400: "invalid-request",
@@ -101,6 +103,16 @@ def install_problem_handlers(app: FastAPI) -> None:
         # Any route that decodes an upload (/v1/match/file, HMA's /h/hash) answers the same 503.
         headers = {"Retry-After": str(exc.retry_after)}
         return problem_response("busy", str(exc), instance=request.url.path, headers=headers)
+
+    @app.exception_handler(ShardUnavailable)
+    async def _shard(request: Request, exc: ShardUnavailable) -> JSONResponse:
+        # Which shard and why is for the operator (it names internal addresses); never partial results.
+        route = getattr(request.scope.get("route"), "path", "unmatched")
+        log.error("match index shard unavailable on %s %s: %s", request.method, route, exc)
+        detail = "a shard of the match index did not answer; nothing was matched"
+        return problem_response(
+            "index-unavailable", detail, instance=request.url.path, headers={"Retry-After": "5"}
+        )
 
     @app.exception_handler(BankError)
     async def _bank(request: Request, exc: BankError) -> JSONResponse:

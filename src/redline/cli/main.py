@@ -22,6 +22,7 @@ from redline.cli import (
     removal,
     scan,
     service,
+    shard,
     sharing,
 )
 
@@ -74,3 +75,4 @@ scan.register(app)
 intake.register(app)
 sharing.register(app)
 removal.register(app)
+shard.register(app)

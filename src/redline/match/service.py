@@ -22,6 +22,7 @@ moment it commits, even in a process whose index has not yet applied it.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -35,7 +36,8 @@ from sqlalchemy import bindparam, text
 
 from redline.bank.banks import threshold_for
 from redline.bank.db import Database
-from redline.index import HammingIndex, MihIndex, new_index
+from redline.index import HammingIndex, Hits, MihIndex, new_index
+from redline.match.shards import ShardSpec
 from redline.match.snapshots import (
     SnapshotError,
     SnapshotPolicy,
@@ -61,6 +63,15 @@ class Query:
     #: Bits beyond the bank's threshold this query may still match at. Robust matching uses it for the
     #: whole-upload hashes, whose measured operating point is looser than the regions' (docs/ROBUSTNESS.md).
     allowance: int = 0
+
+
+@dataclass(frozen=True)
+class IndexSearch:
+    """One search of one signal type's index: every stored code within ``threshold`` of each value (hex)."""
+
+    signal_type: str
+    values: Sequence[str]
+    threshold: int
 
 
 @dataclass(frozen=True)
@@ -106,8 +117,14 @@ class Matcher:
         min_quality: int,
         poll_interval: float,
         snapshots: SnapshotPolicy | None = None,
+        shard: ShardSpec | None = None,
     ) -> None:
         self._db = db
+        #: A shard process (``redline shard serve``) holds only its part of every index
+        #: (``redline.match.shards``); its snapshots go in a folder of their own, so shards never share one.
+        self.shard = shard
+        if shard is not None and snapshots is not None:
+            snapshots = dataclasses.replace(snapshots, directory=snapshots.directory / shard.label)
         self._min_quality = min_quality
         self._poll_interval = poll_interval
         # Each index's tables are split for its type's default threshold: the robust region searches at
@@ -224,7 +241,7 @@ class Matcher:
                     loaded: dict[str, HammingIndex] = {}
                     for name, index in self._indexes.items():
                         path = self._store.file(name, position)
-                        expected = snapshot_meta(conn, name, position, self._min_quality)
+                        expected = snapshot_meta(conn, name, position, self._min_quality, self._shard_label)
                         problem = mismatch(self._store.header(name, position), expected, index.bits)
                         if problem:
                             raise SnapshotError(problem)
@@ -299,7 +316,10 @@ class Matcher:
             return
         started = time.perf_counter()
         with self._db.engine.connect() as conn:
-            metas = {name: snapshot_meta(conn, name, position, self._min_quality) for name in frozen}
+            metas = {
+                name: snapshot_meta(conn, name, position, self._min_quality, self._shard_label)
+                for name in frozen
+            }
         self._store.write(frozen, position, metas)
         log.info(
             "index snapshot written at position %d (%d entries) in %.1f s",
@@ -307,6 +327,10 @@ class Matcher:
             sum(len(i) for i in frozen.values()),
             time.perf_counter() - started,
         )
+
+    @property
+    def _shard_label(self) -> str | None:
+        return self.shard.label if self.shard else None
 
     def _stream_active(self, conn: Any, type_name: str) -> Iterator[list[tuple[int, str]]]:
         """Active, usable hashes of one type in chunks, through the driver's own cursor: SQLAlchemy's row
@@ -318,6 +342,8 @@ class Matcher:
             f"SELECT id, value FROM entries WHERE signal_type = '{kind}' AND status = 'active' "  # noqa: S608
             f"AND (quality IS NULL OR quality >= {min_quality})"
         )
+        if self.shard is not None:
+            sql += f" AND {self.shard.sql_condition('id')}"
         driver = conn.connection.driver_connection
         cursor = driver.cursor() if self._db.is_sqlite else driver.cursor(name="redline_index_load")
         try:
@@ -354,7 +380,9 @@ class Matcher:
         # The last row for an entry decides its state; apply removals and additions as two batches.
         final: dict[int, Any] = {}
         for row in rows:
-            if row.signal_type in self._indexes:
+            if row.signal_type in self._indexes and (
+                self.shard is None or self.shard.holds(int(row.entry_id))
+            ):
                 final[int(row.entry_id)] = row
         for name, index in self._indexes.items():
             adds = [
@@ -387,6 +415,16 @@ class Matcher:
 
     # --- matching ------------------------------------------------------------------------------------------
 
+    def search(self, searches: Sequence[IndexSearch]) -> list[list[Hits]]:
+        """Every indexed code within each search's threshold, one ``Hits`` per value: this process's own
+        indexes (all of them, or its shard's part). ``redline.match.shards.ShardedMatcher`` asks the shard
+        processes instead."""
+        results = []
+        for each in searches:
+            index = self._indexes[each.signal_type]
+            results.append(index.search(_codes("".join(each.values), index.bits), each.threshold))
+        return results
+
     def match(self, queries: Sequence[Query]) -> list[list[Match]]:
         """Matches for each query, in order. Read-only: the caller decides each match's action and records
         it (``redline.actions.matchlog``), so the survivor's case page counts the action actually taken."""
@@ -397,11 +435,12 @@ class Matcher:
         for i, q in enumerate(queries):
             if q.signal_type in self._indexes:
                 groups.setdefault((q.signal_type, q.allowance), []).append(i)
-        for (name, allowance), positions in groups.items():
-            index = self._indexes[name]
-            codes = _codes("".join(queries[i].value for i in positions), index.bits)
-            reach = self._search_threshold[name] + allowance
-            for i, hits in zip(positions, index.search(codes, reach), strict=True):
+        searches = [
+            IndexSearch(name, [queries[i].value for i in positions], self._search_threshold[name] + allowance)
+            for (name, allowance), positions in groups.items()
+        ]
+        for positions, found_hits in zip(groups.values(), self.search(searches), strict=True):
+            for i, hits in zip(positions, found_hits, strict=True):
                 candidates[i] = dict(zip(hits.ids.tolist(), hits.distances.tolist(), strict=True))
         with self._db.read() as session:
             for name in {q.signal_type for q in queries} - self._indexes.keys():

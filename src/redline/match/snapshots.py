@@ -2,14 +2,16 @@
 
 Files: ``<data_dir>/index/<signal type>-<position>.snap``, one per perceptual signal type, where ``position``
 is the change-log sequence number the index reflects (``redline.index.snapshot`` describes the format; it is
-written to a temporary name and renamed, so a crash never leaves half a file under a real name).
+written to a temporary name and renamed, so a crash never leaves half a file under a real name). A shard
+process (``redline.match.shards``) keeps its own in ``<data_dir>/index/shard-K-of-N/``.
 
 Why a snapshot may be refused: its header records what the index was built from, and a process uses it only
 when all of it still holds — the same database (the first change-log row's id, entry and time: a restored
 or different database has another), the same change at ``position`` (a database restored to an earlier point
 and written to since would reuse sequence numbers for other changes), the same minimum PDQ quality and bit
-length, and intact checksums. Anything else is logged and the process falls back to the next older snapshot,
-then to a full rebuild from the database. A snapshot is only ever a cache: deleting the folder is safe.
+length, the same shard, and intact checksums. Anything else is logged and the process falls back to the next
+older snapshot, then to a full rebuild from the database. A snapshot is only ever a cache: deleting the
+folder is safe.
 
 Only one process writes: the one holding ``writer.lock`` (``flock``, released by the kernel when the holder
 exits, so a crashed writer never blocks the next one).
@@ -86,14 +88,19 @@ def _digest(row: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
-def snapshot_meta(conn: Connection, type_name: str, position: int, min_quality: int) -> dict[str, Any]:
-    """What a snapshot at ``position`` records about its origin (checked by :func:`mismatch`)."""
+def snapshot_meta(
+    conn: Connection, type_name: str, position: int, min_quality: int, shard: str | None = None
+) -> dict[str, Any]:
+    """What a snapshot at ``position`` records about its origin (checked by :func:`mismatch`). ``shard``: the
+    part of the index it holds (``ShardSpec.label``), None for the whole; older snapshots have no such key,
+    which reads as the whole."""
     return {
         "format": FORMAT,
         "signal_type": type_name,
         "database": database_identity(conn),
         "change": change_fingerprint(conn, position),
         "min_quality": min_quality,
+        "shard": shard,
         "written_at": time.time(),
     }
 
@@ -103,12 +110,13 @@ def mismatch(header: dict[str, Any], expected: dict[str, Any], bits: int) -> str
     meta = header.get("meta") or {}
     if header.get("kind") != "mih" or header.get("bits") != bits:
         return f"built for {header.get('bits')}-bit codes of kind {header.get('kind')}, not {bits}-bit mih"
-    for key in ("format", "signal_type", "database", "change", "min_quality"):
+    for key in ("format", "signal_type", "database", "change", "min_quality", "shard"):
         if meta.get(key) != expected[key]:
             reason = {
                 "database": "it was made from another database",
                 "change": "the change log at its position differs (database restored or replaced?)",
                 "min_quality": "pdq_min_quality changed since it was made",
+                "shard": "it holds another part of the index (shard)",
             }.get(key, f"its {key} differs")
             return reason
     return None
