@@ -6,25 +6,49 @@ They use the database and ``data_dir`` from the same ``REDLINE_*`` settings as `
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from redline.config import Settings
 
+if TYPE_CHECKING:
+    from redline.match.shards import ShardSpec
+
 index_app = typer.Typer(help="The match index: snapshots for fast start-up.", no_args_is_help=True)
 
 
+ShardOption = Annotated[int | None, typer.Option("--shard", min=0, help="A shard's snapshots: its number.")]
+OfOption = Annotated[int | None, typer.Option("--of", min=1, help="With --shard: how many shards there are.")]
+
+
+def _shard(shard: int | None, of: int | None) -> ShardSpec | None:
+    from redline.match.shards import ShardSpec
+
+    if shard is None and of is None:
+        return None
+    try:
+        if shard is None or of is None:
+            raise ValueError("--shard and --of go together")
+        return ShardSpec(shard, of)
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+
+
 @index_app.command("snapshot")
-def snapshot() -> None:
+def snapshot(shard: ShardOption = None, of: OfOption = None) -> None:
     """Write a snapshot of the match index now, so the next start loads it instead of reading every hash.
 
     Builds the index the way a server process does (from the newest usable snapshot plus the change log, or
-    from the database), writes it under ``data_dir/index`` and removes older ones beyond the kept count.
-    Safe while servers run: files are written under a temporary name and renamed."""
+    from the database), writes it under ``data_dir/index`` (a shard's: ``data_dir/index/shard-K-of-N``) and
+    removes older ones beyond the kept count. Safe while servers run: files are written under a temporary
+    name and renamed."""
     from redline.bank.db import Database
     from redline.match.service import Matcher
     from redline.match.snapshots import SnapshotPolicy
 
+    spec = _shard(shard, of)
     settings = Settings.from_env()
     policy = SnapshotPolicy.from_settings(settings)
     if policy is None:
@@ -38,6 +62,7 @@ def snapshot() -> None:
             min_quality=settings.pdq_min_quality,
             poll_interval=settings.change_poll_interval,
             snapshots=policy,
+            shard=spec,
         )
         matcher.load()
         if matcher.position == 0:
@@ -54,13 +79,16 @@ def snapshot() -> None:
 
 
 @index_app.command("list")
-def list_snapshots() -> None:
-    """List the snapshots in ``data_dir/index``: change-log position, size, age."""
+def list_snapshots(shard: ShardOption = None, of: OfOption = None) -> None:
+    """List the snapshots in ``data_dir/index`` (a shard's: ``data_dir/index/shard-K-of-N``): change-log
+    position, size, age."""
     from redline.match.snapshots import SnapshotPolicy, SnapshotStore
     from redline.signals.types import SIGNAL_TYPES
 
+    spec = _shard(shard, of)
     settings = Settings.from_env()
-    store = SnapshotStore(settings.data_dir / "index")
+    directory = settings.data_dir / "index"
+    store = SnapshotStore(directory / spec.label if spec else directory)
     # A snapshot is one file per indexed signal type at one position; the first type's file stands for it.
     names = [kind.name for kind in SIGNAL_TYPES.indexed()]
     positions = store.positions(names)
