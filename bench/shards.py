@@ -7,14 +7,17 @@ random codes (what the portal stores per picture; random codes are a best case f
 generated once into ``--workdir`` (reused by later runs with the same workdir and size). Then
 
 * ``--shards`` real ``redline shard serve --shard K --of N`` processes on loopback load their parts from
-  that database (started together; seconds until all are ready, resident memory of each after load);
+  that database (started together; seconds until all are ready, resident memory of each after load, and
+  of a shard process with an empty index for comparison);
 * this process loads the whole index with an unsharded ``Matcher`` (what an API process without shards
-  holds: seconds, index bytes, resident memory added);
+  holds: seconds, index bytes, resident memory added), and shard 0's part (its index bytes);
 * ``--uploads`` robust uploads are searched both ways, as ``Matcher.match`` groups them: 1 ``pdq`` at 31,
   2 ``pdq_region`` at 64 (whole-upload hashes) and 108 at 45 — 111 codes, a fifth of them near a stored
   picture's codes, the rest random. One process: ``Matcher.search`` in process. Shards: the API side's
   ``ShardClient.search`` (one HTTP request per shard, all at once, merged by distance then id). Every
-  upload's hits must be identical, id for id and distance for distance.
+  upload's hits must be identical, id for id and distance for distance. Then each shard is asked the same
+  alone, one after another: the slowest one's time is what an upload would take with every shard on
+  cores of its own (here the shards share the machine's, and the other processes on it).
 
 The database re-check of candidates that follows in ``match()`` is the same code in both setups and is not
 timed. Results: a Markdown table on stdout, with the load average before and after (the machine is shared).
@@ -38,8 +41,9 @@ import psutil
 
 from redline.bank.db import Database
 from redline.index import Hits, MihIndex
-from redline.match.fanout import ShardClient
+from redline.match.fanout import SEARCH_PATH, ShardClient
 from redline.match.service import IndexSearch, Matcher
+from redline.match.shards import ShardSpec
 
 REDLINE = Path(sys.executable).parent / "redline"
 REGIONS = 35
@@ -127,7 +131,7 @@ def uploads(db_path: Path, pictures: int, count: int, seed: int = 5) -> list[lis
 
 
 def start_shards(
-    db_path: Path, workdir: Path, count: int, secret: str
+    db_path: Path, workdir: Path, count: int, secret: str, port_base: int = 19100
 ) -> list[tuple[subprocess.Popen[bytes], str]]:
     env = {
         **os.environ,
@@ -139,8 +143,8 @@ def start_shards(
     (workdir / "data").mkdir(exist_ok=True)
     started = []
     for k in range(count):
-        port = 19100 + k
-        log = open(workdir / f"shard-{k}.log", "wb")  # noqa: SIM115 - kept open for the child's life
+        port = port_base + k
+        log = open(workdir / f"shard-{port}.log", "wb")  # noqa: SIM115 - kept open for the child's life
         process = subprocess.Popen(
             [str(REDLINE), "shard", "serve", "--shard", str(k), "--of", str(count), "--port", str(port)],
             env=env,
@@ -165,6 +169,37 @@ def wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float = 3600
             pass
         time.sleep(0.5)
     raise RuntimeError(f"shard at {url} not ready")
+
+
+def wire(searches: list[IndexSearch]) -> dict[str, object]:
+    """The body ``ShardClient.search`` sends (redline.match.fanout)."""
+    return {
+        "searches": [
+            {"signal_type": s.signal_type, "threshold": s.threshold, "values": list(s.values)}
+            for s in searches
+        ]
+    }
+
+
+def timed_post(client: httpx.Client, url: str, body: dict[str, object]) -> float:
+    started = time.perf_counter()
+    response = client.post(url, json=body)
+    response.raise_for_status()
+    return 1000 * (time.perf_counter() - started)
+
+
+def idle_shard_rss(workdir: Path, secret: str) -> int:
+    """Resident memory of a shard process with an empty index: the interpreter, numba, the web stack."""
+    empty = workdir / "empty.db"
+    empty.unlink(missing_ok=True)
+    Database(f"sqlite:///{empty}").upgrade()
+    [(process, url)] = start_shards(empty, workdir, 1, secret, port_base=19190)
+    try:
+        wait_ready(url, process)
+        return int(psutil.Process(process.pid).memory_info().rss)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
 
 
 def p90(values: list[float]) -> float:
@@ -196,6 +231,7 @@ def main() -> None:
     print(f"# bank: {args.pictures:,} pictures x (1 pdq + {REGIONS} pdq_region), ready in {took:.0f} s")
 
     secret = secrets.token_hex(16)
+    idle_rss = idle_shard_rss(args.workdir, secret)
     shards = start_shards(db_path, args.workdir, args.shards, secret)
     try:
         started = time.perf_counter()
@@ -213,13 +249,18 @@ def main() -> None:
         whole_rss = me.memory_info().rss - rss_before
         index_bytes = sum(i.array_bytes for i in whole._indexes.values() if isinstance(i, MihIndex))
         assert whole.size == sum(int(s["entries"]) for s in statuses)
+        part = Matcher(database, min_quality=50, poll_interval=0.25, shard=ShardSpec(0, args.shards))
+        part.load()  # what shard 0 holds, measured the same way (its process's RSS includes the load's peak)
+        part_bytes = sum(i.array_bytes for i in part._indexes.values() if isinstance(i, MihIndex))
+        del part
 
         client = ShardClient([url for _, url in shards], secret, timeout_s=60)
         batches = uploads(db_path, args.pictures, args.uploads + 3)
         for warm in batches[:3]:  # JIT and connection set-up, both sides
             whole.search(warm)
             client.search(warm)
-        one_ms, split_ms, hits, identical = [], [], 0, 0
+        alone = httpx.Client(headers={"Authorization": f"Bearer {secret}"}, timeout=60)
+        one_ms, split_ms, alone_ms, hits, identical = [], [], [], 0, 0
         for batch in batches[3:]:
             t0 = time.perf_counter()
             a = whole.search(batch)
@@ -230,6 +271,10 @@ def main() -> None:
             split_ms.append(1000 * (t2 - t1))
             identical += same(a, b)
             hits += sum(len(h) for group in a for h in group)
+            # Each shard asked alone, one after another: its search with the machine's cores to itself,
+            # what one upload costs when every shard runs on a machine of its own (the slowest decides).
+            alone_ms.append(max(timed_post(alone, url + SEARCH_PATH, wire(batch)) for _, url in shards))
+        alone.close()
         client.close()
         database.dispose()
     finally:
@@ -256,8 +301,11 @@ def main() -> None:
     memory = f"index {index_bytes / mib:,.0f} MiB, RSS +{whole_rss / mib:,.0f} MiB"
     row("1 process (in-process `Matcher.search`)", f"{whole_load_s:.1f}", memory, one_ms)
     per_shard = ", ".join(f"{r / mib:,.0f}" for r in shard_rss)
-    label = f"{args.shards} shard processes on loopback (`ShardClient.search`)"
-    row(label, f"{shard_load_s:.1f} (all)", f"RSS per shard {per_shard} MiB", split_ms)
+    memory = f"index {part_bytes / mib:,.0f} MiB (shard 0); RSS per shard {per_shard} MiB"
+    memory += f" (idle shard: {idle_rss / mib:,.0f})"
+    label = f"{args.shards} shard processes on loopback, all at once (`ShardClient.search`)"
+    row(label, f"{shard_load_s:.1f} (all)", memory, split_ms)
+    row("the same shards asked one at a time: slowest shard per upload", "", "", alone_ms)
     print()
     ratio = statistics.median(split_ms) / statistics.median(one_ms)
     print(f"# ratio shards / one process, median per upload: {ratio:.2f}")
