@@ -12,6 +12,10 @@ SQLite and PostgreSQL, with any number of processes, and needs no message broker
 of the snapshot writer lock) writes a new snapshot every so many changes or minutes, from a frozen copy in a
 background thread so polling goes on, and when it stops cleanly.
 
+A shard process (``shard``: ``redline.match.shards``) does all of this for its part of the entries only; an
+API process whose index lives in shard processes uses ``redline.match.fanout.ShardedMatcher``, which holds no
+index and sends each ``search`` to every shard.
+
 Exact hashes (MD5, SHA-256: ``SignalType.indexed()`` is false) need no in-memory index: they are looked up in
 the database by value (indexed).
 
@@ -417,7 +421,7 @@ class Matcher:
 
     def search(self, searches: Sequence[IndexSearch]) -> list[list[Hits]]:
         """Every indexed code within each search's threshold, one ``Hits`` per value: this process's own
-        indexes (all of them, or its shard's part). ``redline.match.shards.ShardedMatcher`` asks the shard
+        indexes (all of them, or its shard's part). ``redline.match.fanout.ShardedMatcher`` asks the shard
         processes instead."""
         results = []
         for each in searches:
