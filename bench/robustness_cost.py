@@ -1,13 +1,21 @@
-"""What robust PDQ costs: hashing time per image and index search time, against plain PDQ in the same run.
+"""What robust PDQ costs per upload at a bank's size: deriving the query hashes plus the index search, for the
+current recipe against the previous one (issue 7's: 35 stored, ~110 queries) in the same run.
 
-    .venv/bin/python bench/robustness_cost.py --photos 64 --entries 250000
+    .venv/bin/python bench/robustness_cost.py --photos 16 --entries 1000000
 
-Hashing: plain PDQ of the whole image vs the stored set (35 pdq_region hashes) vs the query set (~110 hashes),
-on corpus photos and on phone screenshots of them. Index: ``new_index(256)`` (the bank's index) filled with
-``--entries`` stored images' worth of codes (1 per image for plain, 35 for robust; random codes, so search
-times are a best case for the index's pruning), searched with 1 query at 31 (plain) vs the query set (2 hashes
-of the whole upload at 64, the rest at 45), and the previous recipe (4 stored codes per image, 2 + 68 query
-hashes) for comparison.
+Hashing: plain PDQ of the whole image vs the stored set vs the query set, on corpus photos and on phone
+screenshots of them; the previous query set is reproduced by adding the windows it also hashed (0.95 of the
+upload on a 5x5 grid, :func:`previous_query_extra`) to today's. Index: ``new_index(256)`` (the bank's
+index, tables split as the matcher splits them) filled with ``--entries`` stored pictures' worth of random
+codes (so search times are a best case for the index's pruning) and searched with one upload's queries:
+
+* previous recipe: 35 ``pdq_region`` rows per picture; 2 whole-upload queries at 64 and 108 at 45, all
+  against every stored region;
+* current recipe: 17 rows per picture; the whole-upload queries at 64 against the stored whole pictures
+  (the ``pdq`` index, 1 row per picture) and at 45 against the regions, every other query at 45 against the
+  regions (``robust.allowance_applies``).
+
+Memory is ``MihIndex.array_bytes`` (codes, ids and tables) of the indexes each recipe needs.
 """
 
 from __future__ import annotations
@@ -26,12 +34,33 @@ from redline.signals.robust import (
     ROBUST_THRESHOLD,
     STORED_REGIONS,
     WHOLE_THRESHOLD,
+    RgbArray,
+    _reduced,
+    _windows,
+    crop_box,
     entry_hashes,
     pdq_of,
     query_hashes,
 )
+from redline.signals.types import PdqSignal
 
 DEFAULT_PHOTOS = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus" / "photos"
+#: The previous recipe (issue 7, docs/BENCHMARKS.md): stored rows per picture, query hashes per upload.
+PREVIOUS_STORED = 35
+PREVIOUS_WHOLE, PREVIOUS_OTHER = 2, 108
+PLAIN = PdqSignal.default_threshold
+
+
+def previous_query_extra(rgb: RgbArray) -> None:
+    """The hashes the previous query set also derived: windows of 0.95 of the upload, +-4% on a 5x5 grid."""
+    work = _reduced(rgb)
+    for _, _, window in _windows(0.95, (-0.04, -0.02, 0.0, 0.02, 0.04)):
+        pdq_of(crop_box(work, window))
+
+
+def previous_query_hashes(rgb: RgbArray) -> None:
+    query_hashes(rgb)
+    previous_query_extra(rgb)
 
 
 def per_call_ms(fn: object, items: list[np.ndarray]) -> float:
@@ -43,77 +72,106 @@ def per_call_ms(fn: object, items: list[np.ndarray]) -> float:
     return 1000 * statistics.median(times)
 
 
+def filled(rows: int, tuned_for: int, rng: np.random.Generator) -> tuple[MihIndex, np.ndarray]:
+    index = new_index(256, tuned_for=tuned_for)
+    codes = rng.integers(0, 256, size=(rows, 32), dtype=np.uint8)
+    index.add(np.arange(rows, dtype=np.int64), codes)
+    assert isinstance(index, MihIndex)
+    index.compact()
+    return index, codes
+
+
+def timed(searches: list[tuple[MihIndex, np.ndarray, int]], repeats: int = 5) -> float:
+    """Milliseconds for one upload's searches (the mean of ``repeats``, after a warm-up)."""
+    for index, probe, radius in searches:
+        index.search(probe, radius)
+    started = time.perf_counter()
+    for _ in range(repeats):
+        for index, probe, radius in searches:
+            index.search(probe, radius)
+    return 1000 * (time.perf_counter() - started) / repeats
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--photos", type=int, default=64)
-    parser.add_argument("--entries", type=int, default=250_000, help="stored images in the index")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--photos", type=int, default=16)
+    parser.add_argument("--entries", type=int, default=250_000, help="stored pictures in the index")
     args = parser.parse_args()
     photos = harness.load_photos(DEFAULT_PHOTOS)[:: max(1, 512 // args.photos)][: args.photos]
     originals = [np.asarray(p.image) for p in photos]
     shots = [np.asarray(apply_transform(transform_named("screenshot"), p.id, p.image)) for p in photos[:16]]
     print(f"# {len(photos)} photos, {len(shots)} screenshots; median ms per image (ratio to plain PDQ)")
+    derive_ms = {}
     for label, items in (("photo", originals), ("screenshot", shots)):
         plain = per_call_ms(pdq_of, items)
         stored = per_call_ms(entry_hashes, items)
+        previous = per_call_ms(previous_query_hashes, items)
         query = per_call_ms(query_hashes, items)
+        derive_ms[label] = (previous, query)
         print(
             f"| {label} | plain {plain:.1f} | stored set {stored:.1f} ({stored / plain:.1f}x) | "
-            f"query set {query:.1f} ({query / plain:.1f}x) |"
+            f"previous query set {previous:.1f} | query set {query:.1f} ({query / plain:.1f}x; "
+            f"previous/current {previous / query:.2f}x) |"
         )
-    derived = [query_hashes(a) for a in originals[:16]]
+    derived = [query_hashes(a) for a in originals]
     n_whole = round(statistics.mean(sum(h.threshold == WHOLE_THRESHOLD for h in q) for q in derived))
     n_other = round(statistics.mean(sum(h.threshold != WHOLE_THRESHOLD for h in q) for q in derived))
-    print(
-        f"# query hashes per photo: {n_whole} at {WHOLE_THRESHOLD} (whole upload) + {n_other} at "
-        f"{ROBUST_THRESHOLD}"
-    )
+    per_picture = 1 + len(STORED_REGIONS)
+    print(f"# current: {per_picture} stored per picture; per upload {n_whole} whole-upload + {n_other} other")
 
     rng = np.random.default_rng(7)
-    per_image = 1 + len(STORED_REGIONS)
-    # (label, stored codes, [(query count, threshold)], the threshold the index's tables are split for);
-    # "before" is the previous recipe (4 stored hashes per image; 2 query hashes at 64 and 68 at 45), and
-    # "split for 31" the current one on an index tuned for plain PDQ, both searched in the same run.
-    setups = (
-        ("plain pdq", args.entries, [(1, 31)], 31),
-        (
-            "pdq_region, before (4 stored, 2 + 68 queries)",
-            args.entries * 4,
-            [(2, WHOLE_THRESHOLD), (68, ROBUST_THRESHOLD)],
-            31,
-        ),
-        (
-            "pdq_region, now, tables split for 31",
-            args.entries * per_image,
-            [(n_whole, WHOLE_THRESHOLD), (n_other, ROBUST_THRESHOLD)],
-            31,
-        ),
-        (
-            "pdq_region, now (tables split for 45, as the matcher does)",
-            args.entries * per_image,
-            [(n_whole, WHOLE_THRESHOLD), (n_other, ROBUST_THRESHOLD)],
-            ROBUST_THRESHOLD,
-        ),
+    n = args.entries
+    started = time.perf_counter()
+    previous_index, previous_codes = filled(n * PREVIOUS_STORED, ROBUST_THRESHOLD, rng)
+    built = time.perf_counter() - started
+
+    def probes(codes: np.ndarray, count: int) -> np.ndarray:
+        return codes[rng.integers(0, codes.shape[0], size=count)]
+
+    previous_ms = timed(
+        [
+            (previous_index, probes(previous_codes, PREVIOUS_WHOLE), WHOLE_THRESHOLD),
+            (previous_index, probes(previous_codes, PREVIOUS_OTHER), ROBUST_THRESHOLD),
+        ]
     )
-    for label, rows, searches, tuned_for in setups:
-        index = new_index(256, tuned_for=tuned_for)
-        codes = rng.integers(0, 256, size=(rows, 32), dtype=np.uint8)
-        index.add(np.arange(rows, dtype=np.int64), codes)
-        probes = [(codes[rng.integers(0, rows, size=n)], t) for n, t in searches]
-        for probe, threshold in probes:
-            index.search(probe, threshold)  # warm up (JIT)
-        started = time.perf_counter()
-        repeats = 5
-        for _ in range(repeats):
-            for probe, threshold in probes:
-                index.search(probe, threshold)
-        ms = 1000 * (time.perf_counter() - started) / repeats
-        what = " + ".join(f"{n} at {t}" for n, t in searches)
-        held = index.array_bytes if isinstance(index, MihIndex) else 0
+    previous_bytes = previous_index.array_bytes
+    print(
+        f"| previous recipe | {n * PREVIOUS_STORED:,} region rows (built in {built:.0f} s) | "
+        f"{PREVIOUS_WHOLE} at {WHOLE_THRESHOLD} + {PREVIOUS_OTHER} at {ROBUST_THRESHOLD} | "
+        f"{previous_ms:.1f} ms per upload | {previous_bytes / 2**20:,.0f} MiB |",
+        flush=True,
+    )
+    del previous_index, previous_codes
+
+    regions, region_codes = filled(n * per_picture, ROBUST_THRESHOLD, rng)
+    wholes, whole_codes = filled(n, PLAIN, rng)
+    whole_probe = probes(whole_codes, n_whole)
+    current_ms = timed(
+        [
+            (wholes, whole_probe, WHOLE_THRESHOLD),
+            (regions, np.concatenate([whole_probe, probes(region_codes, n_other)]), ROBUST_THRESHOLD),
+        ]
+    )
+    current_bytes = regions.array_bytes + wholes.array_bytes
+    print(
+        f"| current recipe | {n * per_picture:,} region rows + {n:,} whole-picture rows | {n_whole} at "
+        f"{WHOLE_THRESHOLD} (whole pictures) + {n_whole + n_other} at {ROBUST_THRESHOLD} | "
+        f"{current_ms:.1f} ms per upload | {current_bytes / 2**20:,.0f} MiB "
+        f"(regions {regions.array_bytes / 2**20:,.0f}) |"
+    )
+    for label, (previous, query) in derive_ms.items():
+        before, after = previous + previous_ms, query + current_ms
         print(
-            f"| {label} | {rows:,} codes ({rows * 32 / 2**20:.0f} MiB of codes, "
-            f"index {held / 2**20:.0f} MiB) | {what} | {ms:.1f} ms per upload |"
+            f"# {label}: deriving + searching per upload: previous {before:.0f} ms, current {after:.0f} ms "
+            f"({before / after:.1f}x)"
         )
-        del index, codes
+    print(
+        f"# search {previous_ms / current_ms:.1f}x faster; memory per million pictures: previous "
+        f"{previous_bytes / 2**30 * 1e6 / n:.2f} GiB, current {current_bytes / 2**30 * 1e6 / n:.2f} GiB "
+        "(the whole-picture rows are the plain pdq index, which exists anyway)"
+    )
 
 
 if __name__ == "__main__":

@@ -23,20 +23,30 @@ PROBLEM = "application/problem+json"
 BUDGET = DecodeBudget(1 << 30, wait_s=0)
 
 
-def test_a_query_allowance_widens_only_that_query(api: Api) -> None:
+def test_a_query_allowance_widens_only_that_query_and_only_against_whole_pictures(api: Api) -> None:
+    """The whole upload's hashes (allowance 19) match a stored whole picture (its ``pdq`` entry) up to 64
+    bits, and a stored crop (``pdq_region`` entry) only up to 45, like every other region query
+    (``robust.allowance_applies``): the allowance widens neither the other queries nor the crops."""
     from redline.match.service import Query
 
-    stored = secrets.token_hex(32)
-    api.submit([region(stored)])
+    crop, whole = secrets.token_hex(32), secrets.token_hex(32)
+    api.submit([region(crop), {"type": "pdq", "value": whole, "quality": 90}])
     matcher = api.client.app.state.services.matcher  # type: ignore[attr-defined]
-    wait_until(lambda: bool(matcher.match([Query("pdq_region", stored)])[0]), timeout=1.0)
-    at_60 = flip(stored, 60)
-    at_65 = flip(stored, 65)
-    loose, strict, beyond = matcher.match(
-        [Query("pdq_region", at_60, 19), Query("pdq_region", at_60), Query("pdq_region", at_65, 19)]
+    wait_until(lambda: bool(matcher.match([Query("pdq_region", crop)])[0]), timeout=1.0)
+    wait_until(lambda: bool(matcher.match([Query("pdq", whole)])[0]), timeout=1.0)
+    whole_60, whole_65, crop_60, crop_45 = flip(whole, 60), flip(whole, 65), flip(crop, 60), flip(crop, 45)
+    loose, strict, beyond, loose_crop, near_crop = matcher.match(
+        [
+            Query("pdq_region", whole_60, 19),
+            Query("pdq_region", whole_60),
+            Query("pdq_region", whole_65, 19),
+            Query("pdq_region", crop_60, 19),
+            Query("pdq_region", crop_45, 19),
+        ]
     )
-    assert [m.distance for m in loose] == [60]
-    assert strict == [] and beyond == []
+    assert [(m.signal_type, m.distance) for m in loose] == [("pdq", 60)]
+    assert strict == [] and beyond == [] and loose_crop == []
+    assert [(m.signal_type, m.distance) for m in near_crop] == [("pdq_region", 45)]
 
 
 def test_pdq_region_is_accepted_refused_and_matched_like_pdq(api: Api) -> None:

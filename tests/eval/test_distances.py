@@ -1,6 +1,6 @@
 """The benchmark's compiled all-pairs kernel equals a plain Python computation of the same definition
-(harness.PairDistances): robust = min over usable pairs of (distance - query slack), plain = first vs
-first."""
+(harness.PairDistances): robust = min over usable pairs of (distance - query slack, the slack only against
+the stored whole picture, an entry's first hash: ``robust.allowance_applies``), plain = first vs first."""
 
 from __future__ import annotations
 
@@ -9,7 +9,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from redline.eval import harness
-from redline.signals.robust import MIN_QUALITY, ROBUST_THRESHOLD, WHOLE_THRESHOLD, RegionHash
+from redline.signals.robust import (
+    MIN_QUALITY,
+    ROBUST_THRESHOLD,
+    WHOLE_THRESHOLD,
+    RegionHash,
+    allowance_applies,
+)
 
 
 def _groups(rng: np.random.Generator, count: int, query: bool) -> list[list[RegionHash]]:
@@ -17,13 +23,15 @@ def _groups(rng: np.random.Generator, count: int, query: bool) -> list[list[Regi
     groups = []
     for _ in range(count):
         group = []
-        for _ in range(int(rng.integers(1, 6))):
+        for position in range(int(rng.integers(1, 6))):
             # Near one shared code, so distances fall on both sides of the thresholds.
             flips = rng.random(256) < rng.uniform(0.05, 0.5)
             code = np.packbits(np.unpackbits(base) ^ flips.astype(np.uint8)).tobytes()
             quality = int(rng.choice([100, 100, 100, MIN_QUALITY - 1]))
             threshold = int(rng.choice([ROBUST_THRESHOLD, WHOLE_THRESHOLD])) if query else ROBUST_THRESHOLD
-            group.append(RegionHash("x", code, quality, threshold))
+            # An entry's first hash is its whole picture (robust.entry_hashes), the others crops.
+            label = "full" if position == 0 else "crop"
+            group.append(RegionHash(label, code, quality, threshold))
         groups.append(group)
     return groups
 
@@ -43,7 +51,8 @@ def _reference(
             for a in q:
                 for b in e:
                     if a.quality >= MIN_QUALITY and b.quality >= MIN_QUALITY:
-                        best = min(best, _distance(a, b) - (a.threshold - ROBUST_THRESHOLD))
+                        slack = a.threshold - ROBUST_THRESHOLD if allowance_applies(b.label) else 0
+                        best = min(best, _distance(a, b) - slack)
             robust[i, j] = best
             a, b = q[0], e[0]
             slack = a.threshold - ROBUST_THRESHOLD

@@ -37,7 +37,9 @@ def group_minima(
     plain: Any,
 ) -> None:  # pragma: no cover - compiled
     """For each (query group, entry group): ``robust`` = min over usable pairs of (distance - query slack),
-    ``plain`` = distance of the two groups' first hashes (``UNUSABLE + slack`` when either is unusable)."""
+    the slack counting only against the entry's first hash (the whole picture: the whole-upload hashes'
+    allowance, ``robust.allowance_applies``); ``plain`` = distance of the two groups' first hashes
+    (``UNUSABLE + slack`` when either is unusable)."""
     for qg in prange(q_bounds.shape[0] - 1):
         q_lo, q_hi = q_bounds[qg], q_bounds[qg + 1]
         for eg in range(e_bounds.shape[0] - 1):
@@ -52,7 +54,8 @@ def group_minima(
                     d = 0
                     for w in range(4):
                         d += np.int64(popcount(q_words[i, w] ^ e_words[j, w]))
-                    d -= q_slack[i]
+                    if j == e_lo:
+                        d -= q_slack[i]
                     if d < best:
                         best = d
             robust[qg, eg] = best

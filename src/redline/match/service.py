@@ -433,19 +433,29 @@ class Matcher:
         """Matches for each query, in order. Read-only: the caller decides each match's action and records
         it (``redline.actions.matchlog``), so the survivor's case page counts the action actually taken."""
         candidates: list[dict[int, int]] = [{} for _ in queries]  # entry id -> distance, per query
-        # One index search per (type, allowance): a few loose queries must not widen every other query's
-        # search (probing cost grows steeply with the radius).
-        groups: dict[tuple[str, int], list[int]] = {}
+        # One index search per (index, type, allowance): a few loose queries must not widen every other
+        # query's search (probing cost grows steeply with the radius). A region query's allowance (the whole
+        # upload's hashes) counts only against stored whole pictures: it searches the regions at the type's
+        # reach and the whole-picture type's index at its own.
+        groups: dict[tuple[str, str, int], list[int]] = {}  # (index, query type, allowance) -> positions
         for i, q in enumerate(queries):
-            if q.signal_type in self._indexes:
-                groups.setdefault((q.signal_type, q.allowance), []).append(i)
+            if q.signal_type not in self._indexes:
+                continue
+            whole = signal_type(q.signal_type).whole_picture_type
+            if q.allowance and whole in self._indexes:
+                groups.setdefault((q.signal_type, q.signal_type, 0), []).append(i)
+                groups.setdefault((str(whole), q.signal_type, q.allowance), []).append(i)
+            else:
+                groups.setdefault((q.signal_type, q.signal_type, q.allowance), []).append(i)
         searches = [
-            IndexSearch(name, [queries[i].value for i in positions], self._search_threshold[name] + allowance)
-            for (name, allowance), positions in groups.items()
+            IndexSearch(
+                name, [queries[i].value for i in positions], self._search_threshold[query_type] + allowance
+            )
+            for (name, query_type, allowance), positions in groups.items()
         ]
         for positions, found_hits in zip(groups.values(), self.search(searches), strict=True):
             for i, hits in zip(positions, found_hits, strict=True):
-                candidates[i] = dict(zip(hits.ids.tolist(), hits.distances.tolist(), strict=True))
+                candidates[i].update(zip(hits.ids.tolist(), hits.distances.tolist(), strict=True))
         with self._db.read() as session:
             for name in {q.signal_type for q in queries} - self._indexes.keys():
                 positions = [i for i, q in enumerate(queries) if q.signal_type == name]
@@ -467,7 +477,7 @@ class Matcher:
                 row = details.get(entry_id)
                 if row is None or row.status != "active" or not row.bank_enabled:
                     continue
-                if distance > threshold_for(_json(row.thresholds), row.signal_type) + query.allowance:
+                if distance > _limit(query, row.signal_type, _json(row.thresholds)):
                     continue
                 low_quality = row.quality is not None and row.quality < self._min_quality
                 if low_quality and row.signal_type in self._indexes:
@@ -488,6 +498,17 @@ class Matcher:
                 )
             results.append(matches)
         return results
+
+
+def _limit(query: Query, row_type: str, thresholds: dict[str, Any]) -> int:
+    """The largest distance at which ``query`` matches a stored entry of ``row_type`` in a bank with these
+    thresholds: the bank's threshold for the query's type, plus the query's allowance where it applies (for
+    region types, only against the stored whole picture: ``robust.allowance_applies``)."""
+    base = threshold_for(thresholds, query.signal_type)
+    whole = signal_type(query.signal_type).whole_picture_type
+    if whole is None or row_type == whole:
+        return base + query.allowance
+    return base
 
 
 def _warm_up(indexes: dict[str, HammingIndex], thresholds: dict[str, int]) -> None:

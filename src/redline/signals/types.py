@@ -83,6 +83,10 @@ class SignalType(ABC):
       many, so matches are reported once per survivor case, under the closest hash, not once per pair.
     * ``on_survivor_device``: the survivor portal computes it in the browser (``web/static/signals.js``
       lists exactly these; a test holds the two lists together).
+    * ``whole_picture_type``: (region types) the type a stored picture's *whole* hash is also kept as
+      (``pdq``). A query with an allowance (the whole upload's hashes) uses it only against stored whole
+      pictures, so the matcher searches that type's index for it, not every stored region
+      (``robust.allowance_applies``).
     """
 
     name: ClassVar[str]
@@ -95,6 +99,7 @@ class SignalType(ABC):
     media: ClassVar[frozenset[MediaType]] = frozenset({"image", "video"})
     once_per_case: ClassVar[bool] = False
     on_survivor_device: ClassVar[bool] = False
+    whole_picture_type: ClassVar[str | None] = None
 
     # --- values --------------------------------------------------------------------------------------------
 
@@ -305,6 +310,7 @@ class PdqRegionSignal(SignalType):
     media = frozenset({"image"})
     once_per_case = True
     on_survivor_device = True
+    whole_picture_type = "pdq"
 
     @classmethod
     def _stored(cls, signals: FileSignals) -> list[DerivedHash]:

@@ -10,10 +10,10 @@ export const QUALITY_THRESHOLD = 50; // below this a PDQ hash matches unreliably
 
 // Crops hashed with each picture so cropped copies still match (server: signals/robust.py STORED_REGIONS;
 // docs/ROBUSTNESS.md). Sent as `pdq_region` hashes with the whole picture's hash ('full'). A ladder of
-// sizes (ratio 0.9); the three deepest rungs are also stored shifted on a 3x3 grid, because a crop that
-// keeps 60% of a photo can sit anywhere in it.
-export const REGION_SCALES = [0.9, 0.81, 0.73, 0.66, 0.59, 0.53];
-export const REGION_GRID_STEPS = { 0.66: 0.05, 0.59: 0.06, 0.53: 0.07 };
+// sizes; the deepest rung is also stored shifted on a 3x3 grid, because a crop that keeps 60% of a photo
+// can sit anywhere in it.
+export const REGION_SCALES = [0.9, 0.81, 0.73, 0.53];
+export const REGION_GRID_STEPS = { 0.53: 0.07 };
 
 // The four quadrants too: a sticker or caption usually leaves one of them untouched.
 export const QUADRANT_SHIFTS = [-0.25, 0.25];

@@ -1,0 +1,144 @@
+# mypy: disable-error-code="misc"
+# (numba's njit decorator is untyped, as in redline.index.kernels.)
+"""PDQ of many windows of one picture at once: the query side of robust matching, ~15x cheaper.
+
+Why: an upload's robust query hashes (``robust.query_hashes``) are PDQ of ~85 windows of a few pictures (the
+upload reduced to 512 px, two slightly turned copies, the de-rotated one). Hashing each window with the
+reference (``pdqhash``) costs about a millisecond, most of it the Jarosz filter over the window's pixels, and
+the windows of one picture overlap almost entirely. Here the luminance and the filter are computed once per
+picture and filter size, and each window only samples its 64x64 grid from the filtered picture, then goes
+through the DCT (one batched matrix product for all windows) and the median threshold.
+
+The steps are PDQ's as ``web/static/pdq.js`` writes them out (Rec. 601 luminance; two passes of a box
+filter along rows and columns, window ``ceil(side / 128)`` for the window's side; a 64x64 grid sampled at
+``trunc((i + 0.5) * side / 64)``; quality from neighbour differences; the 16x16 low-frequency DCT block; bit
+``k`` set where coefficient ``k`` is above the lower median). One difference: the filter of a window's
+outermost samples reaches across the window's edge into the picture around it, where the reference stops at
+the edge. The result is near the reference's hash of the cropped pixels, not equal to it (measured in
+``tests/signals/test_pdq_windows.py``). That is fine on the query side only: what is *stored* (the survivor's
+device, ``robust.entry_hashes``) stays the reference PDQ, bit for bit with the portal.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from numba import njit
+
+from redline.signals.robust_geometry import Box, RgbArray
+
+GRID = 64
+BLOCK = 16
+_LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+#: DCT-II basis rows 1..16 (row 0, the average, carries no structure), scaled by sqrt(2/64), as PDQ's.
+_DCT = (
+    np.sqrt(2 / GRID) * np.cos(np.pi / 2 / GRID * np.outer(np.arange(1, BLOCK + 1), 2 * np.arange(GRID) + 1))
+).astype(np.float32)
+
+FloatArray = npt.NDArray[np.float32]
+
+
+@njit(cache=True)
+def _box_rows(src: Any, dst: Any, window: int) -> None:  # pragma: no cover - compiled
+    """One box-filter pass along each row: dst[y, k] = mean of src[y, k - (window - half) .. k + half - 1]
+    clipped to the row, half = (window + 2) // 2 (PDQ's box1DFloat)."""
+    height, width = src.shape
+    half = (window + 2) // 2
+    behind = window - half
+    for y in range(height):
+        total = np.float32(0.0)
+        size = 0
+        add = 0
+        drop = 0
+        while add < half - 1 and add < width:
+            total += src[y, add]
+            size += 1
+            add += 1
+        for k in range(width):
+            if add < width:
+                total += src[y, add]
+                size += 1
+                add += 1
+            if k - drop > behind:
+                total -= src[y, drop]
+                size -= 1
+                drop += 1
+            dst[y, k] = total / size
+
+
+def _jarosz(luma: FloatArray, row_window: int, col_window: int) -> FloatArray:
+    """PDQ's Jarosz filter: two passes of the box filter along rows, then along columns."""
+    out = np.ascontiguousarray(luma, dtype=np.float32).copy()
+    tmp = np.empty_like(out)
+    for _ in range(2):
+        _box_rows(out, tmp, row_window)
+        cols = np.ascontiguousarray(tmp.T)
+        back = np.empty_like(cols)
+        _box_rows(cols, back, col_window)
+        out = np.ascontiguousarray(back.T)
+    return out
+
+
+def _filter_window(side: int) -> int:
+    return (side + 2 * GRID - 1) // (2 * GRID)
+
+
+def pixel_box(shape: tuple[int, ...], box: Box) -> tuple[int, int, int, int]:
+    """``box`` (fractions) in pixels, rounded as ``robust.crop_box`` crops: (left, top, right, bottom)."""
+    h, w = shape[:2]
+    left, top = round(box[0] * w), round(box[1] * h)
+    return left, top, max(left + 1, round(box[2] * w)), max(top + 1, round(box[3] * h))
+
+
+class WindowHasher:
+    """One picture, hashed in many windows. ``blocks`` gives each window's DCT block and quality; ``hashes``
+    the 32-byte codes (``numpy.packbits`` order, as ``robust.pdq_of``)."""
+
+    def __init__(self, rgb: RgbArray) -> None:
+        self._luma = (np.asarray(rgb, dtype=np.float32) @ _LUMA).astype(np.float32)
+        self._filtered: dict[tuple[int, int], FloatArray] = {}
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return int(self._luma.shape[0]), int(self._luma.shape[1])
+
+    def _plane(self, width: int, height: int) -> FloatArray:
+        key = (_filter_window(width), _filter_window(height))
+        plane = self._filtered.get(key)
+        if plane is None:
+            plane = self._filtered[key] = _jarosz(self._luma, *key)
+        return plane
+
+    def blocks(self, boxes: list[Box]) -> tuple[FloatArray, npt.NDArray[np.int64]]:
+        """(n, 16, 16) DCT blocks and (n,) qualities of the windows ``boxes`` (fractions of the picture)."""
+        grids = np.empty((len(boxes), GRID, GRID), dtype=np.float32)
+        steps = np.arange(GRID) + 0.5
+        for n, box in enumerate(boxes):
+            left, top, right, bottom = pixel_box(self._luma.shape, box)
+            width, height = right - left, bottom - top
+            rows = top + np.trunc(steps * height / GRID).astype(np.int64)
+            cols = left + np.trunc(steps * width / GRID).astype(np.int64)
+            grids[n] = self._plane(width, height)[np.ix_(rows, cols)]
+        return _dct(grids), _quality(grids)
+
+
+def _dct(grids: FloatArray) -> FloatArray:
+    return np.asarray(np.matmul(np.matmul(_DCT, grids), _DCT.T), dtype=np.float32)
+
+
+def _quality(grids: FloatArray) -> npt.NDArray[np.int64]:
+    down = np.abs(np.trunc((grids[:, :-1, :] - grids[:, 1:, :]) * 100 / 255)).sum(axis=(1, 2))
+    across = np.abs(np.trunc((grids[:, :, :-1] - grids[:, :, 1:]) * 100 / 255)).sum(axis=(1, 2))
+    quality: npt.NDArray[np.int64] = np.minimum(100, np.trunc((down + across) / 90)).astype(np.int64)
+    return quality
+
+
+def codes(blocks: FloatArray) -> list[bytes]:
+    """32-byte codes: bit ``k`` (coefficient ``k`` above the lower median) at PDQ's place, bit 255 first."""
+    flat = blocks.reshape(len(blocks), BLOCK * BLOCK)
+    median = np.sort(flat, axis=1)[:, 127:128]
+    bits = (flat > median)[:, ::-1]
+    packed = np.packbits(bits, axis=1)
+    return [row.tobytes() for row in packed]

@@ -1,0 +1,100 @@
+"""The query side's batched window PDQ (``signals/pdq_windows.py``) against the reference (``pdqhash``).
+
+A whole-picture window is the reference PDQ bit for bit (same steps, same arithmetic); an inner window differs
+only where the filter reaches across the window's edge, which costs a few bits: these tests pin how few, on
+generated pictures and on the corpus photos, so a change that moves the derived hashes away from what is
+stored shows here before it shows as lost recall in bench/robustness.py.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from redline.signals import pdq_windows, robust
+
+#: Windows like the ones the query side uses: the whole, a centred crop, a shifted 0.9 window, a quadrant,
+#: a small off-centre box.
+BOXES = [
+    (0.0, 0.0, 1.0, 1.0),
+    (0.05, 0.05, 0.95, 0.95),
+    (0.1, 0.04, 1.0, 0.94),
+    (0.5, 0.5, 1.0, 1.0),
+    (0.21, 0.13, 0.74, 0.81),
+]
+#: Most bits an inner window may differ from the reference hash of the cropped pixels (measured: 0-4 on the
+#: corpus photos; the robust rule's thresholds are 45 and 64 bits).
+INNER_SLACK = 8
+
+
+def _distance(a: bytes, b: bytes) -> int:
+    return (int.from_bytes(a, "big") ^ int.from_bytes(b, "big")).bit_count()
+
+
+def _pictures(rng: np.random.Generator) -> list[np.ndarray]:
+    """Smooth random pictures (low-frequency waves plus a little noise) of assorted shapes."""
+    out = []
+    for height, width in ((321, 481), (512, 341), (200, 200), (97, 333)):
+        y, x = np.mgrid[0:height, 0:width] / max(height, width)
+        channels = []
+        for _ in range(3):
+            f = rng.uniform(1, 6, size=(4, 2))
+            phase = rng.uniform(0, 2 * np.pi, size=4)
+            wave = sum(np.sin(2 * np.pi * (f[k, 0] * x + f[k, 1] * y) + phase[k]) for k in range(4))
+            channels.append(wave)
+        pixels = (np.stack(channels, -1) / 4 + 1) * 120 + rng.normal(0, 4, size=(height, width, 3))
+        out.append(pixels.clip(0, 255).astype(np.uint8))
+    return out
+
+
+def _check(pictures: list[np.ndarray]) -> list[int]:
+    inner = []
+    for rgb in pictures:
+        blocks, qualities = pdq_windows.WindowHasher(rgb).blocks(BOXES)
+        codes = pdq_windows.codes(blocks)
+        for box, code, quality in zip(BOXES, codes, qualities.tolist(), strict=True):
+            reference = robust.pdq_of(robust.crop_box(rgb, box))
+            if box == (0.0, 0.0, 1.0, 1.0):
+                assert code == reference.code and quality == reference.quality
+            else:
+                inner.append(_distance(code, reference.code))
+                assert abs(quality - reference.quality) <= 2, box
+    assert max(inner) <= INNER_SLACK, inner
+    return inner
+
+
+def test_window_hashes_are_the_reference_pdq_on_the_whole_and_near_it_inside() -> None:
+    _check(_pictures(np.random.default_rng(15)))
+
+
+def test_window_hashes_on_corpus_photos(corpus: Path) -> None:
+    from redline.eval import harness
+
+    photos = harness.load_photos(corpus / "photos")[::64]
+    inner = _check([robust._reduced(np.asarray(p.image)) for p in photos])
+    assert np.mean(inner) <= 2.5, inner  # most inner windows within a bit or two
+
+
+def test_query_hashes_come_from_the_windows(corpus: Path) -> None:
+    """The derived hashes are the windows' (the plain one the reference's): the mirrored whole upload equals
+    the reference PDQ of the mirrored pixels."""
+    from PIL import Image
+
+    rgb = np.asarray(Image.open(sorted((corpus / "photos").rglob("*.jpg"))[0]).convert("RGB"))
+    derived = {h.label: h for h in robust.query_hashes(rgb)}
+    work = robust._reduced(rgb)
+    assert derived["full"].code == robust.pdq_of(rgb).code
+    assert derived["mirror"].code == robust.pdq_of(np.ascontiguousarray(work[:, ::-1])).code
+
+
+@pytest.mark.parametrize("side", [12, 17, 20, 63, 64, 65, 130])
+def test_small_pictures_agree_on_the_whole(side: int) -> None:
+    """Bit for bit down to small sides. (Not at 8 or 16 rows: each grid row is then repeated exactly, many
+    DCT coefficients tie at zero, and the order of float rounding flips a few of them; a query window that
+    small has too little detail to match on anyway.)"""
+    rgb = _pictures(np.random.default_rng(side))[0][:side, : side + 3]
+    blocks, qualities = pdq_windows.WindowHasher(rgb).blocks([(0.0, 0.0, 1.0, 1.0)])
+    reference = robust.pdq_of(rgb)
+    assert pdq_windows.codes(blocks)[0] == reference.code and int(qualities[0]) == reference.quality
