@@ -59,7 +59,7 @@ def everything_in(m: Matcher) -> dict[str, set[int]]:
 def test_shards_split_every_index_into_disjoint_parts_kept_current(
     db: Database, cipher: ContactCipher, tmp_path: Path
 ) -> None:
-    cases = [submit(db, cipher, indexed(seed)) for seed in range(3)]
+    cases = [submit(db, cipher, indexed(seed)) for seed in range(7)]  # over 100 entries, up to 18 each
 
     def start(spec: ShardSpec | None, directory: Path = tmp_path / "index") -> Matcher:
         m = Matcher(db, min_quality=50, poll_interval=0.05, snapshots=SnapshotPolicy(directory), shard=spec)
