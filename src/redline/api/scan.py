@@ -36,7 +36,7 @@ from redline.signals.types import MAX_VALUE_CHARS, signal_type
 
 router = APIRouter(prefix="/v1", tags=["platforms"])
 
-#: Files per request: a batch of the scanner's (each file has ~110 robust region hashes).
+#: Files per request: a batch of the scanner's (each file has ~85 robust region hashes).
 MAX_FILES = 64
 #: Hashes per file: the plain ones plus every robust query hash of one image (a few hundred), or a video's
 #: frame hashes (``signals.video.query_frame_codes``: up to ``MAX_QUERY_FRAMES`` frames, each by its whole,

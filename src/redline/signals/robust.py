@@ -39,11 +39,11 @@ from redline.signals.robust_geometry import (
 from redline.signals.types import PdqRegionSignal
 
 #: The ladder of stored crop sizes, as a fraction of width and height (1.0, the whole image, is plain PDQ).
-#: With the query's windows at 0.9 of the upload, every crop up to 20% a side lands near one rung: a crop
-#: keeping 81-100% of a side is near 0.9/0.81/0.73 after the window, a deeper one near 0.53 (0.9 x 0.6).
+#: The upload itself, its 0.9 windows and its centred crops put a crop of up to 20% a side near one rung: one
+#: keeping 0.8-1.0 of each side near ``full``, 0.9, 0.81 or 0.73, one keeping 0.6 near 0.53 (0.9 x 0.6).
 #: The rungs 0.66 and 0.59 (each on a 3x3 grid) that the recipe of issue 7 also stored were dropped for
-#: issue 15: in `bench/robust_pairs.py` no copy needed them once the whole-upload hashes and the 0.53 grid
-#: were there (docs/ROBUSTNESS.md, "Cost"), and they were over half the stored codes, so half the index.
+#: issue 15: in ``bench/robust_pairs.py`` no copy needed them once the whole-upload hashes and the 0.53 grid
+#: were there (docs/ROBUSTNESS.md, "Why these 17"), and they were over half the stored codes.
 REGION_SCALES: tuple[float, ...] = (0.9, 0.81, 0.73, 0.53)
 #: For the deepest rung, the grid step of extra crops shifted off-centre (fraction of width and height).
 #: A crop that keeps 60% of a photo can be anywhere: its centre moves up to ~10% of the photo, more than the
@@ -235,19 +235,19 @@ def query_hashes(rgb: RgbArray) -> list[RegionHash]:
         scale = max((s for s in REGION_SCALES if s <= fits), default=min(REGION_SCALES))
         add(f"derotate_{angle:.1f}", WindowHasher(turned_back), StoredRegion(scale).box)
 
-    derived: dict[int, tuple[list[bytes], list[int]]] = {}
-    for picture in {id(w[1]): w[1] for w in wanted}.values():
-        boxes = [box for _, p, box, _ in wanted if p is picture]
-        blocks, qualities = picture.blocks(boxes)
-        derived[id(picture)] = (pdq_windows.codes(blocks), qualities.tolist())
-    taken = {id(picture): 0 for picture in (w[1] for w in wanted)}
-    for label, picture, _, threshold in wanted:
-        codes_of, qualities_of = derived[id(picture)]
-        position = taken[id(picture)]
-        taken[id(picture)] = position + 1
-        code = codes_of[position]
+    # Each picture's windows in one batch (one filter pass per picture and window size), then in order.
+    found_codes: dict[int, tuple[bytes, int]] = {}
+    by_picture: dict[int, list[int]] = {}
+    for n, (_, picture, _, _) in enumerate(wanted):
+        by_picture.setdefault(id(picture), []).append(n)
+    for positions in by_picture.values():
+        blocks, qualities = wanted[positions[0]][1].blocks([wanted[n][2] for n in positions])
+        for n, code, quality in zip(positions, pdq_windows.codes(blocks), qualities.tolist(), strict=True):
+            found_codes[n] = (code, int(quality))
+    for n, (label, _, _, threshold) in enumerate(wanted):
+        code, quality = found_codes[n]
         if all(code != h.code for h in hashes):
-            hashes.append(RegionHash(label, code, int(qualities_of[position]), threshold))
+            hashes.append(RegionHash(label, code, quality, threshold))
     return hashes
 
 
