@@ -5,7 +5,8 @@ current recipe against the previous one (issue 7's: 35 stored, ~110 queries) in 
 
 Hashing: plain PDQ of the whole image vs the stored set vs the query set, on corpus photos and on phone
 screenshots of them; the previous query set is reproduced by adding the windows it also hashed (0.95 of the
-upload on a 5x5 grid, :func:`previous_query_extra`) to today's. Index: ``new_index(256)`` (the bank's
+upload on a 5x5 grid) and hashing every window with the reference PDQ, as it ran
+(:func:`previous_query_hashes`). Index: ``new_index(256)`` (the bank's
 index, tables split as the matcher splits them) filled with ``--entries`` stored pictures' worth of random
 codes (so search times are a best case for the index's pruning) and searched with one upload's queries:
 
@@ -26,21 +27,37 @@ import time
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 from redline.eval import harness
 from redline.eval.transforms import apply_transform, transform_named
 from redline.index import MihIndex, new_index
 from redline.signals.robust import (
+    QUADRANT_SHIFTS,
+    QUERY_ANGLE_SHIFTS,
+    QUERY_ANGLES,
+    QUERY_CENTRED,
+    QUERY_SHIFTS,
+    QUERY_WINDOW,
     ROBUST_THRESHOLD,
     STORED_REGIONS,
     WHOLE_THRESHOLD,
     RgbArray,
+    StoredRegion,
+    _centred_variants,
     _reduced,
     _windows,
     crop_box,
     entry_hashes,
     pdq_of,
     query_hashes,
+)
+from redline.signals.robust_geometry import (
+    background_box,
+    fitted_rotation_angle,
+    inscribed_scale,
+    rotation_angle,
+    sharp_box,
 )
 from redline.signals.types import PdqSignal
 
@@ -51,16 +68,35 @@ PREVIOUS_WHOLE, PREVIOUS_OTHER = 2, 108
 PLAIN = PdqSignal.default_threshold
 
 
-def previous_query_extra(rgb: RgbArray) -> None:
-    """The hashes the previous query set also derived: windows of 0.95 of the upload, +-4% on a 5x5 grid."""
+def previous_query_hashes(rgb: RgbArray) -> int:
+    """The previous recipe's query derivation, as it ran (commit bfbedb2): every derived hash the reference
+    PDQ of its own cropped pixels, and also the 25 windows at 0.95. Returns how many hashes it derived."""
+    hashes = [pdq_of(rgb)]
     work = _reduced(rgb)
-    for _, _, window in _windows(0.95, (-0.04, -0.02, 0.0, 0.02, 0.04)):
-        pdq_of(crop_box(work, window))
-
-
-def previous_query_hashes(rgb: RgbArray) -> None:
-    query_hashes(rgb)
-    previous_query_extra(rgb)
+    mirrored = np.ascontiguousarray(work[:, ::-1])
+    hashes.append(pdq_of(mirrored))
+    for pixels in (work, mirrored):
+        for dy in QUADRANT_SHIFTS:
+            for dx in QUADRANT_SHIFTS:
+                hashes.append(pdq_of(crop_box(pixels, StoredRegion(0.5, dx, dy).box)))
+    for size, shifts in ((QUERY_WINDOW, QUERY_SHIFTS), (0.95, (-0.04, -0.02, 0.0, 0.02, 0.04))):
+        hashes += [pdq_of(crop_box(work, window)) for _, _, window in _windows(size, shifts)]
+    hashes += [pdq_of(crop_box(work, StoredRegion(size).box)) for size in QUERY_CENTRED]
+    height, width = work.shape[:2]
+    for turn in QUERY_ANGLES:
+        turned = np.asarray(Image.fromarray(work).rotate(turn, resample=Image.Resampling.BICUBIC))
+        inside = min(QUERY_WINDOW, inscribed_scale(turn, width, height))
+        hashes += [pdq_of(crop_box(turned, w)) for _, _, w in _windows(inside, QUERY_ANGLE_SHIFTS)]
+    for box in (background_box(work), sharp_box(work)):
+        if box is not None:
+            hashes.append(pdq_of(crop_box(work, box)))
+    found = sharp_box(work)
+    if found is not None:
+        hashes += [pdq_of(crop_box(work, b)) for _, b in _centred_variants(found)]
+    for angle in {a for a in (fitted_rotation_angle(work), rotation_angle(work)) if a is not None}:
+        upright = np.asarray(Image.fromarray(work).rotate(-angle, resample=Image.Resampling.BICUBIC))
+        hashes.append(pdq_of(crop_box(upright, StoredRegion(0.73).box)))
+    return len(hashes)
 
 
 def per_call_ms(fn: object, items: list[np.ndarray]) -> float:
