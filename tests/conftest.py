@@ -7,6 +7,7 @@ developer's fresh clone, but *fail* in CI (``CI=true``), where those resources a
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -108,17 +109,29 @@ def unmigrated_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> I
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+@pytest.fixture(scope="session")
+def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An empty SQLite database migrated to head, made once: each test's ``database_url`` is a copy of it
+    (migrating a new file for each of the suite's several hundred SQLite tests took about a minute)."""
+    from redline.bank.db import Database
+
+    path = tmp_path_factory.mktemp("migrated") / "redline.db"
+    db = Database(f"sqlite:///{path}")
+    db.upgrade()
+    db.dispose()
+    # The last connection closed checkpoints the WAL: the whole database is in the one file copied.
+    assert not path.with_name("redline.db-wal").exists()
+    return path
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """An empty, migrated database: a new SQLite file, or the session's PostgreSQL database emptied."""
+    """An empty, migrated database: a new SQLite file (a copy of ``migrated_sqlite``), or the session's
+    PostgreSQL database emptied."""
     if request.param == "sqlite":
-        from redline.bank.db import Database
-
-        url = f"sqlite:///{tmp_path / 'redline.db'}"
-        db = Database(url)
-        db.upgrade()
-        db.dispose()
-        return url
+        path = tmp_path / "redline.db"
+        shutil.copyfile(request.getfixturevalue("migrated_sqlite"), path)
+        return f"sqlite:///{path}"
     pg_url: str = request.getfixturevalue("postgres_database")
     _empty_postgres(pg_url)
     return pg_url
