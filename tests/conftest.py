@@ -72,7 +72,23 @@ def postgres_database() -> Iterator[str]:
         admin.close()
 
 
+#: The tables a test may have touched: those with rows, and those whose serial or identity sequence has
+#: been used since it was last restarted (a row added and deleted again leaves the ids moved on).
+_TOUCHED_TABLES = """
+SELECT DISTINCT t.relname
+FROM pg_class t
+JOIN pg_namespace n ON n.oid = t.relnamespace AND n.nspname = 'public'
+JOIN pg_depend d ON d.refobjid = t.oid AND d.deptype IN ('a', 'i')
+JOIN pg_class s ON s.oid = d.objid AND s.relkind = 'S'
+JOIN pg_sequences q ON q.schemaname = 'public' AND q.sequencename = s.relname
+WHERE t.relkind = 'r' AND q.last_value IS NOT NULL
+"""
+
+
 def _empty_postgres(url: str) -> None:
+    """Every table empty and every identity restarted, as TRUNCATE of all of them would leave it; only the
+    tables the last test touched are truncated (TRUNCATE costs ~6 ms a table, and a test touches few of
+    the 45)."""
     import psycopg
 
     with psycopg.connect(_postgres_conninfo(url), autocommit=True) as conn:
@@ -83,8 +99,14 @@ def _empty_postgres(url: str) -> None:
                 "WHERE schemaname = 'public' AND tablename <> 'alembic_version'"
             )
         ]
-        # TRUNCATE does not fire the audit log's row triggers: the append-only guard stays for the tests.
-        conn.execute(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
+        with_rows = " UNION ALL ".join(
+            f"SELECT '{name}' WHERE EXISTS (SELECT 1 FROM {name})" for name in tables
+        )
+        touched = {row[0] for row in conn.execute(with_rows)}
+        touched |= {row[0] for row in conn.execute(_TOUCHED_TABLES)}
+        if touched:
+            # TRUNCATE does not fire the audit log's row triggers: the append-only guard stays for the tests.
+            conn.execute(f"TRUNCATE {', '.join(sorted(touched))} RESTART IDENTITY CASCADE")
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
