@@ -149,9 +149,11 @@ class Settings:
     #: How often the delivery worker looks for due deliveries (seconds).
     webhook_poll_interval: float = 0.5
     #: Mirrors (docs/MIRRORS.md): how long the sync waits after reading every hub to its end (seconds),
-    #: and how many change-log rows it asks a hub for per signed page.
+    #: how many change-log rows it asks a hub for per signed page, and how long a process's lease on a
+    #: mirror lasts unrenewed (seconds: what a process killed mid-sync holds the mirror up for).
     mirror_interval_s: float = 1.0
     mirror_page_size: int = 1000
+    mirror_lease_s: float = 20.0
     #: Console sign-in lifetime (seconds); failed sign-ins allowed per username and address per 15 minutes.
     console_session_ttl_s: int = 8 * 3600
     console_login_attempts: int = 10

@@ -7,7 +7,6 @@ no cosignature and the offline verifier, told to require B's, rejects it."""
 from __future__ import annotations
 
 import os
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,16 +14,18 @@ from pathlib import Path
 import httpx
 import pytest
 from sqlalchemy import select
+from typer.testing import CliRunner
 
 from redline.bank import service
 from redline.bank.db import Database
 from redline.bank.models import AuditEvent
+from redline.cli.main import app
 from redline.evidence.checkpoint import Checkpoint
 from redline.evidence.note import VerifierKey, open_note
 from redline.evidence.verify import verify_export
 from tests.support import ATTESTATION
 from tests.support.bank import rewrite_history
-from tests.support.server import REDLINE, Server
+from tests.support.server import Server
 
 pytestmark = pytest.mark.slow
 
@@ -36,10 +37,11 @@ class Instance:
     data_dir: Path
 
     def cli(self, *args: str) -> str:
-        env = {**os.environ, "REDLINE_DATABASE_URL": self.database_url}
-        env["REDLINE_DATA_DIR"] = str(self.data_dir)
-        done = subprocess.run([str(REDLINE), *args], env=env, capture_output=True, text=True, timeout=120)
-        assert done.returncode == 0, done.stderr
+        """``redline ARGS`` for this instance, in this process (the command is this Typer app; a process per
+        command was a good part of the test's time). The servers stay real processes."""
+        env = {"REDLINE_DATABASE_URL": self.database_url, "REDLINE_DATA_DIR": str(self.data_dir)}
+        done = CliRunner().invoke(app, list(args), env=env)
+        assert done.exit_code == 0, (done.stderr, done.exception)
         return done.stdout.strip()
 
 

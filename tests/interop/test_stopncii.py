@@ -3,9 +3,6 @@ Redline's puller between two Redline instances (a hub and a platform) on loopbac
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 import requests
+from click.testing import Result
 from sqlalchemy import select
 from threatexchange.exchanges.clients.stopncii.api import (
     StopNCIIAPI,
@@ -23,10 +21,12 @@ from threatexchange.exchanges.clients.stopncii.api import (
     StopNCIIHashRecord,
     StopNCIISignalType,
 )
+from typer.testing import CliRunner
 
 from redline.bank import service
 from redline.bank.db import Database
 from redline.bank.models import Entry
+from redline.cli.main import app
 from redline.interop.models import StopnciiPull
 from redline.interop.pull import pull
 from redline.interop.stopncii import Cursor
@@ -34,7 +34,6 @@ from tests.support import ATTESTATION, wait_until
 from tests.support.bank import new_key
 from tests.support.server import Server
 
-REDLINE = str(Path(sys.executable).parent / "redline")
 PDQ_A, PDQ_B, PDQ_NEW = "a" * 63 + "1", "b" * 63 + "2", "c" * 63 + "3"
 MD5_A, SHA_A = "d" * 32, "e" * 64
 Records = dict[tuple[StopNCIISignalType, str], StopNCIIHashRecord]
@@ -209,10 +208,16 @@ def test_partners_submit_hashes_with_a_submit_key(hub: Hub) -> None:
     assert httpx.get(f"{hub.base}/FetchHashes", headers={"x-functions-key": match_only}).status_code == 403
 
 
+def _run(database_url: str, data_dir: Path, *args: str) -> Result:
+    """``redline ARGS`` for the platform, in this process (the command is this Typer app; a process per
+    command was a good part of the test's time). Hub and platform stay real server processes."""
+    env = {"REDLINE_DATABASE_URL": database_url, "REDLINE_DATA_DIR": str(data_dir)}
+    return CliRunner().invoke(app, list(args), env=env)
+
+
 def _cli(database_url: str, data_dir: Path, *args: str) -> str:
-    env = {**os.environ, "REDLINE_DATABASE_URL": database_url, "REDLINE_DATA_DIR": str(data_dir)}
-    done = subprocess.run([REDLINE, *args], env=env, capture_output=True, text=True, check=False)
-    assert done.returncode == 0, done.stderr
+    done = _run(database_url, data_dir, *args)
+    assert done.exit_code == 0, (done.stderr, done.exception)
     return done.stdout
 
 
@@ -274,14 +279,12 @@ def test_redline_pulls_a_stopncii_api_and_a_withdrawal_stops_matching(hub: Hub, 
             assert state is not None and state.checkpoint > 0 and state.last_error == ""
             entries = service.audit_page(session, 0, 1000)
             assert any(e.action == "entry.expired" for e in entries)  # every removal is audited
-        wrong = subprocess.run(
-            [REDLINE, "stopncii", "pull", hub.base, "--key", "rk_0000000000000000_x", "--bank", "stopncii"],
-            env={**os.environ, "REDLINE_DATABASE_URL": platform_url, "REDLINE_DATA_DIR": str(platform_dir)},
-            capture_output=True,
-            text=True,
-            check=False,
+        wrong = _run(
+            platform_url,
+            platform_dir,
+            *("stopncii", "pull", hub.base, "--key", "rk_0000000000000000_x", "--bank", "stopncii"),
         )
-        assert wrong.returncode == 1 and "401" in wrong.stderr
+        assert wrong.exit_code == 1 and "401" in wrong.stderr
     finally:
         platform.stop()
         platform_db.dispose()

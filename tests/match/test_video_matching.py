@@ -4,27 +4,67 @@ time ranges on one review item; frame grabs match as pictures; withdrawal stops 
 
 from __future__ import annotations
 
+import hashlib
 import io
 from pathlib import Path
 from typing import Any
 
+import pytest
 from PIL import Image
 from sqlalchemy import func, select
 
 from redline.cli.protect import hashes_of
 from redline.match.service import Query
 from redline.review.models import ReviewItem
-from redline.signals import hash_file
+from redline.signals import ImageSignals, VideoSignals, hash_file
 from redline.signals.video import stored_frames
 from redline.web.console.render import _video_overlap, clock
 from tests.support import wait_until
 from tests.support.apps import Api
-from tests.support.video import edited, pattern_frames, write_clip
+from tests.support.video import Frame, edited, pattern_frames, write_clip
 
 
-def video_case(api: Api, path: Path, item: int = 0) -> dict[str, Any]:
+class Media:
+    """The clips, their edited copies and their signals, made once for the module: each test runs on both
+    databases with the same clips, and encoding and hashing them is most of its time. The tests only read
+    these files; the server still hashes every upload itself."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.hashed: dict[str, ImageSignals | VideoSignals] = {}
+
+    def _path(self, key: object, name: str) -> Path:
+        folder = self.folder / hashlib.sha256(repr(key).encode()).hexdigest()[:16]
+        folder.mkdir(exist_ok=True)
+        return folder / name
+
+    def clip(self, name: str, frames: list[Frame]) -> Path:
+        """``write_clip`` of ``frames``, encoded the first time these frames are asked for."""
+        content = hashlib.sha256(b"".join(f.tobytes() for f in frames)).hexdigest()
+        path = self._path((content, len(frames), frames[0].shape), name)
+        return path if path.exists() else write_clip(path, frames)
+
+    def edit(self, source: Path, name: str, *args: str) -> Path:
+        """``edited(source, ..., *args)``, made the first time it is asked for."""
+        path = self._path((str(source), args), name)
+        return path if path.exists() else edited(source, path, *args)
+
+    def signals(self, path: Path) -> ImageSignals | VideoSignals:
+        """``hash_file(path)``, computed once per file content."""
+        content = hashlib.sha256(path.read_bytes()).hexdigest()
+        if content not in self.hashed:
+            self.hashed[content] = hash_file(path)
+        return self.hashed[content]
+
+
+@pytest.fixture(scope="module")
+def media(tmp_path_factory: pytest.TempPathFactory) -> Media:
+    return Media(tmp_path_factory.mktemp("videos"))
+
+
+def video_case(api: Api, media: Media, path: Path, item: int = 0) -> dict[str, Any]:
     """What ``redline protect`` (and the portal) sends for a video, submitted as a case."""
-    signals = hash_file(path)
+    signals = media.signals(path)
     hashes = [{**h, "item": item} for h in hashes_of(signals)]
     moments = {h["at_ms"] for h in hashes if h["type"] == "vpdq"}  # each kept frame: whole, crop (, box)
     assert len(moments) == len(stored_frames(signals.frames)) > 3
@@ -53,14 +93,12 @@ def review_items(api: Api) -> list[ReviewItem]:
         return list(session.scalars(select(ReviewItem).order_by(ReviewItem.id)))
 
 
-def test_a_reencoded_trimmed_copy_matches_as_one_review_item_with_time_ranges(
-    api: Api, tmp_path: Path
-) -> None:
-    original = write_clip(tmp_path / "original.mp4", pattern_frames(seed=1, seconds=12))
-    video_case(api, original)
+def test_a_reencoded_trimmed_copy_matches_as_one_review_item_with_time_ranges(api: Api, media: Media) -> None:
+    original = media.clip("original.mp4", pattern_frames(seed=1, seconds=12))
+    video_case(api, media, original)
     key = api.key("match", "review")
     # Re-encoded at a lower quality, the first 3 s cut away: the clip is all in the stored video.
-    copy = edited(original, tmp_path / "copy.mp4", "-ss", "3", "-c:v", "libx264", "-crf", "32")
+    copy = media.edit(original, "copy.mp4", "-ss", "3", "-c:v", "libx264", "-crf", "32")
     body = upload(api, key, copy, "post-1")
     [video] = body["videos"]
     assert video["upload_match_pct"] >= 80 and 50 <= video["stored_match_pct"] <= 90
@@ -83,29 +121,29 @@ def test_clock_reads_like_a_player() -> None:
     assert [clock(s) for s in (0, 7.9, 62, 3723)] == ["0:00", "0:07", "1:02", "1:02:03"]
 
 
-def test_a_long_upload_containing_the_stored_clip_matches_the_other_way(api: Api, tmp_path: Path) -> None:
+def test_a_long_upload_containing_the_stored_clip_matches_the_other_way(api: Api, media: Media) -> None:
     frames = pattern_frames(seed=2, seconds=16)
-    short = write_clip(tmp_path / "short.mp4", frames[40:100])  # 6 s of it
-    video_case(api, short)
+    short = media.clip("short.mp4", frames[40:100])  # 6 s of it
+    video_case(api, media, short)
     key = api.key("match")
-    long = write_clip(tmp_path / "long.mp4", frames)
+    long = media.clip("long.mp4", frames)
     [video] = upload(api, key, long, "long-1")["videos"]
     assert video["stored_match_pct"] >= 80 and video["upload_match_pct"] < 60
 
 
-def test_unrelated_videos_do_not_match_and_frames_alone_do_not_make_a_video(api: Api, tmp_path: Path) -> None:
-    video_case(api, write_clip(tmp_path / "a.mp4", pattern_frames(seed=3, seconds=10)))
+def test_unrelated_videos_do_not_match_and_frames_alone_do_not_make_a_video(api: Api, media: Media) -> None:
+    video_case(api, media, media.clip("a.mp4", pattern_frames(seed=3, seconds=10)))
     key = api.key("match")
-    body = upload(api, key, write_clip(tmp_path / "b.mp4", pattern_frames(seed=4, seconds=10)), "other")
+    body = upload(api, key, media.clip("b.mp4", pattern_frames(seed=4, seconds=10)), "other")
     assert body["videos"] == [] and not [m for r in body["results"] for m in r["matches"]]
     assert review_items(api) == []
 
 
-def test_frame_hashes_sent_to_match_are_judged_as_one_video(api: Api, tmp_path: Path) -> None:
-    original = write_clip(tmp_path / "original.mp4", pattern_frames(seed=5, seconds=10))
-    video_case(api, original)
+def test_frame_hashes_sent_to_match_are_judged_as_one_video(api: Api, media: Media) -> None:
+    original = media.clip("original.mp4", pattern_frames(seed=5, seconds=10))
+    video_case(api, media, original)
     key = api.key("match")
-    queries = [h for h in hashes_of(hash_file(original)) if h["type"] == "vpdq"]
+    queries = [h for h in hashes_of(media.signals(original)) if h["type"] == "vpdq"]
     sent = [{"type": "vpdq", "value": h["value"], "at_ms": h["at_ms"]} for h in queries]
     response = api.client.post("/v1/match", headers=key, json={"hashes": sent, "content_id": "c-1"})
     assert response.status_code == 200, response.text
@@ -116,12 +154,14 @@ def test_frame_hashes_sent_to_match_are_judged_as_one_video(api: Api, tmp_path: 
     assert api.client.post("/v1/match", headers=key, json=bad).status_code == 422
 
 
-def test_a_frame_grab_matches_the_video_and_video_frames_match_a_picture(api: Api, tmp_path: Path) -> None:
+def test_a_frame_grab_matches_the_video_and_video_frames_match_a_picture(
+    api: Api, media: Media, tmp_path: Path
+) -> None:
     frames = pattern_frames(seed=6, seconds=10)
-    path = write_clip(tmp_path / "v.mp4", frames)
-    video_case(api, path)
+    path = media.clip("v.mp4", frames)
+    video_case(api, media, path)
     key = api.key("match")
-    moment = next(f for f in stored_frames(hash_file(path).frames) if f.timestamp_s >= 4)
+    moment = next(f for f in stored_frames(media.signals(path).frames) if f.timestamp_s >= 4)
     grab = tmp_path / "grab.png"
     Image.fromarray(frames[round(moment.timestamp_s * 10)]).save(grab)  # a still, posted as a picture
     [video] = upload(api, key, grab, "grab-1")["videos"]
@@ -135,14 +175,14 @@ def test_a_frame_grab_matches_the_video_and_video_frames_match_a_picture(api: Ap
     api.submit([{**h, "item": 0} for h in hashes_of(picture)])
     matcher = api.client.app.state.services.matcher  # type: ignore[attr-defined]
     wait_until(lambda: bool(matcher.match([Query("pdq", picture.pdq)])[0]), timeout=3.0)
-    other_video = write_clip(tmp_path / "shown.mp4", [*pattern_frames(seed=7, seconds=4), *frames[60:80]])
+    other_video = media.clip("shown.mp4", [*pattern_frames(seed=7, seconds=4), *frames[60:80]])
     body = upload(api, key, other_video, "shown-1")
     assert any(m["type"] == "pdq" for r in body["results"] for m in r["matches"])
 
 
-def test_withdrawing_the_case_stops_every_frame_at_once(api: Api, tmp_path: Path) -> None:
-    original = write_clip(tmp_path / "original.mp4", pattern_frames(seed=8, seconds=10))
-    case = video_case(api, original)
+def test_withdrawing_the_case_stops_every_frame_at_once(api: Api, media: Media) -> None:
+    original = media.clip("original.mp4", pattern_frames(seed=8, seconds=10))
+    case = video_case(api, media, original)
     key = api.key("match")
     assert upload(api, key, original, "before")["videos"]
     response = api.client.post(
@@ -165,12 +205,12 @@ def _write(path: Path, data: bytes) -> Path:
     return path
 
 
-def test_review_verdicts_quarantine_the_whole_video(api: Api, tmp_path: Path) -> None:
+def test_review_verdicts_quarantine_the_whole_video(api: Api, media: Media) -> None:
     from redline.bank.models import Entry
     from redline.review import queue
 
-    original = write_clip(tmp_path / "original.mp4", pattern_frames(seed=9, seconds=8))
-    case = video_case(api, original)
+    original = media.clip("original.mp4", pattern_frames(seed=9, seconds=8))
+    case = video_case(api, media, original)
     key = api.key("match")
     # Three platforms' uploads of the video, three reviewers saying it is not this survivor's video.
     for n, reviewer in enumerate(["user:1", "user:2", "user:3"]):
@@ -188,14 +228,14 @@ def test_review_verdicts_quarantine_the_whole_video(api: Api, tmp_path: Path) ->
     assert matcher.ready.is_set()
 
 
-def test_a_scanned_video_is_judged_like_an_upload(api: Api, tmp_path: Path) -> None:
+def test_a_scanned_video_is_judged_like_an_upload(api: Api, media: Media) -> None:
     """``redline scan`` sends a hosted video's query hashes (with at_ms) to /v1/scans/{id}/files."""
     from redline.config import Settings
     from redline.match.derive import derive_queries
     from redline.scan.hashing import _at
 
-    original = write_clip(tmp_path / "original.mp4", pattern_frames(seed=10, seconds=8))
-    video_case(api, original)
+    original = media.clip("original.mp4", pattern_frames(seed=10, seconds=8))
+    video_case(api, media, original)
     key = api.key("match")
     derived = derive_queries(original, Settings())
     sent = [
@@ -211,29 +251,29 @@ def test_a_scanned_video_is_judged_like_an_upload(api: Api, tmp_path: Path) -> N
     assert item.video is not None and item.video["stored_pct"] == 100
 
 
-def test_mirrored_and_letterboxed_copies_match_through_the_server(api: Api, tmp_path: Path) -> None:
+def test_mirrored_and_letterboxed_copies_match_through_the_server(api: Api, media: Media) -> None:
     """The upload is looked up by each frame's mirror and content-box hashes too, not only the whole frame's
     (what ``redline compare`` and bench/video_recall.py count on)."""
-    original = write_clip(tmp_path / "original.mp4", pattern_frames(seed=11, seconds=10))
-    video_case(api, original)
+    original = media.clip("original.mp4", pattern_frames(seed=11, seconds=10))
+    video_case(api, media, original)
     key = api.key("match")
-    flipped = edited(original, tmp_path / "mirror.mp4", "-vf", "hflip", "-c:v", "libx264")
+    flipped = media.edit(original, "mirror.mp4", "-vf", "hflip", "-c:v", "libx264")
     boxed = "scale=iw*0.7:ih*0.7,pad=iw/0.7:ih/0.7:(ow-iw)/2:(oh-ih)/2,scale=trunc(iw/2)*2:trunc(ih/2)*2"
-    letterboxed = edited(original, tmp_path / "letterbox.mp4", "-vf", boxed, "-c:v", "libx264")
+    letterboxed = media.edit(original, "letterbox.mp4", "-vf", boxed, "-c:v", "libx264")
     for n, copy in enumerate([flipped, letterboxed]):
         [video] = upload(api, key, copy, f"copy-{n}")["videos"]
         assert video["upload_match_pct"] >= 80, (copy.name, video)
 
 
-def test_a_watermarked_copy_matches_by_the_quadrants_it_left_alone(api: Api, tmp_path: Path) -> None:
-    original = write_clip(tmp_path / "original.mp4", pattern_frames(seed=12, seconds=10))
-    signals = hash_file(original)
+def test_a_watermarked_copy_matches_by_the_quadrants_it_left_alone(api: Api, media: Media) -> None:
+    original = media.clip("original.mp4", pattern_frames(seed=12, seconds=10))
+    signals = media.signals(original)
     assert all(len(f.quadrants) == 4 for f in signals.frames)
-    video_case(api, original)
+    video_case(api, media, original)
     key = api.key("match")
     boxes = "drawbox=x=iw*0.55:y=ih*0.7:w=iw*0.42:h=ih*0.25:color=white@0.9:t=fill"
-    copy = edited(original, tmp_path / "marked.mp4", "-vf", boxes, "-c:v", "libx264")
-    marked = hash_file(copy)
+    copy = media.edit(original, "marked.mp4", "-vf", boxes, "-c:v", "libx264")
+    marked = media.signals(copy)
     whole = {f.at_ms: f.pdq for f in stored_frames(signals.frames)}
     moved = [pdq_distance(f.pdq, whole[f.at_ms]) for f in marked.frames if f.at_ms in whole]
     assert min(moved) > 31  # the box moves every whole-frame hash out of reach

@@ -117,7 +117,11 @@ def create_app(settings: Settings) -> FastAPI:
         publisher = LogPublisher(tlog, settings.tlog_checkpoint_interval_s).start()
         # Mirrors of other hubs' feeds: every process runs the sync; a lease per mirror keeps it to one.
         mirrors = MirrorWorker(
-            db, found.cipher, interval_s=settings.mirror_interval_s, page_size=settings.mirror_page_size
+            db,
+            found.cipher,
+            interval_s=settings.mirror_interval_s,
+            page_size=settings.mirror_page_size,
+            lease_s=settings.mirror_lease_s,
         ).start()
         # Removal deadlines: escalations and breaches (docs/REMOVAL.md).
         clock = ClockWorker(
