@@ -40,7 +40,8 @@ def pattern_frames(
             coarse = rng.integers(0, 256, size=(9, 24, 3), dtype=np.uint8)  # colour blocks: sharp edges
             big = Image.fromarray(coarse).resize((width * 2, height), Image.Resampling.NEAREST)
             scene = np.asarray(big)
-        shift = int(n / fps * 6)  # 6 px a second
+        # 6 px a second, wrapping so every frame stays full width (the scene is twice as wide as a frame).
+        shift = int(n / fps * 6) % width
         frames.append(np.ascontiguousarray(scene[:, shift : shift + width]))
     return frames
 
