@@ -14,7 +14,12 @@ from PIL import Image
 from redline.eval import harness
 from redline.eval.transforms import apply_transform, transform_named
 from redline.signals import robust
-from redline.signals.robust_geometry import background_box, fitted_rotation_angle, rotation_angle
+from redline.signals.robust_geometry import (
+    background_box,
+    canvas_rotation,
+    fitted_rotation_angle,
+    rotation_angle,
+)
 from redline.signals.types import PdqRegionSignal, signal_type
 
 PHOTOS = (
@@ -137,6 +142,34 @@ def test_fitted_rotation_angle(photos: list[harness.Photo], corpus: Path) -> Non
         for name in ("pad_20_solid", "screenshot", "crop_5"):
             edited = np.asarray(apply_transform(transform_named(name), photo.id, photo.image))
             assert fitted_rotation_angle(edited) is None, (photo.id, name)
+
+
+def test_canvas_rotation_finds_the_picture_on_an_enlarged_canvas(photos: list[harness.Photo]) -> None:
+    """A picture rotated with the canvas enlarged to fit (black, white or transparent corners): the finder
+    gives the angle within a degree and the box the picture fills once turned back (its own size in the
+    middle of the canvas); turned back and hashed in that box, the copy matches its stored whole picture.
+    Untouched and bordered pictures give nothing."""
+    for photo in photos:
+        w, h = photo.image.size
+        for name, degrees in (
+            ("rotate_fit_+2_black", 2.0),
+            ("rotate_fit_-5_white", -5.0),
+            ("rotate_fit_+10_transparent", 10.0),
+            ("rotate_fit_-10_black", -10.0),
+        ):
+            fitted = apply_transform(transform_named(name), photo.id, photo.image)
+            found = canvas_rotation(np.asarray(fitted))
+            assert found is not None and abs(found[0] - degrees) <= 1.0, (photo.id, name, found)
+            expected_width = w / fitted.width
+            assert abs((found[1][2] - found[1][0]) - expected_width) < 0.02, (photo.id, name, found)
+            derived = robust.query_hashes(np.asarray(fitted))
+            assert any(h.label.startswith("canvas_") for h in derived)
+            match = robust.closest_region_match(derived, robust.entry_hashes(np.asarray(photo.image)))
+            assert match is not None, (photo.id, name)
+        for name in ("pad_20_solid", "crop_5"):
+            edited = np.asarray(apply_transform(transform_named(name), photo.id, photo.image))
+            assert canvas_rotation(edited) is None, (photo.id, name)
+        assert canvas_rotation(np.asarray(photo.image)) is None
 
 
 def test_robust_rule_catches_what_plain_pdq_misses(photos: list[harness.Photo]) -> None:

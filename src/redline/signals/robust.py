@@ -31,6 +31,7 @@ from redline.signals.robust_geometry import (
     Box,
     RgbArray,
     background_box,
+    canvas_rotation,
     fitted_rotation_angle,
     inscribed_scale,
     rotation_angle,
@@ -234,6 +235,14 @@ def query_hashes(rgb: RgbArray) -> list[RegionHash]:
         fits = inscribed_scale(angle, width, height)
         scale = max((s for s in REGION_SCALES if s <= fits), default=min(REGION_SCALES))
         add(f"derotate_{angle:.1f}", WindowHasher(turned_back), StoredRegion(scale).box)
+    # Rotated with the canvas enlarged to fit (corners filled black, white or transparent): turned back,
+    # the whole picture sits upright in the middle of the canvas, so its box is hashed, compared with the
+    # stored whole picture like any region.
+    canvas = canvas_rotation(work)
+    if canvas is not None:
+        angle, box = canvas
+        turned_back = np.asarray(Image.fromarray(work).rotate(-angle, resample=Image.Resampling.BICUBIC))
+        add(f"canvas_{angle:.1f}", WindowHasher(turned_back), box)
 
     # Each picture's windows in one batch (one filter pass per picture and window size), then in order.
     found_codes: dict[int, tuple[bytes, int]] = {}

@@ -198,3 +198,56 @@ def fitted_rotation_angle(rgb: RgbArray, lowest: float = 2.0, highest: float = 1
     if corners.sum() < 8 or dark[corners].mean() < 0.9 or dark[band].mean() > 0.75:
         return None
     return float(best)
+
+
+#: A pixel differs from a canvas fill by more than this (any channel) to count as picture: generous, because
+#: a rotated picture's edge pixels are blended with the fill and JPEG blurs them further.
+_CANVAS_TOLERANCE = 24
+
+
+def canvas_rotation(rgb: RgbArray, lowest: float = 1.0, highest: float = 30.0) -> tuple[float, Box] | None:
+    """A picture rotated with the canvas enlarged to hold it (what phone editors and most apps do): the four
+    corners are one fill colour (black, white, or transparent flattened on white) and the picture's four
+    corners touch the four edges. Returns the angle (degrees, PIL's sense: positive counterclockwise) and
+    the box the picture fills once the canvas is turned back by it (the original picture), or None.
+
+    Why a finder of its own: :func:`rotation_angle` and :func:`fitted_rotation_angle` look for black corner
+    triangles inside the original frame, and the de-rotated crop they hash is a ladder crop of that frame;
+    on an enlarged canvas the picture is smaller than the frame, so both are wrong there.
+    """
+    pixels = np.asarray(rgb, dtype=np.int16)
+    h, w = pixels.shape[:2]
+    if min(h, w) < 32:
+        return None
+    corners = np.stack([pixels[0, 0], pixels[0, -1], pixels[-1, 0], pixels[-1, -1]])
+    fill = np.median(corners, axis=0)
+    if np.abs(corners - fill).max() > _CANVAS_TOLERANCE:
+        return None
+    picture = np.abs(pixels - fill).max(axis=2) > _CANVAS_TOLERANCE
+    rows, cols = np.flatnonzero(picture.any(axis=1)), np.flatnonzero(picture.any(axis=0))
+    if rows.size < 0.5 * h or cols.size < 0.5 * w:
+        return None
+    # The top-left fill triangle's legs: along the top edge to where the picture touches it, and down the
+    # left edge (measured one pixel inside the picture's extent: the touching vertex itself is blended
+    # with the fill). Counterclockwise, the picture's top-right corner rises to the top edge far to the
+    # right (long top leg); clockwise, its top-left corner does, near the left (long left leg).
+    top = np.flatnonzero(picture[min(h - 1, rows[0] + 1)])
+    left = np.flatnonzero(picture[:, min(w - 1, cols[0] + 1)])
+    if top.size == 0 or left.size == 0:
+        return None
+    along_top, down_left = float(top[0]), float(left[0])
+    if min(along_top, down_left) < 2:
+        return None
+    if along_top >= down_left:
+        angle = math.degrees(math.atan2(down_left, along_top))
+    else:
+        angle = -math.degrees(math.atan2(along_top, down_left))
+    if not lowest <= abs(angle) <= highest:
+        return None
+    a = math.radians(abs(angle))
+    cos, sin, cos2 = math.cos(a), math.sin(a), math.cos(2 * a)
+    width, height = (w * cos - h * sin) / cos2, (h * cos - w * sin) / cos2
+    if width <= 0.3 * w or height <= 0.3 * h:
+        return None
+    mx, my = (1 - width / w) / 2, (1 - height / h) / 2
+    return angle, (mx, my, 1 - mx, 1 - my)
