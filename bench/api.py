@@ -38,8 +38,9 @@ ROOT = Path(__file__).resolve().parent.parent
 REDLINE = Path(sys.executable).parent / "redline"
 
 
-def generate(db_path: Path, n: int, seed: int = 7) -> list[str]:
-    """N random PDQ entries in a fresh bank database; returns a sample of stored hashes for near-matches."""
+def fresh_bank(db_path: Path) -> sqlite3.Connection:
+    """A migrated SQLite database with one bank, ``bench``, opened for fast bulk inserts of generated rows
+    (benches that need a large bank; ``bench/shards.py`` too)."""
     from redline.bank.db import Database
     from redline.bank.service import create_bank
 
@@ -48,10 +49,16 @@ def generate(db_path: Path, n: int, seed: int = 7) -> list[str]:
     with database.write() as session:
         create_bank(session, name="bench", actor="bench")
     database.dispose()
-    rng = np.random.default_rng(seed)
     conn = sqlite3.connect(db_path)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=OFF")  # generation only; the server runs with synchronous=FULL
+    return conn
+
+
+def generate(db_path: Path, n: int, seed: int = 7) -> list[str]:
+    """N random PDQ entries in a fresh bank database; returns a sample of stored hashes for near-matches."""
+    conn = fresh_bank(db_path)
+    rng = np.random.default_rng(seed)
     sample: list[str] = []
     now = "2025-01-01 00:00:00.000000"
     chunk = 200_000

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -98,6 +99,22 @@ def recall(copies: list[dict], *args: object) -> float:
     return float(np.mean([found(c, *args) for c in copies]))  # type: ignore[arg-type]
 
 
+def greedy(
+    chosen: set[str], pool: set[str], score: Callable[[set[str]], float], target: float, what: str
+) -> set[str]:
+    """Add from ``pool`` the label that raises ``score`` most, one at a time, until ``target``."""
+    chosen, pool = set(chosen), set(pool)
+    while pool:
+        best = max(pool, key=lambda label: score(chosen | {label}))
+        chosen.add(best)
+        pool.discard(best)
+        got = score(chosen)
+        print(f"{len(chosen):3d} {what} +{best:28s} {100 * got:.1f}%")
+        if got >= target - 1e-9:
+            break
+    return chosen
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -148,31 +165,14 @@ def main() -> None:
         fams.update({family(q) for q, s, d in c["pairs"] if d <= limit(q, s, r, w)})
     print("# query families by copies they reach:", fams.most_common(args.top))
 
-    # Greedy: stored labels first (memory and search cost scale with them), all queries allowed.
-    chosen_s: set[str] = {"full"}
-    candidates = set(stored_counts)
+    # Greedy: stored labels first (memory and search cost scale with them), all queries allowed; then
+    # query labels for that stored set.
     print(f"\n# greedy stored regions at {r}/{w} (all query labels)")
-    while candidates:
-        scored = max(candidates, key=lambda s: recall(copies, chosen_s | {s}, None, r, w))
-        chosen_s.add(scored)
-        candidates.discard(scored)
-        got = recall(copies, chosen_s, None, r, w)
-        print(f"{len(chosen_s):3d} stored  +{scored:28s} {100 * got:.1f}%")
-        if got >= full - 1e-9:
-            break
-    # Then query labels for that stored set.
-    all_q = {q for c in copies for q, _, _ in c["pairs"]}
-    chosen_q: set[str] = set()
+    chosen_s = greedy({"full"}, set(stored_counts), lambda s: recall(copies, s, None, r, w), full, "stored ")
     print(f"\n# greedy query labels for those {len(chosen_s)} stored regions at {r}/{w}")
+    all_q = {q for c in copies for q, _, _ in c["pairs"]}
     target = recall(copies, chosen_s, None, r, w)
-    while all_q:
-        scored = max(all_q, key=lambda q: recall(copies, chosen_s, chosen_q | {q}, r, w))
-        chosen_q.add(scored)
-        all_q.discard(scored)
-        got = recall(copies, chosen_s, chosen_q, r, w)
-        print(f"{len(chosen_q):3d} queries +{scored:28s} {100 * got:.1f}%")
-        if got >= target - 1e-9:
-            break
+    chosen_q = greedy(set(), all_q, lambda q: recall(copies, chosen_s, q, r, w), target, "queries")
     print("\n# per transform with the chosen labels vs all labels")
     for name, group in by_transform.items():
         a = recall(group, None, None, r, w)

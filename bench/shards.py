@@ -59,20 +59,12 @@ def generate(db_path: Path, pictures: int, seed: int = 11) -> None:
     marker = db_path.with_suffix(".ready")
     if marker.exists():
         return
-    from redline.bank.db import Database
-    from redline.bank.service import create_bank
+    from api import fresh_bank  # bench/api.py
 
     for stale in db_path.parent.glob(db_path.name + "*"):
         stale.unlink()
-    database = Database(f"sqlite:///{db_path}")
-    database.upgrade()
-    with database.write() as session:
-        create_bank(session, name="bench", actor="bench")
-    database.dispose()
+    conn = fresh_bank(db_path)
     rng = np.random.default_rng(seed)
-    conn = sqlite3.connect(db_path)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=OFF")  # generation only; the server runs with synchronous=FULL
     now = "2025-01-01 00:00:00.000000"
     types = ["pdq"] + ["pdq_region"] * REGIONS
     chunk = 20_000  # pictures per transaction
