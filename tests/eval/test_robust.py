@@ -150,7 +150,7 @@ def test_canvas_rotation_finds_the_picture_on_an_enlarged_canvas(photos: list[ha
     middle of the canvas); turned back and hashed in that box, the copy matches its stored whole picture.
     Untouched and bordered pictures give nothing."""
     for photo in photos:
-        w, h = photo.image.size
+        w = photo.image.width
         for name, degrees in (
             ("rotate_fit_+2_black", 2.0),
             ("rotate_fit_-5_white", -5.0),
@@ -170,6 +170,10 @@ def test_canvas_rotation_finds_the_picture_on_an_enlarged_canvas(photos: list[ha
             edited = np.asarray(apply_transform(transform_named(name), photo.id, photo.image))
             assert canvas_rotation(edited) is None, (photo.id, name)
         assert canvas_rotation(np.asarray(photo.image)) is None
+        # Turned a long way on its own canvas: no enlarged canvas to find, and hashing it raises nothing.
+        turned = np.asarray(photo.image.rotate(28, resample=Image.Resampling.BICUBIC))
+        assert canvas_rotation(turned) is None
+        assert robust.query_hashes(turned)
 
 
 def test_robust_rule_catches_what_plain_pdq_misses(photos: list[harness.Photo]) -> None:

@@ -98,3 +98,14 @@ def test_small_pictures_agree_on_the_whole(side: int) -> None:
     blocks, qualities = pdq_windows.WindowHasher(rgb).blocks([(0.0, 0.0, 1.0, 1.0)])
     reference = robust.pdq_of(rgb)
     assert pdq_windows.codes(blocks)[0] == reference.code and int(qualities[0]) == reference.quality
+
+
+def test_windows_reaching_past_the_picture_are_clipped_like_crops() -> None:
+    """A box partly outside the picture is hashed as the crop of what is inside (as slicing clips it),
+    never an error."""
+    rgb = _pictures(np.random.default_rng(3))[0]
+    boxes = [(-0.05, 0.1, 1.04, 0.9), (0.2, -0.2, 0.8, 1.3), (0.99, 0.99, 1.2, 1.2)]
+    blocks, _ = pdq_windows.WindowHasher(rgb).blocks(boxes)
+    clipped = [(0.0, 0.1, 1.0, 0.9), (0.2, 0.0, 0.8, 1.0)]
+    for code, box in zip(pdq_windows.codes(blocks)[:2], clipped, strict=True):
+        assert _distance(code, robust.pdq_of(robust.crop_box(rgb, box)).code) <= INNER_SLACK

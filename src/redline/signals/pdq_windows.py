@@ -86,10 +86,13 @@ def _filter_window(side: int) -> int:
 
 
 def pixel_box(shape: tuple[int, ...], box: Box) -> tuple[int, int, int, int]:
-    """``box`` (fractions) in pixels, rounded as ``robust.crop_box`` crops: (left, top, right, bottom)."""
+    """``box`` (fractions) in pixels, rounded as ``robust.crop_box`` crops and clipped to the picture, as
+    slicing clips a crop: (left, top, right, bottom), at least one pixel each way."""
     h, w = shape[:2]
-    left, top = round(box[0] * w), round(box[1] * h)
-    return left, top, max(left + 1, round(box[2] * w)), max(top + 1, round(box[3] * h))
+    left, top = min(max(0, round(box[0] * w)), w - 1), min(max(0, round(box[1] * h)), h - 1)
+    right = min(w, max(left + 1, round(box[2] * w)))
+    bottom = min(h, max(top + 1, round(box[3] * h)))
+    return left, top, right, bottom
 
 
 class WindowHasher:

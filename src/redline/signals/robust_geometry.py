@@ -247,7 +247,7 @@ def canvas_rotation(rgb: RgbArray, lowest: float = 1.0, highest: float = 30.0) -
     a = math.radians(abs(angle))
     cos, sin, cos2 = math.cos(a), math.sin(a), math.cos(2 * a)
     width, height = (w * cos - h * sin) / cos2, (h * cos - w * sin) / cos2
-    if width <= 0.3 * w or height <= 0.3 * h:
-        return None
+    if not (0.3 * w < width <= w and 0.3 * h < height <= h):
+        return None  # not a picture on a canvas enlarged to hold it
     mx, my = (1 - width / w) / 2, (1 - height / h) / 2
     return angle, (mx, my, 1 - mx, 1 - my)
