@@ -86,8 +86,9 @@ def _filter_window(side: int) -> int:
 
 
 def pixel_box(shape: tuple[int, ...], box: Box) -> tuple[int, int, int, int]:
-    """``box`` (fractions) in pixels, rounded as ``robust.crop_box`` crops and clipped to the picture, as
-    slicing clips a crop: (left, top, right, bottom), at least one pixel each way."""
+    """``box`` (fractions) in pixels, clipped to the picture: (left, top, right, bottom), at least one pixel
+    each way. The portal rounds stored crops the same way (``web/static/pdq.js``, regionBox); boxes inside
+    the picture are not changed by the clipping."""
     h, w = shape[:2]
     left, top = min(max(0, round(box[0] * w)), w - 1), min(max(0, round(box[1] * h)), h - 1)
     right = min(w, max(left + 1, round(box[2] * w)))
@@ -102,10 +103,6 @@ class WindowHasher:
     def __init__(self, rgb: RgbArray) -> None:
         self._luma = (np.asarray(rgb, dtype=np.float32) @ _LUMA).astype(np.float32)
         self._filtered: dict[tuple[int, int], FloatArray] = {}
-
-    @property
-    def shape(self) -> tuple[int, int]:
-        return int(self._luma.shape[0]), int(self._luma.shape[1])
 
     def _plane(self, width: int, height: int) -> FloatArray:
         key = (_filter_window(width), _filter_window(height))

@@ -163,10 +163,9 @@ def pdq_of(rgb: RgbArray) -> RegionHash:
 
 
 def crop_box(rgb: RgbArray, box: Box) -> RgbArray:
-    """The pixels of ``box`` (fractions of width and height), at least one pixel each way."""
-    h, w = rgb.shape[:2]
-    left, top = round(box[0] * w), round(box[1] * h)
-    right, bottom = max(left + 1, round(box[2] * w)), max(top + 1, round(box[3] * h))
+    """The pixels of ``box`` (fractions of width and height), at least one pixel each way, clipped to the
+    picture; rounded as ``pdq_windows.pixel_box`` says (the one rounding both sides use)."""
+    left, top, right, bottom = pdq_windows.pixel_box(rgb.shape, box)
     return rgb[top:bottom, left:right]
 
 
