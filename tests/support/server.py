@@ -4,6 +4,7 @@ kill -9 and shard tests."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -21,6 +22,9 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+_LOADED = re.compile(rb"match index (?:shards )?ready")
 
 
 class Server:
@@ -42,6 +46,7 @@ class Server:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = data_dir / f"server-{self.port}.log"
+        self._log_start = self.log.stat().st_size if self.log.exists() else 0
         env = {
             **os.environ,
             "REDLINE_DATABASE_URL": database_url,
@@ -67,10 +72,12 @@ class Server:
             self.wait_ready(workers, ready_timeout)
 
     def wait_ready(self, workers: int, timeout: float = 60.0) -> None:
-        """Ready when ``workers`` fresh connections in a row all answer /readyz with 200."""
+        """Ready when every worker has logged that its index is loaded and then ``workers * 4`` fresh
+        connections in a row answer /readyz with 200. (The streak alone is not enough: a worker busy loading
+        its index seldom accepts a connection, so the one already loaded could answer the whole streak.)"""
         deadline = time.monotonic() + timeout
         streak = 0
-        while streak < workers * 4:
+        while streak < workers * 4 or self._workers_loaded() < workers:
             if time.monotonic() > deadline or self.process.poll() is not None:
                 raise RuntimeError(f"server did not become ready:\n{self.log.read_text()[-3000:]}")
             try:
@@ -80,6 +87,12 @@ class Server:
             streak = streak + 1 if ok else 0
             if not ok:
                 time.sleep(0.1)
+
+    def _workers_loaded(self) -> int:
+        """How many processes of this server have logged "match index ready" (or "... shards ready")."""
+        with open(self.log, "rb") as log:
+            log.seek(self._log_start)
+            return len(_LOADED.findall(log.read()))
 
     def kill_hard(self) -> None:
         """``kill -9`` the whole process group: no shutdown handlers, no flushing."""
