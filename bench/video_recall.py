@@ -102,9 +102,12 @@ class Hashed:
     family: str
     name: str
     md5: str
+    #: As the survivor's device and ``redline protect`` hash it (the stored side).
     frames: list[VideoFrame]
     #: 1 s sampling: HMA-style
     hma: list[VideoFrame]
+    #: As ``/v1/match/file`` and ``redline scan`` hash an upload (with the frames between the sampled ones).
+    lookup: list[VideoFrame]
 
 
 def code_distances(a: list[str], b: list[str]) -> np.ndarray:
@@ -117,7 +120,7 @@ def code_distances(a: list[str], b: list[str]) -> np.ndarray:
 
 
 def redline_match(query: Hashed, stored: Hashed) -> bool:
-    return compare_as_server(query.frames, stored.frames, THRESHOLD, 50)[0]
+    return compare_as_server(query.lookup, stored.frames, THRESHOLD, 50)[0]
 
 
 def hma_match(query: Hashed, stored: Hashed) -> bool:
@@ -131,18 +134,29 @@ def hash_one(path: Path, family: str, name: str) -> Hashed:
     """Both hashers' frames of one file (kept under ``--cache`` by file name, for reruns)."""
     dense = _cached(path, "redline", SignalLimits())  # the server's and protect's hasher
     sparse = _cached(path, "hma", SignalLimits(video_hasher="vpdq", video_fps=1.0))
-    return Hashed(family, name, dense[0], dense[1], sparse[1])
+    lookup = _cached(path, "lookup", SignalLimits(), between=True)
+    return Hashed(family, name, dense[0], dense[1], sparse[1], lookup[1])
 
 
-def _cached(path: Path, kind: str, limits: SignalLimits) -> tuple[str, list[VideoFrame]]:
+def _cached(
+    path: Path, kind: str, limits: SignalLimits, between: bool = False
+) -> tuple[str, list[VideoFrame]]:
     key = CACHE / f"{path.name}.{kind}.json" if CACHE else None
     if key is not None and key.exists():
         raw = json.loads(key.read_text())
-        return raw["md5"], [VideoFrame(**f) for f in raw["frames"]]
-    signals = hash_video(path, limits)
+        return raw["md5"], [_frame(f) for f in raw["frames"]]
+    signals = hash_video(path, limits, between=between)
     if key is not None:
         key.write_text(json.dumps({"md5": signals.md5, "frames": [f.__dict__ for f in signals.frames]}))
     return signals.md5, signals.frames
+
+
+def _frame(raw: dict[str, object]) -> VideoFrame:
+    """A cached frame (JSON turned the tuples into lists)."""
+    for key in ("quadrants", "narrowed", "between"):
+        if key in raw:
+            raw[key] = tuple(tuple(x) for x in raw[key])  # type: ignore[attr-defined]
+    return VideoFrame(**raw)  # type: ignore[arg-type]
 
 
 def main() -> int:
@@ -204,7 +218,7 @@ def main() -> int:
     # server looks an upload of another family up by (whole, box, mirror, quadrants, narrowed crops).
     frame_pairs = frame_hits = 0
     for q in negatives:
-        asked = [c.value for c in query_frame_codes(q.frames, 50)]
+        asked = [c.value for c in query_frame_codes(q.lookup, 50)]
         for fam, s in originals.items():
             if fam != q.family:
                 kept = [c.value for c in stored_frame_codes(s.frames) if c.quality >= 50]

@@ -4,16 +4,27 @@ rate, concurrency). Clips are generated (tests/support/video.py), so nothing her
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import threading
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from redline.match.video import compare_as_server
 from redline.signals import SignalError, hash_video
 from redline.signals.budget import DecodeBudget, DecoderBusy
 from redline.signals.limits import SignalLimits
-from redline.signals.video import VideoSignals, query_frames, stored_frames
+from redline.signals.video import (
+    VideoFrame,
+    VideoSignals,
+    between_codes,
+    query_frame_codes,
+    query_frames,
+    stored_frames,
+)
+from redline.signals.video_frames import bars_box
 from tests.support.media import pdq_distance
 from tests.support.video import edited, need_ffmpeg, pattern_frames, write_clip
 
@@ -133,3 +144,56 @@ def test_a_server_decodes_as_many_videos_as_its_budget_holds(original: Path) -> 
         release.set()
         other.join()
     assert hash_video(original, limits, budget).frames  # once the other is done
+
+
+def fast_pan(seconds: float, fps: int = 30) -> list[np.ndarray]:
+    """A fast sideways pan over one wide scene: frames 1/16 s apart are far apart in PDQ."""
+    from PIL import Image
+
+    rng = np.random.default_rng(5)
+    coarse = rng.integers(0, 256, size=(9, 240, 3), dtype=np.uint8)
+    scene = np.asarray(Image.fromarray(coarse).resize((320 * 16, 240), Image.Resampling.NEAREST))
+    return [np.ascontiguousarray(scene[:, n * 40 : n * 40 + 320]) for n in range(int(seconds * fps))]
+
+
+def test_an_upload_is_also_looked_up_by_the_frames_between_its_sampled_ones(tmp_path: Path) -> None:
+    stored = hash_video(write_clip(tmp_path / "pan.mp4", fast_pan(4), fps=30))
+    # Trimmed by one frame (1/30 s): the copy's sampled moments fall between the original's.
+    copy = edited(tmp_path / "pan.mp4", tmp_path / "trimmed.mp4", "-ss", "0.033", *H264)
+    upload, plain = hash_video(copy, between=True), hash_video(copy)
+    # The sampled frames are the very frames hashed without (so quadrants meet at the same moments) ...
+    assert [dataclasses.replace(f, between=()) for f in upload.frames] == plain.frames
+    # ... and between each two, the three frames decoded at 4x the rate (the first also has the one before).
+    assert [t for t, _, _ in upload.frames[1].between] == [0.188, 0.219, 0.25]
+    assert all(len(f.between) == 3 for f in upload.frames[1:-1]) and len(upload.frames[0].between) == 4
+    assert all(f.between == () for f in stored.frames)  # the stored side never has them
+    labels = {c.label for c in query_frame_codes(upload.frames, 50)}
+    assert "between" in labels
+    assert compare_as_server(upload.frames, stored.frames, 31, 50)[0]
+    # Without them the copy is missed: the sampled frames alone are too far from the stored moments.
+    assert not compare_as_server(plain.frames, stored.frames, 31, 50)[0]
+
+
+def test_between_frames_are_looked_up_only_where_the_picture_moves() -> None:
+    still, moved = "0" * 64, "f" * 64
+    frames = [
+        VideoFrame(0, 0.0, still, 90, between=((0.031, still, 90), (0.062, moved, 90), (0.094, moved, 90))),
+        VideoFrame(1, 0.125, moved, 90, between=((0.156, still, 20),)),  # too low a quality
+    ]
+    codes = between_codes(frames, 50)
+    assert [(c.at_ms, c.label) for c in codes] == [(62, "between")]  # the repeat of it is not looked up
+
+
+def test_bars_stop_at_the_picture_even_where_its_edge_is_one_colour() -> None:
+    """A letterboxed test card whose own first column is a band of flat green (bright colours once
+    overflowed the grey computation and made such bands look like bars): the box is the picture."""
+    rng = np.random.default_rng(3)
+    frame = np.zeros((320, 320, 3), dtype=np.uint8)
+    frame[40:280, 40:280] = rng.integers(0, 256, size=(240, 240, 3), dtype=np.uint8)
+    frame[40:280, 40:64] = (40, 220, 60)
+    frame[40:280, 256:280] = (250, 250, 250)
+    assert bars_box(frame) == (0.125, 0.125, 0.875, 0.875)
+    # Bars of another colour than black still count: a phone's grey status bar over its dark frame.
+    frame[:12] = (68, 68, 72)
+    frame[12:40] = (28, 28, 30)
+    assert bars_box(frame) == (0.125, 0.125, 0.875, 0.875)

@@ -41,8 +41,9 @@ MAX_FILES = 64
 #: Hashes per file: the plain ones plus every robust query hash of one image (a few hundred), or a video's
 #: frame hashes (``signals.video.query_frame_codes``: up to ``MAX_QUERY_FRAMES`` frames, each by its whole,
 #: box, bars and mirror hashes as pdq and by those and its two narrowed crops as vpdq, plus 4 quadrants at up
-#: to ``MAX_STORED_FRAMES`` moments), with its two digests.
-MAX_HASHES = (4 + 6) * 600 + 4 * 900 + 2
+#: to ``MAX_STORED_FRAMES`` moments, plus up to ``MAX_BETWEEN_QUERIES`` whole frames between the sampled ones
+#: as pdq and as vpdq), with its two digests.
+MAX_HASHES = (4 + 6) * 600 + 4 * 900 + 2 * 600 + 2
 ScanId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{8,64}$")]
 
 

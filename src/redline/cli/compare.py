@@ -71,8 +71,8 @@ def compare_command(
     try:
         # The upload at the size the server derives its query hashes from; the stored picture at full size,
         # as the survivor's device crops it.
-        a = _resolve(first, settings, QUERY_SIDE if robust else None)
-        b = _resolve(second, settings, FULL_SIZE if robust else None)
+        a = _resolve(first, settings, QUERY_SIDE if robust else None, lookup=True)
+        b = _resolve(second, settings, FULL_SIZE if robust else None, lookup=False)
     except SignalError as exc:
         _fail(exc.message)
     if isinstance(a, VideoSignals) and isinstance(b, VideoSignals):
@@ -93,11 +93,14 @@ def _fail(message: str) -> Any:
     raise typer.Exit(2)
 
 
-def _resolve(value: str, settings: Settings, upright_side: int | None) -> ImageSignals | VideoSignals | str:
-    """A file's signals (with upright pixels of at most ``upright_side`` when asked), or a PDQ hash."""
+def _resolve(
+    value: str, settings: Settings, upright_side: int | None, lookup: bool
+) -> ImageSignals | VideoSignals | str:
+    """A file's signals (with upright pixels of at most ``upright_side`` when asked; hashed as the upload
+    the server looks up with ``lookup``, else as the stored side), or a PDQ hash."""
     path = Path(value)
     if path.exists():
-        return hash_file(path, settings.signal_limits(), upright_side=upright_side)
+        return hash_file(path, settings.signal_limits(), upright_side=upright_side, lookup=lookup)
     try:
         return PdqSignal.normalize(value)
     except ValueError:

@@ -41,7 +41,7 @@ def derive_queries(path: Path, settings: Settings, budget: DecodeBudget | None =
     """Hash ``path`` and derive its query hashes. Raises ``SignalError`` for files that cannot be hashed,
     and ``DecoderBusy`` when a server process's decoding ``budget`` stays full."""
     side = QUERY_SIDE if settings.robust_matching else None
-    signals = hash_file(path, settings.signal_limits(), upright_side=side, budget=budget)
+    signals = hash_file(path, settings.signal_limits(), upright_side=side, budget=budget, lookup=True)
     regions: list[DerivedHash] = []
     if isinstance(signals, ImageSignals) and signals.upright is not None:
         for kind in SIGNAL_TYPES.values():

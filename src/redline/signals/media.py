@@ -19,15 +19,17 @@ def hash_file(
     *,
     upright_side: int | None = None,
     budget: DecodeBudget | None = None,
+    lookup: bool = False,
 ) -> ImageSignals | VideoSignals:
     """Hash an image or a video; which one is read from the magic number, never from the file name.
     ``upright_side`` is for images; ``budget`` is held by an image's decode, and by a video's decoder
-    (its memory ceiling: a child process under that limit)."""
+    (its memory ceiling: a child process under that limit); ``lookup``: the file is an upload to look up,
+    so a video also gets the frames between its sampled ones (``hash_video(between=True)``)."""
     settings = limits or SignalLimits()
     checked_size(path, settings.max_file_bytes)
     sniffed = sniff(read_head(path, HEAD_BYTES))
     if sniffed is None:
         raise UnsupportedFormat("the file is not an image or video in a format Redline reads")
     if sniffed.media_type == "video":
-        return hash_video(path, settings, budget)
+        return hash_video(path, settings, budget, between=lookup)
     return hash_image(path, settings, upright_side=upright_side, budget=budget)

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -72,6 +72,9 @@ class VideoFrame:
     #: never stored (``signals.video_frames.bars_box``); and its quality.
     bars: str = ""
     bars_quality: int = 0
+    #: (timestamp_s, PDQ, quality) of the whole frames decoded between this one and the next (``redline``
+    #: hasher, an upload's frames only: ``hash_video(between=True)``): looked up, never stored.
+    between: tuple[tuple[float, str, int], ...] = ()
 
     @property
     def at_ms(self) -> int:
@@ -102,7 +105,12 @@ class VideoSignals:
     truncated: bool = False
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The JSON form, without the frames' ``between`` hashes: they are what an upload is looked up by
+        (listed with the other query hashes), not a description of the file, and they are 3x its frames."""
+        out = asdict(self)
+        for frame in out["frames"]:
+            del frame["between"]
+        return out
 
 
 @dataclass(frozen=True)
@@ -119,10 +127,11 @@ class VideoComparison:
 
 
 def hash_video(
-    path: Path, limits: SignalLimits | None = None, budget: DecodeBudget | None = None
+    path: Path, limits: SignalLimits | None = None, budget: DecodeBudget | None = None, between: bool = False
 ) -> VideoSignals:
     """Hash one video file. Raises ``SignalError`` and nothing else (and ``DecoderBusy`` when a server
-    process's decoding ``budget`` cannot hold the decoder's memory ceiling in time)."""
+    process's decoding ``budget`` cannot hold the decoder's memory ceiling in time). ``between``: an upload
+    to look up, so also the whole-frame hashes between the sampled frames (``VideoFrame.between``)."""
     settings = limits or SignalLimits()
     size = checked_size(path, settings.max_file_bytes)
     sniffed = sniff(read_head(path, HEAD_BYTES))
@@ -137,7 +146,7 @@ def hash_video(
     truncated = False
     with reserve:
         if hasher == "redline":
-            found, truncated = frame_hashes(path, settings)
+            found, truncated = frame_hashes(path, settings, between)
             frames = [
                 VideoFrame(
                     f.index,
@@ -153,6 +162,7 @@ def hash_video(
                     f.narrowed,
                     f.bars,
                     f.bars_quality,
+                    f.between,
                 )
                 for f in found
             ]
@@ -228,6 +238,8 @@ def compare_videos(
     )
 
 
+_T = TypeVar("_T")
+
 #: Stored side (what a survivor's device sends, docs/PORTAL.md): candidate moments on this grid (the portal
 #: seeks to them) ...
 STORED_STEP_S = 0.25
@@ -248,6 +260,13 @@ QUERY_INTERVAL_S = 0.125
 QUERY_DEDUPE_DISTANCE = 8
 #: Frames one upload is looked up by at most (each as its whole-frame, box and mirror hashes).
 MAX_QUERY_FRAMES = 600
+#: The whole frames decoded between the sampled ones (``VideoFrame.between``) are looked up only where the
+#: picture moves fast: one more than this many bits from the last frame looked up by its whole hash. In
+#: still and slow scenes the sampled frames are enough; a fast pan is then looked up at 32 frames a second
+#: (docs/BENCHMARKS.md, Video recall: 32 bits kept the trimmed and sped-up copies found at +15 % queries).
+BETWEEN_DEDUPE_DISTANCE = 32
+#: Between-frame hashes one upload is looked up by at most (evenly thinned).
+MAX_BETWEEN_QUERIES = 600
 
 
 def stored_frames(frames: Sequence[VideoFrame]) -> list[VideoFrame]:
@@ -275,7 +294,8 @@ class FrameCode:
     ``box``: the picture inside bars or an app's frame; ``crop``: that picture's centred 90%, stored only;
     ``mirror``: the picture flipped left to right, looked up only; ``quadrant``: a quarter of the picture,
     both; ``narrowed``: the box's centred 90% on one axis, looked up only; ``bars``: the picture inside
-    flat bars, looked up only)."""
+    flat bars, looked up only; ``between``: a whole frame decoded between two sampled ones, looked up
+    only)."""
 
     at_ms: int
     value: str
@@ -321,7 +341,22 @@ def query_frame_codes(frames: Sequence[VideoFrame], min_quality: int, parts: boo
         # leaves the timing alone, so the same moments meet (docs/BENCHMARKS.md, Video matching at scale).
         for f in stored_frames(frames):
             codes += [FrameCode(f.at_ms, h, q, "quadrant") for h, q in f.quadrants if q >= min_quality]
-    return codes
+    return codes + between_codes(frames, min_quality)
+
+
+def between_codes(frames: Sequence[VideoFrame], min_quality: int) -> list[FrameCode]:
+    """The whole-frame hashes between the sampled frames an upload is looked up by: each more than
+    ``BETWEEN_DEDUPE_DISTANCE`` bits from the last whole frame before it (sampled or between), at most
+    ``MAX_BETWEEN_QUERIES`` (evenly thinned)."""
+    codes: list[FrameCode] = []
+    for f in frames:
+        last = int(f.pdq, 16)
+        for timestamp_s, value, quality in f.between:
+            code = int(value, 16)
+            if quality >= min_quality and (code ^ last).bit_count() > BETWEEN_DEDUPE_DISTANCE:
+                codes.append(FrameCode(round(timestamp_s * 1000), value, quality, "between"))
+                last = code
+    return _evenly(codes, MAX_BETWEEN_QUERIES)
 
 
 def _thin(
@@ -344,7 +379,7 @@ def _thin(
     return kept
 
 
-def _evenly(frames: list[VideoFrame], cap: int) -> list[VideoFrame]:
+def _evenly(frames: list[_T], cap: int) -> list[_T]:
     if len(frames) <= cap:
         return frames
     step = len(frames) / cap

@@ -29,7 +29,7 @@ import shutil
 import subprocess
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -57,8 +57,16 @@ QUADRANTS = tuple(StoredRegion(0.5, dx, dy) for dy in QUADRANT_SHIFTS for dx in 
 #: so its box is the picture cut on the other axis alone; one of these then meets the stored centred 90%
 #: (6-14 bits on the corpus's pillarboxed and letterboxed clips, 60-90 for the box itself).
 NARROWED = ((0.05, 0.0, 0.95, 1.0), (0.0, 0.05, 1.0, 0.95))
+#: Looked up only (``frame_hashes(between=True)``: an upload's frames): the video is decoded this many times
+#: denser than ``video_sample_fps``; every ``BETWEEN_STEPS``-th frame is hashed in full, the ones between by
+#: their whole frame only. A stored frame is a moment of the original; a trimmed or sped-up copy's frames
+#: fall anywhere between the upload's sampled moments, and in a fast pan a frame 1/16 s away is 50-90 bits
+#: off (docs/BENCHMARKS.md, Video recall).
+BETWEEN_STEPS = 4
 #: A row or column of a bar: this flat (largest spread of its pixels' grey values, 0-255) ...
 _BAR_SPREAD = 12
+#: ... and dark (mean grey at most this) or of the grey of the frame's edge ...
+_DARK_BAR = 48
 #: ... and at least this share of the side thick, all bars together, to count.
 _MIN_BARS = 0.02
 
@@ -87,21 +95,38 @@ class FrameHash:
     #: the content box; "" and 0 otherwise. Looked up, never stored.
     bars: str = ""
     bars_quality: int = 0
+    #: (timestamp_s, PDQ, quality) of the whole frames decoded after this one and before the next sampled
+    #: frame (``between=True`` only; see :data:`BETWEEN_STEPS`).
+    between: tuple[tuple[float, str, int], ...] = ()
 
 
 def ffmpeg_command() -> str | None:
     return shutil.which("ffmpeg")
 
 
-def frame_hashes(path: Path, limits: SignalLimits) -> tuple[list[FrameHash], bool]:
-    """(hashes of the sampled frames, whether the video was longer than ``video_max_seconds``)."""
+def frame_hashes(path: Path, limits: SignalLimits, between: bool = False) -> tuple[list[FrameHash], bool]:
+    """(hashes of the sampled frames, whether the video was longer than ``video_max_seconds``). With
+    ``between``, the video is decoded :data:`BETWEEN_STEPS` times denser and the frames between the sampled
+    ones are kept as whole-frame hashes (``FrameHash.between``)."""
+    steps = BETWEEN_STEPS if between else 1
+    sampled = steps // 2 - 1 if steps > 1 else 0  # which slot of each ``steps`` is the sampled frame
     frames: list[FrameHash] = []
+    extra: list[tuple[float, str, int]] = []
     truncated = False
-    for index, (timestamp, rgb) in enumerate(decode_frames(path, limits)):
+    for produced, (timestamp, rgb) in enumerate(decode_frames(path, limits, steps)):
         if timestamp >= limits.video_max_seconds:
             truncated = True
             break
-        frames.append(hash_frame(index, timestamp, rgb))
+        if produced % steps != sampled:
+            extra.append((round(timestamp, 3), *_pdq(rgb)))
+            continue
+        if extra and frames:
+            frames[-1] = replace(frames[-1], between=tuple(extra))
+            extra = []
+        at = (produced - sampled) / steps / limits.video_sample_fps
+        frames.append(hash_frame(produced // steps, at, rgb))
+    if extra and frames:
+        frames[-1] = replace(frames[-1], between=tuple(extra))
     return frames, truncated
 
 
@@ -159,15 +184,13 @@ def bars_box(rgb: RgbArray) -> tuple[float, float, float, float] | None:
     box than on the original (docs/BENCHMARKS.md, Video recall: letterboxed copies of dark clips). A bar is
     simpler: a row or column with no detail at all. Only uploads are looked up by it, so it needs no
     counterpart in the portal."""
-    grey = rgb.astype(np.int16) @ np.array([299, 587, 114], dtype=np.int16) // 1000
+    grey = rgb.astype(np.int32) @ np.array([299, 587, 114], dtype=np.int32) // 1000  # int16 overflows
     h, w = grey.shape
-    flat_rows = (grey.max(axis=1) - grey.min(axis=1)) <= _BAR_SPREAD
-    top, bottom = _run(flat_rows), h - _run(flat_rows[::-1])
+    top, bottom = _bars(grey), h - _bars(grey[::-1])
     if bottom - top < 0.2 * h:
         return None  # (nearly) all flat: a fade or a title card, not bars
-    between = grey[top:bottom]  # columns are bars between the top and bottom bars (a status bar spans all)
-    flat_cols = (between.max(axis=0) - between.min(axis=0)) <= _BAR_SPREAD
-    left, right = _run(flat_cols), w - _run(flat_cols[::-1])
+    between = grey[top:bottom].T  # columns are bars between the top and bottom bars (a status bar spans all)
+    left, right = _bars(between), w - _bars(between[::-1])
     if right - left < 0.2 * w:
         return None  # (nearly) all flat: a fade or a title card, not bars
     if (h - (bottom - top)) < _MIN_BARS * h and (w - (right - left)) < _MIN_BARS * w:
@@ -175,9 +198,15 @@ def bars_box(rgb: RgbArray) -> tuple[float, float, float, float] | None:
     return (left / w, top / h, right / w, bottom / h)
 
 
-def _run(flat: npt.NDArray[np.bool_]) -> int:
-    """How many leading entries are True."""
-    return int(np.argmin(flat)) if not flat.all() else len(flat)
+def _bars(lines: npt.NDArray[np.int32]) -> int:
+    """How many leading lines (rows of ``lines``) are bar: flat, and dark or of the first line's grey.
+    Flat alone is not enough: a picture whose own edge is a band of one colour (a test card's green column)
+    would lose it. The first line's grey lets a bar of any colour count (a phone's grey status bar, grey
+    bars), dark lets a second bar follow it (the app's dark frame under the status bar)."""
+    flat = (lines.max(axis=1) - lines.min(axis=1)) <= _BAR_SPREAD
+    means = lines.mean(axis=1)
+    bar = flat & ((means <= _DARK_BAR) | (np.abs(means - means[0]) <= _BAR_SPREAD))
+    return int(np.argmin(bar)) if not bar.all() else len(bar)
 
 
 def _pdq(rgb: RgbArray) -> tuple[str, int]:
@@ -189,17 +218,22 @@ def _hex(bits: npt.NDArray[np.int64]) -> str:
     return np.packbits(bits.astype(np.uint8)).tobytes().hex()
 
 
-def decode_frames(path: Path, limits: SignalLimits) -> Iterator[tuple[float, RgbArray]]:
-    """``(timestamp_s, FRAME_SIDE x FRAME_SIDE RGB)`` per sampled frame, under the limits above."""
+def decode_frames(path: Path, limits: SignalLimits, steps: int = 1) -> Iterator[tuple[float, RgbArray]]:
+    """``(timestamp_s, FRAME_SIDE x FRAME_SIDE RGB)`` per sampled frame (``steps`` frames per
+    ``1 / video_sample_fps``), under the limits above."""
     ffmpeg = ffmpeg_command()
     if ffmpeg is None:
         raise CorruptFile("this server cannot decode videos (the ffmpeg command is not installed)")
-    fps = limits.video_sample_fps
+    fps = limits.video_sample_fps * steps
+    # FFmpeg's fps filter gives output slot n the last frame before (n + 1/2) / fps ("near"). Rounding down
+    # at ``steps`` times the rate, slot steps*k + steps/2 - 1 ends at the same instant, so it is exactly
+    # sampled frame k (an even ``steps``; tests/signals/test_video_frames.py checks it).
+    rounding = ":round=down" if steps > 1 else ""
     # -t bounds the output, so a very long video stops after video_max_seconds (+1 frame: it is seen there).
     command = [
         ffmpeg, "-nostdin", "-v", "error", "-threads", "1", "-i", str(path),
         "-map", "0:v:0", "-an", "-sn", "-dn", "-t", f"{limits.video_max_seconds + 1 / fps:.3f}",
-        "-vf", f"fps={fps:g},scale={FRAME_SIDE}:{FRAME_SIDE}:flags=area",
+        "-vf", f"fps={fps:g}{rounding},scale={FRAME_SIDE}:{FRAME_SIDE}:flags=area",
         "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1",
     ]  # fmt: skip
     memory = limits.video_max_memory_bytes
