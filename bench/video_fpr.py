@@ -16,12 +16,14 @@ title frames, as real channels' intros do), some fade in from and out to black. 
 most two videos, once panned, once cut to. Pairs of videos that share a photo are excluded (and counted);
 every other ordered pair (upload A, stored B, A != B) is of distinct videos.
 
-Hashing: exactly the server's path, ``redline.signals.hash_video(path, SignalLimits())`` (the ``redline``
-ffmpeg frame hasher), in ``--jobs`` processes. Judging: every distinct ordered pair (upload A, stored B) is
-``redline.match.video.compare_as_server(A.frames, B.frames, 31, 50)``, the function bench/video_recall.py
-uses (about 0.3 ms a pair: brute force over all ~270,000 pairs fits, ``--jobs`` processes), then again with
-``redline.match.video.VIDEO_MATCH_PCT`` set to 40 (the module's constant, which ``decide`` reads; put back
-after). Frame selection and the rule are imported, never copied here, so this stays true when they change.
+Hashing: exactly the server's path for an upload, ``redline.signals.hash_video(path, SignalLimits(),
+between=True)`` (the ``redline`` ffmpeg frame hasher; the stored side ignores the ``between`` frames, and
+the sampled frames are the stored side's), in ``--jobs`` processes. Judging: every distinct ordered pair
+(upload A, stored B) is ``redline.match.video.compare_as_server(A.frames, B.frames, 31, 50)``, the function
+bench/video_recall.py uses (about 0.3 ms a pair: brute force over all ~270,000 pairs fits, ``--jobs``
+processes), then again with ``redline.match.video.VIDEO_MATCH_PCT`` set to 40 (the module's constant, which
+``decide`` reads; put back after). Frame selection and the rule are imported, never copied here, so this
+stays true when they change.
 
 Frame level (as bench/video_recall.py counts it): each upload's ``query_frames`` PDQ hashes against each
 stored video's ``stored_frames`` PDQ hashes of quality >= 50, over the same distinct pairs, in numpy blocks;
@@ -197,18 +199,23 @@ def make_and_hash(
             command = [*ffmpeg_args(r, path), "-map", "[v]", *H264, str(partial)]
         subprocess.run(command, check=True, timeout=600)
         partial.rename(path)
-    frames = [dataclasses.asdict(f) for f in hash_video(path, SignalLimits()).frames]
+    # Hashed as an upload (with the frames between the sampled ones): the sampled frames are exactly the
+    # stored side's, which ignores ``between``, so one hashing serves both roles.
+    frames = [dataclasses.asdict(f) for f in hash_video(path, SignalLimits(), between=True).frames]
     key.write_text(json.dumps(frames))
     return name, frames, time.perf_counter() - started
 
 
-def hash_fields(frame: VideoFrame) -> list[str]:
+def hash_fields(frame: VideoFrame, between: bool) -> list[str]:
     """Every hash a frame carries (pdq, mirror, box, crop, the (hash, quality) pairs of its quadrants and
-    narrowed crops, and any added later)."""
+    narrowed crops, and any added later); with ``between`` (the upload's side) also every whole frame
+    between it and the next sampled one, (time, hash, quality) each."""
     found: list[str] = []
     for f in dataclasses.fields(frame):
         value = getattr(frame, f.name)
-        if isinstance(value, str) and value:
+        if f.name == "between":
+            found += [item[1] for item in value] if between else []
+        elif isinstance(value, str) and value:
             found.append(value)
         elif isinstance(value, (tuple, list)):
             found += [pair[0] for pair in value if pair and pair[0]]
@@ -230,13 +237,13 @@ class Side:
     frame_level: np.ndarray
 
 
-def side(videos: list[Video], pick: Any) -> Side:
+def side(videos: list[Video], pick: Any, between: bool) -> Side:
     hashes: list[str] = []
     level: list[bool] = []
     starts = [0]
     for v in videos:
         for f in pick(v.frames):
-            every = hash_fields(f)
+            every = hash_fields(f, between)
             hashes += every
             level += [
                 h == f.pdq and i == every.index(f.pdq) and f.quality >= MIN_QUALITY
@@ -430,8 +437,8 @@ def main() -> int:
 
     # Frame level, and every pair with any hash of one within THRESHOLD of the other's (numpy).
     t = time.perf_counter()
-    up = side(videos, lambda frames: query_frames(frames, MIN_QUALITY))
-    st = side(videos, stored_frames)
+    up = side(videos, lambda frames: query_frames(frames, MIN_QUALITY), between=True)
+    st = side(videos, stored_frames, between=False)
     any_hits, level_hits = hits_by_pair(up, st, n)
     up_level = segment_sums(up.frame_level[:, None].astype(np.int64), up.starts, 0)[:, 0]
     st_level = segment_sums(st.frame_level[:, None].astype(np.int64), st.starts, 0)[:, 0]

@@ -9,9 +9,11 @@ its whole-frame hash, its centred 90 % and its four quadrants, plus its box for 
 a 60 s video without bars stores); consecutive hashes of a video are related (a random walk of ~40 bits per
 step), videos are independent random 256-bit hashes. The upload: 60 s at 8 frames a second, each frame by
 ``--queries-per-frame`` hashes (2: whole and mirror) plus 4 quadrant hashes at each of ``--quadrant-moments``
-moments (66: those a stored copy would keep), what ``VpdqSignal.upload_queries`` gives a 60 s upload
-without bars: 1,224 queries; half of it a re-encoded copy of one bank video (its hashes with 12
-random bits flipped), half unrelated.
+moments (66: those a stored copy would keep), plus ``--between-per-second`` whole frames between the
+sampled ones (``signals.video.between_codes``; default 3.7 a second, their mean over bench/video_recall.py's
+138 clips; a fast pan throughout gives up to 24, capped at 300 an upload), what
+``VpdqSignal.upload_queries`` gives a 60 s upload without bars: 1,224 + 222 queries; half of the frames a
+re-encoded copy of one bank video (its hashes with 12 random bits flipped), half unrelated.
 
 Reported: the index search of all queries at PDQ's 31 (what ``Matcher.match`` does for ``vpdq``), the
 per-video judgement (``redline.match.video.decide``), and the index's bytes per stored video. The baseline
@@ -32,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from redline.index import MihIndex
 from redline.match.video import decide
+from redline.signals.video import MAX_BETWEEN_QUERIES
 
 BITS = 256
 #: Hashes one stored moment of a video without bars is kept as: whole frame, centred crop, 4 quadrants.
@@ -67,6 +70,8 @@ def main() -> int:
     parser.add_argument("--queries-per-frame", type=int, default=2)
     # ... plus 4 quadrants at each moment a stored copy would keep (66 in 60 s): query_frame_codes.
     parser.add_argument("--quadrant-moments", type=int, default=66)
+    # ... plus whole frames between the sampled ones where the picture moves fast (between_codes).
+    parser.add_argument("--between-per-second", type=float, default=3.7)
     parser.add_argument("--seconds", type=int, default=60)
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
@@ -88,7 +93,8 @@ def main() -> int:
     unrelated = rng.integers(0, 256, size=(n - len(copied), 32), dtype=np.uint8)
     frames = np.concatenate([copied, unrelated])
     # The frame's other hashes (mirror, quadrants): other codes, unrelated to the bank.
-    extra = n * (args.queries_per_frame - 1) + 4 * args.quadrant_moments
+    between = min(MAX_BETWEEN_QUERIES, round(args.between_per_second * args.seconds))
+    extra = n * (args.queries_per_frame - 1) + 4 * args.quadrant_moments + between
     others = rng.integers(0, 256, size=(extra, 32), dtype=np.uint8)
     queries = np.ascontiguousarray(np.concatenate([frames, others]))
     index.search(queries[:4], 31)  # compile
@@ -110,7 +116,10 @@ def main() -> int:
         times.append(time.perf_counter() - t)
     matched = [v for v, ok in verdicts.items() if ok]
     best = min(times)
-    shape = f"60 s at 8/s, {args.queries_per_frame} a frame, 4 at {args.quadrant_moments} moments"
+    shape = (
+        f"60 s at 8/s, {args.queries_per_frame} a frame, 4 at {args.quadrant_moments} moments, "
+        f"{between} between"
+    )
     print(f"{len(queries)} queries ({shape}): {best * 1000:.0f} ms", end=" ")
     print(f"(best of 5, {args.threads} threads); median {sorted(times)[2] * 1000:.0f} ms;", end=" ")
     print(f"videos matched {matched} (planted {target})")

@@ -22,6 +22,7 @@ from redline.signals.video import (
     between_codes,
     query_frame_codes,
     query_frames,
+    stored_frame_codes,
     stored_frames,
 )
 from redline.signals.video_frames import bars_box
@@ -197,3 +198,14 @@ def test_bars_stop_at_the_picture_even_where_its_edge_is_one_colour() -> None:
     frame[:12] = (68, 68, 72)
     frame[12:40] = (28, 28, 30)
     assert bars_box(frame) == (0.125, 0.125, 0.875, 0.875)
+
+
+def test_the_picture_inside_flat_bars_is_stored_too() -> None:
+    """A film with bars of its own (4:3 in a 16:9 frame): a copy that adds bars loses both, and its
+    picture inside all flat bars meets the stored one."""
+    whole, box, bars = "0" * 64, "1" * 64, "2" * 64
+    frame = VideoFrame(0, 0.0, whole, 90, box=box, box_quality=80, bars=bars, bars_quality=70)
+    stored = {(c.label, c.value) for c in stored_frame_codes([frame])}
+    assert {("", whole), ("box", box), ("bars", bars)} <= stored
+    featureless = VideoFrame(0, 0.0, whole, 90, bars=bars, bars_quality=0)
+    assert "bars" not in {c.label for c in stored_frame_codes([featureless])}

@@ -7,16 +7,20 @@ Debian's Chromium may lack H.264 (a patent-encumbered codec); the timing test th
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from playwright.sync_api import Page, expect
 
 from redline.signals import hash_video
 from redline.signals.video import stored_frames
+from redline.signals.video_frames import bars_box
+from tests.support.loopback import serve_static
 from tests.support.media import pdq_distance
 from tests.support.portal import ATTESTATIONS, open_portal
 from tests.support.video import edited, pattern_frames, write_clip
@@ -141,3 +145,62 @@ def test_a_60_second_720p_clip_is_hashed_in_time_and_the_page_stays_responsive(
     assert took <= 15.0
     assert gap < 250  # the page answers within a quarter second throughout
     page.close()
+
+
+BARS_BOX = """
+async (frames) => {
+  const { barsBox } = await import('/static/media.js');
+  const bytes = (b64) => Uint8ClampedArray.from(atob(b64), (c) => c.charCodeAt(0));
+  return frames.map(({ pixels, width, height }) => barsBox(bytes(pixels), width, height));
+}
+"""
+
+
+def bar_frames() -> dict[str, np.ndarray]:
+    """320x320 frames whose flat bars differ: none, letterboxed with a flat green band at the picture's edge,
+    a phone's grey status bar over its dark frame, a 4:3 picture already in black bars with more added,
+    and a fade (all flat)."""
+    rng = np.random.default_rng(9)
+    picture = rng.integers(0, 256, size=(320, 320, 3), dtype=np.uint8)
+    boxed = np.zeros_like(picture)
+    boxed[40:280, 40:280] = picture[40:280, 40:280]
+    boxed[40:280, 40:64] = (40, 220, 60)
+    phone = np.full_like(picture, 28)
+    phone[:12] = (68, 68, 72)
+    phone[60:260, 30:290] = picture[60:260, 30:290]
+    pillar = np.zeros_like(picture)
+    pillar[36:284, 76:244] = picture[36:284, 76:244]
+    return {
+        "none": picture,
+        "letterbox": boxed,
+        "phone": phone,
+        "pillarbox": pillar,
+        "fade": np.full_like(picture, 90),
+    }
+
+
+def test_the_portal_finds_the_bars_the_server_finds(chromium: Any, tmp_path: Path) -> None:
+    """Bars are stored (the picture inside a video's own bars): the portal's barsBox must give the server's
+    bars_box on the same pixels, or the two would store different hashes of such a frame."""
+    frames = bar_frames()
+    server, base = serve_static(tmp_path)
+    try:
+        page = chromium.new_page()
+        page.goto(base + "/")
+        rgba = [
+            {
+                "pixels": base64.b64encode(
+                    np.dstack([f, np.full(f.shape[:2], 255, np.uint8)]).tobytes()
+                ).decode(),
+                "width": 320,
+                "height": 320,
+            }
+            for f in frames.values()
+        ]
+        found = page.evaluate(BARS_BOX, rgba)
+        page.close()
+    finally:
+        server.shutdown()
+    expected = {name: bars_box(f) for name, f in frames.items()}
+    assert expected["none"] is None and expected["fade"] is None and expected["letterbox"] is not None
+    assert dict(zip(frames, [tuple(b) if b else None for b in found], strict=True)) == expected

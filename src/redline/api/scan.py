@@ -43,7 +43,7 @@ MAX_FILES = 64
 #: box, bars and mirror hashes as pdq and by those and its two narrowed crops as vpdq, plus 4 quadrants at up
 #: to ``MAX_STORED_FRAMES`` moments, plus up to ``MAX_BETWEEN_QUERIES`` whole frames between the sampled ones
 #: as pdq and as vpdq), with its two digests.
-MAX_HASHES = (4 + 6) * 600 + 4 * 900 + 2 * 600 + 2
+MAX_HASHES = (4 + 6) * 600 + 4 * 900 + 2 * 300 + 2
 ScanId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{8,64}$")]
 
 

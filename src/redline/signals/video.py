@@ -68,8 +68,8 @@ class VideoFrame:
     #: (PDQ, quality) of the box's centred 90% of its width, then of its height (``redline`` hasher, frames
     #: with a box only): looked up, never stored (``signals.video_frames.NARROWED``).
     narrowed: tuple[tuple[str, int], ...] = ()
-    #: PDQ of the picture inside flat bars, when that differs from ``box`` (``redline`` hasher): looked up,
-    #: never stored (``signals.video_frames.bars_box``); and its quality.
+    #: PDQ of the picture inside flat bars, when that differs from ``box`` (``redline`` hasher): stored and
+    #: looked up (``signals.video_frames.bars_box``); and its quality.
     bars: str = ""
     bars_quality: int = 0
     #: (timestamp_s, PDQ, quality) of the whole frames decoded between this one and the next (``redline``
@@ -265,8 +265,9 @@ MAX_QUERY_FRAMES = 600
 #: still and slow scenes the sampled frames are enough; a fast pan is then looked up at 32 frames a second
 #: (docs/BENCHMARKS.md, Video recall: 32 bits kept the trimmed and sped-up copies found at +15 % queries).
 BETWEEN_DEDUPE_DISTANCE = 32
-#: Between-frame hashes one upload is looked up by at most (evenly thinned).
-MAX_BETWEEN_QUERIES = 600
+#: Between-frame hashes one upload is looked up by at most (evenly thinned): bounds the worst case, a fast
+#: pan throughout, to ~1,500 lookups for a 60 s upload (docs/BENCHMARKS.md, Video matching at scale).
+MAX_BETWEEN_QUERIES = 300
 
 
 def stored_frames(frames: Sequence[VideoFrame]) -> list[VideoFrame]:
@@ -294,7 +295,7 @@ class FrameCode:
     ``box``: the picture inside bars or an app's frame; ``crop``: that picture's centred 90%, stored only;
     ``mirror``: the picture flipped left to right, looked up only; ``quadrant``: a quarter of the picture,
     both; ``narrowed``: the box's centred 90% on one axis, looked up only; ``bars``: the picture inside
-    flat bars, looked up only; ``between``: a whole frame decoded between two sampled ones, looked up
+    flat bars, both; ``between``: a whole frame decoded between two sampled ones, looked up
     only)."""
 
     at_ms: int
@@ -305,13 +306,16 @@ class FrameCode:
 
 def stored_frame_codes(frames: Sequence[VideoFrame]) -> list[FrameCode]:
     """Every hash a video is stored as (``redline protect``; the portal's ``signals.js`` sends the same):
-    per kept frame (:func:`stored_frames`) its whole-frame hash, its content box's, its centred crop's and
-    its four quadrants', each where it has features (quality > 0)."""
+    per kept frame (:func:`stored_frames`) its whole-frame hash, its content box's, the picture's inside
+    flat bars (where that is not the box), its centred crop's and its four quadrants', each where it has
+    features (quality > 0)."""
     codes: list[FrameCode] = []
     for f in stored_frames(frames):
         codes.append(FrameCode(f.at_ms, f.pdq, f.quality))
         if f.box and f.box_quality > 0:
             codes.append(FrameCode(f.at_ms, f.box, f.box_quality, "box"))
+        if f.bars and f.bars_quality > 0:
+            codes.append(FrameCode(f.at_ms, f.bars, f.bars_quality, "bars"))
         if f.crop and f.crop_quality > 0:
             codes.append(FrameCode(f.at_ms, f.crop, f.crop_quality, "crop"))
         codes += [FrameCode(f.at_ms, h, q, "quadrant") for h, q in f.quadrants if q > 0]

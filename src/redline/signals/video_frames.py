@@ -92,7 +92,7 @@ class FrameHash:
     #: (PDQ, quality) of each of :data:`NARROWED` of the content box; none without a box.
     narrowed: tuple[tuple[str, int], ...] = ()
     #: PDQ of the picture inside flat bars (:func:`bars_box`) and its quality, when that box differs from
-    #: the content box; "" and 0 otherwise. Looked up, never stored.
+    #: the content box; "" and 0 otherwise. Stored and looked up.
     bars: str = ""
     bars_quality: int = 0
     #: (timestamp_s, PDQ, quality) of the whole frames decoded after this one and before the next sampled
@@ -182,8 +182,9 @@ def bars_box(rgb: RgbArray) -> tuple[float, float, float, float] | None:
     Why beside ``background_box``: that one looks for the edge's most common colour and the block unlike
     it, which on a dark film also eats into dark picture, and on a copy with bars added finds a different
     box than on the original (docs/BENCHMARKS.md, Video recall: letterboxed copies of dark clips). A bar is
-    simpler: a row or column with no detail at all. Only uploads are looked up by it, so it needs no
-    counterpart in the portal."""
+    simpler: a row or column with no detail at all. Stored too (a video with bars of its own, a 4:3 film in
+    a 16:9 frame: a copy that adds bars loses both, and meets it here), so the portal has the same finder
+    (``web/static/media.js`` barsBox)."""
     grey = rgb.astype(np.int32) @ np.array([299, 587, 114], dtype=np.int32) // 1000  # int16 overflows
     h, w = grey.shape
     top, bottom = _bars(grey), h - _bars(grey[::-1])

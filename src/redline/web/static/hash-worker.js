@@ -5,7 +5,7 @@
 // `problem` is a stable code the page translates: unsupported, too-large, unreadable, empty.
 import { pdqFromRgba } from './pdq.js';
 import { Md5, Sha256, toHex } from './digest.js';
-import { FRAME_QUADRANTS, LIMITS, STORED_REGIONS, contentBox, cropRgba, sniffKind } from './media.js';
+import { FRAME_QUADRANTS, LIMITS, STORED_REGIONS, barsBox, contentBox, cropRgba, sniffKind } from './media.js';
 
 const CHUNK_BYTES = 4 * 1024 * 1024;
 
@@ -33,7 +33,15 @@ self.onmessage = async (event) => {
     const [crop, ...quadrants] = pdqFromRgba(inside.rgba, inside.width, inside.height, {
       regions: [{ scale: 0.9, dx: 0, dy: 0 }, ...FRAME_QUADRANTS],
     }).regions;
-    self.postMessage({ id, type: 'frame', hash, quality, box, crop, quadrants });
+    // The picture inside flat bars, where that is not the content box (server: hash_frame's bars): bars a
+    // copy adds are removed with the video's own, so both sides meet on the picture itself.
+    const flat = barsBox(rgba, width, height);
+    let bars = null;
+    if (flat && (!found || Math.max(...flat.map((v, i) => Math.abs(v - found[i]))) > 0.01)) {
+      const cropped = cropRgba(rgba, width, height, flat);
+      bars = pdqFromRgba(cropped.rgba, cropped.width, cropped.height);
+    }
+    self.postMessage({ id, type: 'frame', hash, quality, box, bars, crop, quadrants });
     return;
   }
   const { id, file, background = '#ffffff', dihedral = false } = event.data;

@@ -157,6 +157,56 @@ export function contentBox(rgba, width, height) {
   return box;
 }
 
+// A bar line: this flat (largest spread of its grey values) and dark (mean grey at most BAR_DARK) or of the
+// edge line's grey; bars together at least BAR_MIN_SHARE of a side (server: video_frames.bars_box).
+const BAR_SPREAD = 12;
+const BAR_DARK = 48;
+const BAR_MIN_SHARE = 0.02;
+
+/** How many leading lines are bar; `line(k)` gives line k's grey values (server: video_frames._bars). */
+function leadingBars(count, line) {
+  let edge = null;
+  for (let k = 0; k < count; k++) {
+    const values = line(k);
+    let lo = 255;
+    let hi = 0;
+    let sum = 0;
+    for (const v of values) {
+      lo = Math.min(lo, v);
+      hi = Math.max(hi, v);
+      sum += v;
+    }
+    const mean = sum / values.length;
+    if (edge === null) edge = mean;
+    if (hi - lo > BAR_SPREAD || (mean > BAR_DARK && Math.abs(mean - edge) > BAR_SPREAD)) return k;
+  }
+  return count;
+}
+
+/**
+ * The picture inside flat bars (rows from the top and bottom, then columns from the sides between them,
+ * each flat and dark or of its edge's grey), as [left, top, right, bottom] fractions, or null: server
+ * signals/video_frames.py bars_box, step for step.
+ */
+export function barsBox(rgba, width, height) {
+  const grey = new Int32Array(width * height);
+  for (let i = 0; i < width * height; i++) {
+    grey[i] = Math.floor((299 * rgba[4 * i] + 587 * rgba[4 * i + 1] + 114 * rgba[4 * i + 2]) / 1000);
+  }
+  const row = (y) => grey.subarray(y * width, (y + 1) * width);
+  const top = leadingBars(height, row);
+  const bottom = height - leadingBars(height, (k) => row(height - 1 - k));
+  if (bottom - top < 0.2 * height) return null; // (nearly) all flat: a fade or a title card
+  const column = (x) => Array.from({ length: bottom - top }, (_, y) => grey[(top + y) * width + x]);
+  const left = leadingBars(width, column);
+  const right = width - leadingBars(width, (k) => column(width - 1 - k));
+  if (right - left < 0.2 * width) return null;
+  if (height - (bottom - top) < BAR_MIN_SHARE * height && width - (right - left) < BAR_MIN_SHARE * width) {
+    return null;
+  }
+  return [left / width, top / height, right / width, bottom / height];
+}
+
 /** The RGBA pixels inside `box` (server: video_frames.hash_frame's crop). */
 export function cropRgba(rgba, width, height, box) {
   if (!box) return { rgba, width, height };

@@ -25,12 +25,14 @@ export const SIGNAL_TYPES = [
     // A video's kept frames (video-hashing.js picks them as signals/video.py's stored_frames does), each
     // with its place in the video; empty for pictures and for videos this browser cannot decode.
     name: 'vpdq',
-    // The whole frame's hash, for a frame with bars or an app's border the picture's inside them, the
-    // centred 90% of the picture, and its four quadrants.
+    // The whole frame's hash, for a frame with bars or an app's border the picture's inside them (the
+    // content box, and the picture inside flat bars where that differs), the centred 90% of the picture,
+    // and its four quadrants.
     stored: (r) =>
       (r.frames || []).flatMap((f) => [
         { value: f.hash, quality: f.quality, at_ms: f.at_ms },
         ...(f.box ? [{ value: f.box.hash, quality: f.box.quality, at_ms: f.at_ms }] : []),
+        ...(f.bars ? [{ value: f.bars.hash, quality: f.bars.quality, at_ms: f.at_ms }] : []),
         ...(f.crop ? [{ value: f.crop.hash, quality: f.crop.quality, at_ms: f.at_ms }] : []),
         ...(f.quadrants || []).map((q) => ({ value: q.hash, quality: q.quality, at_ms: f.at_ms })),
       ]),

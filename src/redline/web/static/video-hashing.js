@@ -1,8 +1,9 @@
 // A video's frame hashes, on this device (docs/PORTAL.md, "What a video sends"). The page's own video
 // decoder plays the file in a hidden, muted <video> element that is never shown or uploaded; each sampled
 // moment is drawn at 320x320 onto a canvas and its pixels handed to a Web Worker (hash-worker.js), which
-// computes its PDQ hash, the PDQ of the picture inside any uniform border (letterbox bars), of that
-// picture's centred 90% (a copy cropped a little) and of its four quadrants (a copy with a watermark). Which moments are kept is the
+// computes its PDQ hash, the PDQ of the picture inside any uniform border (letterbox bars) and inside flat
+// bars, of that picture's centred 90% (a copy cropped a little) and of its four quadrants (a copy with a
+// watermark). Which moments are kept is the
 // server's rule (signals/video.py stored_frames): candidates every 0.25 s, the first 8 frames kept at any
 // candidate moment and then at most one a second, a frame kept only when it differs from the last kept one
 // by more than 16 bits, featureless frames dropped, at most 900 frames (evenly thinned), the first 3 hours
@@ -45,8 +46,8 @@ function once(target, name, timeoutMs) {
 }
 
 /**
- * [{hash, quality, box: {hash, quality} | null, crop: {hash, quality} | null, quadrants: [{hash, quality}],
- * at_ms}] of `file`, or null when this browser cannot decode it (its MD5 and SHA-256
+ * [{hash, quality, box: {hash, quality} | null, bars: {hash, quality} | null, crop: {hash, quality} | null,
+ * quadrants: [{hash, quality}], at_ms}] of `file`, or null when this browser cannot decode it (its MD5 and SHA-256
  * still protect exact copies). `onProgress(fraction)` as it goes.
  */
 export async function videoFrameHashes(file, onProgress = () => {}) {
@@ -89,7 +90,7 @@ export async function videoFrameHashes(file, onProgress = () => {}) {
       }
       ctx.drawImage(video, 0, 0, VIDEO.side, VIDEO.side);
       const { data } = ctx.getImageData(0, 0, VIDEO.side, VIDEO.side);
-      const { hash, quality, box, crop, quadrants } = await hashFrame(data);
+      const { hash, quality, box, bars, crop, quadrants } = await hashFrame(data);
       onProgress(Math.min(1, t / duration));
       if (quality > 0 && (last === null || distance(hash, last) > VIDEO.dedupeDistance)) {
         const at_ms = Math.round(t * 1000);
@@ -97,6 +98,7 @@ export async function videoFrameHashes(file, onProgress = () => {}) {
           hash,
           quality,
           box: box && box.quality > 0 ? box : null,
+          bars: bars && bars.quality > 0 ? bars : null,
           crop: crop.quality > 0 ? crop : null,
           quadrants: quadrants.filter((q) => q.quality > 0),
           at_ms,
