@@ -209,3 +209,18 @@ def test_the_picture_inside_flat_bars_is_stored_too() -> None:
     assert {("", whole), ("box", box), ("bars", bars)} <= stored
     featureless = VideoFrame(0, 0.0, whole, 90, bars=bars, bars_quality=0)
     assert "bars" not in {c.label for c in stored_frame_codes([featureless])}
+
+
+def test_only_the_start_of_a_long_upload_is_decoded_densely(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After ``BETWEEN_SECONDS`` only the sampled frames are decoded (a 3-hour upload stays within its time
+    limit), and they are still exactly the frames hashed without the between frames."""
+    import redline.signals.video_frames as video_frames
+
+    clip = write_clip(tmp_path / "pan.mp4", fast_pan(3), fps=30)
+    monkeypatch.setattr(video_frames, "BETWEEN_SECONDS", 1.0)
+    upload, plain = hash_video(clip, between=True), hash_video(clip)
+    assert [dataclasses.replace(f, between=()) for f in upload.frames] == plain.frames
+    assert all(f.between for f in upload.frames if f.timestamp_s < 0.875)
+    assert not any(f.between for f in upload.frames if f.timestamp_s >= 1.0)

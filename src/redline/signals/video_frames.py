@@ -63,6 +63,9 @@ NARROWED = ((0.05, 0.0, 0.95, 1.0), (0.0, 0.05, 1.0, 0.95))
 #: fall anywhere between the upload's sampled moments, and in a fast pan a frame 1/16 s away is 50-90 bits
 #: off (docs/BENCHMARKS.md, Video recall).
 BETWEEN_STEPS = 4
+#: ... for the first this many seconds of an upload (after that only the sampled frames): the dense decode
+#: costs ~1.6x, and a long upload has enough sampled frames; this keeps a 3-hour one within its time limit.
+BETWEEN_SECONDS = 900.0
 #: A row or column of a bar: this flat (largest spread of its pixels' grey values, 0-255) ...
 _BAR_SPREAD = 12
 #: ... and dark (mean grey at most this) or of the grey of the frame's edge ...
@@ -109,25 +112,30 @@ def frame_hashes(path: Path, limits: SignalLimits, between: bool = False) -> tup
     ``between``, the video is decoded :data:`BETWEEN_STEPS` times denser and the frames between the sampled
     ones are kept as whole-frame hashes (``FrameHash.between``)."""
     steps = BETWEEN_STEPS if between else 1
-    sampled = steps // 2 - 1 if steps > 1 else 0  # which slot of each ``steps`` is the sampled frame
+    sampled = _sampled_slot(steps)
     frames: list[FrameHash] = []
     extra: list[tuple[float, str, int]] = []
     truncated = False
-    for produced, (timestamp, rgb) in enumerate(decode_frames(path, limits, steps)):
+    for timestamp, rgb in decode_frames(path, limits, steps):
         if timestamp >= limits.video_max_seconds:
             truncated = True
             break
-        if produced % steps != sampled:
+        slot = round(timestamp * limits.video_sample_fps * steps)
+        if slot % steps != sampled:
             extra.append((round(timestamp, 3), *_pdq(rgb)))
             continue
         if extra and frames:
             frames[-1] = replace(frames[-1], between=tuple(extra))
             extra = []
-        at = (produced - sampled) / steps / limits.video_sample_fps
-        frames.append(hash_frame(produced // steps, at, rgb))
+        frames.append(hash_frame(slot // steps, (slot - sampled) / steps / limits.video_sample_fps, rgb))
     if extra and frames:
         frames[-1] = replace(frames[-1], between=tuple(extra))
     return frames, truncated
+
+
+def _sampled_slot(steps: int) -> int:
+    """Which of each ``steps`` slots of the dense decode is the sampled frame (see decode_frames)."""
+    return steps // 2 - 1 if steps > 1 else 0
 
 
 def hash_frame(index: int, timestamp_s: float, rgb: RgbArray) -> FrameHash:
@@ -221,22 +229,35 @@ def _hex(bits: npt.NDArray[np.int64]) -> str:
 
 def decode_frames(path: Path, limits: SignalLimits, steps: int = 1) -> Iterator[tuple[float, RgbArray]]:
     """``(timestamp_s, FRAME_SIDE x FRAME_SIDE RGB)`` per sampled frame (``steps`` frames per
-    ``1 / video_sample_fps``), under the limits above."""
+    ``1 / video_sample_fps`` for the first :data:`BETWEEN_SECONDS`, then only the sampled one of each
+    ``steps``), under the limits above."""
     ffmpeg = ffmpeg_command()
     if ffmpeg is None:
         raise CorruptFile("this server cannot decode videos (the ffmpeg command is not installed)")
     fps = limits.video_sample_fps * steps
-    # FFmpeg's fps filter gives output slot n the last frame before (n + 1/2) / fps ("near"). Rounding down
-    # at ``steps`` times the rate, slot steps*k + steps/2 - 1 ends at the same instant, so it is exactly
-    # sampled frame k (an even ``steps``; tests/signals/test_video_frames.py checks it).
-    rounding = ":round=down" if steps > 1 else ""
+    sampled, dense_slots = _sampled_slot(steps), round(BETWEEN_SECONDS * fps / steps) * steps
+    rate = f"fps={fps:g}"
+    if steps > 1:
+        # FFmpeg's fps filter gives output slot n the last frame before (n + 1/2) / fps ("near"). Rounding
+        # down at ``steps`` times the rate, slot steps*k + steps/2 - 1 ends at the same instant, so it is
+        # exactly sampled frame k (tests/signals/test_video_frames.py checks it). After the dense part only
+        # those slots are kept (``select`` numbers the fps filter's output slots, before scaling).
+        rate += f":round=down,select='lt(n,{dense_slots})+eq(mod(n,{steps}),{sampled})'"
     # -t bounds the output, so a very long video stops after video_max_seconds (+1 frame: it is seen there).
     command = [
         ffmpeg, "-nostdin", "-v", "error", "-threads", "1", "-i", str(path),
         "-map", "0:v:0", "-an", "-sn", "-dn", "-t", f"{limits.video_max_seconds + 1 / fps:.3f}",
-        "-vf", f"fps={fps:g}{rounding},scale={FRAME_SIDE}:{FRAME_SIDE}:flags=area",
+        "-vf", f"{rate},scale={FRAME_SIDE}:{FRAME_SIDE}:flags=area",
+        # passthrough: the frames select dropped stay dropped (the default fills a constant rate again)
+        *(["-fps_mode", "passthrough"] if steps > 1 else []),
         "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1",
     ]  # fmt: skip
+
+    def slot(produced: int) -> int:
+        if produced < dense_slots:
+            return produced
+        return dense_slots + (produced - dense_slots) * steps + sampled
+
     memory = limits.video_max_memory_bytes
 
     def limit_memory() -> None:  # runs in the child, before exec
@@ -258,7 +279,7 @@ def decode_frames(path: Path, limits: SignalLimits, steps: int = 1) -> Iterator[
             if len(raw) < _FRAME_BYTES:
                 break
             frame = np.frombuffer(raw, dtype=np.uint8).reshape(FRAME_SIDE, FRAME_SIDE, 3)
-            yield produced / fps, frame
+            yield slot(produced) / fps, frame
             produced += 1
         child.wait(timeout=max(0.1, deadline - time.monotonic()))
     except subprocess.TimeoutExpired:
