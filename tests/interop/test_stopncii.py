@@ -262,7 +262,9 @@ def test_redline_pulls_a_stopncii_api_and_a_withdrawal_stops_matching(hub: Hub, 
         with platform_db.read() as session:
             assert len(session.scalars(select(Entry).where(Entry.origin == "stopncii:hub")).all()) == 3
         assert [m["bank"] for m in matches("md5", MD5_A)] == ["stopncii"]
-        wait_until(lambda: bool(matches("pdq", PDQ_A)), timeout=10)
+        # The index follows the change log (~0.25 s here): wait until it holds both pulled pictures (the
+        # first page's may be indexed well before the full run's).
+        wait_until(lambda: bool(matches("pdq", PDQ_A)) and bool(matches("pdq", PDQ_B)), timeout=10)
 
         hub.withdraw(case_a)
         out = _cli(platform_url, platform_dir, *args)
