@@ -224,3 +224,6 @@ def test_only_the_start_of_a_long_upload_is_decoded_densely(
     assert [dataclasses.replace(f, between=()) for f in upload.frames] == plain.frames
     assert all(f.between for f in upload.frames if f.timestamp_s < 0.875)
     assert not any(f.between for f in upload.frames if f.timestamp_s >= 1.0)
+    # And a long one is still cut at video_max_seconds, and says so.
+    cut = hash_video(clip, SignalLimits(video_max_seconds=2.0), between=True)
+    assert cut.truncated and len(cut.frames) == 16 and cut.duration_s < 2.0

@@ -243,10 +243,12 @@ def decode_frames(path: Path, limits: SignalLimits, steps: int = 1) -> Iterator[
         # exactly sampled frame k (tests/signals/test_video_frames.py checks it). After the dense part only
         # those slots are kept (``select`` numbers the fps filter's output slots, before scaling).
         rate += f":round=down,select='lt(n,{dense_slots})+eq(mod(n,{steps}),{sampled})'"
-    # -t bounds the output, so a very long video stops after video_max_seconds (+1 frame: it is seen there).
+    # -t bounds the output, so a very long video stops after video_max_seconds (+1 sampled frame: it is seen
+    # there, and the result says truncated).
+    until = limits.video_max_seconds + 1 / limits.video_sample_fps
     command = [
         ffmpeg, "-nostdin", "-v", "error", "-threads", "1", "-i", str(path),
-        "-map", "0:v:0", "-an", "-sn", "-dn", "-t", f"{limits.video_max_seconds + 1 / fps:.3f}",
+        "-map", "0:v:0", "-an", "-sn", "-dn", "-t", f"{until:.3f}",
         "-vf", f"{rate},scale={FRAME_SIDE}:{FRAME_SIDE}:flags=area",
         # passthrough: the frames select dropped stay dropped (the default fills a constant rate again)
         *(["-fps_mode", "passthrough"] if steps > 1 else []),
