@@ -87,6 +87,7 @@ def test_a_truncated_video_gives_its_first_frames(original: Path, tmp_path: Path
     cut.write_bytes(streamable.read_bytes()[: streamable.stat().st_size * 6 // 10])
     partial = hash_video(cut)
     assert 8 <= len(partial.frames) < 64  # a bounded, partial result: the frames before the cut
+    assert len(hash_video(cut, between=True).frames) == len(partial.frames)  # and so as an upload
 
 
 def test_only_the_first_video_max_seconds_are_hashed(original: Path) -> None:
@@ -123,6 +124,9 @@ def test_variable_frame_rate_keeps_time(original: Path, tmp_path: Path) -> None:
     signals = hash_video(vfr)
     assert 7.0 <= signals.duration_s <= 8.0
     assert found_share(signals, hash_video(original)) >= 0.8
+    # Decoded densely as an upload, the sampled frames are still exactly these.
+    dense = hash_video(vfr, between=True)
+    assert [dataclasses.replace(f, between=()) for f in dense.frames] == signals.frames
 
 
 def test_a_server_decodes_as_many_videos_as_its_budget_holds(original: Path) -> None:
