@@ -158,3 +158,24 @@ def test_the_quick_exit_works_on_every_page(page: Page, portal: tuple[str, str],
     if name == "intake":
         page.goto(f"{base}/intake.html")
         assert page.evaluate(f"sessionStorage.getItem('{FILED_KEY}')") is None
+
+
+# ---------------------------------------------------------------------------------------------- language
+
+
+@pytest.mark.parametrize("path", ["/", "/intake.html", "/removal.html"])
+def test_every_page_reads_the_browsers_preferences_alike(
+    chromium: Any, portal: tuple[str, str], path: str
+) -> None:
+    """Opened without ``?lang=``, each page picks the first language it speaks from the browser's list
+    (here French, which it does not speak, then Taiwanese Chinese: traditional characters)."""
+    base, _ = portal
+    context = chromium.new_context()
+    context.add_init_script(
+        "Object.defineProperty(navigator, 'languages', { get: () => ['fr-FR', 'zh-TW'] });"
+        "Object.defineProperty(navigator, 'language', { get: () => 'fr-FR' });"
+    )
+    page = context.new_page()
+    page.goto(base + path)
+    ready(page, "zh-Hant-HK")
+    context.close()

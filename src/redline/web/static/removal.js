@@ -2,11 +2,11 @@
 // portal's own hashing code (hashing.js -> hash-worker.js -> pdq.js); only the codes are sent. Nothing is
 // written to browser storage; what was typed stays in the form until it is sent successfully.
 import { Hasher } from './hashing.js';
+import { LANGUAGES, preferredLanguage } from './i18n.js';
 import { linkPages } from './portal-links.js';
 import { installQuickExit } from './quick-exit.js';
 import { SIGNAL_TYPES } from './signals.js';
 
-const LANGUAGES = ['en', 'zh-Hant-HK', 'zh-Hans'];
 const STATEMENTS = ['good_faith_non_consent', 'declaration_true', 'good_faith_accurate', 'authorised'];
 const TEXT_FIELDS = ['name', 'email', 'phone', 'signature', 'explanation', 'notice_reference', 'case_id', 'case_secret'];
 const $ = (id) => document.getElementById(id);
@@ -352,9 +352,8 @@ function followOwn() {
 
 async function start() {
   const requested = new URLSearchParams(location.search).get('lang');
-  const preferred = (navigator.language || 'en').toLowerCase();
-  const guess = /^zh-(hant|hk|tw|mo)/.test(preferred) ? 'zh-Hant-HK' : preferred.startsWith('zh') ? 'zh-Hans' : 'en';
-  const lang = LANGUAGES.includes(requested) ? requested : guess;
+  // The browser's preferences read as the other pages read them (i18n.js), so all three agree.
+  const lang = LANGUAGES.includes(requested) ? requested : preferredLanguage();
   await useLanguage(lang);
   $('language').value = lang;
   $('language').addEventListener('change', async (e) => {
