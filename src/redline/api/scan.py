@@ -33,6 +33,7 @@ from redline.bank import service
 from redline.bank.models import Bank
 from redline.match.derive import region_allowance
 from redline.signals.types import MAX_VALUE_CHARS, signal_type
+from redline.signals.video import MAX_BETWEEN_QUERIES, MAX_QUERY_FRAMES, MAX_STORED_FRAMES
 
 router = APIRouter(prefix="/v1", tags=["platforms"])
 
@@ -43,7 +44,7 @@ MAX_FILES = 64
 #: box, bars and mirror hashes as pdq and by those and its two narrowed crops as vpdq, plus 4 quadrants at up
 #: to ``MAX_STORED_FRAMES`` moments, plus up to ``MAX_BETWEEN_QUERIES`` whole frames between the sampled ones
 #: as pdq and as vpdq), with its two digests.
-MAX_HASHES = (4 + 6) * 600 + 4 * 900 + 2 * 300 + 2
+MAX_HASHES = (4 + 6) * MAX_QUERY_FRAMES + 4 * MAX_STORED_FRAMES + 2 * MAX_BETWEEN_QUERIES + 2
 ScanId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{8,64}$")]
 
 

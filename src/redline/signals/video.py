@@ -263,7 +263,7 @@ MAX_QUERY_FRAMES = 600
 #: The whole frames decoded between the sampled ones (``VideoFrame.between``) are looked up only where the
 #: picture moves fast: one more than this many bits from the last frame looked up by its whole hash. In
 #: still and slow scenes the sampled frames are enough; a fast pan is then looked up at 32 frames a second
-#: (docs/BENCHMARKS.md, Video recall: 32 bits kept the trimmed and sped-up copies found at +15 % queries).
+#: (docs/BENCHMARKS.md, Video recall: 32 bits kept the trimmed and sped-up copies found at +13 % queries).
 BETWEEN_DEDUPE_DISTANCE = 32
 #: Between-frame hashes one upload is looked up by at most (evenly thinned): bounds the worst case, a fast
 #: pan throughout, to ~1,500 lookups for a 60 s upload (docs/BENCHMARKS.md, Video matching at scale).
@@ -350,8 +350,8 @@ def query_frame_codes(frames: Sequence[VideoFrame], min_quality: int, parts: boo
 
 def between_codes(frames: Sequence[VideoFrame], min_quality: int) -> list[FrameCode]:
     """The whole-frame hashes between the sampled frames an upload is looked up by: each more than
-    ``BETWEEN_DEDUPE_DISTANCE`` bits from the last whole frame before it (sampled or between), at most
-    ``MAX_BETWEEN_QUERIES`` (evenly thinned)."""
+    ``BETWEEN_DEDUPE_DISTANCE`` bits from the sampled frame before it and from the between frame last kept
+    after that one, at most ``MAX_BETWEEN_QUERIES`` (evenly thinned)."""
     codes: list[FrameCode] = []
     for f in frames:
         last = int(f.pdq, 16)

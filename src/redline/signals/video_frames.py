@@ -116,11 +116,11 @@ def frame_hashes(path: Path, limits: SignalLimits, between: bool = False) -> tup
     frames: list[FrameHash] = []
     extra: list[tuple[float, str, int]] = []
     truncated = False
-    for timestamp, rgb in decode_frames(path, limits, steps):
+    for slot, rgb in decode_frames(path, limits, steps):
+        timestamp = slot / (limits.video_sample_fps * steps)
         if timestamp >= limits.video_max_seconds:
             truncated = True
             break
-        slot = round(timestamp * limits.video_sample_fps * steps)
         if slot % steps != sampled:
             extra.append((round(timestamp, 3), *_pdq(rgb)))
             continue
@@ -227,10 +227,11 @@ def _hex(bits: npt.NDArray[np.int64]) -> str:
     return np.packbits(bits.astype(np.uint8)).tobytes().hex()
 
 
-def decode_frames(path: Path, limits: SignalLimits, steps: int = 1) -> Iterator[tuple[float, RgbArray]]:
-    """``(timestamp_s, FRAME_SIDE x FRAME_SIDE RGB)`` per sampled frame (``steps`` frames per
-    ``1 / video_sample_fps`` for the first :data:`BETWEEN_SECONDS`, then only the sampled one of each
-    ``steps``), under the limits above."""
+def decode_frames(path: Path, limits: SignalLimits, steps: int = 1) -> Iterator[tuple[int, RgbArray]]:
+    """``(slot, FRAME_SIDE x FRAME_SIDE RGB)`` per decoded frame, under the limits above: ``slot`` is its
+    place on the grid of ``steps`` frames per ``1 / video_sample_fps`` (its time is ``slot / (steps *
+    video_sample_fps)``). Every slot for the first :data:`BETWEEN_SECONDS`, then only the sampled one of
+    each ``steps``."""
     ffmpeg = ffmpeg_command()
     if ffmpeg is None:
         raise CorruptFile("this server cannot decode videos (the ffmpeg command is not installed)")
@@ -281,7 +282,7 @@ def decode_frames(path: Path, limits: SignalLimits, steps: int = 1) -> Iterator[
             if len(raw) < _FRAME_BYTES:
                 break
             frame = np.frombuffer(raw, dtype=np.uint8).reshape(FRAME_SIDE, FRAME_SIDE, 3)
-            yield slot(produced) / fps, frame
+            yield slot(produced), frame
             produced += 1
         child.wait(timeout=max(0.1, deadline - time.monotonic()))
     except subprocess.TimeoutExpired:
