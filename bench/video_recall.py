@@ -102,12 +102,12 @@ class Hashed:
     family: str
     name: str
     md5: str
-    #: As the survivor's device and ``redline protect`` hash it (the stored side).
+    #: As ``/v1/match/file`` and ``redline scan`` hash an upload (with the frames between the sampled ones);
+    #: its sampled frames are exactly what the survivor's device and ``redline protect`` store, and the
+    #: stored side ignores ``between``, so these serve both roles.
     frames: list[VideoFrame]
     #: 1 s sampling: HMA-style
     hma: list[VideoFrame]
-    #: As ``/v1/match/file`` and ``redline scan`` hash an upload (with the frames between the sampled ones).
-    lookup: list[VideoFrame]
 
 
 def code_distances(a: list[str], b: list[str]) -> np.ndarray:
@@ -120,7 +120,7 @@ def code_distances(a: list[str], b: list[str]) -> np.ndarray:
 
 
 def redline_match(query: Hashed, stored: Hashed) -> bool:
-    return compare_as_server(query.lookup, stored.frames, THRESHOLD, 50)[0]
+    return compare_as_server(query.frames, stored.frames, THRESHOLD, 50)[0]
 
 
 def hma_match(query: Hashed, stored: Hashed) -> bool:
@@ -132,10 +132,9 @@ CACHE: Path | None = None
 
 def hash_one(path: Path, family: str, name: str) -> Hashed:
     """Both hashers' frames of one file (kept under ``--cache`` by file name, for reruns)."""
-    dense = _cached(path, "redline", SignalLimits())  # the server's and protect's hasher
+    dense = _cached(path, "lookup", SignalLimits(), between=True)  # the server's and protect's hasher
     sparse = _cached(path, "hma", SignalLimits(video_hasher="vpdq", video_fps=1.0))
-    lookup = _cached(path, "lookup", SignalLimits(), between=True)
-    return Hashed(family, name, dense[0], dense[1], sparse[1], lookup[1])
+    return Hashed(family, name, dense[0], dense[1], sparse[1])
 
 
 def _cached(
@@ -218,7 +217,7 @@ def main() -> int:
     # server looks an upload of another family up by (whole, box, mirror, quadrants, narrowed crops).
     frame_pairs = frame_hits = 0
     for q in negatives:
-        asked = [c.value for c in query_frame_codes(q.lookup, 50)]
+        asked = [c.value for c in query_frame_codes(q.frames, 50)]
         for fam, s in originals.items():
             if fam != q.family:
                 kept = [c.value for c in stored_frame_codes(s.frames) if c.quality >= 50]
