@@ -60,7 +60,7 @@ from redline.signals.robust_geometry import (
     rotation_angle,
     sharp_box,
 )
-from redline.signals.types import PdqSignal
+from redline.signals.types import PdqRegionSignal, PdqSignal
 
 DEFAULT_PHOTOS = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus" / "photos"
 #: The previous recipe (issue 7, docs/BENCHMARKS.md): stored rows per picture, query hashes per upload.
@@ -109,8 +109,10 @@ def per_call_ms(fn: object, items: list[np.ndarray]) -> float:
     return 1000 * statistics.median(times)
 
 
-def filled(rows: int, tuned_for: int, rng: np.random.Generator) -> tuple[MihIndex, np.ndarray]:
-    index = new_index(256, tuned_for=tuned_for)
+def filled(
+    rows: int, tuned_for: int, rng: np.random.Generator, tables: int | None = None
+) -> tuple[MihIndex, np.ndarray]:
+    index = new_index(256, tuned_for=tuned_for, tables=tables)
     codes = rng.integers(0, 256, size=(rows, 32), dtype=np.uint8)
     index.add(np.arange(rows, dtype=np.int64), codes)
     assert isinstance(index, MihIndex)
@@ -118,14 +120,21 @@ def filled(rows: int, tuned_for: int, rng: np.random.Generator) -> tuple[MihInde
     return index, codes
 
 
-def timed(searches: list[tuple[MihIndex, np.ndarray, int]], repeats: int = 5) -> float:
-    """Milliseconds for one upload's searches (the mean of ``repeats``, after a warm-up)."""
-    for index, probe, radius in searches:
-        index.search(probe, radius)
+Search = tuple[MihIndex, np.ndarray, int] | tuple[MihIndex, np.ndarray, int, int | None]
+
+
+def timed(searches: list[Search], repeats: int = 5) -> float:
+    """Milliseconds for one upload's searches (the mean of ``repeats``, after a warm-up); a search's fourth
+    item is its sure radius (``MihIndex.search(..., sure=)``: the first stage), None for exact."""
+
+    def run() -> None:
+        for index, probe, radius, *sure in searches:
+            index.search(probe, radius, sure[0] if sure else None)
+
+    run()
     started = time.perf_counter()
     for _ in range(repeats):
-        for index, probe, radius in searches:
-            index.search(probe, radius)
+        run()
     return 1000 * (time.perf_counter() - started) / repeats
 
 
@@ -140,6 +149,12 @@ def main() -> None:
         action="store_true",
         help="measure the current recipe only (a bank too large for the previous recipe's index in memory: "
         "growth beyond a million pictures)",
+    )
+    parser.add_argument(
+        "--sure",
+        default="",
+        help="also time the current recipe with its region searches probed for these sure radii "
+        "(comma-separated; bench/robust_first_stage.py measures what each costs in recall)",
     )
     args = parser.parse_args()
     photos = harness.load_photos(DEFAULT_PHOTOS)[:: max(1, 512 // args.photos)][: args.photos]
@@ -175,7 +190,7 @@ def main() -> None:
     )
 
     started = time.perf_counter()
-    regions, region_codes = filled(n * per_picture, ROBUST_THRESHOLD, rng)
+    regions, region_codes = filled(n * per_picture, ROBUST_THRESHOLD, rng, PdqRegionSignal.first_stage_tables)
     wholes, whole_codes = filled(n, PLAIN, rng)
     built = time.perf_counter() - started
     whole_probe = probes(whole_codes, n_whole)
@@ -186,6 +201,24 @@ def main() -> None:
         ]
     )
     current_bytes = regions.array_bytes + wholes.array_bytes
+    whole_probe_ms = timed([(wholes, whole_probe, WHOLE_THRESHOLD)])
+    region_probe = np.concatenate([whole_probe, probes(region_codes, n_other)])
+    print(
+        f"# exact: whole pictures at {WHOLE_THRESHOLD} {whole_probe_ms:.1f} ms, "
+        f"regions at {ROBUST_THRESHOLD} "
+        f"{timed([(regions, region_probe, ROBUST_THRESHOLD)]):.1f} ms"
+    )
+    for sure in (int(v) for v in args.sure.split(",") if v):
+        regions_ms = timed([(regions, region_probe, ROBUST_THRESHOLD, sure)])
+        both_ms = timed(
+            [(wholes, whole_probe, WHOLE_THRESHOLD, sure), (regions, region_probe, ROBUST_THRESHOLD, sure)]
+        )
+        print(
+            f"| first stage, sure {sure} | regions {regions_ms:.1f} ms (+ exact whole pictures: "
+            f"{whole_probe_ms + regions_ms:.1f} ms; exact search {current_ms:.1f} ms, "
+            f"{current_ms / (whole_probe_ms + regions_ms):.1f}x) | whole pictures also at sure {sure}: "
+            f"{both_ms:.1f} ms ({current_ms / both_ms:.1f}x) |"
+        )
     print(
         f"| current recipe | {n * per_picture:,} region rows + {n:,} whole-picture rows "
         f"(built in {built:.0f} s) | {n_whole} at {WHOLE_THRESHOLD} (whole pictures) + "

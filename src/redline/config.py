@@ -28,6 +28,13 @@ def _pdq_min_quality() -> int:
     return PdqSignal.min_quality
 
 
+def _robust_sure_radius() -> int:
+    from redline.signals.types import PdqRegionSignal
+
+    assert PdqRegionSignal.sure_radius is not None
+    return PdqRegionSignal.sure_radius
+
+
 def _bool(raw: str) -> bool:
     return raw.strip().lower() in {"1", "true", "yes", "on"}
 
@@ -51,6 +58,11 @@ class Settings:
     #: screenshots, rotations; docs/ROBUSTNESS.md) and searches them against stored ``pdq_region`` hashes.
     #: Off: only the plain hashes are searched (cheaper, misses most edited copies).
     robust_matching: bool = True
+    #: The robust region searches are exact within this many bits and verify what they find at the bank's
+    #: ``pdq_region`` threshold (45): a first stage ~14x cheaper at a million pictures, which loses a few
+    #: edited copies whose only pairs lie between the two (measured: docs/ROBUSTNESS.md, Cost). Set it to
+    #: the threshold (45) or more for an exact search.
+    robust_sure_radius: int = field(default_factory=_robust_sure_radius)
     #: Frames per second sampled from videos for vPDQ. 10, not 1: cuts of one video start at arbitrary
     #: frames, and at 1 fps their samples fall up to 0.5 s apart, too far for PDQ (docs/SIGNALS.md).
     video_fps: float = 10.0

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from redline.index import FlatIndex, MihIndex, new_index
 from redline.index.base import HammingIndex, Hits
+from redline.index.layout import allot_radii, split
 from redline.index.snapshot import SnapshotError
 
 SETTINGS = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -116,6 +117,114 @@ def test_add_remove_sequences(seed: int, bits: int, ops: list[tuple[str, int]], 
         assert len(index) == len(flat)
         queries = queries_near(base, bits, 6, rng)
         assert_same(index.search(queries, threshold), flat.search(queries, threshold))
+
+
+def first_stage_reference(
+    ids: np.ndarray, codes: np.ndarray, queries: np.ndarray, threshold: int, sure: int, tables: int
+) -> list[Hits]:
+    """What a first-stage search must return, by brute force: every code within ``sure``, and every one
+    within ``threshold`` that one of the fixed tables sees within its radius (``allot_radii`` at ``sure``)."""
+    bits = codes.shape[1] * 8
+    parts = split(bits, tables, 2)
+    radii = allot_radii(parts, sure)
+    stored = np.unpackbits(codes, axis=1).astype(bool)
+    out = []
+    for query in queries:
+        differ = stored ^ np.unpackbits(query).astype(bool)
+        dist = differ.sum(axis=1)
+        keep = dist <= sure
+        for part, radius in zip(parts, radii, strict=True):
+            if radius >= 0:
+                keep |= differ[:, _code_bits(part.start, part.width)].sum(axis=1) <= radius
+        found = np.flatnonzero(keep & (dist <= threshold))
+        order = np.lexsort((ids[found], dist[found]))
+        out.append(Hits(ids=ids[found][order], distances=dist[found][order].astype(np.int32)))
+    return out
+
+
+@SETTINGS
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    bits=st.sampled_from([64, 128, 256]),
+    n=st.integers(0, 1500),
+    threshold=st.integers(0, 63),
+    sure=st.integers(0, 63),
+    extra_tables=st.integers(0, 8),
+    strategy=st.sampled_from(["auto", "probe", "scan"]),
+    delta=st.integers(0, 60),
+)
+def test_a_first_stage_answers_as_its_fixed_tables_say_probed_or_scanned(
+    seed: int,
+    bits: int,
+    n: int,
+    threshold: int,
+    sure: int,
+    extra_tables: int,
+    strategy: str,
+    delta: int,
+) -> None:
+    """``search(..., sure=)`` on an index of fixed tables returns exactly the brute-force first-stage
+    answer, whether the main part is probed or scanned and with recent additions in the delta; it is the
+    exact answer when ``sure`` reaches the threshold, and the exact one on an index without fixed tables."""
+    rng = np.random.default_rng(seed)
+    tables = bits // 32 + extra_tables
+    codes = clustered(n + delta, bits, max(1, threshold), rng)
+    ids = rng.permutation(10 * (n + delta) + 1)[: n + delta].astype(np.int64)
+    index = MihIndex.build(ids[:n], codes[:n], bits=bits, threads=2, tables=tables)
+    index.strategy = strategy  # type: ignore[assignment]
+    index.add(ids[n:], codes[n:])
+    queries = queries_near(codes, bits, 12, rng)
+    exact = reference(ids, codes, bits).search(queries, threshold)
+    got = index.search(queries, threshold, sure=sure)
+    assert_same(got, first_stage_reference(ids, codes, queries, threshold, min(sure, threshold), tables))
+    if sure >= threshold:
+        assert_same(got, exact)
+    for g, e in zip(got, exact, strict=True):
+        assert set(g.ids.tolist()) <= set(e.ids.tolist())
+        assert set(e.ids[e.distances <= sure].tolist()) <= set(g.ids.tolist())
+    unfixed = MihIndex.build(ids, codes, bits=bits, threads=2)
+    assert_same(unfixed.search(queries, threshold, sure=sure), exact)
+
+
+def test_a_first_stage_reaches_beyond_sure_and_probes_less() -> None:
+    """200k random codes in 11 fixed tables: a neighbour 40 bits away whose differences avoid one table is
+    found by a search sure within 31 (that table sees it); one 32 bits away with one bit more than each
+    table's radius in every table is not; and the first stage probes far fewer buckets."""
+    rng = np.random.default_rng(5)
+    n = 200_000
+    codes = rng.integers(0, 256, (n, 32), dtype=np.uint8)
+    index = MihIndex.build(np.arange(n, dtype=np.int64), codes, threads=2, tables=11)
+    index.strategy = "probe"
+    main = index._state.main
+    part = main.parts[0]
+    outside = np.setdiff1d(np.arange(256), _code_bits(part.start, part.width))
+    target = codes[7]
+    bits = np.unpackbits(target)
+    bits[rng.choice(outside, size=40, replace=False)] ^= 1
+    hidden_in_others = np.packbits(bits)
+    spread_bits = np.unpackbits(target)
+    radii = main.plan(31, "probe")[0].radii
+    assert radii is not None
+    for p, r in zip(main.parts, radii, strict=True):
+        spread_bits[rng.choice(_code_bits(p.start, p.width), size=r + 1, replace=False)] ^= 1
+    spread = np.packbits(spread_bits)
+    queries = np.stack([hidden_in_others, spread])
+    exact = index.search(queries, 45)
+    first = index.search(queries, 45, sure=31)
+    assert 7 in exact[0].ids and 7 in exact[1].ids
+    assert 7 in first[0].ids and 7 not in first[1].ids
+    assert len(main.plan(31, "probe")[0].masks) * 5 < len(main.plan(45, "probe")[0].masks)
+
+
+def _code_bits(start: int, width: int) -> np.ndarray:
+    """Positions in ``np.unpackbits`` order of a table's key bits ``start .. start + width - 1`` (bit
+    ``start % 64`` of little-endian ``uint64`` word ``start // 64``, as the index reads packed codes)."""
+    positions = []
+    for b in range(start, start + width):
+        word, bit = divmod(b, 64)
+        byte, within = divmod(bit, 8)
+        positions.append(8 * (8 * word + byte) + 7 - within)
+    return np.array(positions)
 
 
 def test_repeated_id_in_one_call_keeps_the_last_code() -> None:

@@ -57,6 +57,7 @@ from redline.removal.clocks import parse_marks
 from redline.removal.worker import ClockWorker
 from redline.retro.worker import RetroConfig, RetroWorker
 from redline.signals.budget import DecodeBudget
+from redline.signals.types import PdqRegionSignal
 from redline.web import register_web
 from redline.web.console.deps import ConsoleServices
 from redline.web.console.routes import mount_console
@@ -68,12 +69,14 @@ _MULTIPART_OVERHEAD = 64 * 1024
 def create_app(settings: Settings) -> FastAPI:
     db = Database(settings.effective_database_url)
     matcher: Matcher
+    sure_radii = {PdqRegionSignal.name: settings.robust_sure_radius}
     if settings.shards:  # the index lives in shard processes (docs/SHARDS.md)
         matcher = ShardedMatcher(
             db,
             ShardClient.from_settings(settings),
             min_quality=settings.pdq_min_quality,
             poll_interval=settings.change_poll_interval,
+            sure_radii=sure_radii,
         )
     else:
         matcher = Matcher(
@@ -81,6 +84,7 @@ def create_app(settings: Settings) -> FastAPI:
             min_quality=settings.pdq_min_quality,
             poll_interval=settings.change_poll_interval,
             snapshots=SnapshotPolicy.from_settings(settings),
+            sure_radii=sure_radii,
         )
     found = Services(
         settings=settings,

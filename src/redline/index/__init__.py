@@ -20,12 +20,13 @@ __all__ = [
 ]
 
 
-def new_index(bits: int = 256, tuned_for: int = DEFAULT_THRESHOLD) -> HammingIndex:
+def new_index(bits: int = 256, tuned_for: int = DEFAULT_THRESHOLD, tables: int | None = None) -> HammingIndex:
     """The index the bank uses. One place to switch implementations.
 
     Multi-index hashing: exact, and at 10M PDQ hashes ~10x the throughput of faiss's MultiHash index in a
     fraction of its memory (docs/BENCHMARKS.md, "Index"). Bulk-load with ``add`` (one call builds the tables);
     snapshots via ``save``/``MihIndex.load``. ``tuned_for``: the threshold most searches will use (the
     signal type's default); the tables are split to make it cheapest, every threshold stays exact.
+    ``tables``: a fixed split instead, for a type whose searches have a first stage (``search``'s ``sure``).
     """
-    return MihIndex(bits, tuned_for=tuned_for)
+    return MihIndex(bits, tuned_for=tuned_for, tables=tables)

@@ -58,7 +58,9 @@ class HammingIndex(ABC):
 
     Contract for implementations:
 
-    * ``search`` returns *every* stored code within ``threshold`` (inclusive) of each query.
+    * ``search`` returns *every* stored code within ``threshold`` (inclusive) of each query; with ``sure``
+      (a first stage for heuristic rules, below) every one within ``sure``, and only codes within
+      ``threshold``.
     * ``add`` of an id already present replaces its code; ``remove`` of an absent id is ignored.
     * A change made by ``add``/``remove`` is visible to every ``search`` that starts after it returns.
     * Any number of threads may call ``search`` concurrently with one thread calling ``add``/``remove``.
@@ -78,8 +80,16 @@ class HammingIndex(ABC):
         """Remove the given ids; returns how many were present."""
 
     @abstractmethod
-    def search(self, queries: CodeArray, threshold: int) -> list[Hits]:
-        """All stored codes within Hamming distance ``threshold`` of each query, one ``Hits`` per query."""
+    def search(self, queries: CodeArray, threshold: int, sure: int | None = None) -> list[Hits]:
+        """All stored codes within Hamming distance ``threshold`` of each query, one ``Hits`` per query.
+
+        ``sure`` (below ``threshold``) lets an index look only as far as an exact search within ``sure``
+        needs and verify what it finds at ``threshold``: every code within ``sure`` is returned, one further
+        away (up to ``threshold``) when the index's cheaper search happens to reach it. Why: robust PDQ's
+        rule (docs/ROBUSTNESS.md) compares ~85 derived hashes at 45 bits, an exact search that costs ~14x
+        one at 31, while an edited copy is reached by several pairs and a pair at 32-45 bits is still
+        found by most of its tables; its recall is measured (bench/robust_first_stage.py), not assumed.
+        Exact lookups (plain PDQ, MD5) never pass it. An index that has no cheaper search ignores it."""
 
     @abstractmethod
     def __len__(self) -> int:

@@ -58,7 +58,8 @@ class FlatIndex(HammingIndex):
             self._state = (cur_ids[~gone], cur_codes[~gone])
             return int(gone.sum())
 
-    def search(self, queries: CodeArray, threshold: int) -> list[Hits]:
+    def search(self, queries: CodeArray, threshold: int, sure: int | None = None) -> list[Hits]:
+        del sure  # a scan is exact at any threshold: nothing cheaper to do
         ids, codes = self._state
         queries = np.asarray(queries, dtype=np.uint8).reshape(-1, self.bits // 8)
         out: list[Hits] = []

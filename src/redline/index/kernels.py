@@ -159,6 +159,20 @@ def probe_search(
         counts[qi] = found
 
 
+@njit(inline="always", nogil=True, cache=True)
+def _reached(query: Any, codes: Any, row: int, meta: Any) -> bool:
+    """Whether probing the tables of ``meta`` within their radii reaches ``row``: some table's key is within
+    that table's radius of the query's."""
+    for j in range(meta.shape[0]):
+        if meta[j, RADIUS] < 0:
+            continue
+        a = _key(query, meta[j, START], meta[j, WIDTH])
+        b = _key(codes[row], meta[j, START], meta[j, WIDTH])
+        if np.int64(popcount(a ^ b)) <= meta[j, RADIUS]:
+            return True
+    return False
+
+
 @njit(nogil=True, cache=True)
 def scan_search(
     queries: Any,
@@ -169,11 +183,17 @@ def scan_search(
     out_rows: Any,
     out_dist: Any,
     counts: Any,
+    sure: int,
+    reach: Any,
 ) -> None:
     """Brute force over the first ``count`` rows: for small sets and for thresholds where probing costs more.
 
     Rows are visited in cache-sized blocks and every query is compared against a block before moving on, so a
     batch of queries reads the codes from memory once rather than once per query.
+
+    A row further than ``sure`` (and within ``threshold``) is reported only if the tables of ``reach`` (rows
+    as ``meta``; none: every row) would reach it: a first-stage search answers the same by scanning as by
+    probing those tables.
     """
     cap = out_rows.shape[1]
     nq = queries.shape[0]
@@ -188,6 +208,8 @@ def scan_search(
             for row in range(start, stop):
                 dist = _distance(query, codes, row)
                 if dist <= threshold and not (removed[row >> 3] >> (row & 7)) & 1:
+                    if dist > sure and reach.shape[0] and not _reached(query, codes, row, reach):
+                        continue
                     if found < cap:
                         out_rows[qi, found] = row
                         out_dist[qi, found] = dist

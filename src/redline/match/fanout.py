@@ -17,7 +17,8 @@ missed hash is a copy left online.
 
 Wire format (JSON; the shared secret as ``Authorization: Bearer``, since hashes are sensitive)::
 
-    POST /internal/search  {"searches": [{"signal_type": "pdq", "threshold": 31, "values": [hex, ...]}, ...]}
+    POST /internal/search  {"searches": [{"signal_type": "pdq", "threshold": 31, "sure": null,
+                                          "values": [hex, ...]}, ...]}
     -> {"shard": "shard-0-of-4", "position": 1234,
         "results": [[{"ids": [...], "distances": [...]}, ... one per value], ... one per search]}
     GET /readyz -> {"status": "ready", "shard": "shard-0-of-4", "entries": n, "change_log_position": p}
@@ -27,7 +28,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -81,7 +82,12 @@ def parse_searches(body: Any) -> list[IndexSearch]:
             raise ValueError(f"threshold must be an integer from 0 to {kind.hash_length}")
         if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
             raise ValueError("values must be a list of hex strings")
-        searches.append(IndexSearch(kind.name, [kind.normalize(v) for v in values], threshold))
+        sure = each.get("sure")
+        if sure is not None and (
+            not isinstance(sure, int) or isinstance(sure, bool) or not 0 <= sure <= kind.hash_length
+        ):
+            raise ValueError(f"sure must be null or an integer from 0 to {kind.hash_length}")
+        searches.append(IndexSearch(kind.name, [kind.normalize(v) for v in values], threshold, sure))
     return searches
 
 
@@ -174,7 +180,12 @@ class ShardClient:
             return []
         body = {
             "searches": [
-                {"signal_type": s.signal_type, "threshold": s.threshold, "values": list(s.values)}
+                {
+                    "signal_type": s.signal_type,
+                    "threshold": s.threshold,
+                    "sure": s.sure,
+                    "values": list(s.values),
+                }
                 for s in searches
             ]
         }
@@ -215,8 +226,16 @@ class ShardedMatcher(Matcher):
     index searches to every shard, and keeps only the banks' search thresholds current from the database
     (exact types and the re-check of candidates use the database as always). Ready once every shard is."""
 
-    def __init__(self, db: Database, client: ShardClient, *, min_quality: int, poll_interval: float) -> None:
-        super().__init__(db, min_quality=min_quality, poll_interval=poll_interval)
+    def __init__(
+        self,
+        db: Database,
+        client: ShardClient,
+        *,
+        min_quality: int,
+        poll_interval: float,
+        sure_radii: Mapping[str, int | None] | None = None,
+    ) -> None:
+        super().__init__(db, min_quality=min_quality, poll_interval=poll_interval, sure_radii=sure_radii)
         self.client = client
         self._entries = 0
         self._status_time = 0.0

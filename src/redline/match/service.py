@@ -30,7 +30,7 @@ import dataclasses
 import logging
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -71,11 +71,14 @@ class Query:
 
 @dataclass(frozen=True)
 class IndexSearch:
-    """One search of one signal type's index: every stored code within ``threshold`` of each value (hex)."""
+    """One search of one signal type's index: every stored code within ``threshold`` of each value (hex);
+    with ``sure``, every one within ``sure`` and those beyond it that the cheaper search reaches
+    (``HammingIndex.search``)."""
 
     signal_type: str
     values: Sequence[str]
     threshold: int
+    sure: int | None = None
 
 
 @dataclass(frozen=True)
@@ -122,7 +125,10 @@ class Matcher:
         poll_interval: float,
         snapshots: SnapshotPolicy | None = None,
         shard: ShardSpec | None = None,
+        sure_radii: Mapping[str, int | None] | None = None,
     ) -> None:
+        """``sure_radii``: per signal type, the sure radius of its index searches (``IndexSearch.sure``),
+        default the type's ``sure_radius``; ``None`` for a type searches it exactly."""
         self._db = db
         #: A shard process (``redline shard serve``) holds only its part of every index
         #: (``redline.match.shards``); its snapshots go in a folder of their own, so shards never share one.
@@ -131,15 +137,21 @@ class Matcher:
             snapshots = dataclasses.replace(snapshots, directory=snapshots.directory / shard.label)
         self._min_quality = min_quality
         self._poll_interval = poll_interval
-        # Each index's tables are split for its type's default threshold: the robust region searches at
-        # pdq_region's are the expensive ones (docs/ROBUSTNESS.md, Cost).
+        # Each index's tables are split for its type's default threshold, or fixed where the type's searches
+        # have a first stage (pdq_region: docs/ROBUSTNESS.md, Cost), whose answer the fixed split defines.
         self._indexes: dict[str, HammingIndex] = {
-            kind.name: new_index(kind.hash_length, tuned_for=kind.default_threshold)
+            kind.name: new_index(
+                kind.hash_length, tuned_for=kind.default_threshold, tables=kind.first_stage_tables
+            )
             for kind in SIGNAL_TYPES.indexed()
         }
         self._search_threshold: dict[str, int] = {
             name: signal_type(name).default_threshold for name in self._indexes
         }
+        self._sure_radius: dict[str, int | None] = {
+            name: signal_type(name).sure_radius for name in self._indexes
+        }
+        self._sure_radius.update(sure_radii or {})
         self.position = 0
         self.last_poll = 0.0
         self.load_seconds = 0.0
@@ -251,8 +263,14 @@ class Matcher:
                             raise SnapshotError(problem)
                         snap = MihIndex.load(path, mmap=True, verify=True)
                         # A snapshot from before tables were split per type says 31: the next rebuild of
-                        # the loaded index (and the snapshots after it) should use this type's split.
-                        snap.tuned_for = SIGNAL_TYPES[name].default_threshold
+                        # the loaded index (and the snapshots after it) should use this type's split. One
+                        # from before a type's tables were fixed is rebuilt now: until then its first-stage
+                        # searches would scan (seconds).
+                        kind = SIGNAL_TYPES[name]
+                        snap.tuned_for = kind.default_threshold
+                        if snap.tables != kind.first_stage_tables:
+                            snap.tables = kind.first_stage_tables
+                            snap.compact()
                         loaded[name] = snap
                 except Exception as exc:  # any unusable snapshot: try an older one, then rebuild
                     where = self._store.directory
@@ -426,7 +444,7 @@ class Matcher:
         results = []
         for each in searches:
             index = self._indexes[each.signal_type]
-            results.append(index.search(_codes("".join(each.values), index.bits), each.threshold))
+            results.append(index.search(_codes("".join(each.values), index.bits), each.threshold, each.sure))
         return results
 
     def match(self, queries: Sequence[Query]) -> list[list[Match]]:
@@ -447,9 +465,14 @@ class Matcher:
                 groups.setdefault((str(whole), q.signal_type, q.allowance), []).append(i)
             else:
                 groups.setdefault((q.signal_type, q.signal_type, q.allowance), []).append(i)
+        # A type's sure radius applies to its own index only: the whole-upload hashes' search of the stored
+        # whole pictures (another type's index) stays exact, as that type's own searches are.
         searches = [
             IndexSearch(
-                name, [queries[i].value for i in positions], self._search_threshold[query_type] + allowance
+                name,
+                [queries[i].value for i in positions],
+                self._search_threshold[query_type] + allowance,
+                self._sure_radius.get(query_type) if name == query_type else None,
             )
             for (name, query_type, allowance), positions in groups.items()
         ]

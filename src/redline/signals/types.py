@@ -87,6 +87,13 @@ class SignalType(ABC):
       (``pdq``). A query with an allowance (the whole upload's hashes) uses it only against stored whole
       pictures, so the matcher searches that type's index for it, not every stored region
       (``robust.allowance_applies``).
+    * ``sure_radius``: (heuristic rules searched at wide radii) the index search is exact only within this
+      distance and verifies what it finds at the threshold (``HammingIndex.search``'s ``sure``): a wide
+      exact search costs many times a narrow one, and the rule's recall with the cheaper search is measured
+      (``bench/robust_first_stage.py``). ``None``: exact at any threshold, as every lookup a platform relies
+      on to find known copies must be. ``first_stage_tables``: the fixed number of index tables that
+      defines which codes beyond ``sure_radius`` such a search finds (``MihIndex(tables=)``), so that the
+      answer is the same at every bank size and in every shard.
     """
 
     name: ClassVar[str]
@@ -100,6 +107,8 @@ class SignalType(ABC):
     once_per_case: ClassVar[bool] = False
     on_survivor_device: ClassVar[bool] = False
     whole_picture_type: ClassVar[str | None] = None
+    sure_radius: ClassVar[int | None] = None
+    first_stage_tables: ClassVar[int | None] = None
 
     # --- values --------------------------------------------------------------------------------------------
 
@@ -311,6 +320,9 @@ class PdqRegionSignal(SignalType):
     once_per_case = True
     on_survivor_device = True
     whole_picture_type = "pdq"
+    # 11 tables of 23-24 bits: the split the exact 45-bit search picks at a million pictures (17M codes).
+    sure_radius = 31
+    first_stage_tables = 11
 
     @classmethod
     def _stored(cls, signals: FileSignals) -> list[DerivedHash]:
