@@ -39,9 +39,14 @@ def work_copy(rgb: RgbArray) -> npt.NDArray[np.int16]:
     if step == 1:
         return np.asarray(rgb, dtype=np.int16)
     hh, ww = h // step * step, w // step * step
-    blocks = rgb[:hh, :ww].reshape(hh // step, step, ww // step, step, 3).astype(np.float32)
-    means: npt.NDArray[np.float32] = blocks.mean(axis=(1, 3))
-    return np.rint(means).astype(np.int16)
+    # Block sums by adding the step x step strided sub-images (a few contiguous passes; ~10x faster than a
+    # mean over reshaped axes), then the same rounding of the mean: a sum of at most 255 * step**2 divided
+    # by step**2 is never within float rounding of a half, so this equals rint of the float32 mean.
+    sums = np.zeros((hh // step, ww // step, 3), dtype=np.int32)
+    for dy in range(step):
+        for dx in range(step):
+            sums += rgb[dy:hh:step, dx:ww:step]
+    return np.rint(sums / (step * step)).astype(np.int16)
 
 
 def _longest_run(mask: npt.NDArray[np.bool_], max_gap: int) -> tuple[int, int] | None:
