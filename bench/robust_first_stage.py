@@ -41,9 +41,9 @@ def _words(codes: list[bytes]) -> npt.NDArray[np.uint64]:
     return np.frombuffer(b"".join(codes), dtype=np.uint64).reshape(-1, 4).copy()
 
 
-def hash_and_save(photos_dir: Path, step: int, jobs: int, cache: Path) -> None:
-    photos = harness.load_photos(photos_dir)[::step]
-    corpus = harness.hash_corpus(photos, TRANSFORMS, jobs=jobs)
+def arrays_of(corpus: harness.HashedCorpus) -> dict[str, np.ndarray]:
+    """A hashed corpus as arrays: stored codes per photo, every edited copy's query codes (the untouched
+    originals left out), as this bench reads them."""
     s_codes, s_photo, s_full, s_ok = [], [], [], []
     for index, stored in enumerate(corpus.entries):
         for h in stored:
@@ -67,22 +67,56 @@ def hash_and_save(photos_dir: Path, step: int, jobs: int, cache: Path) -> None:
             q_thr.append(h.threshold)
             q_ok.append(h.quality >= MIN_QUALITY)
             q_plain.append(k == 0)
+    return {
+        "photos": np.array(len(corpus.entries)),
+        "s_codes": _words(s_codes),
+        "s_photo": np.array(s_photo),
+        "s_full": np.array(s_full),
+        "s_ok": np.array(s_ok),
+        "q_codes": _words(q_codes),
+        "q_copy": np.array(q_copy),
+        "q_thr": np.array(q_thr),
+        "q_ok": np.array(q_ok),
+        "q_plain": np.array(q_plain),
+        "transforms": np.array(transforms),
+        "sources": np.array(sources),
+    }
+
+
+def hash_and_save(photos_dir: Path, step: int, jobs: int, cache: Path) -> None:
+    photos = harness.load_photos(photos_dir)[::step]
+    corpus = harness.hash_corpus(photos, TRANSFORMS, jobs=jobs)
     cache.parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(
-        cache,
-        photos=len(photos),
-        s_codes=_words(s_codes),
-        s_photo=np.array(s_photo),
-        s_full=np.array(s_full),
-        s_ok=np.array(s_ok),
-        q_codes=_words(q_codes),
-        q_copy=np.array(q_copy),
-        q_thr=np.array(q_thr),
-        q_ok=np.array(q_ok),
-        q_plain=np.array(q_plain),
-        transforms=np.array(transforms),
-        sources=np.array(sources),
-    )
+    np.savez_compressed(cache, **arrays_of(corpus))
+
+
+def first_stage_table(data: dict[str, np.ndarray], sures: list[int], tables: int, groups: bool) -> str:
+    """Markdown: copies found by the exact search and by each sure radius (and per edit)."""
+    pairs = own_pairs(data)
+    parts = split(256, tables, 2)
+    lines = [
+        f"# {int(data['photos'])} photos, {len(data['transforms'])} copies, {pairs['qi'].size} own pairs; "
+        f"{len(parts)} tables of {[p.width for p in parts]} bits",
+        "| search | copies found | lost vs exact |",
+        "|---|---|---|",
+    ]
+    transforms = data["transforms"]
+    exact = copies_found(data, pairs, tables, None)
+    runs: list[tuple[str, npt.NDArray[np.bool_]]] = [("exact", exact)]
+    for sure in sures:
+        radii = allot_radii(parts, sure)
+        runs.append((f"sure {sure} (radii {sorted(set(radii))})", copies_found(data, pairs, tables, sure)))
+    for label, found in runs:
+        lost = int((exact & ~found).sum())
+        lines.append(f"| {label} | {int(found.sum())}/{found.size} = {100 * found.mean():.2f}% | {lost} |")
+    if groups:
+        lines += ["", "| edit | " + " | ".join(label.split(" (")[0] for label, _ in runs) + " |"]
+        lines.append("|---|" + "---|" * len(runs))
+        for name in dict.fromkeys(transforms.tolist()):
+            mask = transforms == name
+            cells = " | ".join(f"{100 * found[mask].mean():.1f}" for _, found in runs)
+            lines.append(f"| {name} | {cells} |")
+    return "\n".join(lines)
 
 
 def _popcount(x: npt.NDArray[np.uint64]) -> npt.NDArray[np.int64]:
@@ -160,33 +194,8 @@ def main() -> None:
     if not args.cache.exists():
         hash_and_save(args.photos, args.step, args.jobs, args.cache)
     data = dict(np.load(args.cache))
-    pairs = own_pairs(data)
-    parts = split(256, args.tables, 2)
-    print(
-        f"# {int(data['photos'])} photos, {len(data['transforms'])} copies, {pairs['qi'].size} own pairs; "
-        f"{len(parts)} tables of {[p.width for p in parts]} bits"
-    )
-    transforms = data["transforms"]
-    names = list(dict.fromkeys(transforms.tolist()))
-    exact = copies_found(data, pairs, args.tables, None)
-    runs: list[tuple[str, npt.NDArray[np.bool_]]] = [("exact", exact)]
-    for sure in (int(s) for s in args.sure.split(",") if s):
-        radii = allot_radii(parts, sure)
-        runs.append(
-            (f"sure {sure} (radii {sorted(set(radii))})", copies_found(data, pairs, args.tables, sure))
-        )
-    print("| search | copies found | lost vs exact |")
-    print("|---|---|---|")
-    for label, found in runs:
-        lost = int((exact & ~found).sum())
-        print(f"| {label} | {int(found.sum())}/{found.size} = {100 * found.mean():.2f}% | {lost} |")
-    if args.groups:
-        print("\n| edit | " + " | ".join(label.split(" (")[0] for label, _ in runs) + " |")
-        print("|---|" + "---|" * len(runs))
-        for name in names:
-            mask = transforms == name
-            cells = " | ".join(f"{100 * found[mask].mean():.1f}" for _, found in runs)
-            print(f"| {name} | {cells} |")
+    sures = [int(v) for v in args.sure.split(",") if v]
+    print(first_stage_table(data, sures, args.tables, args.groups))
 
 
 if __name__ == "__main__":

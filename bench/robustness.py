@@ -19,9 +19,13 @@ import platform
 import time
 from pathlib import Path
 
+import numpy as np
+
+import robust_first_stage  # bench/robust_first_stage.py, beside this script
 from redline.eval import harness
 from redline.eval.transforms import CROP_SWEEP, TRANSFORMS, transform_named
 from redline.signals.robust import ROBUST_THRESHOLD
+from redline.signals.types import PdqRegionSignal
 
 DEFAULT_PHOTOS = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus" / "photos"
 
@@ -41,6 +45,13 @@ def main() -> None:
         action="store_true",
         help="crops of 2.5-25%% a side (between the benchmark sizes) instead of its edits",
     )
+    parser.add_argument(
+        "--first-stage",
+        default=str(PdqRegionSignal.sure_radius),
+        help="also say which edited copies the index's first stage keeps at these sure radii "
+        "(comma-separated; bench/robust_first_stage.py; empty: skip)",
+    )
+    parser.add_argument("--save-arrays", type=Path, help="keep the hashes for bench/robust_first_stage.py")
     args = parser.parse_args()
     transforms = CROP_SWEEP if args.crop_sweep else TRANSFORMS
 
@@ -65,6 +76,17 @@ def main() -> None:
         f"hashes per stored image {rep.hashes_per_entry:.1f}, per query {rep.hashes_per_query:.1f}"
     )
     print(harness.markdown(rep))
+    if args.first_stage or args.save_arrays:
+        arrays = robust_first_stage.arrays_of(corpus)
+        if args.save_arrays:
+            args.save_arrays.parent.mkdir(parents=True, exist_ok=True)
+            np.savez_compressed(args.save_arrays, **arrays)
+        if args.first_stage:
+            sures = [int(v) for v in args.first_stage.split(",")]
+            tables = PdqRegionSignal.first_stage_tables
+            assert tables is not None
+            print("\n## The index's first stage (own pairs; it can only lose matches)\n")
+            print(robust_first_stage.first_stage_table(arrays, sures, tables, groups=True))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(dataclasses.asdict(rep), indent=1, default=str))

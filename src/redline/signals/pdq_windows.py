@@ -68,16 +68,44 @@ def _box_rows(src: Any, dst: Any, window: int) -> None:  # pragma: no cover - co
             dst[y, k] = total / size
 
 
+@njit(cache=True)
+def _box_cols(src: Any, dst: Any, window: int) -> None:  # pragma: no cover - compiled
+    """:func:`_box_rows` along each column (the same sums in the same order, without transposing): the
+    running totals of all columns advance together, row by row, so memory is read in order."""
+    height, width = src.shape
+    half = (window + 2) // 2
+    behind = window - half
+    total = np.zeros(width, dtype=np.float32)
+    size = 0
+    add = 0
+    drop = 0
+    while add < half - 1 and add < height:
+        for x in range(width):
+            total[x] += src[add, x]
+        size += 1
+        add += 1
+    for k in range(height):
+        if add < height:
+            for x in range(width):
+                total[x] += src[add, x]
+            size += 1
+            add += 1
+        if k - drop > behind:
+            for x in range(width):
+                total[x] -= src[drop, x]
+            size -= 1
+            drop += 1
+        for x in range(width):
+            dst[k, x] = total[x] / size
+
+
 def _jarosz(luma: FloatArray, row_window: int, col_window: int) -> FloatArray:
     """PDQ's Jarosz filter: two passes of the box filter along rows, then along columns."""
     out = np.ascontiguousarray(luma, dtype=np.float32).copy()
     tmp = np.empty_like(out)
     for _ in range(2):
         _box_rows(out, tmp, row_window)
-        cols = np.ascontiguousarray(tmp.T)
-        back = np.empty_like(cols)
-        _box_rows(cols, back, col_window)
-        out = np.ascontiguousarray(back.T)
+        _box_cols(tmp, out, col_window)
     return out
 
 
@@ -111,8 +139,15 @@ class WindowHasher:
             plane = self._filtered[key] = _jarosz(self._luma, *key)
         return plane
 
-    def blocks(self, boxes: list[Box]) -> tuple[FloatArray, npt.NDArray[np.int64]]:
-        """(n, 16, 16) DCT blocks and (n,) qualities of the windows ``boxes`` (fractions of the picture)."""
+    def blocks(self, boxes: list[Box], turn: float = 0.0) -> tuple[FloatArray, npt.NDArray[np.int64]]:
+        """(n, 16, 16) DCT blocks and (n,) qualities of the windows ``boxes`` (fractions of the picture).
+
+        ``turn``: the windows are of the picture turned by that many degrees counter-clockwise about its
+        centre on the same canvas (what ``PIL.Image.rotate(turn)`` makes), and their grids are sampled
+        from this picture's filtered plane at the turned places (bilinear). Why: turning the pixels first
+        (bicubic, then filtering the turned copy) was ~40% of deriving an upload's hashes; PDQ's filter is
+        a wide blur, so filtering then turning gives nearly the same grid (within a few bits,
+        ``tests/signals/test_pdq_windows.py``)."""
         grids = np.empty((len(boxes), GRID, GRID), dtype=np.float32)
         steps = np.arange(GRID) + 0.5
         for n, box in enumerate(boxes):
@@ -120,8 +155,32 @@ class WindowHasher:
             width, height = right - left, bottom - top
             rows = top + np.trunc(steps * height / GRID).astype(np.int64)
             cols = left + np.trunc(steps * width / GRID).astype(np.int64)
-            grids[n] = self._plane(width, height)[np.ix_(rows, cols)]
+            plane = self._plane(width, height)
+            grids[n] = plane[np.ix_(rows, cols)] if not turn else _turned_grid(plane, rows, cols, turn)
         return _dct(grids), _quality(grids)
+
+
+def _turned_grid(
+    plane: FloatArray, rows: npt.NDArray[np.int64], cols: npt.NDArray[np.int64], turn: float
+) -> FloatArray:
+    """``plane`` sampled where the pixel centres (rows x cols) of the picture turned by ``turn`` degrees
+    come from: PIL's rotation matrix (``Image.rotate``), bilinear between pixel centres, edges clamped."""
+    height, width = plane.shape
+    a = -np.radians(turn)
+    cos, sin = np.cos(a), np.sin(a)
+    cx, cy = width / 2.0, height / 2.0
+    px = cols[None, :] + 0.5 - cx
+    py = rows[:, None] + 0.5 - cy
+    xs = np.clip(cos * px + sin * py + cx - 0.5, 0.0, width - 1.0)
+    ys = np.clip(-sin * px + cos * py + cy - 0.5, 0.0, height - 1.0)
+    x0 = np.minimum(np.floor(xs).astype(np.int64), width - 2 if width > 1 else 0)
+    y0 = np.minimum(np.floor(ys).astype(np.int64), height - 2 if height > 1 else 0)
+    x1, y1 = np.minimum(x0 + 1, width - 1), np.minimum(y0 + 1, height - 1)
+    fx, fy = (xs - x0).astype(np.float32), (ys - y0).astype(np.float32)
+    top = plane[y0, x0] * (1 - fx) + plane[y0, x1] * fx
+    bottom = plane[y1, x0] * (1 - fx) + plane[y1, x1] * fx
+    out: FloatArray = (top * (1 - fy) + bottom * fy).astype(np.float32)
+    return out
 
 
 def _dct(grids: FloatArray) -> FloatArray:

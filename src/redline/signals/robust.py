@@ -189,10 +189,12 @@ def query_hashes(rgb: RgbArray) -> list[RegionHash]:
     work = _reduced(rgb)
     if min(work.shape[:2]) < _MIN_QUERY_SIDE:
         return hashes
-    wanted: list[tuple[str, WindowHasher, Box, int]] = []
+    wanted: list[tuple[str, WindowHasher, Box, int, float]] = []
 
-    def add(label: str, picture: WindowHasher, box: Box, threshold: int = ROBUST_THRESHOLD) -> None:
-        wanted.append((label, picture, box, threshold))
+    def add(
+        label: str, picture: WindowHasher, box: Box, threshold: int = ROBUST_THRESHOLD, turn: float = 0.0
+    ) -> None:
+        wanted.append((label, picture, box, threshold, turn))
 
     upright = WindowHasher(work)
     mirrored = WindowHasher(np.ascontiguousarray(work[:, ::-1]))
@@ -206,12 +208,10 @@ def query_hashes(rgb: RgbArray) -> list[RegionHash]:
     for size in QUERY_CENTRED:
         add(f"centred_{size:.2f}", upright, StoredRegion(size).box)
     height, width = work.shape[:2]
-    for turn in QUERY_ANGLES:
-        turned_pixels = Image.fromarray(work).rotate(turn, resample=Image.Resampling.BICUBIC)
-        turned = WindowHasher(np.asarray(turned_pixels))
+    for turn in QUERY_ANGLES:  # sampled turned from the upright picture's filtered plane (pdq_windows)
         inside = min(QUERY_WINDOW, inscribed_scale(turn, width, height))
         for dx, dy, window in _windows(inside, QUERY_ANGLE_SHIFTS):
-            add(f"turned_{turn:+.0f}_{dx:+.2f}_{dy:+.2f}", turned, window)
+            add(f"turned_{turn:+.0f}_{dx:+.2f}_{dy:+.2f}", upright, window, turn=turn)
     found = background_box(work)
     if found is not None:
         add("background_box", upright, found)
@@ -245,14 +245,14 @@ def query_hashes(rgb: RgbArray) -> list[RegionHash]:
 
     # Each picture's windows in one batch (one filter pass per picture and window size), then in order.
     found_codes: dict[int, tuple[bytes, int]] = {}
-    by_picture: dict[int, list[int]] = {}
-    for n, (_, picture, _, _) in enumerate(wanted):
-        by_picture.setdefault(id(picture), []).append(n)
-    for positions in by_picture.values():
-        blocks, qualities = wanted[positions[0]][1].blocks([wanted[n][2] for n in positions])
+    by_picture: dict[tuple[int, float], list[int]] = {}
+    for n, (_, picture, _, _, turn) in enumerate(wanted):
+        by_picture.setdefault((id(picture), turn), []).append(n)
+    for (_, turn), positions in by_picture.items():
+        blocks, qualities = wanted[positions[0]][1].blocks([wanted[n][2] for n in positions], turn)
         for n, code, quality in zip(positions, pdq_windows.codes(blocks), qualities.tolist(), strict=True):
             found_codes[n] = (code, int(quality))
-    for n, (label, _, _, threshold) in enumerate(wanted):
+    for n, (label, _, _, threshold, _) in enumerate(wanted):
         code, quality = found_codes[n]
         if all(code != h.code for h in hashes):
             hashes.append(RegionHash(label, code, quality, threshold))

@@ -46,7 +46,8 @@ def work_copy(rgb: RgbArray) -> npt.NDArray[np.int16]:
     for dy in range(step):
         for dx in range(step):
             sums += rgb[dy:hh:step, dx:ww:step]
-    return np.rint(sums / (step * step)).astype(np.int16)
+    means: npt.NDArray[np.int16] = np.rint(sums / (step * step)).astype(np.int16)
+    return means
 
 
 def _longest_run(mask: npt.NDArray[np.bool_], max_gap: int) -> tuple[int, int] | None:
