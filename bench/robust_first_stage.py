@@ -29,7 +29,7 @@ import numpy.typing as npt
 
 from redline.eval import harness
 from redline.eval.transforms import TRANSFORMS
-from redline.index.layout import allot_radii, split
+from redline.index.layout import allot_radii, first_stage_reaches, split
 from redline.signals.robust import MIN_QUALITY, ROBUST_THRESHOLD, WHOLE_THRESHOLD
 from redline.signals.types import PdqRegionSignal
 
@@ -123,15 +123,6 @@ def _popcount(x: npt.NDArray[np.uint64]) -> npt.NDArray[np.int64]:
     return np.bitwise_count(x).astype(np.int64)
 
 
-def _key(words: npt.NDArray[np.uint64], start: int, width: int) -> npt.NDArray[np.uint64]:
-    """Bits ``start .. start + width - 1`` of each code, as ``kernels._key`` takes them."""
-    word, shift = start >> 6, start & 63
-    value = words[:, word] >> np.uint64(shift)
-    if shift + width > 64:
-        value = value | (words[:, word + 1] << np.uint64(64 - shift))
-    return value & np.uint64((1 << width) - 1)
-
-
 def own_pairs(data: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Every (query hash, stored hash of the copy's own original) pair, both usable, with its XOR."""
     q_photo = data["sources"][data["q_copy"]]
@@ -165,14 +156,7 @@ def copies_found(
     # Every query hash at 45 against every stored region (the pdq_region index).
     region_hit = dist <= ROBUST_THRESHOLD
     if sure is not None and sure < ROBUST_THRESHOLD:
-        parts = split(256, tables, 2)
-        radii = allot_radii(parts, sure)
-        seen = dist <= sure
-        for part, radius in zip(parts, radii, strict=True):
-            if radius < 0:
-                continue
-            seen |= _popcount(_key(xor, part.start, part.width)) <= radius
-        region_hit &= seen
+        region_hit &= first_stage_reaches(xor, tables, sure)
     hit = plain_hit | whole_hit | region_hit
     found = np.zeros(len(data["transforms"]), bool)
     found[data["q_copy"][qi[hit]]] = True

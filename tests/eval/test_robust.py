@@ -237,3 +237,27 @@ def test_eval_command_reports_both_rules(corpus: Path, tmp_path: Path) -> None:
     assert out.is_file() and '"recall"' in out.read_text()
     bad = CliRunner().invoke(app, ["eval", str(folder), "-t", "no_such_edit"])
     assert bad.exit_code != 0 and "unknown transform" in bad.output
+
+
+def test_the_rule_for_one_pair_applies_the_index_first_stage() -> None:
+    """``closest_region_match(..., sure=)`` (what ``redline compare`` reports) counts a region pair beyond
+    the sure radius only where the index's fixed tables reach it; the whole-upload hash's pair with the
+    stored whole picture is searched exactly (the whole pictures' index) up to 64."""
+    from redline.index.layout import allot_radii, split
+
+    rng = np.random.default_rng(3)
+    code = rng.integers(0, 256, 32, dtype=np.uint8)
+    parts = split(256, 11, 2)
+    words = code.view(np.uint64).copy()
+    for part, radius in zip(parts, allot_radii(parts, 31), strict=True):
+        for b in range(part.start, part.start + radius + 1):  # one bit beyond each table's radius
+            words[b // 64] ^= np.uint64(1) << np.uint64(b % 64)
+    spread = words.view(np.uint8).tobytes()
+    stored = [robust.RegionHash("crop_0.9", code.tobytes(), 90)]
+    query = [robust.RegionHash("window_0.9_+0.00_+0.00", spread, 90)]
+    assert robust.closest_region_match(query, stored).distance == 32  # type: ignore[union-attr]
+    assert robust.closest_region_match(query, stored, sure=45) is not None
+    assert robust.closest_region_match(query, stored, sure=31) is None
+    whole = [robust.RegionHash("full", spread, 90, robust.WHOLE_THRESHOLD)]
+    as_full = [robust.RegionHash("full", code.tobytes(), 90)]
+    assert robust.closest_region_match(whole, as_full, sure=31) is not None

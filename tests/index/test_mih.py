@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from redline.index import FlatIndex, MihIndex, new_index
 from redline.index.base import HammingIndex, Hits
-from redline.index.layout import allot_radii, split
+from redline.index.layout import allot_radii, first_stage_reaches, split
 from redline.index.snapshot import SnapshotError
 
 SETTINGS = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -372,3 +372,17 @@ def test_array_bytes_counts_codes_and_tables() -> None:
     # At least the codes, the ids and one uint32 row number per code per table; not wildly more.
     least = codes.nbytes + 5000 * 8 + tables * 5000 * 4
     assert least <= index.array_bytes < 3 * least
+
+
+def test_first_stage_reaches_says_what_the_index_returns() -> None:
+    """``layout.first_stage_reaches`` (used by ``redline compare`` and the benches to apply the server's rule
+    to known pairs) agrees with the index's first-stage search, pair by pair."""
+    rng = np.random.default_rng(11)
+    stored = rng.integers(0, 256, (400, 32), dtype=np.uint8)
+    queries = np.array([flip(stored[i], int(rng.integers(25, 46)), rng) for i in range(400)])
+    index = MihIndex.build(np.arange(400, dtype=np.int64), stored, threads=2, tables=11)
+    found = index.search(queries, 45, sure=31)
+    xor = (queries ^ stored).view(np.uint64)
+    reaches = first_stage_reaches(xor, 11, 31)
+    assert [i in hits.ids for i, hits in enumerate(found)] == reaches.tolist()
+    assert 0 < reaches.sum() < 400  # both kinds occur

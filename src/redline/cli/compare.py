@@ -82,7 +82,7 @@ def compare_command(
     else:
         result = _compare_images(a, b, threshold)
         if robust:
-            result = _with_robust_rule(result, a, b, region_threshold)
+            result = _with_robust_rule(result, a, b, region_threshold, settings.robust_sure_radius)
         else:
             result["robust"] = {"checked": False, "why": "--plain: plain PDQ only"}
     typer.echo(json.dumps(result))
@@ -138,14 +138,19 @@ def _compare_images(a: ImageSignals | str, b: ImageSignals | str, threshold: int
 
 
 def _with_robust_rule(
-    result: dict[str, Any], a: ImageSignals | str, b: ImageSignals | str, region_threshold: int
+    result: dict[str, Any],
+    a: ImageSignals | str,
+    b: ImageSignals | str,
+    region_threshold: int,
+    sure: int,
 ) -> dict[str, Any]:
-    """``result`` with the robust rule's finding, and ``match_robust`` where only that rule matches."""
+    """``result`` with the robust rule's finding, and ``match_robust`` where only that rule matches: the
+    server's rule, its index's first stage (``sure``) included."""
     if not (isinstance(a, ImageSignals) and a.upright is not None):
         return {**result, "robust": {"checked": False, "why": "A is a hash: the robust rule needs the file"}}
     if not (isinstance(b, ImageSignals) and b.upright is not None):
         return {**result, "robust": {"checked": False, "why": "B is a hash: the robust rule needs the file"}}
-    found = closest_region_match(query_hashes(a.upright), entry_hashes(b.upright), region_threshold)
+    found = closest_region_match(query_hashes(a.upright), entry_hashes(b.upright), region_threshold, sure)
     robust: dict[str, Any] = {"checked": True, "match": found is not None}
     if found is not None:
         robust |= {

@@ -150,3 +150,25 @@ def plan_search(parts: tuple[Part, ...], n: int, threshold: int, strategy: str =
         masks_base=tuple(int(b) for b in base),
         masks_count=tuple(len(c) for c in chunks),
     )
+
+
+def first_stage_reaches(
+    xor: NDArray[np.uint64], tables: int, sure: int, bits: int = 256
+) -> NDArray[np.bool_]:
+    """Which pairs a first-stage search (``MihIndex.search(..., sure=)`` on ``tables`` fixed tables) reaches,
+    from their codes' XOR as ``(n, bits // 64)`` words (the index's view of packed codes): those within
+    ``sure``, and those with one table's key within that table's radius. The index answers exactly this;
+    ``redline compare`` and bench/robust_first_stage.py use it to apply the server's rule to known pairs."""
+    xor = np.asarray(xor, dtype=np.uint64).reshape(-1, bits // 64)
+    parts = split(bits, tables, 2)  # starts and widths do not depend on the size
+    reached: NDArray[np.bool_] = np.bitwise_count(xor).sum(axis=1) <= sure
+    for part, radius in zip(parts, allot_radii(parts, sure), strict=True):
+        if radius < 0:
+            continue
+        word, shift = part.start >> 6, part.start & 63
+        key = xor[:, word] >> np.uint64(shift)
+        if shift + part.width > 64:
+            key = key | (xor[:, word + 1] << np.uint64(64 - shift))
+        key = key & np.uint64((1 << part.width) - 1)
+        reached |= np.bitwise_count(key) <= radius
+    return reached

@@ -313,20 +313,34 @@ class RegionMatch:
 
 
 def closest_region_match(
-    query: list[RegionHash], stored: list[RegionHash], region_threshold: int = ROBUST_THRESHOLD
+    query: list[RegionHash],
+    stored: list[RegionHash],
+    region_threshold: int = ROBUST_THRESHOLD,
+    sure: int | None = None,
 ) -> RegionMatch | None:
     """The robust rule applied to one upload (``query``: :func:`query_hashes`) and one stored picture
     (``stored``: :func:`entry_hashes`), as the server's ``pdq_region`` search applies it: each query hash may
     match any stored hash up to the bank's ``region_threshold``, and the whole-upload hashes (plain and
     mirrored) the stored *whole picture* up to :data:`WHOLE_THRESHOLD` (:func:`allowance_applies`); hashes
-    below :data:`MIN_QUALITY` take no part. None when no pair is close."""
+    below :data:`MIN_QUALITY` take no part. ``sure``: the region index's first stage (the server's
+    ``robust_sure_radius``): a region pair beyond it counts only where the index's fixed tables reach it
+    (``index.layout.first_stage_reaches``); the whole-upload hashes' search of the whole picture is exact.
+    None when no pair is close."""
+    from redline.index.layout import first_stage_reaches
+    from redline.signals.types import PdqRegionSignal
+
+    tables = PdqRegionSignal.first_stage_tables
     best: RegionMatch | None = None
     for q in usable(query):
         for s in usable(stored):
-            limit = region_threshold
-            if allowance_applies(s.label):
-                limit += max(0, q.threshold - ROBUST_THRESHOLD)
             distance = (int.from_bytes(q.code, "big") ^ int.from_bytes(s.code, "big")).bit_count()
+            limit = region_threshold
+            if allowance_applies(s.label) and q.threshold > ROBUST_THRESHOLD:
+                limit += q.threshold - ROBUST_THRESHOLD  # searched exactly, in the whole pictures' index
+            elif sure is not None and tables and sure < distance <= limit:
+                xor = np.bitwise_xor(np.frombuffer(q.code, np.uint64), np.frombuffer(s.code, np.uint64))
+                if not first_stage_reaches(xor, tables, sure)[0]:
+                    continue
             if distance <= limit and (best is None or distance < best.distance):
                 best = RegionMatch(q, s, distance, limit)
     return best
