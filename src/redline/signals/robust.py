@@ -116,6 +116,14 @@ QUERY_CENTRED: tuple[float, ...] = tuple(0.95**k for k in range(1, 9))
 #: :func:`rotation_angle` cannot see it; each angle covers about +-1.5 degrees around it.
 QUERY_ANGLES: tuple[float, ...] = (-3.0, 3.0)
 QUERY_ANGLE_SHIFTS: tuple[float, ...] = (-0.02, 0.0, 0.02)
+#: Query side: a "straightened" copy (turned, then cropped to the largest centred box of its own shape and
+#: scaled back up) is the original zoomed by 1 / s about its centre once turned back, ``s`` the inscribed
+#: scale of the angle. So the upload is turned back by each of these angles and the centred window that
+#: holds a stored rung (size ``rung / s``, for the largest rung ``<= s**2``, which keeps it clear of the
+#: turned corners, and 0.53) is hashed: 8 hashes. Each angle covers about +-1 degree (the window's size
+#: follows the angle too), so these and the +-3 degree windows above cover straightening by up to ~10.5
+#: degrees either way.
+STRAIGHTEN_ANGLES: tuple[float, ...] = (-9.5, -7.5, -5.5, 5.5, 7.5, 9.5)
 #: Largest distance between a query hash and a stored ``pdq_region`` hash that counts as a match (measured in
 #: docs/BENCHMARKS.md): the type's default threshold, declared with the type.
 ROBUST_THRESHOLD = PdqRegionSignal.default_threshold
@@ -212,6 +220,12 @@ def query_hashes(rgb: RgbArray) -> list[RegionHash]:
         inside = min(QUERY_WINDOW, inscribed_scale(turn, width, height))
         for dx, dy, window in _windows(inside, QUERY_ANGLE_SHIFTS):
             add(f"turned_{turn:+.0f}_{dx:+.2f}_{dy:+.2f}", upright, window, turn=turn)
+    for angle in STRAIGHTEN_ANGLES:
+        inside = inscribed_scale(angle, width, height)
+        fitting = [r for r in REGION_SCALES if r <= inside * inside]
+        for rung in dict.fromkeys([*fitting[:1], min(REGION_SCALES)]):
+            box = StoredRegion(rung / inside).box
+            add(f"straighten_{angle:+.1f}_{rung:g}", upright, box, turn=-angle)
     found = background_box(work)
     if found is not None:
         add("background_box", upright, found)
