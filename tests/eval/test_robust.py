@@ -5,6 +5,7 @@ screenshots that plain PDQ misses, without matching distinct photos."""
 from __future__ import annotations
 
 import hashlib
+import random
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +13,7 @@ import pytest
 from PIL import Image
 
 from redline.eval import harness
-from redline.eval.transforms import apply_transform, transform_named
+from redline.eval.transforms import apply_transform, straighten, transform_named
 from redline.signals import robust
 from redline.signals.robust_geometry import (
     background_box,
@@ -174,6 +175,20 @@ def test_canvas_rotation_finds_the_picture_on_an_enlarged_canvas(photos: list[ha
         turned = np.asarray(photo.image.rotate(28, resample=Image.Resampling.BICUBIC))
         assert canvas_rotation(turned) is None
         assert robust.query_hashes(turned)
+
+
+def test_straightened_copies_match_through_the_straighten_windows(photos: list[harness.Photo]) -> None:
+    """A straightened copy (turned, cropped to fill its own shape, scaled back up) at 5 and 10 degrees either
+    way matches its stored picture under the server's rule (first stage included), found by one of the
+    ``straighten_*`` windows (before them: 0% at 10 degrees on the full corpus)."""
+    for photo in photos:
+        stored = robust.entry_hashes(np.asarray(photo.image))
+        for degrees in (5.0, -5.0, 10.0, -10.0):
+            copy = straighten(degrees)(photo.image, random.Random(0))
+            derived = robust.query_hashes(np.asarray(copy))
+            match = robust.closest_region_match(derived, stored, sure=31)
+            assert match is not None, (photo.id, degrees)
+            assert match.query.label.startswith("straighten_"), (photo.id, degrees, match.query.label)
 
 
 def test_robust_rule_catches_what_plain_pdq_misses(photos: list[harness.Photo]) -> None:
