@@ -165,22 +165,33 @@ def _turned_grid(
 ) -> FloatArray:
     """``plane`` sampled where the pixel centres (rows x cols) of the picture turned by ``turn`` degrees
     come from: PIL's rotation matrix (``Image.rotate``), bilinear between pixel centres, edges clamped."""
-    height, width = plane.shape
     a = -np.radians(turn)
-    cos, sin = np.cos(a), np.sin(a)
-    cx, cy = width / 2.0, height / 2.0
-    px = cols[None, :] + 0.5 - cx
-    py = rows[:, None] + 0.5 - cy
-    xs = np.clip(cos * px + sin * py + cx - 0.5, 0.0, width - 1.0)
-    ys = np.clip(-sin * px + cos * py + cy - 0.5, 0.0, height - 1.0)
-    x0 = np.minimum(np.floor(xs).astype(np.int64), width - 2 if width > 1 else 0)
-    y0 = np.minimum(np.floor(ys).astype(np.int64), height - 2 if height > 1 else 0)
-    x1, y1 = np.minimum(x0 + 1, width - 1), np.minimum(y0 + 1, height - 1)
-    fx, fy = (xs - x0).astype(np.float32), (ys - y0).astype(np.float32)
-    top = plane[y0, x0] * (1 - fx) + plane[y0, x1] * fx
-    bottom = plane[y1, x0] * (1 - fx) + plane[y1, x1] * fx
-    out: FloatArray = (top * (1 - fy) + bottom * fy).astype(np.float32)
+    out = np.empty((rows.shape[0], cols.shape[0]), dtype=np.float32)
+    _sample_turned(plane, rows, cols, float(np.cos(a)), float(np.sin(a)), out)
     return out
+
+
+@njit(cache=True)
+def _sample_turned(
+    plane: Any, rows: Any, cols: Any, cos: float, sin: float, out: Any
+) -> None:  # pragma: no cover - compiled
+    height, width = plane.shape
+    cx, cy = width / 2.0, height / 2.0
+    last_x, last_y = max(width - 2, 0), max(height - 2, 0)
+    for i in range(rows.shape[0]):
+        py = rows[i] + 0.5 - cy
+        for j in range(cols.shape[0]):
+            px = cols[j] + 0.5 - cx
+            xs = min(max(cos * px + sin * py + cx - 0.5, 0.0), width - 1.0)
+            ys = min(max(-sin * px + cos * py + cy - 0.5, 0.0), height - 1.0)
+            x0 = min(int(np.floor(xs)), last_x)
+            y0 = min(int(np.floor(ys)), last_y)
+            x1, y1 = min(x0 + 1, width - 1), min(y0 + 1, height - 1)
+            fx, fy = np.float32(xs - x0), np.float32(ys - y0)
+            one = np.float32(1.0)
+            top = plane[y0, x0] * (one - fx) + plane[y0, x1] * fx
+            bottom = plane[y1, x0] * (one - fx) + plane[y1, x1] * fx
+            out[i, j] = top * (one - fy) + bottom * fy
 
 
 def _dct(grids: FloatArray) -> FloatArray:

@@ -36,6 +36,7 @@ from redline.signals.robust_geometry import (
     inscribed_scale,
     rotation_angle,
     sharp_box,
+    work_copy,
 )
 from redline.signals.types import PdqRegionSignal
 
@@ -226,10 +227,11 @@ def query_hashes(rgb: RgbArray) -> list[RegionHash]:
         for rung in dict.fromkeys([*fitting[:1], min(REGION_SCALES)]):
             box = StoredRegion(rung / inside).box
             add(f"straighten_{angle:+.1f}_{rung:g}", upright, box, turn=-angle)
-    found = background_box(work)
+    small = work_copy(work)  # the finders' reduced copy, made once
+    found = background_box(work, small)
     if found is not None:
         add("background_box", upright, found)
-    found = sharp_box(work)
+    found = sharp_box(work, small)
     if found is not None:
         add("sharp_box", upright, found)
         # Blurred fills are centred, but a smooth sky at one edge of the photo can look like fill and a
@@ -240,7 +242,7 @@ def query_hashes(rgb: RgbArray) -> list[RegionHash]:
     # a few degrees too far (10 read as 12.5-15), while the corner-by-corner legs can be thrown off by the
     # same edge the other way. One extra hash when they disagree costs less than a missed match.
     angles: list[float] = []
-    for found_angle in (fitted_rotation_angle(work), rotation_angle(work)):
+    for found_angle in (fitted_rotation_angle(work), rotation_angle(work, small)):
         if found_angle is not None and all(abs(found_angle - a) > 0.5 for a in angles):
             angles.append(found_angle)
     for angle in angles:

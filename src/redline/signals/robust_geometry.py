@@ -84,13 +84,14 @@ def _box_from_mask(mask: npt.NDArray[np.bool_], share: float) -> Box | None:
     return box
 
 
-def background_box(rgb: RgbArray) -> Box | None:
+def background_box(rgb: RgbArray, small: npt.NDArray[np.int16] | None = None) -> Box | None:
     """The photo inside a uniform surround: solid borders, letterbox bars, or an app screenshot's UI.
 
     The background is the most common colour on the image's outer edge; the photo is the largest block of
-    rows and columns mostly unlike it (text and icons cover too little of a row to count).
+    rows and columns mostly unlike it (text and icons cover too little of a row to count). ``small``: its
+    :func:`work_copy`, where the caller has it already.
     """
-    small = work_copy(rgb)
+    small = work_copy(rgb) if small is None else small
     edge = np.concatenate([small[0], small[-1], small[:, 0], small[:, -1]])
     quantised = edge // 8
     keys, counts = np.unique(
@@ -105,13 +106,13 @@ def background_box(rgb: RgbArray) -> Box | None:
     return _box_from_mask(differs, _PHOTO_ROW_SHARE)
 
 
-def sharp_box(rgb: RgbArray) -> Box | None:
+def sharp_box(rgb: RgbArray, small: npt.NDArray[np.int16] | None = None) -> Box | None:
     """The sharp photo inside a blurred surround (the photo stretched and blurred behind itself).
 
     A blurred fill has almost no local contrast; the photo has some in nearly every row and column.
     """
-    small = work_copy(rgb).astype(np.float32)
-    grey = small @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+    small = work_copy(rgb) if small is None else small
+    grey = small.astype(np.float32) @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
     gradient = np.zeros_like(grey)
     gradient[:, :-1] += np.abs(np.diff(grey, axis=1))
     gradient[:-1, :] += np.abs(np.diff(grey, axis=0))
@@ -121,14 +122,14 @@ def sharp_box(rgb: RgbArray) -> Box | None:
     return _box_from_mask(textured, 0.04)
 
 
-def rotation_angle(rgb: RgbArray) -> float | None:
+def rotation_angle(rgb: RgbArray, small: npt.NDArray[np.int16] | None = None) -> float | None:
     """Counter-clockwise angle in degrees of a photo rotated on its own canvas with black corners, or None.
 
     Rotating a W x H photo by t on a W x H canvas leaves a black right triangle in each corner whose legs
     along the canvas edges are in the ratio tan(t); the longer leg lies along the top edge at the top-left
     corner when the rotation was counter-clockwise. Two or more corners must agree.
     """
-    small = work_copy(rgb)
+    small = work_copy(rgb) if small is None else small
     dark = small.max(axis=2) <= 24
     h, w = dark.shape
     estimates = []
