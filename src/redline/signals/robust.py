@@ -36,6 +36,7 @@ from redline.signals.robust_geometry import (
     inscribed_scale,
     rotation_angle,
     sharp_box,
+    trim_frame,
     work_copy,
 )
 from redline.signals.types import PdqRegionSignal
@@ -231,6 +232,14 @@ def query_hashes(rgb: RgbArray) -> list[RegionHash]:
     found = background_box(work, small)
     if found is not None:
         add("background_box", upright, found)
+        # A picture inside an app's own frame (a chat bubble: a uniform margin, a timestamp strip) inside the
+        # uniform surround: the surround's box holds the frame, and the sharp picture is found inside it,
+        # looked for in the upload's own pixels (the frame's margins are a few pixels there).
+        inner = sharp_box(crop_box(rgb, found))
+        if inner is not None:
+            framed = _within(found, inner)
+            add("background_box_sharp", upright, framed)
+            add("background_box_sharp_trimmed", upright, _within(framed, trim_frame(crop_box(rgb, framed))))
     found = sharp_box(work, small)
     if found is not None:
         add("sharp_box", upright, found)
@@ -297,6 +306,17 @@ def _reduced(rgb: RgbArray) -> RgbArray:
     scale = _PDQ_SIDE / max(h, w)
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
     return np.asarray(Image.fromarray(rgb).resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0))
+
+
+def _within(outer: Box, inner: Box) -> Box:
+    """``inner`` (fractions of the ``outer`` box) as fractions of the whole picture."""
+    width, height = outer[2] - outer[0], outer[3] - outer[1]
+    return (
+        outer[0] + inner[0] * width,
+        outer[1] + inner[1] * height,
+        outer[0] + inner[2] * width,
+        outer[1] + inner[3] * height,
+    )
 
 
 def _centred_variants(box: Box) -> list[tuple[str, Box]]:

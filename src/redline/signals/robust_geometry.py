@@ -111,15 +111,51 @@ def sharp_box(rgb: RgbArray, small: npt.NDArray[np.int16] | None = None) -> Box 
 
     A blurred fill has almost no local contrast; the photo has some in nearly every row and column.
     """
-    small = work_copy(rgb) if small is None else small
+    textured = _textured(work_copy(rgb) if small is None else small)
+    if textured.mean() < 0.01:
+        return None
+    return _box_from_mask(textured, 0.04)
+
+
+def _textured(small: npt.NDArray[np.int16]) -> npt.NDArray[np.bool_]:
+    """Where the picture has local contrast (grey level steps above 6 to the right or below)."""
     grey = small.astype(np.float32) @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
     gradient = np.zeros_like(grey)
     gradient[:, :-1] += np.abs(np.diff(grey, axis=1))
     gradient[:-1, :] += np.abs(np.diff(grey, axis=0))
-    textured = gradient > 6.0
-    if textured.mean() < 0.01:
-        return None
-    return _box_from_mask(textured, 0.04)
+    textured: npt.NDArray[np.bool_] = gradient > 6.0
+    return textured
+
+
+#: A row or column at the edge of a found box with local contrast in less of it than this is a strip of the
+#: frame around the picture (a chat bubble's timestamp strip, its margin), not the picture.
+_FRAME_STRIP_SHARE = 0.35
+#: Most of the box's height (width) that trimming may take away at each edge.
+_MOST_TRIMMED = 0.15
+
+
+def trim_frame(rgb: RgbArray) -> Box:
+    """The box left once flat strips along the edges of ``rgb`` are trimmed (rows and columns with little
+    local contrast: a frame's margin, a strip with a small timestamp), at most 15% of the box at each edge."""
+    textured = _textured(work_copy(rgb))
+    h, w = textured.shape
+    if h < 2 or w < 2:
+        return (0.0, 0.0, 1.0, 1.0)
+    most_h, most_w = int(h * _MOST_TRIMMED), int(w * _MOST_TRIMMED)
+    top, bottom, left, right = 0, h, 0, w
+
+    def flat(strip: npt.NDArray[np.bool_]) -> bool:
+        return bool(strip.mean() < _FRAME_STRIP_SHARE)
+
+    while h - bottom < most_h and flat(textured[bottom - 1, left:right]):
+        bottom -= 1
+    while top < most_h and flat(textured[top, left:right]):
+        top += 1
+    while w - right < most_w and flat(textured[top:bottom, right - 1]):
+        right -= 1
+    while left < most_w and flat(textured[top:bottom, left]):
+        left += 1
+    return (left / w, top / h, right / w, bottom / h)
 
 
 def rotation_angle(rgb: RgbArray, small: npt.NDArray[np.int16] | None = None) -> float | None:
