@@ -29,7 +29,7 @@ import numpy.typing as npt
 
 from redline.eval import harness
 from redline.eval.transforms import TRANSFORMS
-from redline.index.layout import allot_radii, first_stage_reaches, split
+from redline.index.layout import first_stage_reaches, first_stage_tables
 from redline.signals.robust import MIN_QUALITY, ROBUST_THRESHOLD, WHOLE_THRESHOLD
 from redline.signals.types import PdqRegionSignal
 
@@ -93,7 +93,7 @@ def hash_and_save(photos_dir: Path, step: int, jobs: int, cache: Path) -> None:
 def first_stage_table(data: dict[str, np.ndarray], sures: list[int], tables: int, groups: bool) -> str:
     """Markdown: copies found by the exact search and by each sure radius (and per edit)."""
     pairs = own_pairs(data)
-    parts = split(256, tables, 2)
+    parts = [part for part, _ in first_stage_tables(256, tables, 0)]
     lines = [
         f"# {int(data['photos'])} photos, {len(data['transforms'])} copies, {pairs['qi'].size} own pairs; "
         f"{len(parts)} tables of {[p.width for p in parts]} bits",
@@ -104,7 +104,7 @@ def first_stage_table(data: dict[str, np.ndarray], sures: list[int], tables: int
     exact = copies_found(data, pairs, tables, None)
     runs: list[tuple[str, npt.NDArray[np.bool_]]] = [("exact", exact)]
     for sure in sures:
-        radii = allot_radii(parts, sure)
+        radii = [radius for _, radius in first_stage_tables(256, tables, sure)]
         runs.append((f"sure {sure} (radii {sorted(set(radii))})", copies_found(data, pairs, tables, sure)))
     for label, found in runs:
         lost = int((exact & ~found).sum())

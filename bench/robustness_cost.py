@@ -16,7 +16,11 @@ codes (so search times are a best case for the index's pruning) and searched wit
   (the ``pdq`` index, 1 row per picture) and at 45 against the regions, every other query at 45 against the
   regions (``robust.allowance_applies``).
 
-Memory is ``MihIndex.array_bytes`` (codes, ids and tables) of the indexes each recipe needs.
+Memory is ``MihIndex.array_bytes`` (codes, ids and tables) of the indexes each recipe needs. The current
+recipe's region index has the matcher's fixed split (``PdqRegionSignal.first_stage_tables``); it is timed
+searched exactly and, with ``--sure``, with the first stage the matcher uses (``MihIndex.search(...,
+sure=)``: regions sure within that radius, the whole pictures exact; bench/robust_first_stage.py measures
+what each radius costs in recall).
 """
 
 from __future__ import annotations

@@ -152,6 +152,13 @@ def plan_search(parts: tuple[Part, ...], n: int, threshold: int, strategy: str =
     )
 
 
+def first_stage_tables(bits: int, tables: int, sure: int) -> list[tuple[Part, int]]:
+    """The fixed tables of a first-stage search and each one's probe radius for ``sure``: what defines
+    which codes beyond ``sure`` it finds. Starts and widths do not depend on the index's size."""
+    parts = split(bits, tables, 2)
+    return list(zip(parts, allot_radii(parts, sure), strict=True))
+
+
 def first_stage_reaches(
     xor: NDArray[np.uint64], tables: int, sure: int, bits: int = 256
 ) -> NDArray[np.bool_]:
@@ -160,9 +167,8 @@ def first_stage_reaches(
     ``sure``, and those with one table's key within that table's radius. The index answers exactly this;
     ``redline compare`` and bench/robust_first_stage.py use it to apply the server's rule to known pairs."""
     xor = np.asarray(xor, dtype=np.uint64).reshape(-1, bits // 64)
-    parts = split(bits, tables, 2)  # starts and widths do not depend on the size
     reached: NDArray[np.bool_] = np.bitwise_count(xor).sum(axis=1) <= sure
-    for part, radius in zip(parts, allot_radii(parts, sure), strict=True):
+    for part, radius in first_stage_tables(bits, tables, sure):
         if radius < 0:
             continue
         word, shift = part.start >> 6, part.start & 63

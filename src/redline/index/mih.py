@@ -32,7 +32,15 @@ from numpy.typing import NDArray
 from redline.index import kernels, snapshot
 from redline.index.base import CodeArray, HammingIndex, Hits, IdArray
 from redline.index.kernels import META_COLUMNS
-from redline.index.layout import DEFAULT_THRESHOLD, Part, Plan, allot_radii, choose_parts, plan_search, split
+from redline.index.layout import (
+    DEFAULT_THRESHOLD,
+    Part,
+    Plan,
+    choose_parts,
+    first_stage_tables,
+    plan_search,
+    split,
+)
 
 _EMPTY_HITS = Hits(ids=np.empty(0, np.int64), distances=np.empty(0, np.int32))
 _NO_REACH = np.empty((0, META_COLUMNS), np.int64)  # scans report every code within the threshold
@@ -505,9 +513,9 @@ class MihIndex(HammingIndex):
     def _reach(self, sure: int) -> NDArray[np.int64]:
         """The fixed tables (start, width) and their radii for ``sure``, as ``kernels`` meta rows."""
         assert self.tables is not None
-        parts = split(self.bits, self.tables, 2)  # starts and widths do not depend on the size
-        radii = allot_radii(parts, sure)
-        rows = [(p.start, p.width, 0, r, 0, 0, 0) for p, r in zip(parts, radii, strict=True)]
+        rows = [
+            (p.start, p.width, 0, r, 0, 0, 0) for p, r in first_stage_tables(self.bits, self.tables, sure)
+        ]
         return np.array(rows, dtype=np.int64).reshape(-1, META_COLUMNS)
 
     def _run(

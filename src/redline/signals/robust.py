@@ -362,8 +362,7 @@ def closest_region_match(
     ``robust_sure_radius``): a region pair beyond it counts only where the index's fixed tables reach it
     (``index.layout.first_stage_reaches``); the whole-upload hashes' search of the whole picture is exact.
     None when no pair is close."""
-    from redline.index.layout import first_stage_reaches
-    from redline.signals.types import PdqRegionSignal
+    from redline.index.layout import first_stage_reaches  # the index's own rule; imported only here
 
     tables = PdqRegionSignal.first_stage_tables
     best: RegionMatch | None = None
