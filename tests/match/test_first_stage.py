@@ -5,6 +5,8 @@ shards are asked for the same first stage, so a sharded bank answers as one proc
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from redline.bank.db import Database
@@ -73,3 +75,11 @@ def test_shards_are_asked_for_the_same_first_stage() -> None:
     for bad in (-1, 257, True, "31", 3.5):
         with pytest.raises(ValueError, match="sure"):
             parse_searches({"searches": [{"signal_type": "pdq", "threshold": 31, "sure": bad, "values": []}]})
+
+
+def test_a_negative_sure_radius_is_refused_at_start(tmp_path: Path) -> None:
+    from redline.api.app import create_app
+    from redline.config import Settings
+
+    with pytest.raises(ValueError, match="REDLINE_ROBUST_SURE_RADIUS"):
+        create_app(Settings(data_dir=tmp_path, robust_sure_radius=-1))

@@ -67,6 +67,8 @@ _MULTIPART_OVERHEAD = 64 * 1024
 
 
 def create_app(settings: Settings) -> FastAPI:
+    if settings.robust_sure_radius < 0:  # every robust search would fail; say so at start instead
+        raise ValueError("REDLINE_ROBUST_SURE_RADIUS must be 0 or more (45 or more: an exact search)")
     db = Database(settings.effective_database_url)
     matcher: Matcher
     sure_radii = {PdqRegionSignal.name: settings.robust_sure_radius}
