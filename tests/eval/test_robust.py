@@ -89,7 +89,7 @@ def test_stored_recipe_is_pinned(corpus: Path) -> None:
     pixels = np.asarray(Image.open(corpus / "photos" / PHOTOS[0]).convert("RGB"))
     stored = robust.entry_hashes(pixels)
     labels = [h.label for h in stored]
-    assert len(stored) == 17 and len(set(labels)) == 17
+    assert len(stored) == 20 and len(set(labels)) == 20
     # The first recipe's four hashes are unchanged, so entries stored before the grid still match; the
     # hashes kept from the 35-hash recipe (the 0.53 grid, the quadrants) are unchanged too.
     assert labels[:5] == ["full", "crop_0.9", "crop_0.81", "crop_0.73", "crop_0.53"]
@@ -107,8 +107,13 @@ def test_stored_recipe_is_pinned(corpus: Path) -> None:
     assert by_label["crop_0.5_+0.25_+0.25"] == (  # the bottom-right quadrant
         "b06f1942e7b219e2e71611b2439eaec81e1c176c5c48a66cded9adc371b6e392"
     )
+    assert labels[17:] == ["band_left_0.1", "band_right_0.1", "band_top_0.2"]  # the edge strips, last
+    assert by_label["band_right_0.1"] == "555f5556eb5e4dbca914a91caab4511ca917555655575553a9570a83aaab2aaa"
+    # The 17 hashes before the edge strips are the 17-hash recipe's, bit for bit: its entries keep matching.
+    before_strips = hashlib.sha256("".join(h.hex for h in stored[:17]).encode()).hexdigest()
+    assert before_strips == "e50b11adcc4f932a8929614afa5f9a549f43fbae5d77262d3931c25f1811d206"
     everything = hashlib.sha256("".join(h.hex for h in stored).encode()).hexdigest()
-    assert everything == "e50b11adcc4f932a8929614afa5f9a549f43fbae5d77262d3931c25f1811d206"
+    assert everything == "c8ba17028f72ce0ed9e2d34c2c56b0185a466e6ebc6b3cbe1b0759516c3908af"
     assert signal_type("pdq_region") is PdqRegionSignal
     assert PdqRegionSignal.default_threshold == robust.ROBUST_THRESHOLD
 
@@ -207,6 +212,30 @@ def test_a_picture_in_a_chat_bubble_is_found_inside_the_bubble(photos: list[harn
         for name in ("screenshot_chat", "screenshot_chat+jpeg_50"):
             label = found[photo_id, name]
             assert label is not None and label.startswith("background_box_sharp"), (photo_id, name, label)
+
+
+def test_a_copy_with_its_lower_middle_repainted_matches_through_an_edge_strip(
+    photos: list[harness.Photo],
+) -> None:
+    """Half of the picture repainted in its lower middle (what an "undress" tool does): every crop and
+    quadrant reaches into it, the stored edge strips do not, and one of them matches (first stage included).
+    Without the strips, most of these copies would not. (3096.jpg, mostly sky, has no strip of usable quality.)"""
+    strips = {band.label for band in robust.STORED_BANDS}
+    tried = only_by_strips = 0
+    for photo in photos:
+        stored = robust.entry_hashes(np.asarray(photo.image))
+        if not any(h.label in strips for h in robust.usable(stored)):
+            continue
+        tried += 1
+        for name in ("replace_50_other", "replace_50_noise"):
+            copy = np.asarray(apply_transform(transform_named(name), photo.id, photo.image))
+            derived = robust.query_hashes(copy)
+            match = robust.closest_region_match(derived, stored, sure=31)
+            assert match is not None and match.stored.label in strips, (photo.id, name, match)
+            without = [h for h in stored if h.label not in strips]
+            only_by_strips += robust.closest_region_match(derived, without, sure=31) is None
+    assert tried == 3
+    assert only_by_strips >= 4  # of the 6 copies; the 17-hash recipe finds the others by a crop
 
 
 def test_robust_rule_catches_what_plain_pdq_misses(photos: list[harness.Photo]) -> None:

@@ -23,9 +23,17 @@ export const FRAME_QUADRANTS = QUADRANT_SHIFTS.flatMap((dy) =>
   QUADRANT_SHIFTS.map((dx) => ({ scale: 0.5, dx, dy })),
 );
 
+// Strips along the left, right and top edges (a fraction `depth` of the width or height): a tool that
+// repaints the middle of a photo leaves them alone (server: robust.STORED_BANDS).
+export const STORED_BANDS = [
+  { band: 'left', depth: 0.1 },
+  { band: 'right', depth: 0.1 },
+  { band: 'top', depth: 0.2 },
+];
+
 /**
  * [{scale, dx, dy}] in robust.STORED_REGIONS order: each rung centred, then (for grid rungs) the other 8
- * places, then the four quadrants.
+ * places, then the four quadrants; then the edge strips, [{band, depth}].
  */
 export const STORED_REGIONS = [
   ...REGION_SCALES.flatMap((scale) => {
@@ -35,6 +43,7 @@ export const STORED_REGIONS = [
     return places.flatMap((dy) => places.map((dx) => ({ scale, dx, dy })));
   }),
   ...FRAME_QUADRANTS,
+  ...STORED_BANDS,
 ];
 
 // Largest number of hashes in one submission (server: api/schemas.py MAX_CASE_HASHES); app.js says how many

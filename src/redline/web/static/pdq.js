@@ -215,8 +215,12 @@ export function pdqFromRgba(rgba, width, height, { dihedral = false, regions = [
 
 const signed = (x) => `${x >= 0 ? '+' : ''}${x.toFixed(2)}`;
 
-/** robust.StoredRegion.label: 'crop_0.9' when centred, else 'crop_0.66_-0.05_+0.00' (dx then dy). */
-export function regionLabel({ scale, dx, dy }) {
+/**
+ * robust.StoredRegion.label: 'crop_0.9' when centred, else 'crop_0.66_-0.05_+0.00' (dx then dy);
+ * robust.StoredBand.label for an edge strip: 'band_left_0.1'.
+ */
+export function regionLabel({ scale, dx, dy, band, depth }) {
+  if (band !== undefined) return `band_${band}_${depth}`;
   return dx === 0 && dy === 0 ? `crop_${scale}` : `crop_${scale}_${signed(dx)}_${signed(dy)}`;
 }
 
@@ -244,17 +248,25 @@ function roundHalfEven(x) {
 }
 
 /**
- * The crop keeping `scale` of each side, centred then moved by dx, dy (fractions of width and height), in
- * pixels: the same floating-point expressions in the same order as robust.StoredRegion.box and
- * robust.crop_box, so both sides cut the same pixels.
+ * The crop keeping `scale` of each side, centred then moved by dx, dy (fractions of width and height), or
+ * the strip `depth` deep along edge `band`, in pixels: the same floating-point expressions in the same order
+ * as robust.StoredRegion.box (robust.StoredBand.box) and robust.crop_box, so both sides cut the same pixels.
  */
-export function regionBox({ scale, dx = 0, dy = 0 }, width, height) {
-  const margin = (1 - scale) / 2;
-  const left = roundHalfEven((margin + dx) * width);
-  const top = roundHalfEven((margin + dy) * height);
-  const right = Math.max(left + 1, roundHalfEven((1 - margin + dx) * width));
-  const bottom = Math.max(top + 1, roundHalfEven((1 - margin + dy) * height));
+export function regionBox(region, width, height) {
+  const [x0, y0, x1, y1] = regionFractions(region);
+  const left = roundHalfEven(x0 * width);
+  const top = roundHalfEven(y0 * height);
+  const right = Math.max(left + 1, roundHalfEven(x1 * width));
+  const bottom = Math.max(top + 1, roundHalfEven(y1 * height));
   return { left, top, width: right - left, height: bottom - top };
+}
+
+function regionFractions({ scale, dx = 0, dy = 0, band, depth }) {
+  if (band === 'left') return [0, 0, depth, 1];
+  if (band === 'right') return [1 - depth, 0, 1, 1];
+  if (band === 'top') return [0, 0, 1, depth];
+  const margin = (1 - scale) / 2;
+  return [margin + dx, margin + dy, 1 - margin + dx, 1 - margin + dy];
 }
 
 /** Number of differing bits between two 64-hex-character hashes. */
