@@ -219,7 +219,8 @@ def test_a_copy_with_its_lower_middle_repainted_matches_through_an_edge_strip(
 ) -> None:
     """Half of the picture repainted in its lower middle (what an "undress" tool does): every crop and
     quadrant reaches into it, the stored edge strips do not, and one of them matches (first stage included).
-    Without the strips, most of these copies would not. (3096.jpg, mostly sky, has no strip of usable quality.)"""
+    Without the strips, most of these copies would not. (3096.jpg, mostly sky, has no strip of usable
+    quality.)"""
     strips = {band.label for band in robust.STORED_BANDS}
     tried = only_by_strips = 0
     for photo in photos:

@@ -19,6 +19,7 @@ import pdqhash
 import pytest
 from PIL import Image, ImageOps
 
+from redline.signals import robust
 from tests.support.loopback import serve_static
 from tests.support.media import stored_reference
 
@@ -123,30 +124,46 @@ def test_dihedral_variants_match_cpp_reference(chromium: Any, corpus: Path) -> N
 #: 35-hash recipe, on this test's sample (80 files, 2,800 hashes), one hash (an off-centre 0.53 crop of a
 #: 481x321 JPEG) differs by 2 bits: a floating-point rounding difference, not a different crop (a crop one
 #: pixel off moves a hash by ~8 bits or more). The bank matches within 45 bits, so 2 bits are harmless;
-#: a change in either recipe (another box, order or label) shows up as many hashes at large distances.
+#: a change in either recipe (another box, order or label) shows up as many hashes at large distances. With
+#: the 20-hash recipe (edge strips added), 1,571 hashes of usable quality: the same crop and the right strip
+#: of one 768x512 PNG differ by 2 bits. The 29 below quality are flat strips of screenshots and a plain JPEG.
 
 
 def test_region_hashes_match_python(corpus: Path, portal_hashes: dict[str, Any]) -> None:
-    """The 35 pdq_region hashes the portal submits equal ``robust.entry_hashes`` on the same file (all but
-    rounding: see above)."""
+    """The 20 pdq_region hashes the portal submits equal ``robust.entry_hashes`` on the same file (all but
+    rounding: see above), and both sides agree on which are too flat to match on."""
     rows = reference_rows(corpus)
     paths = [r["path"] for r in rows[::8]] + [r["path"] for r in rows if "exif-rotn" in r["path"]]
     worst: dict[str, int] = {}
     histogram: Counter[int] = Counter()
+    flat = 0
     for path in paths:
         result = portal_hashes[path]
         expected = stored_reference(corpus / path)
-        sent = [("full", result["pdq"]["hash"])] + [(r["label"], r["hash"]) for r in result["pdq"]["regions"]]
-        assert [label for label, _ in sent] == [h.label for h in expected], path
+        sent = [("full", result["pdq"]["hash"], result["pdq"]["quality"])] + [
+            (r["label"], r["hash"], r["quality"]) for r in result["pdq"]["regions"]
+        ]
+        assert [label for label, _, _ in sent] == [h.label for h in expected], path
         kind = Image.open(corpus / path).format or "?"
-        for (_, value), h in zip(sent, expected, strict=True):
+        for (label, value, quality), h in zip(sent, expected, strict=True):
+            if h.quality < robust.MIN_QUALITY:
+                # A flat region (an edge strip of a screenshot): its DCT is rounding noise, so its bits differ
+                # between any two implementations; it takes no part in matching, on either side.
+                assert quality < robust.MIN_QUALITY, (path, label, quality, h.quality)
+                flat += 1
+                continue
             d = hamming(value, h.hex)
             histogram[d] += 1
             worst[kind] = max(worst.get(kind, 0), d)
-    summary = {"images": len(paths), "worst_by_format": worst, "histogram": dict(sorted(histogram.items()))}
+    summary = {
+        "images": len(paths),
+        "worst_by_format": worst,
+        "histogram": dict(sorted(histogram.items())),
+        "below_quality": flat,
+    }
     print("region hashes, JS vs Python:", json.dumps(summary))
     assert max(histogram) <= 2, summary
-    assert histogram[0] >= 0.999 * sum(histogram.values()), summary
+    assert histogram[0] >= 0.998 * sum(histogram.values()), summary
 
 
 def test_large_video_digests_stream_across_chunks(chromium: Any, tmp_path: Path) -> None:

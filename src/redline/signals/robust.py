@@ -130,7 +130,11 @@ class StoredBand:
 #: 45 bits of the stored one for 98-100% of copies (the lower middle reaches 9-14% from each side and 18-36%
 #: from the top at 50%), against 11-88% for wider strips of one kind; distinct photos' strips are 88+ bits
 #: apart. A repaint that reaches all three edges defeats them.
-STORED_BANDS: tuple[StoredBand, ...] = (StoredBand("left", 0.1), StoredBand("right", 0.1), StoredBand("top", 0.2))
+STORED_BANDS: tuple[StoredBand, ...] = (
+    StoredBand("left", 0.1),
+    StoredBand("right", 0.1),
+    StoredBand("top", 0.2),
+)
 #: Every region stored per image, in the order the portal sends them (after ``full``): 3 centred rungs,
 #: the 0.53 rung at 9 places (the centred one first), the 4 quadrants, then the 3 edge strips = 19 regions.
 STORED_REGIONS: tuple[StoredRegion | StoredBand, ...] = (*_stored_regions(), *STORED_BANDS)
