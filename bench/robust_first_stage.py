@@ -154,7 +154,7 @@ def copies_found(
     plain_hit = q_plain & s_full & (dist <= PLAIN)
     whole_hit = (slack > 0) & s_full & (dist <= WHOLE_THRESHOLD)
     # Every query hash at 45 against every stored region (the pdq_region index).
-    region_hit = dist <= ROBUST_THRESHOLD
+    region_hit = dist <= ROBUST_THRESHOLD + np.minimum(slack, 0)  # the edge strips' stricter threshold
     if sure is not None and sure < ROBUST_THRESHOLD:
         region_hit &= first_stage_reaches(xor, tables, sure)
     hit = plain_hit | whole_hit | region_hit

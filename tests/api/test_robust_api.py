@@ -47,6 +47,18 @@ def test_a_query_allowance_widens_only_that_query_and_only_against_whole_picture
     assert [(m.signal_type, m.distance) for m in loose] == [("pdq", 60)]
     assert strict == [] and beyond == [] and loose_crop == []
     assert [(m.signal_type, m.distance) for m in near_crop] == [("pdq_region", 45)]
+    # An edge strip's stricter threshold (allowance -13: 32 bits) counts against crops and whole pictures.
+    strip = robust.STRIP_THRESHOLD - robust.ROBUST_THRESHOLD
+    crop_32, crop_33, whole_33 = flip(crop, 32), flip(crop, 33), flip(whole, 33)
+    near, far, far_whole = matcher.match(
+        [
+            Query("pdq_region", crop_32, strip),
+            Query("pdq_region", crop_33, strip),
+            Query("pdq_region", whole_33, strip),
+        ]
+    )
+    assert [(m.signal_type, m.distance) for m in near] == [("pdq_region", 32)]
+    assert far == [] and far_whole == []
 
 
 def test_pdq_region_is_accepted_refused_and_matched_like_pdq(api: Api) -> None:
@@ -208,7 +220,12 @@ def test_upload_hashing_respects_the_robust_setting(tmp_path: Path) -> None:
     # The whole-upload hashes (plain, mirror) carry robust.py's looser operating point; the rest none.
     allowances = {d.hash.label: d.allowance for d in derived}
     assert allowances["full"] == robust.WHOLE_THRESHOLD - robust.ROBUST_THRESHOLD > 0
-    assert all(a == 0 for label, a in allowances.items() if label not in ("full", "mirror"))
+    strips = {band.label for band in robust.STORED_BANDS}
+    present = strips & allowances.keys()  # the upload's edge strips (a flat one is dropped), stricter
+    assert present and all(
+        allowances[label] == robust.STRIP_THRESHOLD - robust.ROBUST_THRESHOLD < 0 for label in present
+    )
+    assert all(a == 0 for label, a in allowances.items() if label not in ("full", "mirror", *strips))
     assert hash_upload(upload, Settings(data_dir=tmp_path, robust_matching=False), BUDGET)[1] == []
     tiny = tmp_path / "tiny.png"
     Image.new("RGB", (3, 900), (200, 10, 10)).save(tiny)

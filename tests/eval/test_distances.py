@@ -1,6 +1,7 @@
 """The benchmark's compiled all-pairs kernel equals a plain Python computation of the same definition
 (harness.PairDistances): robust = min over usable pairs of (distance - query slack, the slack only against
-the stored whole picture, an entry's first hash: ``robust.allowance_applies``), plain = first vs first."""
+the stored whole picture, an entry's first hash: ``robust.allowance_applies``, unless it is negative, a
+stricter threshold, which counts against every hash), plain = first vs first."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from redline.eval import harness
 from redline.signals.robust import (
     MIN_QUALITY,
     ROBUST_THRESHOLD,
+    STRIP_THRESHOLD,
     WHOLE_THRESHOLD,
     RegionHash,
     allowance_applies,
@@ -28,7 +30,8 @@ def _groups(rng: np.random.Generator, count: int, query: bool) -> list[list[Regi
             flips = rng.random(256) < rng.uniform(0.05, 0.5)
             code = np.packbits(np.unpackbits(base) ^ flips.astype(np.uint8)).tobytes()
             quality = int(rng.choice([100, 100, 100, MIN_QUALITY - 1]))
-            threshold = int(rng.choice([ROBUST_THRESHOLD, WHOLE_THRESHOLD])) if query else ROBUST_THRESHOLD
+            choices = [ROBUST_THRESHOLD, WHOLE_THRESHOLD, STRIP_THRESHOLD]
+            threshold = int(rng.choice(choices)) if query else ROBUST_THRESHOLD
             # An entry's first hash is its whole picture (robust.entry_hashes), the others crops.
             label = "full" if position == 0 else "crop"
             group.append(RegionHash(label, code, quality, threshold))
@@ -51,7 +54,9 @@ def _reference(
             for a in q:
                 for b in e:
                     if a.quality >= MIN_QUALITY and b.quality >= MIN_QUALITY:
-                        slack = a.threshold - ROBUST_THRESHOLD if allowance_applies(b.label) else 0
+                        slack = a.threshold - ROBUST_THRESHOLD
+                        if slack > 0 and not allowance_applies(b.label):
+                            slack = 0
                         best = min(best, _distance(a, b) - slack)
             robust[i, j] = best
             a, b = q[0], e[0]

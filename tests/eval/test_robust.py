@@ -272,12 +272,15 @@ def test_robust_rule_catches_what_plain_pdq_misses(photos: list[harness.Photo]) 
 
 def test_whole_upload_hashes_are_looser_than_windows(photos: list[harness.Photo]) -> None:
     """Only the plain and mirrored hashes of the whole upload get the looser threshold; the many windows, each
-    one more chance of a false match, keep the strict one (docs/ROBUSTNESS.md, Match rule)."""
+    one more chance of a false match, keep the standard one, and the edge strips a stricter one
+    (docs/ROBUSTNESS.md, Match rule)."""
     derived = robust.query_hashes(np.asarray(photos[0].image))
     loose = {h.label for h in derived if h.threshold == robust.WHOLE_THRESHOLD}
     assert loose == {"full", "mirror"}
-    assert all(h.threshold == robust.ROBUST_THRESHOLD for h in derived if h.label not in loose)
-    assert robust.WHOLE_THRESHOLD > robust.ROBUST_THRESHOLD
+    strict = {h.label for h in derived if h.threshold == robust.STRIP_THRESHOLD}
+    assert strict == {band.label for band in robust.STORED_BANDS}
+    assert all(h.threshold == robust.ROBUST_THRESHOLD for h in derived if h.label not in loose | strict)
+    assert robust.WHOLE_THRESHOLD > robust.ROBUST_THRESHOLD > robust.STRIP_THRESHOLD
     assert len(derived) == len({h.code for h in derived}) > 60  # windows, turned windows: no duplicates
 
 

@@ -38,7 +38,8 @@ def group_minima(
 ) -> None:  # pragma: no cover - compiled
     """For each (query group, entry group): ``robust`` = min over usable pairs of (distance - query slack),
     the slack counting only against the entry's first hash (the whole picture: the whole-upload hashes'
-    allowance, ``robust.allowance_applies``); ``plain`` = distance of the two groups' first hashes
+    allowance, ``robust.allowance_applies``) and a negative slack (a stricter threshold) against every hash;
+    ``plain`` = distance of the two groups' first hashes
     (``UNUSABLE + slack`` when either is unusable)."""
     for qg in prange(q_bounds.shape[0] - 1):
         q_lo, q_hi = q_bounds[qg], q_bounds[qg + 1]
@@ -54,7 +55,7 @@ def group_minima(
                     d = 0
                     for w in range(4):
                         d += np.int64(popcount(q_words[i, w] ^ e_words[j, w]))
-                    if j == e_lo:
+                    if j == e_lo or q_slack[i] < 0:  # a stricter threshold counts everywhere
                         d -= q_slack[i]
                     if d < best:
                         best = d

@@ -17,13 +17,20 @@ from pathlib import Path
 from redline.config import Settings
 from redline.signals import ImageSignals, VideoSignals, hash_file
 from redline.signals.budget import DecodeBudget
-from redline.signals.robust import QUERY_SIDE, ROBUST_THRESHOLD, WHOLE_THRESHOLD
+from redline.signals.robust import (
+    QUERY_SIDE,
+    ROBUST_THRESHOLD,
+    STORED_BANDS,
+    STRIP_THRESHOLD,
+    WHOLE_THRESHOLD,
+)
 from redline.signals.types import SIGNAL_TYPES, DerivedHash
 
 log = logging.getLogger(__name__)
 
 #: Robust query labels matched at the looser whole-upload threshold (``robust.WHOLE_THRESHOLD``).
 _WHOLE_LABELS = frozenset({"full", "mirror"})
+_STRIP_LABELS = frozenset(band.label for band in STORED_BANDS)
 
 
 @dataclass(frozen=True)
@@ -68,5 +75,11 @@ def plain_queries(signals: ImageSignals | VideoSignals, min_quality: int) -> lis
 
 def region_allowance(label: str | None) -> int:
     """The allowance a region query of this label gets, decided by the server, never taken from a caller:
-    the whole-upload hashes (``full``, ``mirror``) match at ``WHOLE_THRESHOLD``, every other at the type's."""
-    return WHOLE_THRESHOLD - ROBUST_THRESHOLD if label in _WHOLE_LABELS else 0
+    the whole-upload hashes (``full``, ``mirror``) match at ``WHOLE_THRESHOLD`` (against stored whole pictures
+    only), the upload's edge strips at the stricter ``STRIP_THRESHOLD`` (a negative allowance, against every
+    stored hash), every other at the type's."""
+    if label in _WHOLE_LABELS:
+        return WHOLE_THRESHOLD - ROBUST_THRESHOLD
+    if label in _STRIP_LABELS:
+        return STRIP_THRESHOLD - ROBUST_THRESHOLD
+    return 0

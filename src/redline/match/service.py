@@ -65,7 +65,8 @@ class Query:
     signal_type: str
     value: str
     #: Bits beyond the bank's threshold this query may still match at. Robust matching uses it for the
-    #: whole-upload hashes, whose measured operating point is looser than the regions' (docs/ROBUSTNESS.md).
+    #: whole-upload hashes, whose measured operating point is looser than the regions' (docs/ROBUSTNESS.md),
+    #: against stored whole pictures; a negative one (the upload's edge strips) is stricter, against all.
     allowance: int = 0
 
 
@@ -460,7 +461,7 @@ class Matcher:
             if q.signal_type not in self._indexes:
                 continue
             whole = signal_type(q.signal_type).whole_picture_type
-            if q.allowance and whole in self._indexes:
+            if q.allowance > 0 and whole in self._indexes:
                 groups.setdefault((q.signal_type, q.signal_type, 0), []).append(i)
                 groups.setdefault((str(whole), q.signal_type, q.allowance), []).append(i)
             else:
@@ -471,7 +472,7 @@ class Matcher:
             IndexSearch(
                 name,
                 [queries[i].value for i in positions],
-                self._search_threshold[query_type] + allowance,
+                max(0, self._search_threshold[query_type] + allowance),
                 self._sure_radius.get(query_type) if name == query_type else None,
             )
             for (name, query_type, allowance), positions in groups.items()
@@ -526,10 +527,11 @@ class Matcher:
 def _limit(query: Query, row_type: str, thresholds: dict[str, Any]) -> int:
     """The largest distance at which ``query`` matches a stored entry of ``row_type`` in a bank with these
     thresholds: the bank's threshold for the query's type, plus the query's allowance where it applies (for
-    region types, only against the stored whole picture: ``robust.allowance_applies``)."""
+    region types, only against the stored whole picture: ``robust.allowance_applies``; a negative one, a
+    stricter threshold, against every entry)."""
     base = threshold_for(thresholds, query.signal_type)
     whole = signal_type(query.signal_type).whole_picture_type
-    if whole is None or row_type == whole:
+    if query.allowance < 0 or whole is None or row_type == whole:
         return base + query.allowance
     return base
 

@@ -170,6 +170,12 @@ ROBUST_THRESHOLD = PdqRegionSignal.default_threshold
 #: catch edits that change the whole picture a little everywhere (watermarks, heavy compression). In the
 #: full-corpus benchmark's threshold sweep, no false match up to 73 bits here (and 54 for the windows).
 WHOLE_THRESHOLD = 64
+#: For the upload's own edge strips (:data:`STORED_BANDS`): a stricter threshold, against every stored hash.
+#: A strip is stretched to PDQ's square, so two photos' strips can sit closer than two photos do: on the full
+#: corpus one straightened copy's left strip was 42 bits from another photo's (the only false match of the
+#: 20-hash recipe at 45, docs/BENCHMARKS.md), while a strip the repaint left alone is 0 bits from the stored
+#: one, and 24-40 bits when the copy was also resized. At 32, 95.5-99.4% of the repainted copies still match.
+STRIP_THRESHOLD = 32
 #: Hashes of lower PDQ quality are too featureless to match on (as for plain PDQ).
 MIN_QUALITY = PdqRegionSignal.min_quality
 #: Side PDQ's C++ reference samples larger images to (nearest neighbour) before hashing.
@@ -254,7 +260,7 @@ def query_hashes(rgb: RgbArray) -> list[RegionHash]:
     for size in QUERY_CENTRED:
         add(f"centred_{size:.2f}", upright, StoredRegion(size).box)
     for band in STORED_BANDS:  # the upload's own edge strips: a copy with its middle repainted
-        add(band.label, upright, band.box)
+        add(band.label, upright, band.box, STRIP_THRESHOLD)
     height, width = work.shape[:2]
     for turn in QUERY_ANGLES:  # sampled turned from the upright picture's filtered plane (pdq_windows)
         inside = min(QUERY_WINDOW, inscribed_scale(turn, width, height))
@@ -408,6 +414,8 @@ def closest_region_match(
         for s in usable(stored):
             distance = (int.from_bytes(q.code, "big") ^ int.from_bytes(s.code, "big")).bit_count()
             limit = region_threshold
+            if q.threshold < ROBUST_THRESHOLD:
+                limit += q.threshold - ROBUST_THRESHOLD  # stricter (an edge strip), against every stored hash
             if allowance_applies(s.label) and q.threshold > ROBUST_THRESHOLD:
                 limit += q.threshold - ROBUST_THRESHOLD  # searched exactly, in the whole pictures' index
             elif sure is not None and tables and sure < distance <= limit:
@@ -421,7 +429,8 @@ def closest_region_match(
 
 def allowance_applies(stored_label: str) -> bool:
     """Whether a query hash's allowance beyond the region threshold (the whole upload's, up to
-    :data:`WHOLE_THRESHOLD`) counts against this stored hash: only against the whole picture.
+    :data:`WHOLE_THRESHOLD`) counts against this stored hash: only against the whole picture. (A query's
+    *stricter* threshold, the edge strips' :data:`STRIP_THRESHOLD`, counts against every stored hash.)
 
     Why: the whole-upload hashes at 64 bits are for edits that change the whole picture a little everywhere
     (watermarks, heavy compression), and such a copy is near the stored whole picture. Against the crops

@@ -57,7 +57,8 @@ class DerivedHash:
     quality: int | None = None
     #: Which part of the upload the hash is of (``full``, ``mirror``, ``window_...``).
     label: str | None = None
-    #: Distance beyond the bank's threshold this query may still match at (its own measured threshold).
+    #: Distance beyond the bank's threshold this query may still match at (its own measured threshold),
+    #: against stored whole pictures only; negative: a stricter threshold, against every stored hash.
     allowance: int = 0
     #: Video frame hashes only (``vpdq``): where in the video the frame is, in milliseconds.
     at_ms: int | None = None
@@ -340,7 +341,7 @@ class PdqRegionSignal(SignalType):
         if signals.media_type != "image" or signals.upright is None:
             return []
         return [
-            DerivedHash(cls.name, h.hex, h.quality, h.label, max(0, h.threshold - cls.default_threshold))
+            DerivedHash(cls.name, h.hex, h.quality, h.label, h.threshold - cls.default_threshold)
             for h in query_hashes(signals.upright)
             if h.quality >= min_quality
         ]
