@@ -61,6 +61,38 @@ def test_a_query_allowance_widens_only_that_query_and_only_against_whole_picture
     assert far == [] and far_whole == []
 
 
+def test_hash_only_lookups_get_each_labels_threshold(api: Api) -> None:
+    """A platform that derives the query hashes itself sends their labels to /v1/match and gets the same
+    thresholds as /v1/match/file: an edge strip 32 bits, the whole upload 64 against whole pictures, any
+    other label (or none) the bank's 45. A label on a type that has none is refused."""
+    key = api.key("match")
+    crop, whole = secrets.token_hex(32), secrets.token_hex(32)
+    api.submit([region(crop), {"type": "pdq", "value": whole, "quality": 90}])
+    wait_until(lambda: bool(match(api, key, ("pdq_region", crop))[0]), timeout=1.0)
+
+    def lookup(*hashes: dict[str, str]) -> list[list[int]]:
+        response = api.client.post("/v1/match", headers=key, json={"hashes": list(hashes)})
+        assert response.status_code == 200, response.text
+        return [[m["distance"] for m in r["matches"]] for r in response.json()["results"]]
+
+    def q(value: str, label: str | None = None) -> dict[str, str]:
+        return {"type": "pdq_region", "value": value, **({"label": label} if label else {})}
+
+    assert lookup(
+        q(flip(crop, 32), "band_left_0.1"),
+        q(flip(crop, 40), "band_top_0.2"),
+        q(flip(crop, 40), "window_0.9_+0.02_-0.04"),
+        q(flip(crop, 40)),
+        q(flip(whole, 60), "full"),
+        q(flip(whole, 60)),
+    ) == [[32], [], [40], [40], [60], []]
+    refused = api.client.post(
+        "/v1/match", headers=key, json={"hashes": [{"type": "pdq", "value": whole, "label": "full"}]}
+    )
+    assert refused.status_code == 422 and refused.headers["content-type"] == PROBLEM
+    assert "label is only for pdq_region" in refused.json()["detail"]
+
+
 def test_pdq_region_is_accepted_refused_and_matched_like_pdq(api: Api) -> None:
     key, admin, submit, feed = api.key("match"), api.key("admin"), api.key("submit"), api.key("feed")
     stored = secrets.token_hex(32)

@@ -48,6 +48,7 @@ from redline.api.schemas import (
 )
 from redline.api.uploads import UploadFile
 from redline.bank import grants, service
+from redline.match.derive import region_allowance
 from redline.match.service import Match
 from redline.match.service import Query as MatchQuery
 from redline.match.video import VideoOverlap, group_of, judge_videos
@@ -269,7 +270,9 @@ def match_hashes(
             raise Problem("invalid-hash", detail)
         if h.at_ms is not None and normal.signal_type != "vpdq":
             raise Problem("invalid-hash", f"hashes[{position}]: at_ms is only for vpdq frame hashes")
-        queries.append(MatchQuery(normal.signal_type, normal.value))
+        if h.label is not None and not signal_type(normal.signal_type).once_per_case:
+            raise Problem("invalid-hash", f"hashes[{position}]: label is only for pdq_region query hashes")
+        queries.append(MatchQuery(normal.signal_type, normal.value, region_allowance(h.label)))
         at_ms.append(h.at_ms)
     found = services(request)
     check_fields(body.content_id, body.metadata)

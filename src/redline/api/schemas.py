@@ -186,6 +186,13 @@ class AttestationText(BaseModel):
 class MatchQuery(Strict):
     type: SignalName
     value: str = Field(min_length=1, max_length=MAX_VALUE_CHARS)
+    label: Label | None = Field(
+        default=None,
+        description="pdq_region only: which derived hash this is, as robust.query_hashes labels it (full, "
+        "mirror, band_left_0.1, window_...). The server gives a label's measured threshold: full and mirror "
+        "64 bits against stored whole pictures, the edge strips (band_*) a stricter 32, every other the "
+        "bank's; without a label, the bank's",
+    )
     at_ms: int | None = Field(
         default=None,
         ge=0,
