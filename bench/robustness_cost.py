@@ -12,9 +12,10 @@ codes (so search times are a best case for the index's pruning) and searched wit
 
 * previous recipe: 35 ``pdq_region`` rows per picture; 2 whole-upload queries at 64 and 108 at 45, all
   against every stored region;
-* current recipe: 17 rows per picture; the whole-upload queries at 64 against the stored whole pictures
-  (the ``pdq`` index, 1 row per picture) and at 45 against the regions, every other query at 45 against the
-  regions (``robust.allowance_applies``).
+* current recipe: ``1 + len(STORED_REGIONS)`` rows per picture (20); the whole-upload queries at 64
+  against the stored whole pictures (the ``pdq`` index, 1 row per picture) and at 45 against the regions,
+  every other query at 45 against the regions (``robust.allowance_applies``; the 3 edge strips, searched at
+  32 by the matcher, are timed at 45: a slight overestimate).
 
 Memory is ``MihIndex.array_bytes`` (codes, ids and tables) of the indexes each recipe needs. The current
 recipe's region index has the matcher's fixed split (``PdqRegionSignal.first_stage_tables``); it is timed
