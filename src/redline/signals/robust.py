@@ -125,11 +125,10 @@ class StoredBand:
 #: Strips along the left, right and top edges, stored too (issue 15): a tool that repaints part of a photo
 #: (an "undress" tool repaints the body, in the middle and lower part of the picture) changes every crop and
 #: quadrant, because each reaches into the middle, but usually leaves the edges and the top as they were.
-#: The query hashes the same strips of itself. Measured on 128 corpus photos with 30% and 50% of the
-#: picture repainted in its lower middle (other content, blur, noise): at least one of these three within
-#: 45 bits of the stored one for 98-100% of copies (the lower middle reaches 9-14% from each side and 18-36%
-#: from the top at 50%), against 11-88% for wider strips of one kind; distinct photos' strips are 88+ bits
-#: apart. A repaint that reaches all three edges defeats them.
+#: The query hashes the same strips of itself (at :data:`STRIP_THRESHOLD`). A 50% repaint of the lower
+#: middle reaches to within 9-14% of each side and 18-36% of the top, so wider strips are touched; with
+#: these three, 98.0-99.4% of the full corpus's repainted copies match (53-89% at 30%, 9-35% at 50%
+#: before; docs/BENCHMARKS.md, "Edge strips"). A repaint that reaches all three edges defeats them.
 STORED_BANDS: tuple[StoredBand, ...] = (
     StoredBand("left", 0.1),
     StoredBand("right", 0.1),
