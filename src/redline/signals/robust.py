@@ -20,6 +20,7 @@ extra pair is one more chance of a false match.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -105,7 +106,7 @@ class StoredBand:
     """A strip along one edge of the picture: ``depth`` of the width (``left``, ``right``) or of the height
     (``top``), the whole length of that edge."""
 
-    side: str
+    side: Literal["left", "right", "top"]
     depth: float
 
     @property
