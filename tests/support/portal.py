@@ -6,7 +6,8 @@ import secrets
 from pathlib import Path
 
 import httpx
-from playwright.sync_api import Page, expect
+from playwright.sync_api import FileChooser, Page, expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from tests.support import ATTESTATION
 
@@ -26,6 +27,27 @@ def media_files(corpus: Path) -> list[Path]:
 def open_portal(page: Page, base: str, lang: str = "en") -> None:
     page.goto(f"{base}/?lang={lang}")
     expect(page.locator("body")).to_have_attribute("data-ready", "true")
+
+
+def choose_files_with_keyboard(page: Page, testid: str) -> FileChooser:
+    """Press Space on the focused file control ``testid`` and return the picker it opens.
+
+    Headless Chromium on a loaded CI machine can drop the key press that opens a picker (a full CI run
+    once waited 30 s for a ``filechooser`` event that never came; the same test passes alone). A lost
+    press is not a slow one, so waiting longer does not help; pressing again does. Every attempt is still
+    a real key press on the focused control: a control the keyboard cannot open fails all three.
+    """
+    for attempt in range(3):
+        focused = page.evaluate("() => document.activeElement?.dataset?.testid ?? null")
+        assert focused == testid, f"{testid} lost the focus (now on {focused})"
+        try:
+            with page.expect_file_chooser(timeout=10_000) as chooser:
+                page.keyboard.press("Space")
+            return chooser.value
+        except PlaywrightTimeout:
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
 
 
 def new_case(base: str) -> tuple[str, str]:

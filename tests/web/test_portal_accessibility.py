@@ -9,7 +9,14 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.support.portal import ATTESTATIONS, media_files, new_case, open_case, open_portal
+from tests.support.portal import (
+    ATTESTATIONS,
+    choose_files_with_keyboard,
+    media_files,
+    new_case,
+    open_case,
+    open_portal,
+)
 
 pytestmark = [
     pytest.mark.browser,
@@ -82,9 +89,7 @@ def test_keyboard_only_flow(chromium: Any, corpus: Path, portal: tuple[str, str]
         page.keyboard.press("Space")
         expect(page.get_by_test_id(box)).to_be_checked()
     tab_to(page, "file-input")
-    with page.expect_file_chooser() as chooser:
-        page.keyboard.press("Space")
-    chooser.value.set_files([str(f) for f in media_files(corpus)[:2]])
+    choose_files_with_keyboard(page, "file-input").set_files([str(f) for f in media_files(corpus)[:2]])
     expect(page.locator("[data-testid=file-item][data-state=ready]")).to_have_count(2, timeout=60_000)
     tab_to(page, "submit")
     page.keyboard.press("Enter")
