@@ -35,6 +35,7 @@ from redline.signals.robust_geometry import (
     background_box,
     canvas_rotation,
     fitted_rotation_angle,
+    framed_box,
     inscribed_scale,
     rotation_angle,
     sharp_box,
@@ -230,6 +231,10 @@ def entry_hashes(rgb: RgbArray) -> list[RegionHash]:
     return hashes
 
 
+#: How many layers of frame :func:`query_hashes` peels off a picture at most (a screen, a bubble, a margin).
+_FRAME_LAYERS = 3
+
+
 def query_hashes(rgb: RgbArray) -> list[RegionHash]:
     """What a platform compares for one upload: the plain hash first, then the derived ones.
 
@@ -284,6 +289,18 @@ def query_hashes(rgb: RgbArray) -> list[RegionHash]:
             framed = _within(found, inner)
             add("background_box_sharp", upright, framed)
             add("background_box_sharp_trimmed", upright, _within(framed, trim_frame(crop_box(rgb, framed))))
+    # A picture in an app's frame inside the app's screen (a chat bubble among messages): each pass takes
+    # the block of rows and columns unlike the colours along the box's edges, peeling one layer (the
+    # screen's background, then the bubble); every layer is hashed, since a picture with a uniform edge of
+    # its own can be peeled into. Unlike background_box, a row counts with a tenth of it unlike those
+    # colours, so a dark picture on a dark theme is not cut in two.
+    frame: Box = (0.0, 0.0, 1.0, 1.0)
+    for layer in range(1, _FRAME_LAYERS + 1):
+        inner = framed_box(crop_box(rgb, frame))
+        if inner is None:
+            break
+        frame = _within(frame, inner)
+        add(f"framed_{layer}", upright, frame)
     found = sharp_box(work, small)
     if found is not None:
         add("sharp_box", upright, found)

@@ -106,6 +106,62 @@ def background_box(rgb: RgbArray, small: npt.NDArray[np.int16] | None = None) ->
     return _box_from_mask(differs, _PHOTO_ROW_SHARE)
 
 
+#: The bands along a frame's box whose common colours are the frame's (fraction of each side): wider than a
+#: bubble's margin, so each holds the margin and a strip of the picture.
+_FRAME_BAND = 0.05
+#: A colour near this share of a band's pixels (or of the box's outermost pixels) is common there; the
+#: picture's own colours are spread out.
+_FRAME_COLOUR_SHARE = 0.1
+#: Share of a row or column unlike the frame's colours for it to belong to the picture: a margin or
+#: timestamp row has almost none (a few digits), while a dark picture's row on a dark theme still has some
+#: (half, as :func:`background_box` asks of a surround, cut such pictures in two).
+_FRAMED_ROW_SHARE = 0.1
+
+
+def framed_box(rgb: RgbArray) -> Box | None:
+    """The picture inside a frame: the block of rows and columns unlike the colours along the edges.
+
+    Made for an app's screen and the frames inside it (a chat app's bubble: a margin of a few pixels in the
+    bubble's colour, a strip with the time below the picture, rounded corners showing the chat's
+    background), one layer at a time: on a whole screenshot it finds the bubble, on the bubble's box the
+    picture. The frame's colours are those common in all four bands along the box's edges (the bubble's:
+    a picture's own dark top or sky runs along one to three), and those common among its outermost pixels
+    (the surround's, at rounded corners or where the outer box took in a pixel too many). It reads the
+    upload's own pixels, reduced only to the finders' working size, since a margin is a few pixels and a box
+    1% of the picture off costs PDQ 20-25 bits.
+    """
+    small = work_copy(rgb)
+    h, w = small.shape[:2]
+    by, bx = max(2, round(h * _FRAME_BAND)), max(2, round(w * _FRAME_BAND))
+    if h <= 4 * by or w <= 4 * bx:
+        return None
+    bands = [b.reshape(-1, 3) for b in (small[:by], small[-by:], small[:, :bx], small[:, -bx:])]
+    ring = np.concatenate([small[0], small[-1], small[:, 0], small[:, -1]])
+    frame = [c for c in _candidate_colours(np.concatenate(bands)) if all(_share_near(b, c) for b in bands)]
+    frame += [c for c in _candidate_colours(ring) if _share_near(ring, c)]
+    if not frame:
+        return None  # no colour is common along the edges: no frame
+    differs = np.ones((h, w), dtype=bool)
+    for colour in frame:
+        differs &= np.abs(small - colour).max(axis=2) > _BG_TOLERANCE
+    return _box_from_mask(differs, _FRAMED_ROW_SHARE)
+
+
+def _candidate_colours(pixels: npt.NDArray[np.int16]) -> list[npt.NDArray[np.float64]]:
+    """The mean colour of each colour bin (8 levels a channel) holding 2% of ``pixels`` (n x 3) or more."""
+    quantised = pixels.astype(np.int64) // 8
+    keys = quantised[:, 0] * 1024 + quantised[:, 1] * 32 + quantised[:, 2]
+    found, counts = np.unique(keys, return_counts=True)
+    return [pixels[keys == key].mean(axis=0) for key in found[counts >= 0.02 * len(pixels)]]
+
+
+def _share_near(pixels: npt.NDArray[np.int16], colour: npt.NDArray[np.float64]) -> bool:
+    """Whether ``_FRAME_COLOUR_SHARE`` of ``pixels`` is within the background tolerance of ``colour``: a
+    tolerance, not a bin, since JPEG's noise spreads one flat colour over several bins."""
+    near = np.abs(pixels - colour).max(axis=1) <= _BG_TOLERANCE
+    return bool(near.mean() >= _FRAME_COLOUR_SHARE)
+
+
 def sharp_box(rgb: RgbArray, small: npt.NDArray[np.int16] | None = None) -> Box | None:
     """The sharp photo inside a blurred surround (the photo stretched and blurred behind itself).
 
