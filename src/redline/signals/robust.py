@@ -294,13 +294,14 @@ def query_hashes(rgb: RgbArray) -> list[RegionHash]:
     # screen's background, then the bubble); every layer is hashed, since a picture with a uniform edge of
     # its own can be peeled into. Unlike background_box, a row counts with a tenth of it unlike those
     # colours, so a dark picture on a dark theme is not cut in two.
-    frame: Box = (0.0, 0.0, 1.0, 1.0)
+    # The outer layer is found on the finders' reduced copy (the next one reads the upload's pixels).
+    frame = framed_box(work, small)
     for layer in range(1, _FRAME_LAYERS + 1):
-        inner = framed_box(crop_box(rgb, frame))
-        if inner is None:
+        if frame is None:
             break
-        frame = _within(frame, inner)
         add(f"framed_{layer}", upright, frame)
+        inner = framed_box(crop_box(rgb, frame)) if layer < _FRAME_LAYERS else None
+        frame = None if inner is None else _within(frame, inner)
     found = sharp_box(work, small)
     if found is not None:
         add("sharp_box", upright, found)

@@ -118,7 +118,7 @@ _FRAME_COLOUR_SHARE = 0.1
 _FRAMED_ROW_SHARE = 0.1
 
 
-def framed_box(rgb: RgbArray) -> Box | None:
+def framed_box(rgb: RgbArray, small: npt.NDArray[np.int16] | None = None) -> Box | None:
     """The picture inside a frame: the block of rows and columns unlike the colours along the edges.
 
     Made for an app's screen and the frames inside it (a chat app's bubble: a margin of a few pixels in the
@@ -126,40 +126,65 @@ def framed_box(rgb: RgbArray) -> Box | None:
     background), one layer at a time: on a whole screenshot it finds the bubble, on the bubble's box the
     picture. The frame's colours are those common in all four bands along the box's edges (the bubble's:
     a picture's own dark top or sky runs along one to three), and those common among its outermost pixels
-    (the surround's, at rounded corners or where the outer box took in a pixel too many). It reads the
-    upload's own pixels, reduced only to the finders' working size, since a margin is a few pixels and a box
-    1% of the picture off costs PDQ 20-25 bits.
+    (the surround's, at rounded corners or where the outer box took in a pixel too many). Inside a frame it
+    should read the upload's own pixels, reduced only to the finders' working size: a margin is a few
+    pixels, and a box 1% of the picture off costs PDQ 20-25 bits. ``small``: :func:`work_copy` of ``rgb``,
+    where the caller has it already.
     """
-    small = work_copy(rgb)
+    small = work_copy(rgb) if small is None else small
     h, w = small.shape[:2]
     by, bx = max(2, round(h * _FRAME_BAND)), max(2, round(w * _FRAME_BAND))
     if h <= 4 * by or w <= 4 * bx:
         return None
     bands = [b.reshape(-1, 3) for b in (small[:by], small[-by:], small[:, :bx], small[:, -bx:])]
-    ring = np.concatenate([small[0], small[-1], small[:, 0], small[:, -1]])
-    frame = [c for c in _candidate_colours(np.concatenate(bands)) if all(_share_near(b, c) for b in bands)]
-    frame += [c for c in _candidate_colours(ring) if _share_near(ring, c)]
+    frame = _common_colours(bands)
+    frame += _common_colours([np.concatenate([small[0], small[-1], small[:, 0], small[:, -1]])], frame)
     if not frame:
         return None  # no colour is common along the edges: no frame
-    differs = np.ones((h, w), dtype=bool)
-    for colour in frame:
-        differs &= np.abs(small - colour).max(axis=2) > _BG_TOLERANCE
-    return _box_from_mask(differs, _FRAMED_ROW_SHARE)
+    differs = ~_near(small.reshape(-1, 3), np.array(frame)).any(axis=1)
+    return _box_from_mask(differs.reshape(h, w), _FRAMED_ROW_SHARE)
 
 
-def _candidate_colours(pixels: npt.NDArray[np.int16]) -> list[npt.NDArray[np.float64]]:
-    """The mean colour of each colour bin (8 levels a channel) holding 2% of ``pixels`` (n x 3) or more."""
-    quantised = pixels.astype(np.int64) // 8
-    keys = quantised[:, 0] * 1024 + quantised[:, 1] * 32 + quantised[:, 2]
-    found, counts = np.unique(keys, return_counts=True)
-    return [pixels[keys == key].mean(axis=0) for key in found[counts >= 0.02 * len(pixels)]]
+#: How many of the most frequent colour bins along the edges are tried as frame colours.
+_FRAME_CANDIDATES = 8
 
 
-def _share_near(pixels: npt.NDArray[np.int16], colour: npt.NDArray[np.float64]) -> bool:
-    """Whether ``_FRAME_COLOUR_SHARE`` of ``pixels`` is within the background tolerance of ``colour``: a
-    tolerance, not a bin, since JPEG's noise spreads one flat colour over several bins."""
-    near = np.abs(pixels - colour).max(axis=1) <= _BG_TOLERANCE
-    return bool(near.mean() >= _FRAME_COLOUR_SHARE)
+def _common_colours(
+    groups: list[npt.NDArray[np.int16]], known: list[npt.NDArray[np.float64]] | tuple[()] = ()
+) -> list[npt.NDArray[np.float64]]:
+    """Colours near (within the background tolerance of) ``_FRAME_COLOUR_SHARE`` or more of the pixels of
+    every group (each n x 3), other than those near a ``known`` one. Candidates are the mean colours of the
+    most frequent colour bins (8 levels a channel); a tolerance decides, not the bin, since JPEG's noise
+    spreads one flat colour over several bins."""
+    pixels = np.concatenate(groups)
+    quantised = pixels // 8
+    keys = (quantised[:, 0] * 1024 + quantised[:, 1] * 32 + quantised[:, 2]).astype(np.int32)
+    found, inverse, counts = np.unique(keys, return_inverse=True, return_counts=True)
+    frequent = np.argsort(-counts, kind="stable")[:_FRAME_CANDIDATES]
+    sums = np.stack([np.bincount(inverse, weights=pixels[:, c], minlength=len(found)) for c in range(3)], 1)
+    candidates = sums[frequent] / counts[frequent, None]
+    near = _near(pixels, candidates)
+    ends = np.cumsum([len(group) for group in groups])
+    shares = np.array([part.mean(axis=0) for part in np.split(near, ends[:-1])])
+    chosen = list(known)
+    for colour, share in zip(candidates, shares.min(axis=0), strict=True):
+        if share < _FRAME_COLOUR_SHARE:
+            continue
+        if not any(np.abs(colour - other).max() <= _BG_TOLERANCE for other in chosen):
+            chosen.append(colour)  # else the same colour, split over two bins
+    return chosen[len(known) :]
+
+
+def _near(pixels: npt.NDArray[np.int16], colours: npt.NDArray[np.float64]) -> npt.NDArray[np.bool_]:
+    """``near[i, j]``: pixel ``i`` (of n x 3) is within the background tolerance of colour ``j`` (of k x 3),
+    channel by channel on contiguous planes (a reduction over a last axis of 3 is slow in numpy)."""
+    planes = [np.ascontiguousarray(pixels[:, c], dtype=np.float32) for c in range(3)]
+    near = np.ones((len(pixels), len(colours)), dtype=bool)
+    for j, colour in enumerate(colours):
+        column = near[:, j]
+        for plane, level in zip(planes, colour.astype(np.float32), strict=True):
+            column &= np.abs(plane - level) <= _BG_TOLERANCE
+    return near
 
 
 def sharp_box(rgb: RgbArray, small: npt.NDArray[np.int16] | None = None) -> Box | None:
