@@ -4,6 +4,7 @@
     .venv/bin/python bench/robustness.py --step 8 --jobs 2    # every 8th photo, quick look
     .venv/bin/python bench/robustness.py --json var/robustness.json
     .venv/bin/python bench/robustness.py --step 4 --crop-sweep  # crops of 2.5-25% a side instead
+    .venv/bin/python bench/robustness.py --only screenshot,screenshot_chat  # some edits (group or name)
 
 Library mode calls the hash functions directly (the same code the server and, ported, the portal run).
 Plain PDQ at 31 and at the threshold that keeps FPR <= 1e-4 are the baselines, scored on the same hashes in
@@ -51,9 +52,20 @@ def main() -> None:
         help="also say which edited copies the index's first stage keeps at these sure radii "
         "(comma-separated; bench/robust_first_stage.py; empty: skip)",
     )
+    parser.add_argument(
+        "--only",
+        default="",
+        help="comma-separated edit names or groups (e.g. screenshot_app) to run instead of all of them; "
+        "the false-positive pairs are then those edits' copies",
+    )
     parser.add_argument("--save-arrays", type=Path, help="keep the hashes for bench/robust_first_stage.py")
     args = parser.parse_args()
     transforms = CROP_SWEEP if args.crop_sweep else TRANSFORMS
+    if args.only:
+        wanted = set(args.only.split(","))
+        transforms = tuple(t for t in transforms if t.name in wanted or t.group in wanted)
+        if not transforms:
+            parser.error(f"--only {args.only}: no such edit or group")
 
     photos = harness.load_photos(args.photos)[:: args.step]
     if len(photos) < 2:

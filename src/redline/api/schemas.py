@@ -268,7 +268,7 @@ class FileHash(BaseModel):
     label: str | None = Field(
         default=None,
         description="pdq_region only: the part of the upload this hash is of (full, mirror, window_..., "
-        "background_box, sharp_box..., derotate_...)",
+        "background_box, framed_1..., sharp_box..., derotate_...)",
     )
 
 

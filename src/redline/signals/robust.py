@@ -233,6 +233,7 @@ def entry_hashes(rgb: RgbArray) -> list[RegionHash]:
 
 #: How many layers of frame :func:`query_hashes` peels off a picture at most (a screen, a bubble, a margin).
 _FRAME_LAYERS = 3
+_FRAME_TOLERANCES = ((8, ""), (16, "_loose"))
 
 
 def query_hashes(rgb: RgbArray) -> list[RegionHash]:
@@ -295,13 +296,15 @@ def query_hashes(rgb: RgbArray) -> list[RegionHash]:
     # its own can be peeled into. Unlike background_box, a row counts with a tenth of it unlike those
     # colours, so a dark picture on a dark theme is not cut in two.
     # The outer layer is found on the finders' reduced copy (the next one reads the upload's pixels).
-    frame = framed_box(work, small)
-    for layer in range(1, _FRAME_LAYERS + 1):
-        if frame is None:
-            break
-        add(f"framed_{layer}", upright, frame)
-        inner = framed_box(crop_box(rgb, frame)) if layer < _FRAME_LAYERS else None
-        frame = None if inner is None else _within(frame, inner)
+    outer = framed_box(work, small)
+    for tolerance, suffix in _FRAME_TOLERANCES:
+        frame = outer
+        for layer in range(1, _FRAME_LAYERS + 1):
+            if frame is None:
+                break
+            add(f"framed_{layer}{suffix}", upright, frame)
+            inner = framed_box(crop_box(rgb, frame), tolerance=tolerance) if layer < _FRAME_LAYERS else None
+            frame = None if inner is None else _within(frame, inner)
     found = sharp_box(work, small)
     if found is not None:
         add("sharp_box", upright, found)

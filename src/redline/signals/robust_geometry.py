@@ -118,7 +118,9 @@ _FRAME_COLOUR_SHARE = 0.1
 _FRAMED_ROW_SHARE = 0.1
 
 
-def framed_box(rgb: RgbArray, small: npt.NDArray[np.int16] | None = None) -> Box | None:
+def framed_box(
+    rgb: RgbArray, small: npt.NDArray[np.int16] | None = None, tolerance: int = _BG_TOLERANCE
+) -> Box | None:
     """The picture inside a frame: the block of rows and columns unlike the colours along the edges.
 
     Made for an app's screen and the frames inside it (a chat app's bubble: a margin of a few pixels in the
@@ -137,11 +139,12 @@ def framed_box(rgb: RgbArray, small: npt.NDArray[np.int16] | None = None) -> Box
     if h <= 4 * by or w <= 4 * bx:
         return None
     bands = [b.reshape(-1, 3) for b in (small[:by], small[-by:], small[:, :bx], small[:, -bx:])]
-    frame = _common_colours(bands)
-    frame += _common_colours([np.concatenate([small[0], small[-1], small[:, 0], small[:, -1]])], frame)
+    frame = _common_colours(bands, tolerance)
+    ring = np.concatenate([small[0], small[-1], small[:, 0], small[:, -1]])
+    frame += _common_colours([ring], tolerance, frame)
     if not frame:
         return None  # no colour is common along the edges: no frame
-    differs = ~_near(small.reshape(-1, 3), np.array(frame)).any(axis=1)
+    differs = ~_near(small.reshape(-1, 3), np.array(frame), tolerance).any(axis=1)
     return _box_from_mask(differs.reshape(h, w), _FRAMED_ROW_SHARE)
 
 
@@ -150,7 +153,9 @@ _FRAME_CANDIDATES = 8
 
 
 def _common_colours(
-    groups: list[npt.NDArray[np.int16]], known: list[npt.NDArray[np.float64]] | tuple[()] = ()
+    groups: list[npt.NDArray[np.int16]],
+    tolerance: int,
+    known: list[npt.NDArray[np.float64]] | tuple[()] = (),
 ) -> list[npt.NDArray[np.float64]]:
     """Colours near (within the background tolerance of) ``_FRAME_COLOUR_SHARE`` or more of the pixels of
     every group (each n x 3), other than those near a ``known`` one. Candidates are the mean colours of the
@@ -163,19 +168,21 @@ def _common_colours(
     frequent = np.argsort(-counts, kind="stable")[:_FRAME_CANDIDATES]
     sums = np.stack([np.bincount(inverse, weights=pixels[:, c], minlength=len(found)) for c in range(3)], 1)
     candidates = sums[frequent] / counts[frequent, None]
-    near = _near(pixels, candidates)
+    near = _near(pixels, candidates, tolerance)
     ends = np.cumsum([len(group) for group in groups])
     shares = np.array([part.mean(axis=0) for part in np.split(near, ends[:-1])])
     chosen = list(known)
     for colour, share in zip(candidates, shares.min(axis=0), strict=True):
         if share < _FRAME_COLOUR_SHARE:
             continue
-        if not any(np.abs(colour - other).max() <= _BG_TOLERANCE for other in chosen):
+        if not any(np.abs(colour - other).max() <= tolerance for other in chosen):
             chosen.append(colour)  # else the same colour, split over two bins
     return chosen[len(known) :]
 
 
-def _near(pixels: npt.NDArray[np.int16], colours: npt.NDArray[np.float64]) -> npt.NDArray[np.bool_]:
+def _near(
+    pixels: npt.NDArray[np.int16], colours: npt.NDArray[np.float64], tolerance: int
+) -> npt.NDArray[np.bool_]:
     """``near[i, j]``: pixel ``i`` (of n x 3) is within the background tolerance of colour ``j`` (of k x 3),
     channel by channel on contiguous planes (a reduction over a last axis of 3 is slow in numpy)."""
     planes = [np.ascontiguousarray(pixels[:, c], dtype=np.float32) for c in range(3)]
@@ -183,7 +190,7 @@ def _near(pixels: npt.NDArray[np.int16], colours: npt.NDArray[np.float64]) -> np
     for j, colour in enumerate(colours):
         column = near[:, j]
         for plane, level in zip(planes, colour.astype(np.float32), strict=True):
-            column &= np.abs(plane - level) <= _BG_TOLERANCE
+            column &= np.abs(plane - level) <= tolerance
     return near
 
 
