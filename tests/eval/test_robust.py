@@ -241,7 +241,7 @@ def test_a_photo_has_no_frame_to_peel(photos: list[harness.Photo]) -> None:
 def test_a_picture_in_a_chat_bubble_matches_through_the_peeled_frame(photos: list[harness.Photo]) -> None:
     """A picture sent in a messaging app (a bubble with a margin and a timestamp strip, between messages)
     matches; two of these four photos only through the frame finder's layers (query_hashes' ``framed_``
-    hashes). Over the corpus: docs/BENCHMARKS.md, "Chat screenshots"."""
+    hashes). Over the corpus: docs/BENCHMARKS.md, "Screenshots: frames peeled layer by layer"."""
     found = {}
     for photo in photos:
         stored = robust.entry_hashes(np.asarray(photo.image))
