@@ -233,6 +233,8 @@ def entry_hashes(rgb: RgbArray) -> list[RegionHash]:
 
 #: How many layers of frame :func:`query_hashes` peels off a picture at most (a screen, a bubble, a margin).
 _FRAME_LAYERS = 3
+#: The colour tolerances the inner layers are peeled at, with their labels' suffixes: the finders' usual 8,
+#: and 16 for JPEG's ringing along a margin a few pixels wide.
 _FRAME_TOLERANCES = ((8, ""), (16, "_loose"))
 
 
@@ -296,14 +298,25 @@ def query_hashes(rgb: RgbArray) -> list[RegionHash]:
     # its own can be peeled into. Unlike background_box, a row counts with a tenth of it unlike those
     # colours, so a dark picture on a dark theme is not cut in two.
     # The outer layer is found on the finders' reduced copy (the next one reads the upload's pixels).
+    # Both tolerances start from the same layers: each box's reduced copy is made once, and a box the
+    # stricter pass already hashed is not hashed again.
     outer = framed_box(work, small)
+    copies: dict[Box, npt.NDArray[np.int16]] = {}
+    hashed: set[Box] = set()
     for tolerance, suffix in _FRAME_TOLERANCES:
         frame = outer
         for layer in range(1, _FRAME_LAYERS + 1):
             if frame is None:
                 break
-            add(f"framed_{layer}{suffix}", upright, frame)
-            inner = framed_box(crop_box(rgb, frame), tolerance=tolerance) if layer < _FRAME_LAYERS else None
+            if frame not in hashed:
+                hashed.add(frame)
+                add(f"framed_{layer}{suffix}", upright, frame)
+            if layer == _FRAME_LAYERS:
+                break
+            pixels = crop_box(rgb, frame)
+            if frame not in copies:
+                copies[frame] = work_copy(pixels)
+            inner = framed_box(pixels, copies[frame], tolerance)
             frame = None if inner is None else _within(frame, inner)
     found = sharp_box(work, small)
     if found is not None:

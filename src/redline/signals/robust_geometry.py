@@ -157,7 +157,7 @@ def _common_colours(
     tolerance: int,
     known: list[npt.NDArray[np.float64]] | tuple[()] = (),
 ) -> list[npt.NDArray[np.float64]]:
-    """Colours near (within the background tolerance of) ``_FRAME_COLOUR_SHARE`` or more of the pixels of
+    """Colours near (within ``tolerance`` of) ``_FRAME_COLOUR_SHARE`` or more of the pixels of
     every group (each n x 3), other than those near a ``known`` one. Candidates are the mean colours of the
     most frequent colour bins (8 levels a channel); a tolerance decides, not the bin, since JPEG's noise
     spreads one flat colour over several bins."""
@@ -183,8 +183,8 @@ def _common_colours(
 def _near(
     pixels: npt.NDArray[np.int16], colours: npt.NDArray[np.float64], tolerance: int
 ) -> npt.NDArray[np.bool_]:
-    """``near[i, j]``: pixel ``i`` (of n x 3) is within the background tolerance of colour ``j`` (of k x 3),
-    channel by channel on contiguous planes (a reduction over a last axis of 3 is slow in numpy)."""
+    """``near[i, j]``: pixel ``i`` (of n x 3) is within ``tolerance`` of colour ``j`` (of k x 3), in every
+    channel, compared on contiguous planes (a reduction over a last axis of 3 is slow in numpy)."""
     planes = [np.ascontiguousarray(pixels[:, c], dtype=np.float32) for c in range(3)]
     near = np.ones((len(pixels), len(colours)), dtype=bool)
     for j, colour in enumerate(colours):
