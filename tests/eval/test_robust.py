@@ -22,6 +22,7 @@ from redline.signals.robust_geometry import (
     fitted_rotation_angle,
     framed_box,
     rotation_angle,
+    shaped_boxes,
 )
 from redline.signals.types import PdqRegionSignal, signal_type
 
@@ -253,6 +254,46 @@ def test_a_picture_in_a_chat_bubble_matches_through_the_peeled_frame(photos: lis
     for photo_id in ("100007.jpg", "3096.jpg"):
         label = found[photo_id, "screenshot_chat"]
         assert label is not None and label.startswith("framed_"), (photo_id, label)
+
+
+def test_a_box_is_recut_to_the_shapes_pictures_have_from_its_top_or_its_bottom() -> None:
+    """A 3:2 photo (600 x 400 px) full width on a 600 x 1200 screen, whose top 100 px the finder lost: the
+    box cut to 3:2 from its bottom is the photo's; a box that has a common shape already is left alone, and
+    no re-cut box leaves the image."""
+    found = (0.0, 500 / 1200, 1.0, 800 / 1200)  # the photo is rows 400-800
+    recut = dict(shaped_boxes(found, 600, 1200))
+    assert recut["3x2_bottom"] == pytest.approx((0.0, 400 / 1200, 1.0, 800 / 1200))
+    assert recut["3x2_top"] == pytest.approx((0.0, 500 / 1200, 1.0, 900 / 1200))
+    assert all(0.0 <= v <= 1.0 for box in recut.values() for v in box)
+    assert "1x1_bottom" not in recut  # 600 px tall: twice the found box's 300, beyond the 40% asked
+    assert shaped_boxes((0.0, 400 / 1200, 1.0, 800 / 1200), 600, 1200) == []  # 3:2 already
+    near_top = dict(shaped_boxes((0.0, 0.05, 1.0, 0.55), 100, 100))  # 2:1, 5 px below the image's top
+    assert "16x9_top" in near_top and "16x9_bottom" not in near_top  # 56 px from its bottom: above the image
+    assert shaped_boxes((0.1, 0.0, 0.9, 0.05), 100, 100) == []  # a strip: no picture shape within 40%
+    assert shaped_boxes((0.5, 0.5, 0.5, 0.9), 100, 100) == []  # an empty box
+
+
+#: Benchmark copies the finders alone miss (docs/BENCHMARKS.md, "Screenshots: boxes cut to a picture's
+#: shape"): the photo's top is about as plain as the page, so every finder's box starts too low.
+_SHAPE_CASES = (
+    ("bsds500/val/167062.jpg", "screenshot"),
+    ("bsds500/val/241004.jpg", "screenshot+jpeg_50"),
+    ("kodak24/PhotoCD_PCD0992/20.png", "screenshot_browser"),
+)
+
+
+def test_a_screenshot_whose_photo_blends_with_the_page_matches_through_a_recut_box(corpus: Path) -> None:
+    """Each of these screenshots matches its photo, and only through a finder's box re-cut to a picture's
+    shape (``*_as_*`` query hashes): without those hashes none of them does."""
+    for photo_id, name in _SHAPE_CASES:
+        image = Image.open(corpus / "photos" / photo_id).convert("RGB")
+        stored = robust.entry_hashes(np.asarray(image))
+        shot = np.asarray(apply_transform(transform_named(name), photo_id, image))
+        query = robust.query_hashes(shot)
+        match = robust.closest_region_match(query, stored, sure=31)
+        assert match is not None and "_as_" in match.query.label, (photo_id, name, match)
+        others = [h for h in query if "_as_" not in h.label]
+        assert robust.closest_region_match(others, stored, sure=31) is None, (photo_id, name)
 
 
 def test_a_copy_with_its_lower_middle_repainted_matches_through_an_edge_strip(

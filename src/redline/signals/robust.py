@@ -38,6 +38,7 @@ from redline.signals.robust_geometry import (
     framed_box,
     inscribed_scale,
     rotation_angle,
+    shaped_boxes,
     sharp_box,
     trim_frame,
     work_copy,
@@ -231,6 +232,8 @@ def entry_hashes(rgb: RgbArray) -> list[RegionHash]:
     return hashes
 
 
+#: Re-cut boxes whose edges round to the same 1/400th of the picture are hashed once.
+_SHAPE_GRID = 400
 #: How many layers of frame :func:`query_hashes` peels off a picture at most (a screen, a bubble, a margin).
 _FRAME_LAYERS = 3
 #: The colour tolerances the inner layers are peeled at, with their labels' suffixes: the finders' usual 8,
@@ -255,6 +258,12 @@ def query_hashes(rgb: RgbArray) -> list[RegionHash]:
         label: str, picture: WindowHasher, box: Box, threshold: int = ROBUST_THRESHOLD, turn: float = 0.0
     ) -> None:
         wanted.append((label, picture, box, threshold, turn))
+
+    found_boxes: list[tuple[str, Box]] = []  # the finders' boxes, re-cut to common shapes at the end
+
+    def add_found(label: str, box: Box) -> None:
+        add(label, upright, box)
+        found_boxes.append((label, box))
 
     upright = WindowHasher(work)
     mirrored = WindowHasher(np.ascontiguousarray(work[:, ::-1]))
@@ -283,15 +292,15 @@ def query_hashes(rgb: RgbArray) -> list[RegionHash]:
     small = work_copy(work)  # the finders' reduced copy, made once
     found = background_box(work, small)
     if found is not None:
-        add("background_box", upright, found)
+        add_found("background_box", found)
         # A picture inside an app's own frame (a chat bubble: a uniform margin, a timestamp strip) inside the
         # uniform surround: the surround's box holds the frame, and the sharp picture is found inside it,
         # looked for in the upload's own pixels (the frame's margins are a few pixels there).
         inner = sharp_box(crop_box(rgb, found))
         if inner is not None:
             framed = _within(found, inner)
-            add("background_box_sharp", upright, framed)
-            add("background_box_sharp_trimmed", upright, _within(framed, trim_frame(crop_box(rgb, framed))))
+            add_found("background_box_sharp", framed)
+            add_found("background_box_sharp_trimmed", _within(framed, trim_frame(crop_box(rgb, framed))))
     # A picture in an app's frame inside the app's screen (a chat bubble among messages): each pass takes
     # the block of rows and columns unlike the colours along the box's edges, peeling one layer (the
     # screen's background, then the bubble); every layer is hashed, since a picture with a uniform edge of
@@ -310,7 +319,7 @@ def query_hashes(rgb: RgbArray) -> list[RegionHash]:
                 break
             if frame not in hashed:
                 hashed.add(frame)
-                add(f"framed_{layer}{suffix}", upright, frame)
+                add_found(f"framed_{layer}{suffix}", frame)
             if layer == _FRAME_LAYERS:
                 break
             pixels = crop_box(rgb, frame)
@@ -320,7 +329,7 @@ def query_hashes(rgb: RgbArray) -> list[RegionHash]:
             frame = None if inner is None else _within(frame, inner)
     found = sharp_box(work, small)
     if found is not None:
-        add("sharp_box", upright, found)
+        add_found("sharp_box", found)
         # Blurred fills are centred, but a smooth sky at one edge of the photo can look like fill and a
         # textured fill beside the photo like photo: also try the box made symmetric with either margin.
         for label, box in _centred_variants(found):
@@ -345,6 +354,17 @@ def query_hashes(rgb: RgbArray) -> list[RegionHash]:
         angle, box = canvas
         turned_back = np.asarray(Image.fromarray(work).rotate(-angle, resample=Image.Resampling.BICUBIC))
         add(f"canvas_{angle:.1f}", WindowHasher(turned_back), box)
+
+    # Every finder's box cut to the shapes pictures usually have, from its top and from its bottom
+    # (robust_geometry.shaped_boxes: the edge a finder loses is the top or the bottom). Boxes that come out
+    # the same to a pixel or so (finders often agree on three edges) are hashed once.
+    shaped: set[tuple[int, ...]] = set()
+    for label, box in found_boxes:
+        for shape, recut in shaped_boxes(box, width, height):
+            key = tuple(round(v * _SHAPE_GRID) for v in recut)
+            if key not in shaped:
+                shaped.add(key)
+                add(f"{label}_as_{shape}", upright, recut)
 
     # Each picture's windows in one batch (one filter pass per picture and window size), then in order.
     found_codes: dict[int, tuple[bytes, int]] = {}

@@ -382,3 +382,44 @@ def canvas_rotation(rgb: RgbArray, lowest: float = 1.0, highest: float = 30.0) -
         return None  # not a picture on a canvas enlarged to hold it
     mx, my = (1 - width / w) / 2, (1 - height / h) / 2
     return angle, (mx, my, 1 - mx, 1 - my)
+
+
+#: The shapes (width:height) camera pictures and apps' crops usually come in: square, 5:4, 4:3, 3:2 and
+#: 16:9, across and upright.
+PICTURE_SHAPES: tuple[tuple[int, int], ...] = (
+    (1, 1), (5, 4), (4, 3), (3, 2), (16, 9), (4, 5), (3, 4), (2, 3), (9, 16),
+)  # fmt: skip
+#: A box within this share of its height of one of the shapes has that shape already (PDQ's tolerance) and
+#: is not re-cut; otherwise it is re-cut to each shape that moves its top or bottom by at most the largest.
+_SHAPE_CHANGE = 0.01
+_MOST_SHAPE_CHANGE = 0.4
+
+
+def shaped_boxes(box: Box, width: int, height: int) -> list[tuple[str, Box]]:
+    """``box`` (on a ``width`` x ``height`` image) with its top or its bottom moved so that it has one of the
+    :data:`PICTURE_SHAPES`, each labelled ``{w}x{h}_top`` (the top kept) or ``{w}x{h}_bottom``.
+
+    Why: an app lays a picture out by its width (a feed's full width, a chat bubble's), so a finder gets the
+    left and right edges; the top or the bottom is what it loses. A photo whose own top is as plain as the
+    page (a white sky on a white page, a dark one on a dark theme) leaves no edge to find there, and a
+    bubble's strip with the time under the picture is taken in with it. A box that far off moves PDQ 60-140
+    bits; cut to the picture's shape from the edge that was found, it is within a few. Only the shapes
+    pictures usually have are tried, so a picture cropped to another shape whose edge blends with the page
+    is still missed."""
+    left, top, right, bottom = box
+    box_w, box_h = (right - left) * width, (bottom - top) * height
+    if box_w <= 0 or box_h <= 0:
+        return []
+    changes = [abs(box_w * h / w - box_h) / box_h for w, h in PICTURE_SHAPES]
+    if min(changes) <= _SHAPE_CHANGE:
+        return []  # the box has one of the shapes already: believed as found
+    out: list[tuple[str, Box]] = []
+    for (shape_w, shape_h), change in zip(PICTURE_SHAPES, changes, strict=True):
+        if change > _MOST_SHAPE_CHANGE:
+            continue
+        wanted = box_w * shape_h / shape_w  # the height, in pixels, this shape would have
+        if (lower := top + wanted / height) <= 1.0:
+            out.append((f"{shape_w}x{shape_h}_top", (left, top, right, lower)))
+        if (upper := bottom - wanted / height) >= 0.0:
+            out.append((f"{shape_w}x{shape_h}_bottom", (left, upper, right, bottom)))
+    return out
