@@ -402,7 +402,7 @@ def shaped_boxes(box: Box, width: int, height: int) -> list[tuple[str, Box]]:
     Why: an app lays a picture out by its width (a feed's full width, a chat bubble's), so a finder gets the
     left and right edges; the top or the bottom is what it loses. A photo whose own top is as plain as the
     page (a white sky on a white page, a dark one on a dark theme) leaves no edge to find there, and a
-    bubble's strip with the time under the picture is taken in with it. A box that far off moves PDQ 60-140
+    bubble's strip with the time under the picture is taken in with it. A box that far off moves PDQ 45-150
     bits; cut to the picture's shape from the edge that was found, it is within a few. Only the shapes
     pictures usually have are tried, so a picture cropped to another shape whose edge blends with the page
     is still missed."""
