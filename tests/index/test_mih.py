@@ -282,6 +282,43 @@ def test_snapshot_round_trip(tmp_path: Path) -> None:
         MihIndex.load(path)
 
 
+def test_a_snapshot_saved_with_one_offset_a_bucket_still_loads(tmp_path: Path) -> None:
+    """Snapshots written before the two-level offsets hold one uint32 offset per bucket (and int64 ids): they
+    load, answer as the index they were saved from, and take later changes."""
+    from redline.index import kernels, snapshot
+
+    rng = np.random.default_rng(23)
+    codes = clustered(3000, 256, 31, rng)
+    ids = np.arange(3000, dtype=np.int64)
+    index = MihIndex.build(ids, codes, tables=11)
+    index.remove(np.arange(0, 3000, 5))
+    path = tmp_path / "bank.idx"
+    index.save(path, position=7)
+    old = snapshot.read(path)
+    head = {k: v for k, v in old.header.items() if k not in ("version", "arrays", "blocks_base")}
+    arrays = dict(old.arrays)
+    main = index._state.main
+    full = []
+    for p, ob, bb in zip(main.parts, main.offsets_base, main.blocks_base, strict=True):
+        buckets = np.arange((1 << p.dir_bits) + 1)
+        starts = main.blocks[bb + (buckets >> kernels.OFFSET_BLOCK_BITS)].astype(np.int64)
+        full.append(starts + main.offsets[ob + buckets])
+    assert all(np.all(np.diff(table) >= 0) and table[-1] == 3000 for table in full)
+    arrays["offsets"] = np.concatenate(full).astype(np.uint32)
+    head["offsets_base"] = np.concatenate([[0], np.cumsum([len(t) for t in full])[:-1]]).tolist()
+    arrays["ids"] = arrays["ids"].astype(np.int64)
+    del arrays["blocks"]
+    snapshot.write(path, head, arrays)
+    queries = queries_near(codes, 256, 30, rng)
+    loaded = MihIndex.load(path)
+    loaded.strategy = index.strategy = "probe"
+    assert loaded._state.main.offsets.dtype == np.uint32 and loaded._state.main.blocks_base == (-1,) * 11
+    assert_same(loaded.search(queries, 31), index.search(queries, 31))
+    assert_same(loaded.search(queries, 45, sure=31), index.search(queries, 45, sure=31))
+    loaded.remove(np.array([1]))
+    assert len(loaded.search(codes[1:2], 0)[0]) == 0
+
+
 def test_index_tuned_for_another_threshold_is_split_for_it_and_stays_exact(tmp_path: Path) -> None:
     """The robust-region index is split for 45 bits, not PDQ's 31: another table layout, the same answers
     at every threshold, and the choice survives a snapshot and the rebuilds after it."""
@@ -369,9 +406,55 @@ def test_array_bytes_counts_codes_and_tables() -> None:
     codes = rng.integers(0, 256, (5000, 32), dtype=np.uint8)
     index = MihIndex.build(np.arange(5000, dtype=np.int64), codes)
     tables = len(index._state.main.parts)
-    # At least the codes, the ids and one uint32 row number per code per table; not wildly more.
-    least = codes.nbytes + 5000 * 8 + tables * 5000 * 4
+    # At least the codes, the ids (uint32 while they fit) and one uint32 row number per code per table; not
+    # wildly more.
+    least = codes.nbytes + 5000 * 4 + tables * 5000 * 4
     assert least <= index.array_bytes < 3 * least
+
+
+def test_first_stage_offsets_take_about_a_byte_a_bucket_and_widen_for_crowded_buckets() -> None:
+    """An index of fixed tables (a first stage) keeps two-level bucket offsets: ~1.1 bytes a bucket (uint8
+    within blocks) for random codes; where a bucket holds hundreds of identical codes (a picture many people
+    sent) they widen to uint16; a plain index keeps a uint32 per bucket. Every search answers as a scan."""
+    rng = np.random.default_rng(21)
+    n = 100_000
+    spread = rng.integers(0, 256, (n, 32), dtype=np.uint8)
+    crowded = spread.copy()
+    crowded[:3000] = crowded[0]  # 3,000 copies of one code: one bucket per table far past a uint8
+    ids = np.arange(n, dtype=np.int64)
+    queries = np.concatenate([queries_near(spread, 256, 40, rng), crowded[:1]])
+    for codes, tables, dtype in ((spread, 11, np.uint8), (crowded, 11, np.uint16), (spread, None, np.uint32)):
+        index = MihIndex.build(ids, codes, threads=2, tables=tables)
+        index.strategy = "probe"
+        main = index._state.main
+        assert main.offsets.dtype == dtype
+        buckets = sum((1 << p.dir_bits) + 1 for p in main.parts)
+        assert main.offsets.shape[0] == buckets
+        assert main.blocks.nbytes < buckets // 4 if tables else main.blocks_base == (-1,) * len(main.parts)
+        assert_same(index.search(queries, 31), reference(ids, codes, 256).search(queries, 31))
+        if tables:
+            want = first_stage_reference(ids, codes, queries[:8], 45, 31, tables)
+            assert_same(index.search(queries[:8], 45, sure=31), want)
+        assert len(index.search(crowded[:1], 0)[0]) == (3000 if codes is crowded else 1)
+
+
+def test_ids_beyond_32_bits_are_kept_whole() -> None:
+    """Ids are stored as uint32 while every one fits; larger (or negative) ids keep 8 bytes, and searches and
+    removals answer the same either way, always as int64."""
+    rng = np.random.default_rng(22)
+    codes = rng.integers(0, 256, (3000, 32), dtype=np.uint8)
+    for ids, dtype in (
+        (np.arange(3000, dtype=np.int64) * 1000, np.uint32),
+        (np.arange(3000, dtype=np.int64) + (1 << 32) - 10, np.int64),
+        (np.arange(3000, dtype=np.int64) - 5, np.int64),
+    ):
+        index = MihIndex.build(ids, codes, tables=11)
+        assert index._state.main.ids.dtype == dtype
+        hits = index.search(codes[[0, 20, 2999]], 0)
+        assert [h.ids.tolist() for h in hits] == [[ids[0]], [ids[20]], [ids[2999]]]
+        assert all(h.ids.dtype == np.int64 for h in hits)
+        assert index.remove(np.array([ids[20], -(1 << 40), 1 << 40])) == 1
+        assert len(index.search(codes[20:21], 0)[0]) == 0
 
 
 def test_first_stage_reaches_says_what_the_index_returns() -> None:

@@ -13,9 +13,17 @@ number of callers may search concurrently. No kernel allocates per candidate; re
 overflowed with a larger buffer.
 
 Table metadata ``meta`` has one row per table: ``start, width, dir_bits, radius, offsets_base, masks_base,
-masks_count``. A table's key is ``width`` (<= 32) bits of the code starting at bit ``start``; the top
-``dir_bits`` of the key select a bucket in a CSR layout, the remaining ``width - dir_bits`` (<= 8) bits are
-kept per entry in ``resid`` to filter a bucket without touching the codes.
+masks_count, lane_shift``. A table's key is ``width`` (<= 32) bits of the code starting at bit ``start``; the
+top ``dir_bits`` of the key select a bucket in a CSR layout, the remaining ``width - dir_bits`` (<= 8) bits
+are kept per entry in ``resid`` to filter a bucket without touching the codes.
+
+Bucket offsets are one ``uint32`` per bucket, or, in an index split into fixed tables (the robust regions'
+first stage, whose memory is 20 codes a picture), two-level (:func:`bucket_start`): a ``uint32`` start per
+block of 32 buckets in ``blocks`` and each bucket's start within its block in the narrowest unsigned type that
+holds every table's (``uint8`` unless buckets are crowded): ~1.1 bytes a bucket instead of 4, at a million
+pictures' 20M region codes ~125 MiB instead of 448. The probe loop is bound by its arithmetic, not by
+memory: the two-level lookup makes an exact 31-bit search of 10M plain PDQ codes ~15% slower, so the plain
+indexes keep one offset a bucket (docs/BENCHMARKS.md, "Index memory").
 """
 
 from __future__ import annotations
@@ -26,8 +34,11 @@ import numpy as np
 from numba import njit, types
 from numba.extending import intrinsic
 
-START, WIDTH, DIR_BITS, RADIUS, OFFSETS_BASE, MASKS_BASE, MASKS_COUNT = range(7)
-META_COLUMNS = 7
+START, WIDTH, DIR_BITS, RADIUS, OFFSETS_BASE, MASKS_BASE, MASKS_COUNT, BLOCKS_BASE = range(8)
+META_COLUMNS = 8
+#: Buckets per block of two-level offsets: where a table has about as many buckets as codes (or half as
+#: many: ``layout.split``), 32 buckets hold ~30-80 codes, well inside a ``uint8``'s 255.
+OFFSET_BLOCK_BITS = 5
 
 
 @intrinsic
@@ -59,6 +70,16 @@ def _key(code: Any, start: int, width: int) -> Any:
     if shift + width > 64:
         value |= code[word + 1] << np.uint64(64 - shift)
     return value & ((np.uint64(1) << np.uint64(width)) - np.uint64(1))
+
+
+@njit(inline="always", nogil=True, cache=True)
+def bucket_start(offsets: Any, blocks: Any, offsets_base: int, blocks_base: int, bucket: int) -> int:
+    """Where ``bucket``'s entries begin in its table (the end of bucket ``b`` is the start of ``b + 1``):
+    ``offsets`` itself, or with ``blocks_base >= 0`` its block's start plus its start within the block."""
+    if blocks_base < 0:
+        return np.int64(offsets[offsets_base + bucket])
+    block = np.int64(blocks[blocks_base + (bucket >> OFFSET_BLOCK_BITS)])
+    return block + np.int64(offsets[offsets_base + bucket])
 
 
 @njit(nogil=True, cache=True)
@@ -94,6 +115,7 @@ def probe_search(
     codes: Any,
     meta: Any,
     offsets: Any,
+    blocks: Any,
     positions: Any,
     resid: Any,
     masks: Any,
@@ -127,13 +149,14 @@ def probe_search(
             res_mask = (np.uint64(1) << res_bits) - np.uint64(1)
             has_resid = meta[j, WIDTH] > meta[j, DIR_BITS]
             obase = meta[j, OFFSETS_BASE]
+            bbase = meta[j, BLOCKS_BASE]
             pbase = j * n
             mbase = meta[j, MASKS_BASE]
             for t in range(meta[j, MASKS_COUNT]):
                 key = qkeys[j] ^ masks[mbase + t]
                 bucket = np.int64(key >> res_bits)
-                lo = np.int64(offsets[obase + bucket])
-                hi = np.int64(offsets[obase + bucket + 1])
+                lo = bucket_start(offsets, blocks, obase, bbase, bucket)
+                hi = bucket_start(offsets, blocks, obase, bbase, bucket + 1)
                 want = np.uint8(key & res_mask)
                 for e in range(lo, hi):
                     if has_resid and resid[pbase + e] != want:

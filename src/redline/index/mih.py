@@ -2,10 +2,11 @@
 
 Layout (memory at n codes of ``bits``):
 
-* main: codes sorted by id (``bits / 8`` bytes each), ids (8 bytes), one CSR table per substring
-  (``uint32`` row per code, ``uint32`` bucket offsets, and a one-byte residual key where the table has more
-  key bits than directory bits), and a removal bitmap (1 bit per code). Ids are sorted so removal is a binary
-  search and needs no id -> row map.
+* main: codes sorted by id (``bits / 8`` bytes each), ids (4 bytes while every id fits a ``uint32``, else 8),
+  one CSR table per substring (``uint32`` row per code, bucket offsets: a ``uint32`` per bucket, or two-level
+  at ~1.1 bytes a bucket in an index of fixed tables: ``kernels.bucket_start``, and a one-byte residual key
+  where the table has more key bits than directory bits), and a removal bitmap (1 bit per code). Ids are
+  sorted so removal is a binary search and needs no id -> row map.
 * delta: recent additions in append-only buffers, searched by a linear scan. When it outgrows
   ``max(65536, n / 64)`` entries it is merged into a rebuilt main (a counting sort: seconds at 10M).
 
@@ -51,11 +52,13 @@ _SCAN = Plan(radii=None, masks=np.empty(0, np.uint64), masks_base=(), masks_coun
 
 @dataclass
 class _Main:
-    ids: IdArray  # sorted ascending, unique
+    ids: NDArray[np.integer[Any]]  # sorted ascending, unique; uint32 while they fit (_narrow_ids)
     codes: NDArray[np.uint64]  # (n, words)
     parts: tuple[Part, ...]
-    offsets: NDArray[np.uint32]  # per table 2**dir_bits + 1, concatenated
+    offsets: NDArray[np.unsignedinteger[Any]]  # per table 2**dir_bits + 1 (kernels.bucket_start)
     offsets_base: tuple[int, ...]
+    blocks: NDArray[np.uint32]  # two-level offsets: per table a start per block of buckets, and one more
+    blocks_base: tuple[int, ...]  # -1 for a table of one uint32 offset per bucket
     positions: NDArray[np.uint32]  # (tables * n,)
     resid: NDArray[np.uint8]  # (tables * n,) or empty
     removed: NDArray[np.uint8]  # bitmap, written by the writer only
@@ -74,13 +77,14 @@ class _Main:
             else:
                 meta = np.array(
                     [
-                        (p.start, p.width, p.dir_bits, r, ob, mb, mc)
-                        for p, r, ob, mb, mc in zip(
+                        (p.start, p.width, p.dir_bits, r, ob, mb, mc, bb)
+                        for p, r, ob, mb, mc, bb in zip(
                             self.parts,
                             plan.radii,
                             self.offsets_base,
                             plan.masks_base,
                             plan.masks_count,
+                            self.blocks_base,
                             strict=True,
                         )
                     ],
@@ -98,6 +102,8 @@ def _empty_main(words: int) -> _Main:
         parts=(),
         offsets=np.zeros(1, np.uint32),
         offsets_base=(),
+        blocks=np.zeros(1, np.uint32),
+        blocks_base=(),
         positions=np.empty(0, np.uint32),
         resid=np.empty(0, np.uint8),
         removed=np.zeros(1, np.uint8),
@@ -152,8 +158,9 @@ def build_main(
     bits = codes.shape[1] * 64
     parts = split(bits, tables, n) if tables else choose_parts(bits, n, tuned_for)
     sizes = [(1 << p.dir_bits) + 1 for p in parts]
-    offsets_base = tuple(int(b) for b in np.concatenate([[0], np.cumsum(sizes)[:-1]]))
-    offsets = np.empty(sum(sizes), dtype=np.uint32)
+    offsets_base = _bases(sizes)
+    offsets: NDArray[np.unsignedinteger[Any]] = np.empty(sum(sizes), dtype=np.uint32)
+    full = [offsets[b : b + k] for b, k in zip(offsets_base, sizes, strict=True)]  # views, filled per table
     positions = np.empty(len(parts) * n, dtype=np.uint32)
     needs_resid = any(p.width > p.dir_bits for p in parts)
     resid = np.empty(len(parts) * n if needs_resid else 0, dtype=np.uint8)
@@ -165,22 +172,60 @@ def build_main(
             p.start,
             p.width,
             p.dir_bits,
-            offsets[offsets_base[j] : offsets_base[j] + sizes[j]],
+            full[j],
             positions[j * n : (j + 1) * n],
             resid[j * n : (j + 1) * n] if needs_resid else resid,
         )
 
     _run_parallel(build, len(parts), threads)
+    if tables:  # a first stage's fixed tables: memory matters more than the probe's few instructions
+        offsets, offsets_base, blocks, blocks_base = _two_level(full)
+    else:
+        blocks, blocks_base = np.zeros(1, np.uint32), (-1,) * len(full)
     return _Main(
-        ids=ids,
+        ids=_narrow_ids(ids),
         codes=codes,
         parts=parts,
         offsets=offsets,
         offsets_base=offsets_base,
+        blocks=blocks,
+        blocks_base=blocks_base,
         positions=positions,
         resid=resid,
         removed=_bitmap(n),
     )
+
+
+def _two_level(
+    full: list[NDArray[np.uint32]],
+) -> tuple[NDArray[np.unsignedinteger[Any]], tuple[int, ...], NDArray[np.uint32], tuple[int, ...]]:
+    """Each table's bucket offsets as a start per block of buckets plus each bucket's start within its block
+    (``kernels.bucket_start``), concatenated; the within-block starts in the narrowest type all tables fit."""
+    step = 1 << kernels.OFFSET_BLOCK_BITS
+    # Offsets never decrease, so a block's widest start is its last bucket's; the final offset (one past the
+    # last bucket) is a block of its own, at 0.
+    widest = max(int((f[step - 1 : -1 : step] - f[: -1 : step]).max()) for f in full)
+    dtype = next(t for t in (np.uint8, np.uint16, np.uint32) if widest <= np.iinfo(t).max)
+    sizes = [f.shape[0] for f in full]
+    offsets_base = _bases(sizes)
+    local = np.empty(sum(sizes), dtype=dtype)
+    blocks = [f[::step].copy() for f in full]  # (len(f) - 1) / step + 1 starts
+    for f, b, at in zip(full, blocks, offsets_base, strict=True):
+        local[at : at + f.shape[0]] = f - np.repeat(b, step)[: f.shape[0]]
+    return local, offsets_base, np.concatenate(blocks), _bases([b.shape[0] for b in blocks])
+
+
+def _bases(sizes: list[int]) -> tuple[int, ...]:
+    if not sizes:
+        return ()
+    return tuple(int(b) for b in np.concatenate([[0], np.cumsum(sizes)[:-1]]))
+
+
+def _narrow_ids(ids: IdArray) -> NDArray[np.integer[Any]]:
+    """Ids as ``uint32`` when every one fits (the bank's row ids do, to 4 billion rows): half the bytes."""
+    if ids.size and int(ids[0]) >= 0 and int(ids[-1]) <= np.iinfo(np.uint32).max:
+        return ids.astype(np.uint32)
+    return ids
 
 
 def _run_parallel(task: Callable[[int], None], count: int, threads: int) -> None:
@@ -331,8 +376,11 @@ class MihIndex(HammingIndex):
         main = state.main
         hidden = 0
         if main.size:
-            at = np.searchsorted(main.ids, ids).clip(0, main.size - 1)
-            rows = at[(main.ids[at] == ids)]
+            # In the stored ids' own type: a mixed-type search would copy all of them first.
+            info = np.iinfo(main.ids.dtype)
+            wanted = ids[(ids >= info.min) & (ids <= info.max)].astype(main.ids.dtype)
+            at = np.searchsorted(main.ids, wanted).clip(0, main.size - 1)
+            rows = at[(main.ids[at] == wanted)]
             rows = rows[~_bits_set(main.removed, rows)]
             if rows.size:
                 rows = np.unique(rows)
@@ -364,7 +412,7 @@ class MihIndex(HammingIndex):
         state = self._state
         main, delta, count = state.main, state.delta, state.delta_count
         ids, words = _last_wins(new_ids, new_words)
-        parts_ids: list[IdArray] = []
+        parts_ids: list[NDArray[np.integer[Any]]] = []  # the main's may be uint32 (_narrow_ids)
         parts_codes: list[NDArray[np.uint64]] = []
         if main.size:
             keep = ~_removed_mask(main.removed, main.size)
@@ -383,7 +431,7 @@ class MihIndex(HammingIndex):
             parts_ids.append(delta.ids[:count][keep])
             parts_codes.append(delta.codes[:count][keep])
         if parts_ids:
-            all_ids = np.concatenate([*parts_ids, ids])
+            all_ids = np.concatenate([*parts_ids, ids], dtype=np.int64)
             all_codes = np.concatenate([*parts_codes, words])
             order = np.argsort(all_ids, kind="stable")
             all_ids, all_codes = all_ids[order], all_codes[order]
@@ -417,6 +465,7 @@ class MihIndex(HammingIndex):
             main.ids,
             main.codes,
             main.offsets,
+            main.blocks,
             main.positions,
             main.resid,
             main.removed,
@@ -463,7 +512,7 @@ class MihIndex(HammingIndex):
             if km + kd == 0:
                 out.append(_EMPTY_HITS)
                 continue
-            ids = main_ids[main_rows[qi, :km]]
+            ids = main_ids[main_rows[qi, :km]].astype(np.int64)
             dist = main_dist[qi, :km]
             if kd:
                 ids = np.concatenate([ids, delta_ids[delta_rows[qi, :kd]]])
@@ -500,6 +549,7 @@ class MihIndex(HammingIndex):
                 main.codes,
                 meta,
                 main.offsets,
+                main.blocks,
                 main.positions,
                 main.resid,
                 plan.masks,
@@ -514,7 +564,7 @@ class MihIndex(HammingIndex):
         """The fixed tables (start, width) and their radii for ``sure``, as ``kernels`` meta rows."""
         assert self.tables is not None
         rows = [
-            (p.start, p.width, 0, r, 0, 0, 0) for p, r in first_stage_tables(self.bits, self.tables, sure)
+            (p.start, p.width, 0, r, 0, 0, 0, 0) for p, r in first_stage_tables(self.bits, self.tables, sure)
         ]
         return np.array(rows, dtype=np.int64).reshape(-1, META_COLUMNS)
 
@@ -582,6 +632,8 @@ class MihIndex(HammingIndex):
                 parts=main.parts,
                 offsets=main.offsets,
                 offsets_base=main.offsets_base,
+                blocks=main.blocks,
+                blocks_base=main.blocks_base,
                 positions=main.positions,
                 resid=main.resid,
                 removed=main.removed.copy(),
@@ -615,6 +667,7 @@ class MihIndex(HammingIndex):
                 "tables": self.tables,
                 "parts": [[p.start, p.width, p.dir_bits] for p in main.parts],
                 "offsets_base": list(main.offsets_base),
+                "blocks_base": list(main.blocks_base),
             }
             snapshot.write(
                 Path(path),
@@ -623,6 +676,7 @@ class MihIndex(HammingIndex):
                     "ids": main.ids,
                     "codes": main.codes,
                     "offsets": main.offsets,
+                    "blocks": main.blocks,
                     "positions": main.positions,
                     "resid": main.resid,
                     "removed": main.removed,
@@ -654,12 +708,19 @@ class MihIndex(HammingIndex):
             tables=None if tables is None else int(tables),
         )
         index.position = int(head["position"])
+        parts = tuple(Part(*map(int, p)) for p in head["parts"])
+        if "blocks" in arrays:
+            blocks, blocks_base = arrays["blocks"], tuple(int(b) for b in head["blocks_base"])
+        else:  # saved before two-level offsets: one uint32 offset per bucket (rebuilt two-level on a merge)
+            blocks, blocks_base = np.zeros(1, np.uint32), (-1,) * len(parts)
         main = _Main(
             ids=arrays["ids"],
             codes=arrays["codes"],
-            parts=tuple(Part(*map(int, p)) for p in head["parts"]),
+            parts=parts,
             offsets=arrays["offsets"],
             offsets_base=tuple(int(b) for b in head["offsets_base"]),
+            blocks=blocks,
+            blocks_base=blocks_base,
             positions=arrays["positions"],
             resid=arrays["resid"],
             removed=np.array(arrays["removed"], copy=True),
