@@ -91,6 +91,7 @@ def test_secrets_of_the_old_format_stay_valid(api: Api) -> None:
     assert api.client.get(url, headers={"X-Case-Secret": case["secret"]}).status_code == 401
 
 
+@pytest.mark.timing
 def test_slow_checks_are_bounded_and_do_not_hold_up_new_secrets(
     api: Api, monkeypatch: pytest.MonkeyPatch
 ) -> None:

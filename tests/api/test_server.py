@@ -64,6 +64,7 @@ def _propagation_seconds(
     return run_start - since
 
 
+@pytest.mark.timing
 def test_every_worker_matches_within_a_second(two_workers: Server, match_key: str) -> None:
     image = secrets.token_hex(32)
     created = httpx.post(
@@ -120,6 +121,7 @@ def test_acknowledged_writes_survive_kill_9(database_url: str, tmp_path: Path, m
         server.stop()
 
 
+@pytest.mark.timing
 def test_kept_alive_connections_answer_without_nagle_stalls(two_workers: Server) -> None:
     """With several workers uvicorn binds the socket itself and Nagle's algorithm stayed on: every response
     on a reused connection waited ~40 ms for a delayed ACK. 20 requests must not take 20 such stalls."""

@@ -53,6 +53,7 @@ def matched_cases(hub: Hub, key: dict[str, str], picture: bytes) -> set[str]:
         engine.dispose()
 
 
+@pytest.mark.timing
 def test_each_persons_pictures_match_her_case_and_a_claimed_case_withdraws_fast(
     hub: Hub, tmp_path: Path
 ) -> None:

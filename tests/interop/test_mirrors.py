@@ -115,6 +115,7 @@ def hub(database_url: str, tmp_path: Path) -> Iterator[Instance]:
         instance.stop()
 
 
+@pytest.mark.timing
 def test_withdrawals_and_quarantines_reach_both_platforms_within_five_seconds(
     hub: Instance, tmp_path: Path
 ) -> None:

@@ -117,6 +117,7 @@ def _item(db: Database, entry_id: int, key: str, content_id: str) -> int:
         return d.review_item_id
 
 
+@pytest.mark.timing
 def test_k_independent_rejections_quarantine_and_stop_matching(db: Database, cipher: ContactCipher) -> None:
     [entry_id] = submit(db, cipher, [("pdq", PDQ)])
     key = api_key(db)

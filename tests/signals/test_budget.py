@@ -15,6 +15,7 @@ from redline.signals import hash_image
 from redline.signals.budget import DecodeBudget, DecoderBusy
 
 
+@pytest.mark.timing
 def test_a_full_budget_makes_the_next_reservation_wait_then_fail() -> None:
     budget = DecodeBudget(100, wait_s=0.2)
     with budget.reserve(80):

@@ -128,6 +128,7 @@ def hd_clip(chromium: Any, tmp_path_factory: pytest.TempPathFactory) -> tuple[Pa
     return edited(small, folder / "hd.webm", *scale, *vp9), codecs
 
 
+@pytest.mark.timing
 def test_a_60_second_720p_clip_is_hashed_in_time_and_the_page_stays_responsive(
     chromium: Any, portal: tuple[str, str], hd_clip: tuple[Path, dict[str, bool]]
 ) -> None:
