@@ -8,6 +8,7 @@
 # 558 s, docs/BENCHMARKS.md "Test suite"). Then the `timing` tests, alone: they assert how fast something
 # happens (a withdrawal stops matching within a second), which a second worker's load would make flaky.
 # Arguments go to both parts (`./dev test tests/index -k snapshot`); a part that selects nothing is not an error.
+# With a marker expression of the caller's own (`./dev test -m postgres`) pytest runs once, in one process.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=.venv/bin
@@ -25,6 +26,16 @@ part() {
     fi
 }
 
+for arg in "$@"; do
+    case "$arg" in
+        -m | -m* | --markexpr | --markexpr=*)
+            # The caller chose the tests by marker: one pytest process, exactly as asked (the two parts
+            # would each add a marker expression of their own).
+            echo "== pytest"
+            exec "$BIN/pytest" "$@"
+            ;;
+    esac
+done
 echo "== pytest (in parallel, all but the timing tests)"
 part -n auto --maxprocesses "${REDLINE_TEST_WORKERS:-4}" --dist loadfile -m "not timing" "$@"
 echo "== pytest (the timing tests, alone)"
