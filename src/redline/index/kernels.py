@@ -13,7 +13,7 @@ number of callers may search concurrently. No kernel allocates per candidate; re
 overflowed with a larger buffer.
 
 Table metadata ``meta`` has one row per table: ``start, width, dir_bits, radius, offsets_base, masks_base,
-masks_count, lane_shift``. A table's key is ``width`` (<= 32) bits of the code starting at bit ``start``; the
+masks_count, blocks_base``. A table's key is ``width`` (<= 32) bits of the code starting at bit ``start``; the
 top ``dir_bits`` of the key select a bucket in a CSR layout, the remaining ``width - dir_bits`` (<= 8) bits
 are kept per entry in ``resid`` to filter a bucket without touching the codes.
 
@@ -61,7 +61,8 @@ def popcount(typingctx: Any, value: Any) -> Any:
 
 @intrinsic
 def prefetch(typingctx: Any, array: Any, index: Any) -> Any:
-    """LLVM ``prefetch`` of ``array[index]`` (read, keep in all cache levels): a hint, never a fault."""
+    """LLVM ``prefetch`` of ``array[index]`` (read, keep in all cache levels): a hint, never a fault. The name
+    ``llvm.prefetch.p0`` is that of LLVM's opaque pointers, which the pinned llvmlite's LLVM uses."""
     if not isinstance(array, types.Array) or not isinstance(index, types.Integer):
         return None
 
@@ -162,7 +163,7 @@ def probe_search(
     n = codes.shape[0]
     ntables = meta.shape[0]
     qkeys = np.empty(ntables, dtype=np.uint64)
-    # A table's candidates are gathered first and verified after, each code prefetched a few rows ahead:
+    # A table's candidates are gathered first, each code prefetched as its row is found, and verified after:
     # verification reads one code at a random place per candidate, and gathered they are read in parallel.
     gathered = np.empty(_GATHER, dtype=np.int64)
     flat = codes.reshape(-1)
