@@ -5,10 +5,14 @@
     .venv/bin/python bench/robustness.py --json var/robustness.json
     .venv/bin/python bench/robustness.py --step 4 --crop-sweep  # crops of 2.5-25% a side instead
     .venv/bin/python bench/robustness.py --only screenshot,screenshot_chat  # some edits (group or name)
+    .venv/bin/python bench/robustness.py --drop-stored crop_0.5_  # also scored without the stored quadrants
 
 Library mode calls the hash functions directly (the same code the server and, ported, the portal run).
 Plain PDQ at 31 and at the threshold that keeps FPR <= 1e-4 are the baselines, scored on the same hashes in
-the same run. Figures go to docs/BENCHMARKS.md, section "Robustness".
+the same run. ``--drop-stored`` scores the same hashes a second time with the stored regions whose labels
+start with one of its prefixes left out: every stored hash is computed from the picture alone, so that is
+exactly the recipe that does not store them, measured beside the one that does. Figures go to
+docs/BENCHMARKS.md, section "Robustness".
 """
 
 from __future__ import annotations
@@ -59,6 +63,12 @@ def main() -> None:
         "the false-positive pairs are then those edits' copies",
     )
     parser.add_argument("--save-arrays", type=Path, help="keep the hashes for bench/robust_first_stage.py")
+    parser.add_argument(
+        "--drop-stored",
+        default="",
+        help="comma-separated label prefixes of stored regions (e.g. crop_0.5_, the quadrants): also score "
+        "the same hashes without them",
+    )
     args = parser.parse_args()
     transforms = CROP_SWEEP if args.crop_sweep else TRANSFORMS
     if args.only:
@@ -94,14 +104,41 @@ def main() -> None:
             args.save_arrays.parent.mkdir(parents=True, exist_ok=True)
             np.savez_compressed(args.save_arrays, **arrays)
         if args.first_stage:
-            sures = [int(v) for v in args.first_stage.split(",")]
-            tables = PdqRegionSignal.first_stage_tables
-            assert tables is not None
             print("\n## The index's first stage (own pairs; it can only lose matches)\n")
-            print(robust_first_stage.first_stage_table(arrays, sures, tables, groups=True))
+            print(_first_stage(arrays, args.first_stage))
+    if args.drop_stored:
+        prefixes = tuple(args.drop_stored.split(","))
+        fewer = _without_stored(corpus, prefixes)
+        dropped = len(corpus.entries[0]) - len(fewer.entries[0])
+        fewer_hard = None if hard is None else _without_stored(hard, prefixes)
+        fewer_rep = harness.report(fewer, fewer_hard, args.robust_threshold, sweep=range(30, 66, 3))
+        names = ", ".join(f"{p}*" for p in prefixes)
+        print(f"\n## The same hashes without the stored regions {names} ({dropped} a picture)\n")
+        print(f"# hashes per stored image {fewer_rep.hashes_per_entry:.1f}")
+        print(harness.markdown(fewer_rep))
+        if args.first_stage:
+            print("\n## The index's first stage, without them\n")
+            print(_first_stage(robust_first_stage.arrays_of(fewer), args.first_stage))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(dataclasses.asdict(rep), indent=1, default=str))
+
+
+def _first_stage(arrays: dict[str, np.ndarray], sures: str) -> str:
+    tables = PdqRegionSignal.first_stage_tables
+    assert tables is not None
+    radii = [int(v) for v in sures.split(",")]
+    return robust_first_stage.first_stage_table(arrays, radii, tables, groups=True)
+
+
+def _without_stored(corpus: harness.HashedCorpus, prefixes: tuple[str, ...]) -> harness.HashedCorpus:
+    """The corpus with every stored hash whose label starts with one of ``prefixes`` left out (the plain
+    whole-picture hash, labelled ``full``, always kept)."""
+    entries = [
+        [h for h in stored if h.label == "full" or not h.label.startswith(prefixes)]
+        for stored in corpus.entries
+    ]
+    return dataclasses.replace(corpus, entries=entries)
 
 
 if __name__ == "__main__":

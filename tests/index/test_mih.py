@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from redline.index import FlatIndex, MihIndex, new_index
+from redline.index import FlatIndex, MihIndex, mih, new_index
 from redline.index.base import HammingIndex, Hits
 from redline.index.layout import allot_radii, first_stage_reaches, split
 from redline.index.snapshot import SnapshotError
@@ -282,9 +282,27 @@ def test_snapshot_round_trip(tmp_path: Path) -> None:
         MihIndex.load(path)
 
 
+def plain_entries(main: object) -> tuple[np.ndarray, np.ndarray]:
+    """A fixed-table main's packed entries as the plain layout holds them: a uint32 row number per entry
+    (table after table) and the residual byte beside each (empty where no table has residual bits)."""
+    words = main.positions.astype(np.uint64)  # type: ignore[attr-defined]
+    n = main.ids.shape[0]  # type: ignore[attr-defined]
+    rows, resid = [], []
+    for p, eb, base in zip(main.parts, main.entry_bits, main.entries_base, strict=True):  # type: ignore[attr-defined]
+        bit = base + np.arange(n, dtype=np.uint64) * np.uint64(eb)
+        pair = words[bit >> np.uint64(5)] | (words[(bit >> np.uint64(5)) + np.uint64(1)] << np.uint64(32))
+        value = (pair >> (bit & np.uint64(31))) & np.uint64((1 << eb) - 1)
+        res_bits = np.uint64(p.width - p.dir_bits)
+        rows.append((value >> res_bits).astype(np.uint32))
+        resid.append((value & ((np.uint64(1) << res_bits) - np.uint64(1))).astype(np.uint8))
+    has_resid = any(p.width > p.dir_bits for p in main.parts)  # type: ignore[attr-defined]
+    return np.concatenate(rows), np.concatenate(resid) if has_resid else np.empty(0, np.uint8)
+
+
 def test_a_snapshot_saved_with_one_offset_a_bucket_still_loads(tmp_path: Path) -> None:
-    """Snapshots written before the two-level offsets hold one uint32 offset per bucket (and int64 ids): they
-    load, answer as the index they were saved from, and take later changes."""
+    """Snapshots written before the two-level offsets and packed entries hold one uint32 offset per bucket, a
+    uint32 row number per entry (and int64 ids): they load, answer as the index they were saved from, and
+    take later changes."""
     from redline.index import kernels, snapshot
 
     rng = np.random.default_rng(23)
@@ -295,7 +313,8 @@ def test_a_snapshot_saved_with_one_offset_a_bucket_still_loads(tmp_path: Path) -
     path = tmp_path / "bank.idx"
     index.save(path, position=7)
     old = snapshot.read(path)
-    head = {k: v for k, v in old.header.items() if k not in ("version", "arrays", "blocks_base")}
+    old_keys = ("version", "arrays", "blocks_base", "entry_bits", "entries_base")
+    head = {k: v for k, v in old.header.items() if k not in old_keys}
     arrays = dict(old.arrays)
     main = index._state.main
     full = []
@@ -307,12 +326,16 @@ def test_a_snapshot_saved_with_one_offset_a_bucket_still_loads(tmp_path: Path) -
     arrays["offsets"] = np.concatenate(full).astype(np.uint32)
     head["offsets_base"] = np.concatenate([[0], np.cumsum([len(t) for t in full])[:-1]]).tolist()
     arrays["ids"] = arrays["ids"].astype(np.int64)
+    assert min(main.entry_bits) > 0 and arrays["resid"].size == 0  # packed, with the residual bits inside
+    arrays["positions"], arrays["resid"] = plain_entries(main)
+    assert arrays["resid"].size == 11 * 3000  # 3,000 codes: 15-bit directories, 8-9 residual bits
     del arrays["blocks"]
     snapshot.write(path, head, arrays)
     queries = queries_near(codes, 256, 30, rng)
     loaded = MihIndex.load(path)
     loaded.strategy = index.strategy = "probe"
     assert loaded._state.main.offsets.dtype == np.uint32 and loaded._state.main.blocks_base == (-1,) * 11
+    assert loaded._state.main.entry_bits == (0,) * 11
     assert_same(loaded.search(queries, 31), index.search(queries, 31))
     assert_same(loaded.search(queries, 45, sure=31), index.search(queries, 45, sure=31))
     loaded.remove(np.array([1]))
@@ -436,6 +459,41 @@ def test_first_stage_offsets_take_about_a_byte_a_bucket_and_widen_for_crowded_bu
             want = first_stage_reference(ids, codes, queries[:8], 45, 31, tables)
             assert_same(index.search(queries[:8], 45, sure=31), want)
         assert len(index.search(crowded[:1], 0)[0]) == (3000 if codes is crowded else 1)
+
+
+def test_first_stage_entries_take_the_bits_a_row_number_needs() -> None:
+    """An index of fixed tables packs each table's entries to the bits a row number below n needs plus the
+    table's residual key bits (no residual byte beside them); a plain index keeps a uint32 row per entry.
+    Every size answers as a scan, searched exactly and as a first stage, after removals too."""
+    rng = np.random.default_rng(24)
+    for n in (1, 2, 33, 1000, 70_000):
+        codes = clustered(n, 256, 40, rng)
+        ids = np.arange(n, dtype=np.int64) * 3
+        queries = queries_near(codes, 256, 12, rng)
+        for tables in (11, None):
+            index = MihIndex.build(ids, codes, tables=tables)
+            index.strategy = "probe"
+            main = index._state.main
+            row_bits = max(1, (n - 1).bit_length())
+            if tables:
+                assert main.entry_bits == tuple(row_bits + p.width - p.dir_bits for p in main.parts)
+                assert main.resid.size == 0
+                assert main.positions.nbytes <= sum(main.entry_bits) * n / 8 + 4 * (len(main.parts) + 2)
+            else:
+                assert main.entry_bits == (0,) * len(main.parts)
+                assert main.positions.dtype == np.uint32 and main.positions.size == len(main.parts) * n
+            brute = reference(ids, codes, 256)
+            assert_same(index.search(queries, 31), brute.search(queries, 31))
+            if tables:
+                want = first_stage_reference(ids, codes, queries, 45, 31, tables)
+                assert_same(index.search(queries, 45, sure=31), want)
+            gone = ids[::4]
+            index.remove(gone)
+            brute.remove(gone)
+            assert_same(index.search(queries, 40), brute.search(queries, 40))
+    # 20M region codes (a million pictures): 25 bits, where a uint32 row number is 32.
+    parts = split(256, 11, 20_000_000)
+    assert set(mih._entry_bits(parts, 20_000_000)) == {25}
 
 
 def test_ids_beyond_32_bits_are_kept_whole() -> None:

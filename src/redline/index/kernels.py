@@ -13,9 +13,16 @@ number of callers may search concurrently. No kernel allocates per candidate; re
 overflowed with a larger buffer.
 
 Table metadata ``meta`` has one row per table: ``start, width, dir_bits, radius, offsets_base, masks_base,
-masks_count, blocks_base``. A table's key is ``width`` (<= 32) bits of the code starting at bit ``start``; the
-top ``dir_bits`` of the key select a bucket in a CSR layout, the remaining ``width - dir_bits`` (<= 8) bits
-are kept per entry in ``resid`` to filter a bucket without touching the codes.
+masks_count, blocks_base, entry_bits, entries_base``. A table's key is ``width`` (<= 32) bits of the code
+starting at bit ``start``; the top ``dir_bits`` of the key select a bucket in a CSR layout, the remaining
+``width - dir_bits`` (<= 8) bits are kept per entry (``resid``, or packed) to filter a bucket without
+touching the codes.
+
+A table's entries (row numbers, in bucket order) are one ``uint32`` each with the residual byte beside them in
+``resid``, or, with ``entry_bits > 0``, packed (:func:`entry_at`): each entry ``entry_bits`` wide (the bits a
+row number needs, then the residual key bits), back to back in ``positions`` from bit ``entries_base``. At a
+million pictures' 20M region codes a row number needs 25 bits, not 32: 11 tables' entries take 656 MiB
+instead of 839.
 
 Bucket offsets are one ``uint32`` per bucket, or, in an index split into fixed tables (the robust regions'
 first stage, whose memory is 20 codes a picture), two-level (:func:`bucket_start`): a ``uint32`` start per
@@ -38,8 +45,9 @@ from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
+META_COLUMNS = 10
 START, WIDTH, DIR_BITS, RADIUS, OFFSETS_BASE, MASKS_BASE, MASKS_COUNT, BLOCKS_BASE = range(8)
-META_COLUMNS = 8
+ENTRY_BITS, ENTRIES_BASE = 8, 9
 #: Buckets per block of two-level offsets: where a table has about as many buckets as codes (or half as
 #: many: ``layout.split``), 32 buckets hold ~30-80 codes, well inside a ``uint8``'s 255.
 OFFSET_BLOCK_BITS = 5
@@ -109,6 +117,32 @@ def bucket_start(offsets: Any, blocks: Any, offsets_base: int, blocks_base: int,
     return block + np.int64(offsets[offsets_base + bucket])
 
 
+@njit(inline="always", nogil=True, cache=True)
+def entry_at(positions: Any, entries_base: int, entry_bits: int, e: int) -> Any:
+    """Entry ``e`` of a packed table: ``entry_bits`` (<= 32) bits from bit ``entries_base + e * entry_bits``
+    of ``positions`` (``uint32`` words, one spare word at the end), as a ``uint64``: the row number shifted
+    left by the table's residual bits, the residual key in the low bits."""
+    bit = entries_base + e * entry_bits
+    word = bit >> 5
+    pair = np.uint64(positions[word]) | (np.uint64(positions[word + 1]) << np.uint64(32))
+    return (pair >> np.uint64(bit & 31)) & ((np.uint64(1) << np.uint64(entry_bits)) - np.uint64(1))
+
+
+@njit(nogil=True, cache=True)
+def pack_entries(rows: Any, resid: Any, res_bits: int, entry_bits: int, out: Any, entries_base: int) -> None:
+    """Write a table's entries (``rows`` and, with ``res_bits``, ``resid``) packed into ``out`` from bit
+    ``entries_base`` (a multiple of 32: no word is shared with another table, so tables pack in parallel)."""
+    for e in range(rows.shape[0]):
+        value = np.uint64(rows[e]) << np.uint64(res_bits)
+        if res_bits > 0:
+            value |= np.uint64(resid[e])
+        bit = entries_base + e * entry_bits
+        word = bit >> 5
+        shifted = value << np.uint64(bit & 31)
+        out[word] |= np.uint32(shifted & np.uint64(0xFFFFFFFF))
+        out[word + 1] |= np.uint32(shifted >> np.uint64(32))
+
+
 @njit(nogil=True, cache=True)
 def build_table(
     codes: Any, start: int, width: int, dir_bits: int, offsets: Any, positions: Any, resid: Any
@@ -160,7 +194,6 @@ def probe_search(
     table would also have found it, which removes duplicates without a hash set. Removed rows (bitmap) are
     dropped after verification, since matches are rare and candidates are not.
     """
-    n = codes.shape[0]
     ntables = meta.shape[0]
     qkeys = np.empty(ntables, dtype=np.uint64)
     # A table's candidates are gathered first, each code prefetched as its row is found, and verified after:
@@ -181,7 +214,8 @@ def probe_search(
             has_resid = meta[j, WIDTH] > meta[j, DIR_BITS]
             obase = meta[j, OFFSETS_BASE]
             bbase = meta[j, BLOCKS_BASE]
-            pbase = j * n
+            ebits = meta[j, ENTRY_BITS]
+            pbase = meta[j, ENTRIES_BASE]
             mbase = meta[j, MASKS_BASE]
             k = 0
             for t in range(meta[j, MASKS_COUNT]):
@@ -189,18 +223,35 @@ def probe_search(
                 bucket = np.int64(key >> res_bits)
                 lo = bucket_start(offsets, blocks, obase, bbase, bucket)
                 hi = bucket_start(offsets, blocks, obase, bbase, bucket + 1)
-                want = np.uint8(key & res_mask)
+                want = key & res_mask
                 for e in range(lo, hi):
-                    if has_resid and resid[pbase + e] != want:
-                        continue
-                    row = np.int64(positions[pbase + e])
+                    if ebits:
+                        packed = entry_at(positions, pbase, ebits, e)
+                        if has_resid and (packed & res_mask) != want:
+                            continue
+                        row = np.int64(packed >> res_bits)
+                    else:
+                        if has_resid and np.uint64(resid[pbase + e]) != want:
+                            continue
+                        row = np.int64(positions[pbase + e])
                     prefetch(flat, row * words)
                     gathered[k] = row
                     k += 1
                     if k == _GATHER:
                         found = _verify(
-                            query, codes, qkeys, meta, j, removed, threshold, gathered, k, qi, out_rows,
-                            out_dist, found,
+                            query,
+                            codes,
+                            qkeys,
+                            meta,
+                            j,
+                            removed,
+                            threshold,
+                            gathered,
+                            k,
+                            qi,
+                            out_rows,
+                            out_dist,
+                            found,
                         )
                         k = 0
             found = _verify(

@@ -3,10 +3,13 @@
 Layout (memory at n codes of ``bits``):
 
 * main: codes sorted by id (``bits / 8`` bytes each), ids (4 bytes while every id fits a ``uint32``, else 8),
-  one CSR table per substring (``uint32`` row per code, bucket offsets: a ``uint32`` per bucket, or two-level
-  at ~1.1 bytes a bucket in an index of fixed tables: ``kernels.bucket_start``, and a one-byte residual key
-  where the table has more key bits than directory bits), and a removal bitmap (1 bit per code). Ids are
-  sorted so removal is a binary search and needs no id -> row map.
+  one CSR table per substring (an entry per code: its row number as a ``uint32``, and a one-byte residual key
+  where the table has more key bits than directory bits; bucket offsets: a ``uint32`` per bucket), and a
+  removal bitmap (1 bit per code). Ids are sorted so removal is a binary search and needs no id -> row map.
+  An index of fixed tables (a first stage, ~20 codes a picture) is kept smaller at the cost of a few
+  instructions a probe: bucket offsets in two levels, ~1.1 bytes a bucket (``kernels.bucket_start``), and
+  entries packed to the bits a row number needs plus the residual bits (``kernels.entry_at``: 25 bits at
+  20M codes).
 * delta: recent additions in append-only buffers, searched by a linear scan. When it outgrows
   ``max(65536, n / 64)`` entries it is merged into a rebuilt main (a counting sort: seconds at 10M).
 
@@ -59,8 +62,10 @@ class _Main:
     offsets_base: tuple[int, ...]
     blocks: NDArray[np.uint32]  # two-level offsets: per table a start per block of buckets, and one more
     blocks_base: tuple[int, ...]  # -1 for a table of one uint32 offset per bucket
-    positions: NDArray[np.uint32]  # (tables * n,)
-    resid: NDArray[np.uint8]  # (tables * n,) or empty
+    positions: NDArray[np.uint32]  # (tables * n,), or packed entries (entry_bits) and one spare word
+    resid: NDArray[np.uint8]  # (tables * n,) or empty (none needed, or packed with the row numbers)
+    entry_bits: tuple[int, ...]  # per table: 0 for a uint32 row number (and resid byte) per entry
+    entries_base: tuple[int, ...]  # per table: its first entry's index in positions, or bit when packed
     removed: NDArray[np.uint8]  # bitmap, written by the writer only
     plans: dict[tuple[int, str], tuple[Plan, NDArray[np.int64]]] = field(default_factory=dict)
 
@@ -77,14 +82,16 @@ class _Main:
             else:
                 meta = np.array(
                     [
-                        (p.start, p.width, p.dir_bits, r, ob, mb, mc, bb)
-                        for p, r, ob, mb, mc, bb in zip(
+                        (p.start, p.width, p.dir_bits, r, ob, mb, mc, bb, eb, pb)
+                        for p, r, ob, mb, mc, bb, eb, pb in zip(
                             self.parts,
                             plan.radii,
                             self.offsets_base,
                             plan.masks_base,
                             plan.masks_count,
                             self.blocks_base,
+                            self.entry_bits,
+                            self.entries_base,
                             strict=True,
                         )
                     ],
@@ -106,6 +113,8 @@ def _empty_main(words: int) -> _Main:
         blocks_base=(),
         positions=np.empty(0, np.uint32),
         resid=np.empty(0, np.uint8),
+        entry_bits=(),
+        entries_base=(),
         removed=np.zeros(1, np.uint8),
     )
 
@@ -161,24 +170,32 @@ def build_main(
     offsets_base = _bases(sizes)
     offsets: NDArray[np.unsignedinteger[Any]] = np.empty(sum(sizes), dtype=np.uint32)
     full = [offsets[b : b + k] for b, k in zip(offsets_base, sizes, strict=True)]  # views, filled per table
-    positions = np.empty(len(parts) * n, dtype=np.uint32)
-    needs_resid = any(p.width > p.dir_bits for p in parts)
+    # A first stage's fixed tables: memory matters more than the probe's few instructions (packed entries,
+    # two-level offsets).
+    entry_bits = _entry_bits(parts, n) if tables else (0,) * len(parts)
+    packed = any(entry_bits)
+    needs_resid = any(p.width > p.dir_bits for p in parts) and not packed
+    if packed:
+        entries_base = _bases([-(-n * b // 32) * 32 for b in entry_bits])  # each table from a fresh word
+        positions = np.zeros((entries_base[-1] + n * entry_bits[-1]) // 32 + 2, dtype=np.uint32)
+    else:
+        entries_base = tuple(j * n for j in range(len(parts)))
+        positions = np.empty(len(parts) * n, dtype=np.uint32)
     resid = np.empty(len(parts) * n if needs_resid else 0, dtype=np.uint8)
 
     def build(j: int) -> None:
         p = parts[j]
-        kernels.build_table(
-            codes,
-            p.start,
-            p.width,
-            p.dir_bits,
-            full[j],
-            positions[j * n : (j + 1) * n],
-            resid[j * n : (j + 1) * n] if needs_resid else resid,
-        )
+        if packed:  # counting sort into this table's own plain entries, then pack them
+            rows, res = np.empty(n, np.uint32), np.empty(n if p.width > p.dir_bits else 0, np.uint8)
+        else:
+            rows = positions[j * n : (j + 1) * n]
+            res = resid[j * n : (j + 1) * n] if needs_resid else resid
+        kernels.build_table(codes, p.start, p.width, p.dir_bits, full[j], rows, res)
+        if packed:
+            kernels.pack_entries(rows, res, p.width - p.dir_bits, entry_bits[j], positions, entries_base[j])
 
     _run_parallel(build, len(parts), threads)
-    if tables:  # a first stage's fixed tables: memory matters more than the probe's few instructions
+    if tables:
         offsets, offsets_base, blocks, blocks_base = _two_level(full)
     else:
         blocks, blocks_base = np.zeros(1, np.uint32), (-1,) * len(full)
@@ -192,8 +209,18 @@ def build_main(
         blocks_base=blocks_base,
         positions=positions,
         resid=resid,
+        entry_bits=entry_bits,
+        entries_base=entries_base,
         removed=_bitmap(n),
     )
+
+
+def _entry_bits(parts: tuple[Part, ...], n: int) -> tuple[int, ...]:
+    """Each table's packed entry width: the bits a row number below ``n`` needs plus its residual key bits;
+    none packed (all 0) if one would pass 32 bits (an index of billions of codes keeps plain entries)."""
+    row_bits = max(1, (n - 1).bit_length())
+    widths = tuple(row_bits + p.width - p.dir_bits for p in parts)
+    return widths if max(widths) <= 32 else (0,) * len(parts)
 
 
 def _two_level(
@@ -204,7 +231,7 @@ def _two_level(
     step = 1 << kernels.OFFSET_BLOCK_BITS
     # Offsets never decrease, so a block's widest start is its last bucket's; the final offset (one past the
     # last bucket) is a block of its own, at 0.
-    widest = max(int((f[step - 1 : -1 : step] - f[: -1 : step]).max()) for f in full)
+    widest = max(int((f[step - 1 : -1 : step] - f[:-1:step]).max()) for f in full)
     dtype = next(t for t in (np.uint8, np.uint16, np.uint32) if widest <= np.iinfo(t).max)
     sizes = [f.shape[0] for f in full]
     offsets_base = _bases(sizes)
@@ -564,7 +591,8 @@ class MihIndex(HammingIndex):
         """The fixed tables (start, width) and their radii for ``sure``, as ``kernels`` meta rows."""
         assert self.tables is not None
         rows = [
-            (p.start, p.width, 0, r, 0, 0, 0, 0) for p, r in first_stage_tables(self.bits, self.tables, sure)
+            (p.start, p.width, 0, r, 0, 0, 0, 0, 0, 0)
+            for p, r in first_stage_tables(self.bits, self.tables, sure)
         ]
         return np.array(rows, dtype=np.int64).reshape(-1, META_COLUMNS)
 
@@ -636,6 +664,8 @@ class MihIndex(HammingIndex):
                 blocks_base=main.blocks_base,
                 positions=main.positions,
                 resid=main.resid,
+                entry_bits=main.entry_bits,
+                entries_base=main.entries_base,
                 removed=main.removed.copy(),
                 plans=main.plans,
             )
@@ -668,6 +698,8 @@ class MihIndex(HammingIndex):
                 "parts": [[p.start, p.width, p.dir_bits] for p in main.parts],
                 "offsets_base": list(main.offsets_base),
                 "blocks_base": list(main.blocks_base),
+                "entry_bits": list(main.entry_bits),
+                "entries_base": list(main.entries_base),
             }
             snapshot.write(
                 Path(path),
@@ -713,6 +745,10 @@ class MihIndex(HammingIndex):
             blocks, blocks_base = arrays["blocks"], tuple(int(b) for b in head["blocks_base"])
         else:  # saved before two-level offsets: one uint32 offset per bucket (rebuilt two-level on a merge)
             blocks, blocks_base = np.zeros(1, np.uint32), (-1,) * len(parts)
+        size = int(arrays["ids"].shape[0])
+        # Saved before packed entries: a uint32 row number per entry (packed when next rebuilt).
+        entry_bits = tuple(int(b) for b in head.get("entry_bits", [0] * len(parts)))
+        entries_base = tuple(int(b) for b in head.get("entries_base", [j * size for j in range(len(parts))]))
         main = _Main(
             ids=arrays["ids"],
             codes=arrays["codes"],
@@ -723,6 +759,8 @@ class MihIndex(HammingIndex):
             blocks_base=blocks_base,
             positions=arrays["positions"],
             resid=arrays["resid"],
+            entry_bits=entry_bits,
+            entries_base=entries_base,
             removed=np.array(arrays["removed"], copy=True),
         )
         index._state = _State(main=main, delta=index._new_delta(1024), delta_count=0)
