@@ -491,6 +491,11 @@ def test_first_stage_entries_take_the_bits_a_row_number_needs() -> None:
             index.remove(gone)
             brute.remove(gone)
             assert_same(index.search(queries, 40), brute.search(queries, 40))
+    # Tables pack on several threads; with n a multiple of 32 every table ends on a word boundary, where a
+    # write past its end would land in the next table's first word.
+    codes = clustered(4096, 256, 40, rng)
+    one, two = (MihIndex.build(np.arange(4096), codes, threads=t, tables=11) for t in (1, 2))
+    assert np.array_equal(one._state.main.positions, two._state.main.positions)
     # 20M region codes (a million pictures): 25 bits, where a uint32 row number is 32.
     parts = split(256, 11, 20_000_000)
     assert set(mih._entry_bits(parts, 20_000_000)) == {25}

@@ -140,7 +140,9 @@ def pack_entries(rows: Any, resid: Any, res_bits: int, entry_bits: int, out: Any
         word = bit >> 5
         shifted = value << np.uint64(bit & 31)
         out[word] |= np.uint32(shifted & np.uint64(0xFFFFFFFF))
-        out[word + 1] |= np.uint32(shifted >> np.uint64(32))
+        high = shifted >> np.uint64(32)
+        if high:  # only then is the next word this table's: never touch the next table's first word
+            out[word + 1] |= np.uint32(high)
 
 
 @njit(nogil=True, cache=True)
