@@ -1,6 +1,7 @@
 // Web Worker: turns one file into hashes, on the device, off the page's main thread.
-// Messages in:  {id, file, background, dihedral} | {id, frame: {rgba, width, height}} (a video frame drawn by
-//               video-hashing.js: its PDQ, and its content box's, as the server's signals/video_frames.py)
+// Messages in:  {id, file, background, dihedral, regions} | {id, frame: {rgba, width, height}} (a video
+//               frame drawn by video-hashing.js: its PDQ, and its content box's, as the server's
+//               signals/video_frames.py)
 // Messages out: {id, type: 'progress', fraction} | {id, type: 'done', result} | {id, type: 'error', problem}
 // `problem` is a stable code the page translates: unsupported, too-large, unreadable, empty.
 import { pdqFromRgba } from './pdq.js';
@@ -44,10 +45,10 @@ self.onmessage = async (event) => {
     self.postMessage({ id, type: 'frame', hash, quality, box, bars, crop, quadrants });
     return;
   }
-  const { id, file, background = '#ffffff', dihedral = false } = event.data;
+  const { id, file, background = '#ffffff', dihedral = false, regions = true } = event.data;
   const progress = (fraction) => self.postMessage({ id, type: 'progress', fraction });
   try {
-    const result = await hashFile(file, { background, dihedral, progress });
+    const result = await hashFile(file, { background, dihedral, regions, progress });
     self.postMessage({ id, type: 'done', result });
   } catch (err) {
     const problem = err instanceof Problem ? err.code : 'unreadable';
@@ -55,7 +56,7 @@ self.onmessage = async (event) => {
   }
 };
 
-async function hashFile(file, { background, dihedral, progress }) {
+async function hashFile(file, { background, dihedral, regions, progress }) {
   if (file.size === 0) throw new Problem('empty');
   const head = new Uint8Array(await file.slice(0, 32).arrayBuffer());
   const kind = sniffKind(head);
@@ -71,7 +72,10 @@ async function hashFile(file, { background, dihedral, progress }) {
     ]);
     progress(0.6);
     const md5 = new Md5().update(bytes).hex();
-    const pdq = pdqFromRgba(image.rgba, image.width, image.height, { dihedral, regions: STORED_REGIONS });
+    const pdq = pdqFromRgba(image.rgba, image.width, image.height, {
+      dihedral,
+      regions: regions ? STORED_REGIONS : [],
+    });
     progress(1);
     return {
       kind,

@@ -12,10 +12,15 @@ export class HashingError extends Error {
 }
 
 export class Hasher {
-  /** @param {{workers?: number, background?: string, dihedral?: boolean}} options */
-  constructor({ workers, background = '#ffffff', dihedral = false } = {}) {
+  /**
+   * `regions: false` leaves out the stored crops (pdq.regions): the portal always sends them, since a bank
+   * entry without them misses cropped copies; a caller that only needs the picture's own PDQ saves ~20 PDQ
+   * computations per picture.
+   * @param {{workers?: number, background?: string, dihedral?: boolean, regions?: boolean}} options
+   */
+  constructor({ workers, background = '#ffffff', dihedral = false, regions = true } = {}) {
     const count = workers || Math.max(1, Math.min(4, (navigator.hardwareConcurrency || 2) - 1));
-    this.options = { background, dihedral };
+    this.options = { background, dihedral, regions };
     this.idle = [];
     this.queue = [];
     this.pending = new Map();
