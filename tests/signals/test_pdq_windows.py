@@ -143,3 +143,19 @@ def test_turned_windows_are_near_the_reference_of_the_turned_pixels(corpus: Path
     right = pdq_windows.codes(pdq_windows.WindowHasher(work).blocks([box], 10.0)[0])[0]
     reference = robust.pdq_of(robust.crop_box(turned, box)).code
     assert _distance(right, reference) <= INNER_SLACK < 40 <= _distance(wrong, reference)
+
+
+@pytest.mark.parametrize("height", [1, 3, 4, 7, 9, 64])
+@pytest.mark.parametrize("window", [1, 2, 3, 4, 9])
+def test_row_filter_in_groups_of_rows_is_the_one_row_filter(height: int, window: int) -> None:
+    # The row pass filters four rows side by side (one running total each) and the rows left over one at
+    # a time; every row must come out bit for bit as it does alone, or the whole-window hash would no
+    # longer be the reference PDQ.
+    rng = np.random.default_rng(height * 10 + window)
+    src = (rng.random((height, 37), dtype=np.float32) * 255).astype(np.float32)
+    together = np.empty_like(src)
+    pdq_windows._box_rows(src, together, window)
+    for y in range(height):
+        alone = np.empty((1, 37), dtype=np.float32)
+        pdq_windows._box_rows(np.ascontiguousarray(src[y : y + 1]), alone, window)
+        assert together[y].view(np.uint32).tolist() == alone[0].view(np.uint32).tolist()
