@@ -47,7 +47,6 @@ GRIDS = (
 #: Index memory a stored row per picture costs at a million pictures: the region index's 1,471 MiB for 20
 #: rows a picture (docs/BENCHMARKS.md, "Packed first-stage entries"), per row.
 MIB_PER_ROW_PER_MILLION = 1471 / 20
-_POPCOUNT = np.unpackbits(np.arange(256, dtype=np.uint8)[:, None], axis=1).sum(axis=1).astype(np.int32)
 Codes = npt.NDArray[np.uint8]
 
 
@@ -106,7 +105,7 @@ def nearest_other(hashed: list, grid: int, edit: str) -> tuple[int, int, int, in
         closest = min(closest, int(per_photo.min()))
         within += int((per_photo <= ROBUST_THRESHOLD).sum())
         near += int((per_photo <= 54).sum())
-        pairs += len(hashed) - 1
+        pairs += len(per_photo)  # other photos with a usable row of this grid
     return closest, within, near, pairs
 
 
