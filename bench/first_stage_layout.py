@@ -3,13 +3,14 @@
     .venv/bin/python bench/first_stage_layout.py                 # 20M region rows (a million pictures)
     .venv/bin/python bench/first_stage_layout.py --n 2000000 --rounds 3
 
-An index of fixed tables (``MihIndex(tables=11)``, the ``pdq_region`` first stage) packs each table's
-entries to the bits a row number needs (``kernels.entry_at``); plain indexes keep a ``uint32`` row per
-entry. ``bench/robustness_cost.py`` times the first stage inside a whole upload, but from one process to
-the next this 2-core machine varies by more than the layout does; here both layouts are built from the same
-random codes alternately in one process and searched with the same queries (each near a stored code: 20
-bits flipped), 45 verified, sure 31, as the matcher searches. Reported: index memory
-(``MihIndex.array_bytes``), the median of 7 searches of all queries, and the hits (equal in both).
+An index of fixed tables (``MihIndex(tables=PdqRegionSignal.first_stage_tables)``, the ``pdq_region``
+first stage) packs each table's entries to the bits a row number needs (``kernels.entry_at``); plain
+indexes keep a ``uint32`` row per entry. ``bench/robustness_cost.py`` times the first stage inside a whole
+upload, but from one process to the next this 2-core machine varies by more than the layout does; here both
+layouts are built from the same random codes alternately in one process and searched with the same queries
+(each near a stored code: 20 bits flipped), 45 verified, sure ``PdqRegionSignal.sure_radius``, as the
+matcher searches. Reported: index memory (``MihIndex.array_bytes``), the median of 7 searches of all
+queries, and the hits (equal in both).
 """
 
 from __future__ import annotations
@@ -21,6 +22,10 @@ import numpy as np
 
 from redline.index import mih
 from redline.index.mih import MihIndex
+from redline.signals.types import PdqRegionSignal
+
+TABLES = PdqRegionSignal.first_stage_tables
+SURE = PdqRegionSignal.sure_radius
 
 
 def _plain_entries(parts: tuple[object, ...], n: int) -> tuple[int, ...]:
@@ -48,14 +53,14 @@ def main() -> None:
     for name in ("plain", "packed") * args.rounds:
         mih._entry_bits = packed_bits if name == "packed" else _plain_entries  # type: ignore[assignment]
         try:
-            index = MihIndex.build(ids, codes.copy(), threads=2, tables=11)
+            index = MihIndex.build(ids, codes.copy(), threads=2, tables=TABLES)
         finally:
             mih._entry_bits = packed_bits
-        index.search(queries[:4], 45, sure=31)  # compiled and warm
+        index.search(queries[:4], 45, sure=SURE)  # compiled and warm
         times = []
         for _ in range(7):
             started = time.perf_counter()
-            hits = index.search(queries, 45, sure=31)
+            hits = index.search(queries, 45, sure=SURE)
             times.append(time.perf_counter() - started)
         found = sum(len(h.ids) for h in hits)
         median = 1000 * sorted(times)[3]

@@ -33,6 +33,10 @@ PHOTOS = (
     "kodak24/PhotoCD_PCD0992/01.png",
 )
 
+# The matcher's first stage for region searches, which the rule applied to one pair reproduces.
+SURE = PdqRegionSignal.sure_radius
+assert SURE is not None
+
 
 @pytest.fixture(scope="module")
 def photos(corpus: Path) -> list[harness.Photo]:
@@ -194,7 +198,7 @@ def test_straightened_copies_match_through_the_straighten_windows(photos: list[h
         for degrees in (5.0, -5.0, 10.0, -10.0):
             copy = straighten(degrees)(photo.image, random.Random(0))
             derived = robust.query_hashes(np.asarray(copy))
-            match = robust.closest_region_match(derived, stored, sure=31)
+            match = robust.closest_region_match(derived, stored, sure=SURE)
             assert match is not None, (photo.id, degrees)
             assert match.query.label.startswith("straighten_"), (photo.id, degrees, match.query.label)
 
@@ -248,7 +252,7 @@ def test_a_picture_in_a_chat_bubble_matches_through_the_peeled_frame(photos: lis
         stored = robust.entry_hashes(np.asarray(photo.image))
         for name in ("screenshot_chat", "screenshot_chat+jpeg_50"):
             shot = np.asarray(apply_transform(transform_named(name), photo.id, photo.image))
-            match = robust.closest_region_match(robust.query_hashes(shot), stored, sure=31)
+            match = robust.closest_region_match(robust.query_hashes(shot), stored, sure=SURE)
             found[photo.id, name] = match.query.label if match else None
     assert [key for key, label in found.items() if label is None] == []
     for photo_id in ("100007.jpg", "3096.jpg"):
@@ -290,10 +294,10 @@ def test_a_screenshot_whose_photo_blends_with_the_page_matches_through_a_recut_b
         stored = robust.entry_hashes(np.asarray(image))
         shot = np.asarray(apply_transform(transform_named(name), photo_id, image))
         query = robust.query_hashes(shot)
-        match = robust.closest_region_match(query, stored, sure=31)
+        match = robust.closest_region_match(query, stored, sure=SURE)
         assert match is not None and "_as_" in match.query.label, (photo_id, name, match)
         others = [h for h in query if "_as_" not in h.label]
-        assert robust.closest_region_match(others, stored, sure=31) is None, (photo_id, name)
+        assert robust.closest_region_match(others, stored, sure=SURE) is None, (photo_id, name)
 
 
 def test_a_copy_with_its_lower_middle_repainted_matches_through_an_edge_strip(
@@ -313,10 +317,10 @@ def test_a_copy_with_its_lower_middle_repainted_matches_through_an_edge_strip(
         for name in ("replace_50_other", "replace_50_noise"):
             copy = np.asarray(apply_transform(transform_named(name), photo.id, photo.image))
             derived = robust.query_hashes(copy)
-            match = robust.closest_region_match(derived, stored, sure=31)
+            match = robust.closest_region_match(derived, stored, sure=SURE)
             assert match is not None and match.stored.label in strips, (photo.id, name, match)
             without = [h for h in stored if h.label not in strips]
-            only_by_strips += robust.closest_region_match(derived, without, sure=31) is None
+            only_by_strips += robust.closest_region_match(derived, without, sure=SURE) is None
     assert tried == 3
     assert only_by_strips >= 4  # of the 6 copies; the 17-hash recipe finds the others by a crop
 
@@ -395,20 +399,21 @@ def test_the_rule_for_one_pair_applies_the_index_first_stage() -> None:
 
     rng = np.random.default_rng(3)
     code = rng.integers(0, 256, 32, dtype=np.uint8)
-    parts = split(256, 11, 2)
+    assert PdqRegionSignal.first_stage_tables is not None
+    parts = split(256, PdqRegionSignal.first_stage_tables, 2)
     words = code.view(np.uint64).copy()
-    for part, radius in zip(parts, allot_radii(parts, 31), strict=True):
+    for part, radius in zip(parts, allot_radii(parts, SURE), strict=True):
         for b in range(part.start, part.start + radius + 1):  # one bit beyond each table's radius
             words[b // 64] ^= np.uint64(1) << np.uint64(b % 64)
     spread = words.view(np.uint8).tobytes()
     stored = [robust.RegionHash("crop_0.9", code.tobytes(), 90)]
     query = [robust.RegionHash("window_0.9_+0.00_+0.00", spread, 90)]
-    assert robust.closest_region_match(query, stored).distance == 32  # type: ignore[union-attr]
+    assert robust.closest_region_match(query, stored).distance == SURE + 1  # type: ignore[union-attr]
     assert robust.closest_region_match(query, stored, sure=45) is not None
-    assert robust.closest_region_match(query, stored, sure=31) is None
+    assert robust.closest_region_match(query, stored, sure=SURE) is None
     whole = [robust.RegionHash("full", spread, 90, robust.WHOLE_THRESHOLD)]
     as_full = [robust.RegionHash("full", code.tobytes(), 90)]
-    assert robust.closest_region_match(whole, as_full, sure=31) is not None
+    assert robust.closest_region_match(whole, as_full, sure=SURE) is not None
 
 
 def test_trim_frame_takes_flat_strips_off_the_edges_and_never_too_much() -> None:

@@ -321,9 +321,13 @@ class PdqRegionSignal(SignalType):
     once_per_case = True
     on_survivor_device = True
     whole_picture_type = "pdq"
-    # 11 tables of 23-24 bits: the split the exact 45-bit search picks at a million pictures (17M codes).
-    sure_radius = 31
-    first_stage_tables = 11
+    # 10 tables of 25-26 bits, each probed within 2 bits: at 20M region rows (a million pictures) a probe
+    # reads ~0.3-0.6 candidates' codes instead of the ~1.2-2.4 of 11 tables of 23-24 bits, so the first
+    # stage reads ~4.5x fewer codes and took 1.5-3x less time; on the full corpus it finds every copy the
+    # exact search does but 2 of 23,552 (two 10 % crops, each near its original at one pair of 40-44 bits).
+    # docs/BENCHMARKS.md, "Ten first-stage tables".
+    sure_radius = 29
+    first_stage_tables = 10
 
     @classmethod
     def _stored(cls, signals: FileSignals) -> list[DerivedHash]:
