@@ -16,16 +16,17 @@ queries, and the hits (equal in both).
 from __future__ import annotations
 
 import argparse
-import time
 
 import numpy as np
 
+from first_stage_tables import median_first_stage  # bench/first_stage_tables.py
 from redline.index import mih
 from redline.index.mih import MihIndex
 from redline.signals.types import PdqRegionSignal
 
 TABLES = PdqRegionSignal.first_stage_tables
 SURE = PdqRegionSignal.sure_radius
+assert SURE is not None
 
 
 def _plain_entries(parts: tuple[object, ...], n: int) -> tuple[int, ...]:
@@ -56,14 +57,7 @@ def main() -> None:
             index = MihIndex.build(ids, codes.copy(), threads=2, tables=TABLES)
         finally:
             mih._entry_bits = packed_bits
-        index.search(queries[:4], 45, sure=SURE)  # compiled and warm
-        times = []
-        for _ in range(7):
-            started = time.perf_counter()
-            hits = index.search(queries, 45, sure=SURE)
-            times.append(time.perf_counter() - started)
-        found = sum(len(h.ids) for h in hits)
-        median = 1000 * sorted(times)[3]
+        median, found = median_first_stage(index, queries, SURE)
         print(f"| {name} | {index.array_bytes >> 20:,} | {median:.1f} | {found} |", flush=True)
         del index
 

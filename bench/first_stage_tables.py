@@ -27,6 +27,18 @@ from redline.index.layout import first_stage_tables
 from redline.index.mih import MihIndex
 
 
+def median_first_stage(index: MihIndex, queries: np.ndarray, sure: int) -> tuple[float, int]:
+    """The median of 7 first-stage searches of all ``queries`` (45 verified) in ms, after a warm-up, and
+    the hits (also bench/first_stage_layout.py's measure)."""
+    index.search(queries[:4], 45, sure=sure)  # compiled and warm
+    times = []
+    for _ in range(7):
+        started = time.perf_counter()
+        hits = index.search(queries, 45, sure=sure)
+        times.append(time.perf_counter() - started)
+    return 1000 * sorted(times)[3], sum(len(h.ids) for h in hits)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -55,14 +67,7 @@ def main() -> None:
         widths = sorted({p.width for p, _ in shape})
         radii = sorted({r for _, r in shape})
         index = MihIndex.build(ids, codes, threads=args.threads, tables=tables)
-        index.search(queries[:4], 45, sure=sure)  # compiled and warm
-        times = []
-        for _ in range(7):
-            started = time.perf_counter()
-            hits = index.search(queries, 45, sure=sure)
-            times.append(time.perf_counter() - started)
-        found = sum(len(h.ids) for h in hits)
-        median = 1000 * sorted(times)[3]
+        median, found = median_first_stage(index, queries, sure)
         print(
             f"| {tables}:{sure} | {widths} / {radii} | {index.array_bytes >> 20:,} | {median:.1f} "
             f"| {found} |",
