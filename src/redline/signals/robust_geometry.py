@@ -17,6 +17,8 @@ import math
 import numpy as np
 import numpy.typing as npt
 
+from redline.signals import finder_kernels
+
 Box = tuple[float, float, float, float]
 RgbArray = npt.NDArray[np.uint8]
 
@@ -38,15 +40,8 @@ def work_copy(rgb: RgbArray) -> npt.NDArray[np.int16]:
     step = max(1, math.ceil(max(h, w) / _WORK_SIDE))
     if step == 1:
         return np.asarray(rgb, dtype=np.int16)
-    hh, ww = h // step * step, w // step * step
-    # Block sums by adding the step x step strided sub-images (a few contiguous passes; ~10x faster than a
-    # mean over reshaped axes), then the same rounding of the mean: a sum of at most 255 * step**2 divided
-    # by step**2 is never within float rounding of a half, so this equals rint of the float32 mean.
-    sums = np.zeros((hh // step, ww // step, 3), dtype=np.int32)
-    for dy in range(step):
-        for dx in range(step):
-            sums += rgb[dy:hh:step, dx:ww:step]
-    means: npt.NDArray[np.int16] = np.rint(sums / (step * step)).astype(np.int16)
+    # Rounded block means in one compiled pass (finder_kernels: exact sums, the mean rounded half to even).
+    means: npt.NDArray[np.int16] = finder_kernels.block_means(np.asarray(rgb, dtype=np.uint8), step)
     return means
 
 
@@ -102,7 +97,7 @@ def background_box(rgb: RgbArray, small: npt.NDArray[np.int16] | None = None) ->
         return None  # no dominant surround colour: not a bordered image
     members = edge[(quantised[:, 0] * 1024 + quantised[:, 1] * 32 + quantised[:, 2]) == key]
     background = members.mean(axis=0)
-    differs = np.abs(small - background).max(axis=2) > _BG_TOLERANCE
+    differs = finder_kernels.unlike_colour(small, background, _BG_TOLERANCE)
     return _box_from_mask(differs, _PHOTO_ROW_SHARE)
 
 
@@ -144,12 +139,14 @@ def framed_box(
     frame += _common_colours([ring], tolerance, frame)
     if not frame:
         return None  # no colour is common along the edges: no frame
-    differs = ~_near(small.reshape(-1, 3), np.array(frame), tolerance).any(axis=1)
-    return _box_from_mask(differs.reshape(h, w), _FRAMED_ROW_SHARE)
+    differs = finder_kernels.near_none(small, np.array(frame, dtype=np.float32), tolerance)
+    return _box_from_mask(differs, _FRAMED_ROW_SHARE)
 
 
 #: How many of the most frequent colour bins along the edges are tried as frame colours.
 _FRAME_CANDIDATES = 8
+#: Colour bins: 32 levels a channel (8 values each).
+_BINS = 32**3
 
 
 def _common_colours(
@@ -163,11 +160,14 @@ def _common_colours(
     spreads one flat colour over several bins."""
     pixels = np.concatenate(groups)
     quantised = pixels // 8
-    keys = (quantised[:, 0] * 1024 + quantised[:, 1] * 32 + quantised[:, 2]).astype(np.int32)
-    found, inverse, counts = np.unique(keys, return_inverse=True, return_counts=True)
-    frequent = np.argsort(-counts, kind="stable")[:_FRAME_CANDIDATES]
-    sums = np.stack([np.bincount(inverse, weights=pixels[:, c], minlength=len(found)) for c in range(3)], 1)
-    candidates = sums[frequent] / counts[frequent, None]
+    keys = (quantised[:, 0] * 1024 + quantised[:, 1] * 32 + quantised[:, 2]).astype(np.intp)
+    # Counted over all 32**3 bins, not np.unique (a sort of every pixel): the bins present, in key order,
+    # then the most frequent first (ties in key order, as a stable sort of unique's counts gives).
+    counts = np.bincount(keys, minlength=_BINS)
+    present = np.flatnonzero(counts)
+    frequent = present[np.argsort(-counts[present], kind="stable")[:_FRAME_CANDIDATES]]
+    sums = np.stack([np.bincount(keys, weights=pixels[:, c], minlength=_BINS)[frequent] for c in range(3)], 1)
+    candidates = sums / counts[frequent, None]
     near = _near(pixels, candidates, tolerance)
     ends = np.cumsum([len(group) for group in groups])
     shares = np.array([part.mean(axis=0) for part in np.split(near, ends[:-1])])
@@ -184,13 +184,10 @@ def _near(
     pixels: npt.NDArray[np.int16], colours: npt.NDArray[np.float64], tolerance: int
 ) -> npt.NDArray[np.bool_]:
     """``near[i, j]``: pixel ``i`` (of n x 3) is within ``tolerance`` of colour ``j`` (of k x 3), in every
-    channel, compared on contiguous planes (a reduction over a last axis of 3 is slow in numpy)."""
-    planes = [np.ascontiguousarray(pixels[:, c], dtype=np.float32) for c in range(3)]
-    near = np.ones((len(pixels), len(colours)), dtype=bool)
-    for j, colour in enumerate(colours):
-        column = near[:, j]
-        for plane, level in zip(planes, colour.astype(np.float32), strict=True):
-            column &= np.abs(plane - level) <= tolerance
+    channel, compared in float32 (``finder_kernels.near_colours``)."""
+    near: npt.NDArray[np.bool_] = finder_kernels.near_colours(
+        pixels, np.asarray(colours, dtype=np.float32), tolerance
+    )
     return near
 
 
@@ -254,7 +251,7 @@ def rotation_angle(rgb: RgbArray, small: npt.NDArray[np.int16] | None = None) ->
     corner when the rotation was counter-clockwise. Two or more corners must agree.
     """
     small = work_copy(rgb) if small is None else small
-    dark = small.max(axis=2) <= 24
+    dark = finder_kernels.channel_max_at_most(small, 24)
     h, w = dark.shape
     estimates = []
     # (row, column) of each corner and the direction to walk along the horizontal and vertical edges.
@@ -302,7 +299,7 @@ def fitted_rotation_angle(rgb: RgbArray, lowest: float = 2.0, highest: float = 1
     """
     height, width = rgb.shape[:2]
     step = max(1, math.ceil(max(height, width) / _FIT_SIDE))
-    dark = rgb[::step, ::step].max(axis=2) <= 16
+    dark = finder_kernels.channel_max_at_most(rgb[::step, ::step], 16)
     rows, cols = np.mgrid[0 : dark.shape[0], 0 : dark.shape[1]]
     x = (cols + 0.5) * step - width / 2
     y = (rows + 0.5) * step - height / 2
@@ -354,7 +351,7 @@ def canvas_rotation(rgb: RgbArray, lowest: float = 1.0, highest: float = 30.0) -
     fill = np.median(corners, axis=0)
     if np.abs(corners - fill).max() > _CANVAS_TOLERANCE:
         return None
-    picture = np.abs(pixels - fill).max(axis=2) > _CANVAS_TOLERANCE
+    picture = finder_kernels.unlike_colour(pixels, fill, _CANVAS_TOLERANCE)
     rows, cols = np.flatnonzero(picture.any(axis=1)), np.flatnonzero(picture.any(axis=0))
     if rows.size < 0.5 * h or cols.size < 0.5 * w:
         return None

@@ -1,0 +1,120 @@
+"""The finders' compiled loops (``signals/finder_kernels.py``) against the numpy expressions they replaced.
+
+Each kernel must give exactly what its expression gave (the same types, the same rounding): the query hashes
+the finders lead to were measured on the full corpus (docs/BENCHMARKS.md), and a kernel that moved a box by a
+pixel would change them without anyone noticing until recall moved. Arrays here are random, with values
+placed at the tolerance's edges (where a float rounding or a ``<`` for a ``<=`` would show).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from redline.signals import finder_kernels
+
+
+def _picture(seed: int, height: int, width: int) -> np.ndarray:
+    """Random uint8 RGB with large flat patches (as frames and borders have) and noise."""
+    rng = np.random.default_rng(seed)
+    flat = rng.integers(0, 256, size=(max(1, height // 7), max(1, width // 7), 3), dtype=np.uint8)
+    patches = np.repeat(np.repeat(flat, 7, axis=0), 7, axis=1)[:height, :width]
+    patches = np.pad(patches, ((0, height - patches.shape[0]), (0, width - patches.shape[1]), (0, 0)))
+    noise = rng.integers(-10, 11, size=(height, width, 3))
+    speckled = rng.random((height, width, 1)) < 0.5
+    picture: np.ndarray = np.clip(patches.astype(np.int16) + noise * speckled, 0, 255)
+    return picture.astype(np.uint8)
+
+
+shapes = st.tuples(st.integers(1, 90), st.integers(1, 90), st.integers(0, 2**31))
+
+
+def _numpy_work_copy(rgb: np.ndarray, step: int) -> np.ndarray:
+    """``robust_geometry.work_copy`` before the kernel: strided block sums, float mean, rint."""
+    h, w = rgb.shape[:2]
+    hh, ww = h // step * step, w // step * step
+    sums = np.zeros((hh // step, ww // step, 3), dtype=np.int32)
+    for dy in range(step):
+        for dx in range(step):
+            sums += rgb[dy:hh:step, dx:ww:step]
+    means: np.ndarray = np.rint(sums / (step * step)).astype(np.int16)
+    return means
+
+
+@settings(max_examples=60, deadline=None)
+@given(shape=shapes, step=st.integers(2, 7))
+def test_block_means_is_the_rounded_mean_of_each_block(shape: tuple[int, int, int], step: int) -> None:
+    height, width, seed = shape
+    rgb = _picture(seed, height * step // 2 + 1, width * step // 2 + 1)
+    got = finder_kernels.block_means(rgb, step)
+    assert got.dtype == np.int16
+    np.testing.assert_array_equal(got, _numpy_work_copy(rgb, step))
+
+
+def test_block_means_rounds_halves_to_even_as_rint_does() -> None:
+    """Blocks of 2x2 whose sums end in .5 after the division: rint takes them to the even neighbour."""
+    rgb = np.zeros((2, 4, 3), dtype=np.uint8)
+    rgb[:, :2] = [[[1, 3, 5], [2, 3, 5]], [[1, 3, 5], [2, 3, 5]]]  # means 1.5, 3, 5
+    rgb[0, 2:] = [[2, 2, 2], [3, 3, 3]]  # with the row below: mean 2.5 in every channel
+    rgb[1, 2:] = [[2, 2, 2], [3, 3, 3]]
+    got = finder_kernels.block_means(rgb, 2)
+    np.testing.assert_array_equal(got, [[[2, 3, 5], [2, 2, 2]]])
+    np.testing.assert_array_equal(got, _numpy_work_copy(rgb, 2))
+
+
+@settings(max_examples=60, deadline=None)
+@given(shape=shapes, tolerance=st.sampled_from([8, 16, 24]), as_int16=st.booleans())
+def test_unlike_colour_is_any_channel_beyond_the_tolerance(
+    shape: tuple[int, int, int], tolerance: int, as_int16: bool
+) -> None:
+    height, width, seed = shape
+    rgb = _picture(seed, height, width)
+    pixels = rgb.astype(np.int16) if as_int16 else rgb
+    rng = np.random.default_rng(seed)
+    # A colour taken from the picture, moved by exactly the tolerance (or half a level) in some channels.
+    colour = pixels[rng.integers(height), rng.integers(width)].astype(np.float64)
+    colour += rng.choice([0.0, tolerance, -tolerance, 0.5, tolerance + 0.5], size=3)
+    expected = np.abs(pixels - colour).max(axis=2) > tolerance
+    np.testing.assert_array_equal(finder_kernels.unlike_colour(pixels, colour, tolerance), expected)
+
+
+def _numpy_near(pixels: np.ndarray, colours: np.ndarray, tolerance: int) -> np.ndarray:
+    """``robust_geometry._near`` before the kernel: float32 planes against each colour in float32."""
+    planes = [np.ascontiguousarray(pixels[:, c], dtype=np.float32) for c in range(3)]
+    near = np.ones((len(pixels), len(colours)), dtype=bool)
+    for j, colour in enumerate(colours):
+        column = near[:, j]
+        for plane, level in zip(planes, colour.astype(np.float32), strict=True):
+            column &= np.abs(plane - level) <= tolerance
+    return near
+
+
+@settings(max_examples=60, deadline=None)
+@given(shape=shapes, tolerance=st.sampled_from([8, 16]), kinds=st.integers(1, 9))
+def test_near_colours_and_near_none_compare_as_the_float32_planes_did(
+    shape: tuple[int, int, int], tolerance: int, kinds: int
+) -> None:
+    height, width, seed = shape
+    rgb = _picture(seed, height, width).astype(np.int16)
+    rng = np.random.default_rng(seed + 1)
+    picked = rgb.reshape(-1, 3)[rng.integers(0, height * width, size=kinds)].astype(np.float64)
+    # Mean colours (as _common_colours makes) are fractions; some sit exactly a tolerance away.
+    colours = picked + rng.choice([0.0, 1 / 3, tolerance, -tolerance, tolerance + 0.25], size=(kinds, 3))
+    expected = _numpy_near(rgb.reshape(-1, 3), colours, tolerance)
+    colours32 = colours.astype(np.float32)
+    near = finder_kernels.near_colours(rgb.reshape(-1, 3), colours32, tolerance)
+    np.testing.assert_array_equal(near, expected)
+    np.testing.assert_array_equal(
+        finder_kernels.near_none(rgb, colours32, tolerance), ~expected.any(axis=1).reshape(height, width)
+    )
+
+
+@pytest.mark.parametrize("level", [16, 24])
+def test_channel_max_at_most_matches_max_over_channels_on_strided_views(level: int) -> None:
+    rgb = _picture(5, 120, 90)
+    rgb[::3, ::5] = level  # exactly at the level: dark
+    rgb[1::7, ::4, 1] = level + 1  # one channel just above: not dark
+    view = rgb[::2, ::3]  # the fitted finder passes a strided view
+    np.testing.assert_array_equal(finder_kernels.channel_max_at_most(view, level), view.max(axis=2) <= level)
