@@ -224,6 +224,11 @@ def main() -> None:
             f"{current_ms / (whole_probe_ms + regions_ms):.1f}x) | whole pictures also at sure {sure}: "
             f"{both_ms:.1f} ms ({current_ms / both_ms:.1f}x) |"
         )
+        # What the matcher runs per upload (issue #15's goal: <= 50 ms at a million pictures).
+        totals = ", ".join(
+            f"{label} {query + whole_probe_ms + regions_ms:.1f} ms" for label, (_, query) in derive_ms.items()
+        )
+        print(f"# deriving + first-stage search (sure {sure}) per upload: {totals}")
     print(
         f"| current recipe | {n * per_picture:,} region rows + {n:,} whole-picture rows "
         f"(built in {built:.0f} s) | {n_whole} at {WHOLE_THRESHOLD} (whole pictures) + "
