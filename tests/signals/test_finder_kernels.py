@@ -8,6 +8,8 @@ placed at the tolerance's edges (where a float rounding or a ``<`` for a ``<=`` 
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -118,3 +120,29 @@ def test_channel_max_at_most_matches_max_over_channels_on_strided_views(level: i
     rgb[1::7, ::4, 1] = level + 1  # one channel just above: not dark
     view = rgb[::2, ::3]  # the fitted finder passes a strided view
     np.testing.assert_array_equal(finder_kernels.channel_max_at_most(view, level), view.max(axis=2) <= level)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    shape=shapes,
+    step=st.integers(1, 4),
+    degrees=st.floats(-15, 15, allow_nan=False),
+)
+def test_turned_corner_score_counts_as_the_numpy_planes_did(
+    shape: tuple[int, int, int], step: int, degrees: float
+) -> None:
+    """The fitted rotation finder's score, against its numpy form (``outside`` over the whole grid)."""
+    height, width, seed = shape
+    height, width = height * step, width * step
+    rng = np.random.default_rng(seed)
+    dark = rng.random((len(range(0, height, step)), len(range(0, width, step)))) < 0.4
+    rows, cols = np.mgrid[0 : dark.shape[0], 0 : dark.shape[1]]
+    x = (cols + 0.5) * step - width / 2
+    y = (rows + 0.5) * step - height / 2
+    t = math.radians(degrees)
+    u = math.cos(t) * x - math.sin(t) * y
+    v = math.sin(t) * x + math.cos(t) * y
+    corners = np.maximum(np.abs(u) - width / 2, np.abs(v) - height / 2) > 0
+    expected = 2 * int(dark[corners].sum()) - int(corners.sum())
+    got = finder_kernels.turned_corner_score(dark, step, width, height, math.cos(t), math.sin(t))
+    assert got == expected

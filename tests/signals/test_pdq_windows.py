@@ -159,3 +159,23 @@ def test_row_filter_in_groups_of_rows_is_the_one_row_filter(height: int, window:
         alone = np.empty((1, 37), dtype=np.float32)
         pdq_windows._box_rows(np.ascontiguousarray(src[y : y + 1]), alone, window)
         assert together[y].view(np.uint32).tolist() == alone[0].view(np.uint32).tolist()
+
+
+def test_windows_sharing_a_plane_are_sampled_at_each_windows_own_grid() -> None:
+    # Windows of an unturned picture are sampled together per filtered plane (a compiled loop); each grid
+    # must be the plane at that window's own 64x64 places, as numpy indexing of the plane gives them, and
+    # windows of different sizes in one call must not take each other's plane.
+    rng = np.random.default_rng(11)
+    picture = rng.integers(0, 256, size=(333, 517, 3), dtype=np.uint8)
+    boxes = [*BOXES, (0.0, 0.0, 0.31, 0.5), (0.33, 0.1, 0.9, 0.3)]
+    hasher = pdq_windows.WindowHasher(picture)
+    blocks, qualities = hasher.blocks(boxes)
+    steps = np.arange(pdq_windows.GRID) + 0.5
+    for n, box in enumerate(boxes):
+        left, top, right, bottom = pdq_windows.pixel_box(picture.shape, box)
+        width, height = right - left, bottom - top
+        rows = top + np.trunc(steps * height / pdq_windows.GRID).astype(np.int64)
+        cols = left + np.trunc(steps * width / pdq_windows.GRID).astype(np.int64)
+        grid = hasher._plane(width, height)[np.ix_(rows, cols)][None]
+        assert np.array_equal(blocks[n], pdq_windows._dct(grid)[0])
+        assert qualities[n] == pdq_windows._quality(grid)[0]

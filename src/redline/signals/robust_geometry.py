@@ -312,9 +312,9 @@ def fitted_rotation_angle(rgb: RgbArray, lowest: float = 2.0, highest: float = 1
         out: npt.NDArray[np.float64] = np.maximum(np.abs(u) - width / 2, np.abs(v) - height / 2)
         return out
 
-    def score(degrees: float) -> int:
-        corners = outside(degrees) > 0
-        return 2 * int(dark[corners].sum()) - int(corners.sum())
+    def score(degrees: float) -> int:  # 2 x the dark pixels outside the turned picture minus all of them
+        t = math.radians(degrees)
+        return int(finder_kernels.turned_corner_score(dark, step, width, height, math.cos(t), math.sin(t)))
 
     coarse = [sign * a for sign in (1.0, -1.0) for a in np.arange(lowest, highest + 1e-9, 1.0).tolist()]
     best = max(coarse, key=score)
