@@ -3,12 +3,15 @@
 
 from __future__ import annotations
 
+import io
 import random
 from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image
 
-from redline.signals import ImageSignals, VideoFrame, VideoSignals, hash_file
+from redline.signals import ImageSignals, VideoFrame, VideoSignals, hash_file, robust
 from redline.signals.limits import SignalLimits
 from redline.signals.types import MAX_VIDEO_QUERIES, SIGNAL_TYPES, PdqSignal, signal_type
 from tests.support.media import neutral_png
@@ -63,3 +66,24 @@ def test_values_are_canonical_lowercase_hex(name: str, value: str) -> None:
     assert signal_type(name).normalize(value) == value.strip().lower()
     with pytest.raises(ValueError, match="hexadecimal"):
         signal_type(name).normalize(value.strip()[:-1] + "g")
+
+
+def test_an_uploads_whole_region_query_is_the_decodes_own_pdq(tmp_path: Path) -> None:
+    """The robust ``full`` query is the PDQ plain matching uses (the decode's, of the file's own pixels),
+    not a second PDQ of the reduced upright copy, which samples a large picture twice and comes out a few
+    bits off: the same hash the survivor's device stores as ``full``."""
+    rng = np.random.default_rng(4)
+    y, x = np.mgrid[0:1333, 0:1999] / 1999.0
+    smooth = np.stack([np.sin(x * 11), np.cos(y * 13), np.sin((x - y) * 7)], -1)
+    pixels = ((smooth + 1) * 110 + rng.integers(0, 30, size=(1333, 1999, 3))).astype(np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG")
+    path = tmp_path / "large.png"
+    path.write_bytes(buffer.getvalue())
+    signals = hash_file(path, SignalLimits(), upright_side=robust.QUERY_SIDE)
+    assert isinstance(signals, ImageSignals) and signals.upright is not None
+    assert max(signals.upright.shape) == robust.QUERY_SIDE  # reduced, so the two PDQs can differ
+    assert robust.pdq_of(signals.upright).hex != signals.pdq  # they do here
+    queries = signal_type("pdq_region").upload_queries(signals, 50)
+    assert queries[0].label == "full" and queries[0].value == signals.pdq
+    assert queries[0].quality == signals.pdq_quality

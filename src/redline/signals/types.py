@@ -340,13 +340,15 @@ class PdqRegionSignal(SignalType):
 
     @classmethod
     def _queried(cls, signals: FileSignals, min_quality: int) -> list[DerivedHash]:
-        from redline.signals.robust import query_hashes
+        from redline.signals.robust import RegionHash, query_hashes
 
         if signals.media_type != "image" or signals.upright is None:
             return []
+        # The decode's reference PDQ is the whole upload's hash (robust.query_hashes: not made twice).
+        plain = RegionHash("full", bytes.fromhex(signals.pdq), signals.pdq_quality)
         return [
             DerivedHash(cls.name, h.hex, h.quality, h.label, h.threshold - cls.default_threshold)
-            for h in query_hashes(signals.upright)
+            for h in query_hashes(signals.upright, plain)
             if h.quality >= min_quality
         ]
 
