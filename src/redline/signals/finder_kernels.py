@@ -60,21 +60,24 @@ def unlike_colour(pixels: Any, colour: Any, tolerance: float) -> Any:  # pragma:
     return out
 
 
+@njit(inline="always", cache=True)
+def _within(pixel: Any, colour: Any, limit: Any) -> bool:  # pragma: no cover - compiled
+    """Every channel of ``pixel`` (3 values) within ``limit`` of ``colour`` (float32), in float32."""
+    for c in range(3):  # noqa: SIM110 (numba compiles no generator expression for all())
+        if abs(np.float32(pixel[c]) - colour[c]) > limit:
+            return False
+    return True
+
+
 @njit(cache=True)
 def near_colours(pixels: Any, colours: Any, tolerance: float) -> Any:  # pragma: no cover - compiled
     """``(n, k)`` bool: pixel ``i`` (of ``pixels``, n x 3) is within ``tolerance`` of colour ``j`` (of
     ``colours``, k x 3, float32) in every channel, compared in float32 (``robust_geometry._near``)."""
-    count, kinds = pixels.shape[0], colours.shape[0]
-    out = np.empty((count, kinds), dtype=np.bool_)
+    out = np.empty((pixels.shape[0], colours.shape[0]), dtype=np.bool_)
     limit = np.float32(tolerance)
-    for i in range(count):
-        for j in range(kinds):
-            near = True
-            for c in range(3):
-                if abs(np.float32(pixels[i, c]) - colours[j, c]) > limit:
-                    near = False
-                    break
-            out[i, j] = near
+    for i in range(pixels.shape[0]):
+        for j in range(colours.shape[0]):
+            out[i, j] = _within(pixels[i], colours[j], limit)
     return out
 
 
@@ -82,22 +85,14 @@ def near_colours(pixels: Any, colours: Any, tolerance: float) -> Any:  # pragma:
 def near_none(pixels: Any, colours: Any, tolerance: float) -> Any:  # pragma: no cover - compiled
     """``(h, w)`` bool: the pixel (of ``pixels``, h x w x 3) is near none of ``colours`` (k x 3, float32),
     as :func:`near_colours` compares: ``~near_colours(pixels.reshape(-1, 3), ...).any(axis=1)``."""
-    height, width, kinds = pixels.shape[0], pixels.shape[1], colours.shape[0]
-    out = np.empty((height, width), dtype=np.bool_)
+    out = np.ones((pixels.shape[0], pixels.shape[1]), dtype=np.bool_)
     limit = np.float32(tolerance)
-    for y in range(height):
-        for x in range(width):
-            none = True
-            for j in range(kinds):
-                near = True
-                for c in range(3):
-                    if abs(np.float32(pixels[y, x, c]) - colours[j, c]) > limit:
-                        near = False
-                        break
-                if near:
-                    none = False
+    for y in range(pixels.shape[0]):
+        for x in range(pixels.shape[1]):
+            for j in range(colours.shape[0]):
+                if _within(pixels[y, x], colours[j], limit):
+                    out[y, x] = False
                     break
-            out[y, x] = none
     return out
 
 
