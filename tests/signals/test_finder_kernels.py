@@ -83,7 +83,7 @@ def test_unlike_colour_is_any_channel_beyond_the_tolerance(
 
 
 def _numpy_near(pixels: np.ndarray, colours: np.ndarray, tolerance: int) -> np.ndarray:
-    """``robust_geometry._near`` before the kernel: float32 planes against each colour in float32."""
+    """``_common_colours``' comparison before the kernel: float32 planes against each colour in float32."""
     planes = [np.ascontiguousarray(pixels[:, c], dtype=np.float32) for c in range(3)]
     near = np.ones((len(pixels), len(colours)), dtype=bool)
     for j, colour in enumerate(colours):

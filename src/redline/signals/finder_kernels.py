@@ -72,7 +72,8 @@ def _within(pixel: Any, colour: Any, limit: Any) -> bool:  # pragma: no cover - 
 @njit(cache=True)
 def near_colours(pixels: Any, colours: Any, tolerance: float) -> Any:  # pragma: no cover - compiled
     """``(n, k)`` bool: pixel ``i`` (of ``pixels``, n x 3) is within ``tolerance`` of colour ``j`` (of
-    ``colours``, k x 3, float32) in every channel, compared in float32 (``robust_geometry._near``)."""
+    ``colours``, k x 3, float32) in every channel, compared in float32 (``robust_geometry._common_colours``
+    asks which pixels are near each candidate colour)."""
     out = np.empty((pixels.shape[0], colours.shape[0]), dtype=np.bool_)
     limit = np.float32(tolerance)
     for i in range(pixels.shape[0]):

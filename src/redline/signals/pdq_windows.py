@@ -182,7 +182,6 @@ class WindowHasher:
         a wide blur, so filtering then turning gives nearly the same grid (within a few bits,
         ``tests/signals/test_pdq_windows.py``)."""
         grids = np.empty((len(boxes), GRID, GRID), dtype=np.float32)
-        steps = np.arange(GRID) + 0.5
         places = np.array([pixel_box(self._luma.shape, box) for box in boxes], dtype=np.int64).reshape(-1, 4)
         sizes = places[:, 2:] - places[:, :2]  # width, height
         if not turn:
@@ -196,6 +195,7 @@ class WindowHasher:
                 chosen = np.array(members, dtype=np.int64)
                 _sample_grids(self._plane(width, height), places[chosen], chosen, grids)
             return _dct(grids), _quality(grids)
+        steps = np.arange(GRID) + 0.5
         for n, (left, top, right, bottom) in enumerate(places.tolist()):
             width, height = right - left, bottom - top
             rows = top + np.trunc(steps * height / GRID).astype(np.int64)

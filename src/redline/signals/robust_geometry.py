@@ -168,7 +168,7 @@ def _common_colours(
     frequent = present[np.argsort(-counts[present], kind="stable")[:_FRAME_CANDIDATES]]
     sums = np.stack([np.bincount(keys, weights=pixels[:, c], minlength=_BINS)[frequent] for c in range(3)], 1)
     candidates = sums / counts[frequent, None]
-    near = _near(pixels, candidates, tolerance)
+    near = finder_kernels.near_colours(pixels, candidates.astype(np.float32), tolerance)
     ends = np.cumsum([len(group) for group in groups])
     shares = np.array([part.mean(axis=0) for part in np.split(near, ends[:-1])])
     chosen = list(known)
@@ -178,17 +178,6 @@ def _common_colours(
         if not any(np.abs(colour - other).max() <= tolerance for other in chosen):
             chosen.append(colour)  # else the same colour, split over two bins
     return chosen[len(known) :]
-
-
-def _near(
-    pixels: npt.NDArray[np.int16], colours: npt.NDArray[np.float64], tolerance: int
-) -> npt.NDArray[np.bool_]:
-    """``near[i, j]``: pixel ``i`` (of n x 3) is within ``tolerance`` of colour ``j`` (of k x 3), in every
-    channel, compared in float32 (``finder_kernels.near_colours``)."""
-    near: npt.NDArray[np.bool_] = finder_kernels.near_colours(
-        pixels, np.asarray(colours, dtype=np.float32), tolerance
-    )
-    return near
 
 
 def sharp_box(rgb: RgbArray, small: npt.NDArray[np.int16] | None = None) -> Box | None:
