@@ -146,3 +146,102 @@ def test_turned_corner_score_counts_as_the_numpy_planes_did(
     expected = 2 * int(dark[corners].sum()) - int(corners.sum())
     got = finder_kernels.turned_corner_score(dark, step, width, height, math.cos(t), math.sin(t))
     assert got == expected
+
+
+def _numpy_frequent_bin_colours(pixels: np.ndarray, candidates: int) -> np.ndarray:
+    """``_common_colours``' candidates before the kernel: bincount over the 32**3 bins, a stable argsort of
+    the counts of the bins present, and the weighted bincounts over the counts."""
+    quantised = pixels // 8
+    keys = (quantised[:, 0] * 1024 + quantised[:, 1] * 32 + quantised[:, 2]).astype(np.intp)
+    counts = np.bincount(keys, minlength=32**3)
+    present = np.flatnonzero(counts)
+    frequent = present[np.argsort(-counts[present], kind="stable")[:candidates]]
+    sums = np.stack([np.bincount(keys, weights=pixels[:, c], minlength=32**3)[frequent] for c in range(3)], 1)
+    means: np.ndarray = sums / counts[frequent, None]
+    return means
+
+
+@settings(max_examples=60, deadline=None)
+@given(shape=shapes, candidates=st.integers(1, 9), levels=st.sampled_from([2, 5, 256]))
+def test_frequent_bin_colours_are_the_stable_top_bins_means(
+    shape: tuple[int, int, int], candidates: int, levels: int
+) -> None:
+    """Few levels make many ties in count (which a stable sort keeps in key order) and fewer bins than
+    candidates; 256 levels, the noisy pictures frames come from."""
+    height, width, seed = shape
+    rgb = _picture(seed, height, width).astype(np.int32)
+    rgb = (rgb * (levels - 1) // 255) * (255 // (levels - 1))  # few distinct colours when levels is small
+    pixels = rgb.astype(np.int16).reshape(-1, 3)
+    got = finder_kernels.frequent_bin_colours(pixels, 32**3, candidates)
+    np.testing.assert_array_equal(got, _numpy_frequent_bin_colours(pixels, candidates))
+
+
+def test_frequent_bin_colours_breaks_ties_by_key_order() -> None:
+    """Three bins of two pixels and one of three: the three-pixel bin first, then the others in key order,
+    and only as many as asked."""
+    pixels = np.array(
+        [[200, 0, 0]] * 2 + [[8, 0, 0]] * 2 + [[0, 0, 16]] * 3 + [[0, 9, 0]] * 2, dtype=np.int16
+    )
+    got = finder_kernels.frequent_bin_colours(pixels, 32**3, 3)
+    np.testing.assert_array_equal(got, [[0, 0, 16], [0, 9, 0], [8, 0, 0]])
+    np.testing.assert_array_equal(got, _numpy_frequent_bin_colours(pixels, 3))
+
+
+@settings(max_examples=60, deadline=None)
+@given(shape=shapes, tolerance=st.sampled_from([8, 16]), groups=st.integers(1, 5))
+def test_least_share_near_is_the_smallest_group_mean(
+    shape: tuple[int, int, int], tolerance: int, groups: int
+) -> None:
+    height, width, seed = shape
+    pixels = _picture(seed, height, width).astype(np.int16).reshape(-1, 3)
+    rng = np.random.default_rng(seed + 2)
+    if len(pixels) < groups:
+        return
+    cuts = np.sort(rng.choice(np.arange(1, len(pixels)), size=groups - 1, replace=False))
+    ends = np.append(cuts, len(pixels)).astype(np.int64)
+    colours = _numpy_frequent_bin_colours(pixels, 8) + rng.choice([0.0, 1 / 3, tolerance], size=(1, 3))
+    colours32 = colours.astype(np.float32)
+    near = finder_kernels.near_colours(pixels, colours32, tolerance)
+    expected = np.array([part.mean(axis=0) for part in np.split(near, ends[:-1])]).min(axis=0)
+    np.testing.assert_array_equal(
+        finder_kernels.least_share_near(pixels, ends, colours32, tolerance), expected
+    )
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    shape=shapes,
+    density=st.floats(0, 1),
+    share=st.sampled_from([0.04, 0.1, 0.5, 1 / 3]),
+    axis=st.sampled_from([0, 1]),
+)
+def test_line_shares_at_least_is_the_mean_along_an_axis(
+    shape: tuple[int, int, int], density: float, share: float, axis: int
+) -> None:
+    height, width, seed = shape
+    mask = np.random.default_rng(seed).random((height, width)) < density
+    view = mask[:, ::2] if seed % 2 else mask  # the finders pass slices of a mask
+    got = finder_kernels.line_shares_at_least(view, axis, share)
+    np.testing.assert_array_equal(got, view.mean(axis=axis) >= share)
+
+
+def _python_longest_run(mask: np.ndarray, max_gap: int) -> tuple[int, int] | None:
+    """``robust_geometry._longest_run`` before the kernel."""
+    best: tuple[int, int] | None = None
+    start = last = -1
+    for i in np.flatnonzero(mask).tolist():
+        if start < 0 or i - last - 1 > max_gap:
+            start = i
+        last = i
+        if best is None or last + 1 - start > best[1] - best[0]:
+            best = (start, last + 1)
+    return best
+
+
+@settings(max_examples=100, deadline=None)
+@given(bits=st.lists(st.booleans(), max_size=60), max_gap=st.integers(0, 4))
+def test_longest_run_bridges_gaps_as_the_python_loop_did(bits: list[bool], max_gap: int) -> None:
+    mask = np.array(bits, dtype=bool)
+    start, stop = finder_kernels.longest_run(mask, max_gap)
+    expected = _python_longest_run(mask, max_gap)
+    assert (None if start < 0 else (start, stop)) == expected

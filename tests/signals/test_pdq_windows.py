@@ -179,3 +179,27 @@ def test_windows_sharing_a_plane_are_sampled_at_each_windows_own_grid() -> None:
         grid = hasher._plane(width, height)[np.ix_(rows, cols)][None]
         assert np.array_equal(blocks[n], pdq_windows._dct(grid)[0])
         assert qualities[n] == pdq_windows._quality(grid)[0]
+
+
+def _numpy_quality(grids: np.ndarray) -> np.ndarray:
+    """``pdq_windows._quality`` before it was compiled: float32 temporaries over all grids."""
+    down = np.abs(np.trunc((grids[:, :-1, :] - grids[:, 1:, :]) * 100 / 255)).sum(axis=(1, 2))
+    across = np.abs(np.trunc((grids[:, :, :-1] - grids[:, :, 1:]) * 100 / 255)).sum(axis=(1, 2))
+    quality: np.ndarray = np.minimum(100, np.trunc((down + across) / 90)).astype(np.int64)
+    return quality
+
+
+def test_the_compiled_quality_is_the_numpy_forms() -> None:
+    """Random grids from flat to noisy (qualities 0 to 100), steps placed where ``* 100 / 255`` lands on a
+    whole number (2.55, 5.1), and grids of the corpus's filtered planes: the same quality every time."""
+    rng = np.random.default_rng(3)
+    spread = rng.choice([0.0, 0.5, 2.0, 8.0, 40.0], size=(200, 1, 1)).astype(np.float32)
+    grids = (128 + spread * rng.standard_normal((200, pdq_windows.GRID, pdq_windows.GRID))).astype(np.float32)
+    # Rows alternating 0 and float32(2.55 * k): steps whose float32 ``* 100 / 255`` is k and float64's k - 1.
+    levels = np.float32(2.55) * rng.integers(1, 4, size=(40, 1, 1)).astype(np.float32)
+    rows = (np.arange(pdq_windows.GRID) % 2).astype(np.float32)[None, :, None]
+    stripes = np.repeat(rows * levels, pdq_windows.GRID, axis=2)
+    grids = np.concatenate([grids, stripes])
+    got = pdq_windows._quality(grids)
+    np.testing.assert_array_equal(got, _numpy_quality(grids))
+    assert got.min() < 20 and got.max() == 100

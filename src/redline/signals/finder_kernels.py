@@ -23,23 +23,29 @@ from numba import njit
 def block_means(rgb: Any, step: int) -> Any:  # pragma: no cover - compiled
     """``(h // step, w // step, 3)`` int16: the rounded mean of each ``step`` x ``step`` block of ``rgb``
     (uint8), rows and columns beyond the last whole block left out. The sum is exact (integers) and the
-    division float64, rounded half to even: ``np.rint(sums / step**2)``."""
+    division float64, rounded half to even: ``np.rint(sums / step**2)``.
+
+    Each block row's ``step`` picture rows are first added along the row, value by value (memory read in
+    order, a loop the compiler vectorises), then each block's ``step`` columns of that sum; integer sums, so
+    the order changes nothing."""
     height, width = rgb.shape[0] // step, rgb.shape[1] // step
     out = np.empty((height, width, 3), dtype=np.int16)
-    sums = np.zeros((width, 3), dtype=np.int64)
+    columns = width * step
+    rows = np.zeros((columns, 3), dtype=np.int32)
     area = step * step
     for y in range(height):
-        sums[:] = 0
+        rows[:] = 0
         for dy in range(step):
-            row = y * step + dy
-            for x in range(width):
-                base = x * step
-                for dx in range(step):
-                    for c in range(3):
-                        sums[x, c] += rgb[row, base + dx, c]
+            line = rgb[y * step + dy]
+            for x in range(columns):
+                for c in range(3):
+                    rows[x, c] += line[x, c]
         for x in range(width):
             for c in range(3):
-                out[y, x, c] = np.int16(np.rint(sums[x, c] / area))
+                total = 0
+                for dx in range(step):
+                    total += rows[x * step + dx, c]
+                out[y, x, c] = np.int16(np.rint(total / area))
     return out
 
 
@@ -128,3 +134,93 @@ def turned_corner_score(
                 total += 2 if dark[r, c] else 0
                 total -= 1
     return total
+
+
+@njit(cache=True)
+def frequent_bin_colours(pixels: Any, bins: int, candidates: int) -> Any:  # pragma: no cover - compiled
+    """``(k, 3)`` float64: the mean colours of the ``candidates`` most frequent colour bins of ``pixels``
+    (n x 3, levels 0-255; a bin is 8 levels a channel, key ``r // 8 * 1024 + g // 8 * 32 + b // 8``), most
+    frequent first, ties in key order (what a stable sort of the counts of the bins present gives). The
+    sums are exact (integers) and each mean one float64 division, as ``np.bincount(..., weights=)`` over
+    the count."""
+    counts = np.zeros(bins, dtype=np.int64)
+    sums = np.zeros((bins, 3), dtype=np.int64)
+    for i in range(pixels.shape[0]):
+        key = (pixels[i, 0] // 8) * 1024 + (pixels[i, 1] // 8) * 32 + pixels[i, 2] // 8
+        counts[key] += 1
+        for c in range(3):
+            sums[key, c] += pixels[i, c]
+    # The top ``candidates`` by count, kept sorted (count descending, key ascending): a bin replaces a kept
+    # one only with a strictly larger count, since it comes later in key order.
+    top = np.full(candidates, -1, dtype=np.int64)
+    kept = 0
+    for key in range(bins):
+        count = counts[key]
+        if count == 0 or (kept == candidates and count <= counts[top[kept - 1]]):
+            continue
+        place = min(kept, candidates - 1)
+        while place > 0 and counts[top[place - 1]] < count:
+            top[place] = top[place - 1]
+            place -= 1
+        top[place] = key
+        kept = min(kept + 1, candidates)
+    out = np.empty((kept, 3), dtype=np.float64)
+    for j in range(kept):
+        for c in range(3):
+            out[j, c] = np.float64(sums[top[j], c]) / np.float64(counts[top[j]])
+    return out
+
+
+@njit(cache=True)
+def least_share_near(pixels: Any, ends: Any, colours: Any, tolerance: float) -> Any:  # pragma: no cover
+    """``(k,)`` float64: for each of ``colours`` (k x 3, float32), the smallest, over the groups of
+    ``pixels`` (n x 3; group ``g`` is rows ``ends[g - 1]`` to ``ends[g]``), of the share of the group's
+    pixels near it (:func:`near_colours`' test): ``near_colours`` split at ``ends``, each part's mean over
+    its rows, then the minimum over parts."""
+    limit = np.float32(tolerance)
+    least = np.full(colours.shape[0], np.inf)
+    start = 0
+    for g in range(ends.shape[0]):
+        stop = ends[g]
+        for j in range(colours.shape[0]):
+            near = 0
+            for i in range(start, stop):
+                if _within(pixels[i], colours[j], limit):
+                    near += 1
+            least[j] = min(least[j], near / np.float64(stop - start))
+        start = stop
+    return least
+
+
+@njit(cache=True)
+def line_shares_at_least(mask: Any, axis: int, share: float) -> Any:  # pragma: no cover - compiled
+    """``(lines,)`` bool: the share of True in each row (``axis`` 1) or column (``axis`` 0) of ``mask`` is at
+    least ``share``: ``mask.mean(axis=axis) >= share`` (the count over the length in float64)."""
+    height, width = mask.shape
+    lines, length = (height, width) if axis == 1 else (width, height)
+    counts = np.zeros(lines, dtype=np.int64)
+    for y in range(height):
+        for x in range(width):
+            if mask[y, x]:
+                counts[y if axis == 1 else x] += 1
+    out = np.empty(lines, dtype=np.bool_)
+    for n in range(lines):
+        out[n] = counts[n] / np.float64(length) >= share
+    return out
+
+
+@njit(cache=True)
+def longest_run(mask: Any, max_gap: int) -> Any:  # pragma: no cover - compiled
+    """``(start, stop)`` of the longest stretch of True in ``mask`` (1-d), bridging gaps of at most
+    ``max_gap`` False values; the first such stretch where two are as long; ``(-1, -1)`` when all False."""
+    best_start, best_stop = -1, -1
+    start = last = -1
+    for i in range(mask.shape[0]):
+        if not mask[i]:
+            continue
+        if start < 0 or i - last - 1 > max_gap:
+            start = i
+        last = i
+        if best_start < 0 or last + 1 - start > best_stop - best_start:
+            best_start, best_stop = start, last + 1
+    return best_start, best_stop

@@ -47,28 +47,21 @@ def work_copy(rgb: RgbArray) -> npt.NDArray[np.int16]:
 
 def _longest_run(mask: npt.NDArray[np.bool_], max_gap: int) -> tuple[int, int] | None:
     """``(start, stop)`` of the longest stretch of True, bridging gaps of at most ``max_gap`` False values."""
-    best: tuple[int, int] | None = None
-    start = last = -1
-    for index in np.flatnonzero(mask).tolist():
-        i = int(index)
-        if start < 0 or i - last - 1 > max_gap:
-            start = i
-        last = i
-        if best is None or last + 1 - start > best[1] - best[0]:
-            best = (start, last + 1)
-    return best
+    start, stop = finder_kernels.longest_run(mask, max_gap)
+    return None if start < 0 else (int(start), int(stop))
 
 
 def _box_from_mask(mask: npt.NDArray[np.bool_], share: float) -> Box | None:
     """The largest block of rows, then columns, then rows again, where ``mask`` covers ``share`` or more."""
     h, w = mask.shape
-    rows = _longest_run(mask.mean(axis=1) >= share, max(2, h // 100))
+    shares_at_least = finder_kernels.line_shares_at_least  # mask.mean(axis=...) >= share, compiled
+    rows = _longest_run(shares_at_least(mask, 1, share), max(2, h // 100))
     if rows is None:
         return None
-    cols = _longest_run(mask[rows[0] : rows[1]].mean(axis=0) >= share, max(2, w // 100))
+    cols = _longest_run(shares_at_least(mask[rows[0] : rows[1]], 0, share), max(2, w // 100))
     if cols is None:
         return None
-    rows = _longest_run(mask[:, cols[0] : cols[1]].mean(axis=1) >= share, max(2, h // 100))
+    rows = _longest_run(shares_at_least(mask[:, cols[0] : cols[1]], 1, share), max(2, h // 100))
     if rows is None:
         return None
     box = (cols[0] / w, rows[0] / h, cols[1] / w, rows[1] / h)
@@ -158,21 +151,15 @@ def _common_colours(
     every group (each n x 3), other than those near a ``known`` one. Candidates are the mean colours of the
     most frequent colour bins (8 levels a channel); a tolerance decides, not the bin, since JPEG's noise
     spreads one flat colour over several bins."""
+    # One compiled pass each (finder_kernels): the bins counted over all 32**3 keys, the most frequent first
+    # (ties in key order), and each candidate's least share near it over the groups; the same numbers as
+    # the numpy bincount, stable argsort and split means they replaced.
     pixels = np.concatenate(groups)
-    quantised = pixels // 8
-    keys = (quantised[:, 0] * 1024 + quantised[:, 1] * 32 + quantised[:, 2]).astype(np.intp)
-    # Counted over all 32**3 bins, not np.unique (a sort of every pixel): the bins present, in key order,
-    # then the most frequent first (ties in key order, as a stable sort of unique's counts gives).
-    counts = np.bincount(keys, minlength=_BINS)
-    present = np.flatnonzero(counts)
-    frequent = present[np.argsort(-counts[present], kind="stable")[:_FRAME_CANDIDATES]]
-    sums = np.stack([np.bincount(keys, weights=pixels[:, c], minlength=_BINS)[frequent] for c in range(3)], 1)
-    candidates = sums / counts[frequent, None]
-    near = finder_kernels.near_colours(pixels, candidates.astype(np.float32), tolerance)
+    candidates = finder_kernels.frequent_bin_colours(pixels, _BINS, _FRAME_CANDIDATES)
     ends = np.cumsum([len(group) for group in groups])
-    shares = np.array([part.mean(axis=0) for part in np.split(near, ends[:-1])])
+    least = finder_kernels.least_share_near(pixels, ends, candidates.astype(np.float32), tolerance)
     chosen = list(known)
-    for colour, share in zip(candidates, shares.min(axis=0), strict=True):
+    for colour, share in zip(candidates, least, strict=True):
         if share < _FRAME_COLOUR_SHARE:
             continue
         if not any(np.abs(colour - other).max() <= tolerance for other in chosen):
