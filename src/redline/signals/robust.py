@@ -347,19 +347,19 @@ def query_hashes(rgb: RgbArray, plain: RegionHash | None = None) -> list[RegionH
     for found_angle in (fitted_rotation_angle(work), rotation_angle(work, small)):
         if found_angle is not None and all(abs(found_angle - a) > 0.5 for a in angles):
             angles.append(found_angle)
+    # Turned back as items 6-7 are: sampled at the turned places from the upright picture's filtered plane,
+    # not a PIL-turned copy filtered again (that turn and filter pass cost ~5-7 ms an upload).
     for angle in angles:
-        turned_back = np.asarray(Image.fromarray(work).rotate(-angle, resample=Image.Resampling.BICUBIC))
         fits = inscribed_scale(angle, width, height)
         scale = max((s for s in REGION_SCALES if s <= fits), default=min(REGION_SCALES))
-        add(f"derotate_{angle:.1f}", WindowHasher(turned_back), StoredRegion(scale).box)
+        add(f"derotate_{angle:.1f}", upright, StoredRegion(scale).box, turn=-angle)
     # Rotated with the canvas enlarged to fit (corners filled black, white or transparent): turned back,
     # the whole picture sits upright in the middle of the canvas, so its box is hashed, compared with the
     # stored whole picture like any region.
     canvas = canvas_rotation(work)
     if canvas is not None:
         angle, box = canvas
-        turned_back = np.asarray(Image.fromarray(work).rotate(-angle, resample=Image.Resampling.BICUBIC))
-        add(f"canvas_{angle:.1f}", WindowHasher(turned_back), box)
+        add(f"canvas_{angle:.1f}", upright, box, turn=-angle)
 
     # Every finder's box cut to the shapes pictures usually have, from its top and from its bottom
     # (robust_geometry.shaped_boxes: the edge a finder loses is the top or the bottom). Boxes that come out
