@@ -2,9 +2,10 @@
 # (numba's njit decorator is untyped, as in redline.index.kernels.)
 """PDQ of many windows of one picture at once: the query side of robust matching, ~15x cheaper.
 
-Why: an upload's robust query hashes (``robust.query_hashes``) are PDQ of ~85 windows of a few pictures (the
-upload reduced to 512 px, two slightly turned copies, the de-rotated one). Hashing each window with the
-reference (``pdqhash``) costs about a millisecond, most of it the Jarosz filter over the window's pixels, and
+Why: an upload's robust query hashes (``robust.query_hashes``) are PDQ of ~85 windows of two pictures (the
+upload reduced to 512 px and its mirror; the turned and de-rotated windows are sampled from the first).
+Hashing each window with the reference (``pdqhash``) costs about a millisecond, most of it the Jarosz filter
+over the window's pixels, and
 the windows of one picture overlap almost entirely. Here the luminance and the filter are computed once per
 picture and filter size, and each window only samples its 64x64 grid from the filtered picture, then goes
 through the DCT (one batched matrix product for all windows) and the median threshold.
