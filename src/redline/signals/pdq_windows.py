@@ -5,10 +5,10 @@
 Why: an upload's robust query hashes (``robust.query_hashes``) are PDQ of ~85 windows of two pictures (the
 upload reduced to 512 px and its mirror; the turned and de-rotated windows are sampled from the first).
 Hashing each window with the reference (``pdqhash``) costs about a millisecond, most of it the Jarosz filter
-over the window's pixels, and
-the windows of one picture overlap almost entirely. Here the luminance and the filter are computed once per
-picture and filter size, and each window only samples its 64x64 grid from the filtered picture, then goes
-through the DCT (one batched matrix product for all windows) and the median threshold.
+over the window's pixels, and the windows of one picture overlap almost entirely. Here the luminance and the
+filter are computed once per picture and filter size, and each window only samples its 64x64 grid from the
+filtered picture, then goes through the DCT (one batched matrix product for all windows) and the median
+threshold.
 
 The steps are PDQ's as ``web/static/pdq.js`` writes them out (Rec. 601 luminance; two passes of a box
 filter along rows and columns, window ``ceil(side / 128)`` for the window's side; a 64x64 grid sampled at
