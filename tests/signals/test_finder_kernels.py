@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from redline.signals import finder_kernels
+from redline.signals import finder_kernels, robust_geometry
 
 
 def _picture(seed: int, height: int, width: int) -> np.ndarray:
@@ -53,6 +53,16 @@ def test_block_means_is_the_rounded_mean_of_each_block(shape: tuple[int, int, in
     got = finder_kernels.block_means(rgb, step)
     assert got.dtype == np.int16
     np.testing.assert_array_equal(got, _numpy_work_copy(rgb, step))
+
+
+def test_work_copy_of_a_crop_is_the_block_means_of_its_pixels() -> None:
+    """The frame finder passes crops of the upload (views whose rows are not one run in memory): the working
+    copy is made from their pixels as from a contiguous copy."""
+    rgb = _picture(11, 1003, 817)
+    crop = rgb[37:950, 101:790]
+    step = math.ceil(max(crop.shape[:2]) / robust_geometry._WORK_SIDE)
+    assert step > 1 and not crop.flags.c_contiguous
+    np.testing.assert_array_equal(robust_geometry.work_copy(crop), _numpy_work_copy(crop, step))
 
 
 def test_block_means_rounds_halves_to_even_as_rint_does() -> None:

@@ -22,29 +22,29 @@ from numba import njit
 @njit(cache=True)
 def block_means(rgb: Any, step: int) -> Any:  # pragma: no cover - compiled
     """``(h // step, w // step, 3)`` int16: the rounded mean of each ``step`` x ``step`` block of ``rgb``
-    (uint8), rows and columns beyond the last whole block left out. The sum is exact (integers) and the
-    division float64, rounded half to even: ``np.rint(sums / step**2)``.
+    (uint8, C-contiguous), rows and columns beyond the last whole block left out. The sum is exact
+    (integers) and the division float64, rounded half to even: ``np.rint(sums / step**2)``.
 
-    Each block row's ``step`` picture rows are first added along the row, value by value (memory read in
-    order, a loop the compiler vectorises), then each block's ``step`` columns of that sum; integer sums, so
-    the order changes nothing."""
+    Each block row's ``step`` picture rows are first added value by value along the flattened row (memory
+    read in order, a loop the compiler vectorises), then each block's ``step`` columns of that sum; integer
+    sums, so the order changes nothing."""
     height, width = rgb.shape[0] // step, rgb.shape[1] // step
     out = np.empty((height, width, 3), dtype=np.int16)
-    columns = width * step
-    rows = np.zeros((columns, 3), dtype=np.int32)
+    flat = rgb.reshape(rgb.shape[0], rgb.shape[1] * 3)
+    values = width * step * 3
+    rows = np.zeros(values, dtype=np.int32)
     area = step * step
     for y in range(height):
         rows[:] = 0
         for dy in range(step):
-            line = rgb[y * step + dy]
-            for x in range(columns):
-                for c in range(3):
-                    rows[x, c] += line[x, c]
+            line = flat[y * step + dy]
+            for k in range(values):
+                rows[k] += line[k]
         for x in range(width):
             for c in range(3):
                 total = 0
                 for dx in range(step):
-                    total += rows[x * step + dx, c]
+                    total += rows[(x * step + dx) * 3 + c]
                 out[y, x, c] = np.int16(np.rint(total / area))
     return out
 

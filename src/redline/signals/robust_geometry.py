@@ -41,7 +41,9 @@ def work_copy(rgb: RgbArray) -> npt.NDArray[np.int16]:
     if step == 1:
         return np.asarray(rgb, dtype=np.int16)
     # Rounded block means in one compiled pass (finder_kernels: exact sums, the mean rounded half to even).
-    means: npt.NDArray[np.int16] = finder_kernels.block_means(np.asarray(rgb, dtype=np.uint8), step)
+    # (A crop of the upload is copied contiguous first: the kernel then reads each row as one flat run.)
+    pixels = np.ascontiguousarray(rgb, dtype=np.uint8)
+    means: npt.NDArray[np.int16] = finder_kernels.block_means(pixels, step)
     return means
 
 
