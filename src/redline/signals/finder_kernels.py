@@ -76,22 +76,9 @@ def _within(pixel: Any, colour: Any, limit: Any) -> bool:  # pragma: no cover - 
 
 
 @njit(cache=True)
-def near_colours(pixels: Any, colours: Any, tolerance: float) -> Any:  # pragma: no cover - compiled
-    """``(n, k)`` bool: pixel ``i`` (of ``pixels``, n x 3) is within ``tolerance`` of colour ``j`` (of
-    ``colours``, k x 3, float32) in every channel, compared in float32 (``robust_geometry._common_colours``
-    asks which pixels are near each candidate colour)."""
-    out = np.empty((pixels.shape[0], colours.shape[0]), dtype=np.bool_)
-    limit = np.float32(tolerance)
-    for i in range(pixels.shape[0]):
-        for j in range(colours.shape[0]):
-            out[i, j] = _within(pixels[i], colours[j], limit)
-    return out
-
-
-@njit(cache=True)
 def near_none(pixels: Any, colours: Any, tolerance: float) -> Any:  # pragma: no cover - compiled
     """``(h, w)`` bool: the pixel (of ``pixels``, h x w x 3) is near none of ``colours`` (k x 3, float32),
-    as :func:`near_colours` compares: ``~near_colours(pixels.reshape(-1, 3), ...).any(axis=1)``."""
+    near meaning within ``tolerance`` in every channel, compared in float32 (:func:`_within`)."""
     out = np.ones((pixels.shape[0], pixels.shape[1]), dtype=np.bool_)
     limit = np.float32(tolerance)
     for y in range(pixels.shape[0]):
@@ -175,8 +162,9 @@ def frequent_bin_colours(pixels: Any, bins: int, candidates: int) -> Any:  # pra
 def least_share_near(pixels: Any, ends: Any, colours: Any, tolerance: float) -> Any:  # pragma: no cover
     """``(k,)`` float64: for each of ``colours`` (k x 3, float32), the smallest, over the groups of
     ``pixels`` (n x 3; group ``g`` is rows ``ends[g - 1]`` to ``ends[g]``), of the share of the group's
-    pixels near it (:func:`near_colours`' test): ``near_colours`` split at ``ends``, each part's mean over
-    its rows, then the minimum over parts."""
+    pixels near it (every channel within ``tolerance``, in float32: :func:`_within`): the per-pixel test
+    split at ``ends``, each part's mean over its rows, then the minimum over parts
+    (``robust_geometry._common_colours`` keeps a colour common in every band along a frame's edges)."""
     limit = np.float32(tolerance)
     least = np.full(colours.shape[0], np.inf)
     start = 0
