@@ -32,7 +32,9 @@ pictures' 20M region codes ~125 MiB instead of 448. Reading fewer bytes of offse
 faster, and the lookup's few more instructions make an exact 31-bit search of 10M plain PDQ codes ~15%
 slower, so the plain indexes keep one offset a bucket (docs/BENCHMARKS.md, "Index memory"). What a probe
 does wait on is the candidates' codes, read at random places: they are gathered per table and prefetched
-before they are verified (~10% faster at 10M).
+before they are verified (~10% faster at 10M), and a table's probes read their bucket offsets, then their
+entries, in separate passes with the next pass's reads prefetched (``probe_search``): the region search at
+20M codes ~2x faster (docs/BENCHMARKS.md, "Probes in passes").
 """
 
 from __future__ import annotations
@@ -80,6 +82,8 @@ def prefetch(typingctx: Any, array: Any, index: Any) -> Any:
         at = context.cast(builder, args[1], signature.args[1], types.intp)
         pointer = cgutils.get_item_pointer(context, builder, arrty, arr, [at])
         i32 = ir.IntType(32)
+        # as a byte pointer: one declaration serves arrays of every dtype in a module
+        pointer = builder.bitcast(pointer, ir.IntType(8).as_pointer())
         hint = ir.FunctionType(ir.VoidType(), [pointer.type, i32, i32, i32])
         fn = cgutils.get_or_insert_function(builder.module, hint, "llvm.prefetch.p0")
         builder.call(fn, [pointer, i32(0), i32(3), i32(1)])
@@ -201,6 +205,10 @@ def probe_search(
     # A table's candidates are gathered first, each code prefetched as its row is found, and verified after:
     # verification reads one code at a random place per candidate, and gathered they are read in parallel.
     gathered = np.empty(_GATHER, dtype=np.int64)
+    most = 1
+    for j in range(meta.shape[0]):
+        most = max(most, meta[j, MASKS_COUNT])
+    bounds = np.empty((most, 2), dtype=np.int64)
     flat = codes.reshape(-1)
     words = codes.shape[1]
     for qi in range(queries.shape[0]):
@@ -220,13 +228,36 @@ def probe_search(
             pbase = meta[j, ENTRIES_BASE]
             mbase = meta[j, MASKS_BASE]
             k = 0
-            for t in range(meta[j, MASKS_COUNT]):
+            count = meta[j, MASKS_COUNT]
+            # Three passes over the table's probes. A probe reads three places at random (its bucket's block
+            # start and offset, then its first entry), each a likely cache miss that the next depends on: one
+            # probe after another, the core waits on every miss in turn. Pass 1 computes each probe's bucket
+            # and prefetches its offsets, pass 2 reads them (arrived meanwhile) and prefetches the entries,
+            # pass 3 scans the entries: the misses of a table's few hundred probes are in flight together.
+            for t in range(count):
                 key = qkeys[j] ^ masks[mbase + t]
                 bucket = np.int64(key >> res_bits)
+                bounds[t, 0] = bucket
+                if bbase >= 0:
+                    prefetch(blocks, bbase + (bucket >> OFFSET_BLOCK_BITS))
+                prefetch(offsets, obase + bucket)
+            for t in range(count):
+                bucket = bounds[t, 0]
                 lo = bucket_start(offsets, blocks, obase, bbase, bucket)
                 hi = bucket_start(offsets, blocks, obase, bbase, bucket + 1)
+                bounds[t, 0] = lo
+                bounds[t, 1] = hi
+                if hi > lo:
+                    if ebits:
+                        prefetch(positions, (pbase + lo * ebits) >> 5)
+                    else:
+                        prefetch(positions, pbase + lo)
+                        if has_resid:
+                            prefetch(resid, pbase + lo)
+            for t in range(count):
+                key = qkeys[j] ^ masks[mbase + t]
                 want = key & res_mask
-                for e in range(lo, hi):
+                for e in range(bounds[t, 0], bounds[t, 1]):
                     if ebits:
                         packed = entry_at(positions, pbase, ebits, e)
                         if has_resid and (packed & res_mask) != want:
