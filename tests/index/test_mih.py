@@ -532,3 +532,37 @@ def test_first_stage_reaches_says_what_the_index_returns() -> None:
     reaches = first_stage_reaches(xor, 11, 31)
     assert [i in hits.ids for i, hits in enumerate(found)] == reaches.tolist()
     assert 0 < reaches.sum() < 400  # both kinds occur
+
+
+def test_a_scan_shared_out_by_rows_answers_as_one_thread() -> None:
+    """A scan of a large part gives each thread a share of the rows (``MihIndex._scan``): the same hits as
+    brute force and as one thread, with removals around the shares' boundaries, a query whose hits in one
+    share overflow its first result slots, the delta scanned the same way, and a first stage's test."""
+    rng = np.random.default_rng(31)
+    n, delta = 60_006, 20_006  # halves of 30,003 and 10,003 rows: the shares start at a byte of the bitmap
+    codes = rng.integers(0, 256, (n + delta, 32), dtype=np.uint8)
+    middle = n // 2
+    codes[middle - 50 : middle + 50] = codes[0]  # 100 copies of one code across the two threads' shares
+    codes[n - 20 : n + 20] = codes[0]  # and 40 across main and delta
+    ids = rng.permutation(10 * (n + delta))[: n + delta].astype(np.int64)
+    queries = np.concatenate([codes[:1], queries_near(codes, 256, 15, rng)])
+    edges = [30_000, 30_001, 30_004, n + 10_000, n + 10_001, n + 10_004]  # either side of each share's start
+    gone = np.unique(np.concatenate([ids[edges], ids[middle - 9 : middle + 9 : 3], ids[::997]]))
+    live = np.isin(ids, gone, invert=True)
+    brute = reference(ids[live], codes[live], 256)
+    one, two = (MihIndex.build(ids[:n], codes[:n], threads=t, tables=11) for t in (1, 2))
+    for index in (one, two):
+        index.strategy = "scan"
+        index.add(ids[n:], codes[n:])
+        index.remove(gone)
+    assert two._state.main.size == n and two._state.delta_count == delta
+    for threshold, sure in ((45, None), (0, None), (45, 29)):
+        got = two.search(queries, threshold, sure=sure)
+        assert_same(got, one.search(queries, threshold, sure=sure))
+        if sure is None:
+            assert_same(got, brute.search(queries, threshold))
+        else:
+            assert_same(got, first_stage_reference(ids[live], codes[live], queries, threshold, sure, 11))
+    assert len(two.search(codes[:1], 0)[0]) == 1 + 100 + 40 - int(
+        np.isin(gone, ids[(codes == codes[0]).all(1)]).sum()
+    )

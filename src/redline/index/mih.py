@@ -50,6 +50,7 @@ _EMPTY_HITS = Hits(ids=np.empty(0, np.int64), distances=np.empty(0, np.int32))
 _NO_REACH = np.empty((0, META_COLUMNS), np.int64)  # scans report every code within the threshold
 _MIN_DELTA_LIMIT = 65_536
 _FIRST_CAP = 32  # result slots per query before a re-run with room for all hits
+_SCAN_SHARE = 4096  # rows a scan thread is given at least (one of the kernel's blocks)
 _SCAN = Plan(radii=None, masks=np.empty(0, np.uint64), masks_base=(), masks_count=())
 
 
@@ -521,16 +522,34 @@ class MihIndex(HammingIndex):
         nq = words.shape[0]
         if nq == 0:
             return []
-        threads = min(self.threads, nq)
-        main_rows, main_dist, main_counts = self._run(
-            lambda q, r, d, c: self._search_main(state, q, r, d, c, threshold, probe, reach), words, threads
-        )
-        delta_rows, delta_dist, delta_counts = self._run(
-            lambda q, r, d, c: kernels.scan_search(
-                q, state.delta.codes, state.delta_count, state.delta.removed, threshold, r, d, c, probe, reach
-            ),
-            words,
-            threads if state.delta_count > 4096 else 1,
+        main, probed = state.main, self._probe_plan(state.main, probe, reach)
+        if probed is None:
+            main_rows, main_dist, main_counts = self._scan(
+                words, main.codes, main.size, main.removed, threshold, probe, reach
+            )
+        else:
+            plan, meta = probed
+            main_rows, main_dist, main_counts = self._run(
+                lambda q, r, d, c: kernels.probe_search(
+                    q,
+                    main.codes,
+                    meta,
+                    main.offsets,
+                    main.blocks,
+                    main.positions,
+                    main.resid,
+                    plan.masks,
+                    main.removed,
+                    threshold,
+                    r,
+                    d,
+                    c,
+                ),
+                words,
+                min(self.threads, nq),
+            )
+        delta_rows, delta_dist, delta_counts = self._scan(
+            words, state.delta.codes, state.delta_count, state.delta.removed, threshold, probe, reach
         )
         out: list[Hits] = []
         main_ids, delta_ids = state.main.ids, state.delta.ids
@@ -548,18 +567,8 @@ class MihIndex(HammingIndex):
             out.append(Hits(ids=ids[order], distances=dist[order]))
         return out
 
-    def _search_main(
-        self,
-        state: _State,
-        queries: NDArray[np.uint64],
-        rows: Any,
-        dist: Any,
-        counts: Any,
-        threshold: int,
-        probe: int,
-        reach: NDArray[np.int64],
-    ) -> None:
-        main = state.main
+    def _probe_plan(self, main: _Main, probe: int, reach: NDArray[np.int64]) -> tuple[Plan, Any] | None:
+        """How to probe the main part's tables within ``probe``, or None where it is scanned instead."""
         plan, meta = main.plan(probe, self.strategy)
         # A first stage probes only tables that are the fixed split (a main loaded from an older snapshot may
         # be split otherwise until it is rebuilt: scanned with the same test meanwhile).
@@ -567,25 +576,54 @@ class MihIndex(HammingIndex):
             (int(r[kernels.START]), int(r[kernels.WIDTH])) for r in reach
         ]
         if plan.radii is None or foreign:
-            kernels.scan_search(
-                queries, main.codes, main.size, main.removed, threshold, rows, dist, counts, probe, reach
-            )
-        else:
-            kernels.probe_search(
+            return None
+        return plan, meta
+
+    def _scan(
+        self,
+        queries: NDArray[np.uint64],
+        codes: NDArray[np.uint64],
+        count: int,
+        removed: NDArray[np.uint8],
+        threshold: int,
+        probe: int,
+        reach: NDArray[np.int64],
+    ) -> tuple[NDArray[np.int64], NDArray[np.int32], NDArray[np.int64]]:
+        """Compare every query with the first ``count`` rows, the threads sharing the rows.
+
+        The rows, not the queries, are shared out: a scan is bound by reading the codes, and an upload's few
+        whole-upload hashes split by query would have each thread read every code (twice the reads on two
+        threads, and one thread idle for a single query)."""
+        parts = max(1, min(self.threads, count // _SCAN_SHARE))
+        bounds = [count * i // parts // 8 * 8 for i in range(parts)] + [count]  # whole bytes of ``removed``
+
+        def share(a: int, b: int) -> tuple[NDArray[np.int64], NDArray[np.int32], NDArray[np.int64]]:
+            return self._run(
+                lambda q, r, d, c: kernels.scan_search(
+                    q, codes[a:b], b - a, removed[a >> 3 :], threshold, r, d, c, probe, reach
+                ),
                 queries,
-                main.codes,
-                meta,
-                main.offsets,
-                main.blocks,
-                main.positions,
-                main.resid,
-                plan.masks,
-                main.removed,
-                threshold,
-                rows,
-                dist,
-                counts,
+                1,
             )
+
+        if parts == 1:
+            return share(0, count)
+        pool = self._executor()
+        futures = [pool.submit(share, a, b) for a, b in itertools.pairwise(bounds)]
+        shares = [f.result() for f in futures]
+        nq = queries.shape[0]
+        counts = np.sum([c for _, _, c in shares], axis=0)
+        width = max(_FIRST_CAP, int(counts.max()))
+        rows = np.empty((nq, width), np.int64)
+        dist = np.empty((nq, width), np.int32)
+        filled = np.zeros(nq, np.int64)
+        for a, (r, d, c) in zip(bounds[:-1], shares, strict=True):
+            for qi in np.flatnonzero(c):
+                k, at = int(c[qi]), int(filled[qi])
+                rows[qi, at : at + k] = r[qi, :k] + a
+                dist[qi, at : at + k] = d[qi, :k]
+                filled[qi] = at + k
+        return rows, dist, counts
 
     def _reach(self, sure: int) -> NDArray[np.int64]:
         """The fixed tables (start, width) and their radii for ``sure``, as ``kernels`` meta rows."""
