@@ -32,10 +32,13 @@ MAX_RESIDUAL_BITS = 8
 # Most directory bits per table: 2**24 offsets x 4 bytes = 64 MiB per table.
 MAX_DIR_BITS = 24
 # Relative costs, measured on the 2-core development machine: a probe or a candidate is a random memory
-# access; a scanned code is a sequential read of its words plus popcounts.
+# access; a scanned code is a sequential read of its words plus popcounts. bench/scan_or_probe.py times both
+# at 0.3M-10M codes and 40-64 bits: a scanned word takes ~0.47x the time the first value (0.06) assumed,
+# and with 0.024 the model picks the faster path but where the two are within ~35% (docs/BENCHMARKS.md,
+# "Scan or probe").
 PROBE_COST = 1.0
 CANDIDATE_COST = 1.0
-SCAN_COST_PER_WORD = 0.06
+SCAN_COST_PER_WORD = 0.024
 # Never enumerate more probe masks than this per table (memory and setup time); scan instead.
 MAX_MASKS_PER_TABLE = 250_000
 DEFAULT_THRESHOLD = PdqSignal.default_threshold  # what the table split is tuned for unless told otherwise
