@@ -2,6 +2,7 @@
 current recipe against the previous one (issue 7's: 35 stored, ~110 queries) in the same run.
 
     .venv/bin/python bench/robustness_cost.py --photos 16 --entries 1000000
+    .venv/bin/python bench/robustness_cost.py --entries 1000000 --sure 29 --no-previous --throughput 96
 
 Hashing: plain PDQ of the whole image vs the stored set vs the query set, on corpus photos, the same photos
 scaled to a 1024-px long side (what the server derives from for a phone photo: ``robust.QUERY_SIDE``) and
@@ -31,6 +32,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -152,6 +154,25 @@ def timed(searches: list[Search], repeats: int = 5) -> float:
     return 1000 * (time.perf_counter() - started) / repeats
 
 
+def throughput(
+    uploads: list[tuple[RgbArray, Any]], searches: list[list[Search]], threads: int, count: int
+) -> float:
+    """Uploads a second when ``threads`` uploads are handled at once, as the server's thread pool does in one
+    process: each derives its query hashes (the plain PDQ reused) and runs one set of ``searches`` (a
+    different set each time, cycling, so that repeated queries do not find their buckets in cache)."""
+
+    def one(i: int) -> None:
+        query_hashes(*uploads[i % len(uploads)])
+        for index, probe, radius, *sure in searches[i % len(searches)]:
+            index.search(probe, radius, sure[0] if sure else None)
+
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        list(pool.map(one, range(threads)))  # warm-up
+        started = time.perf_counter()
+        list(pool.map(one, range(count)))
+        return count / (time.perf_counter() - started)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -169,6 +190,14 @@ def main() -> None:
         default="",
         help="also time the current recipe with its region searches probed for these sure radii "
         "(comma-separated; bench/robust_first_stage.py measures what each costs in recall)",
+    )
+    parser.add_argument(
+        "--throughput",
+        type=int,
+        default=0,
+        metavar="UPLOADS",
+        help="also measure uploads a second (deriving + the first-stage search at the first --sure radius) "
+        "over this many uploads on 1 and on 2 threads",
     )
     args = parser.parse_args()
     photos = harness.load_photos(DEFAULT_PHOTOS)[:: max(1, 512 // args.photos)][: args.photos]
@@ -250,6 +279,24 @@ def main() -> None:
             for label, (_, query, reused) in derive_ms.items()
         )
         print(f"# deriving + first-stage search (sure {sure}) per upload: {totals}")
+    sures = [int(v) for v in args.sure.split(",") if v]
+    if args.throughput and sures:
+        sets: list[list[Search]] = []
+        for _ in range(8):
+            wp = probes(whole_codes, n_whole)
+            rp = np.concatenate([wp, probes(region_codes, n_other)])
+            sets.append([(wholes, wp, WHOLE_THRESHOLD), (regions, rp, ROBUST_THRESHOLD, sures[0])])
+        for label, items in (
+            ("photo", originals),
+            (f"photo at {QUERY_SIDE} px", large),
+            ("screenshot", shots),
+        ):
+            pairs = [(a, pdq_of(a)) for a in items]
+            rates = [throughput(pairs, sets, t, args.throughput) for t in (1, 2)]
+            print(
+                f"# throughput, {label} uploads (deriving + first-stage search, sure {sures[0]}): "
+                f"{rates[0]:.1f} a second on 1 thread, {rates[1]:.1f} on 2"
+            )
     print(
         f"| current recipe | {n * per_picture:,} region rows + {n:,} whole-picture rows "
         f"(built in {built:.0f} s) | {n_whole} at {WHOLE_THRESHOLD} (whole pictures) + "
