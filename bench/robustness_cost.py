@@ -159,11 +159,12 @@ def throughput(
 ) -> float:
     """Uploads a second when ``threads`` uploads are handled at once, as the server's thread pool does in one
     process: each derives its query hashes (the plain PDQ reused) and runs one set of ``searches`` (a
-    different set each time, cycling, so that repeated queries do not find their buckets in cache)."""
+    different set each time, cycling, so that repeated queries do not find their buckets in cache; none:
+    deriving alone)."""
 
     def one(i: int) -> None:
         query_hashes(*uploads[i % len(uploads)])
-        for index, probe, radius, *sure in searches[i % len(searches)]:
+        for index, probe, radius, *sure in searches[i % len(searches)] if searches else ():
             index.search(probe, radius, sure[0] if sure else None)
 
     with ThreadPoolExecutor(max_workers=threads) as pool:
@@ -293,9 +294,11 @@ def main() -> None:
         ):
             pairs = [(a, pdq_of(a)) for a in items]
             rates = [throughput(pairs, sets, t, args.throughput) for t in (1, 2)]
+            alone = [throughput(pairs, [], t, args.throughput) for t in (1, 2)]
             print(
                 f"# throughput, {label} uploads (deriving + first-stage search, sure {sures[0]}): "
-                f"{rates[0]:.1f} a second on 1 thread, {rates[1]:.1f} on 2"
+                f"{rates[0]:.1f} a second on 1 thread, {rates[1]:.1f} on 2; deriving alone "
+                f"{alone[0]:.1f} / {alone[1]:.1f}"
             )
     print(
         f"| current recipe | {n * per_picture:,} region rows + {n:,} whole-picture rows "

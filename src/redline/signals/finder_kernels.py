@@ -8,7 +8,8 @@ through float64 temporaries the size of the picture. On a phone screenshot these
 means of the working copy, were about a third of deriving the upload's query hashes. Each kernel computes
 exactly what the numpy expression it replaces computed (the same types, the same rounding), so the boxes and
 angles the finders return, and the hashes derived from them, are unchanged bit for bit
-(``tests/signals/test_finder_kernels.py`` compares each with its numpy expression).
+(``tests/signals/test_finder_kernels.py`` compares each with its numpy expression). They release the GIL
+(``nogil``), as ``pdq_windows``'s loops do, so that uploads derived on the server's threads run side by side.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import numpy as np
 from numba import njit
 
 
-@njit(cache=True)
+@njit(nogil=True, cache=True)
 def block_means(rgb: Any, step: int) -> Any:  # pragma: no cover - compiled
     """``(h // step, w // step, 3)`` int16: the rounded mean of each ``step`` x ``step`` block of ``rgb``
     (uint8, C-contiguous), rows and columns beyond the last whole block left out. The sum is exact
@@ -49,7 +50,7 @@ def block_means(rgb: Any, step: int) -> Any:  # pragma: no cover - compiled
     return out
 
 
-@njit(cache=True)
+@njit(nogil=True, cache=True)
 def unlike_colour(pixels: Any, colour: Any, tolerance: float) -> Any:  # pragma: no cover - compiled
     """``(h, w)`` bool: some channel of the pixel is more than ``tolerance`` from ``colour`` (float64 per
     channel): ``np.abs(pixels - colour).max(axis=2) > tolerance``."""
@@ -66,7 +67,7 @@ def unlike_colour(pixels: Any, colour: Any, tolerance: float) -> Any:  # pragma:
     return out
 
 
-@njit(inline="always", cache=True)
+@njit(inline="always", nogil=True, cache=True)
 def _within(pixel: Any, colour: Any, limit: Any) -> bool:  # pragma: no cover - compiled
     """Every channel of ``pixel`` (3 values) within ``limit`` of ``colour`` (float32), in float32."""
     for c in range(3):  # noqa: SIM110 (numba compiles no generator expression for all())
@@ -75,7 +76,7 @@ def _within(pixel: Any, colour: Any, limit: Any) -> bool:  # pragma: no cover - 
     return True
 
 
-@njit(cache=True)
+@njit(nogil=True, cache=True)
 def near_none(pixels: Any, colours: Any, tolerance: float) -> Any:  # pragma: no cover - compiled
     """``(h, w)`` bool: the pixel (of ``pixels``, h x w x 3) is near none of ``colours`` (k x 3, float32),
     near meaning within ``tolerance`` in every channel, compared in float32 (:func:`_within`)."""
@@ -90,7 +91,7 @@ def near_none(pixels: Any, colours: Any, tolerance: float) -> Any:  # pragma: no
     return out
 
 
-@njit(cache=True)
+@njit(nogil=True, cache=True)
 def channel_max_at_most(pixels: Any, level: int) -> Any:  # pragma: no cover - compiled
     """``(h, w)`` bool: every channel of the pixel is at most ``level``: ``pixels.max(axis=2) <= level``."""
     height, width = pixels.shape[0], pixels.shape[1]
@@ -101,7 +102,7 @@ def channel_max_at_most(pixels: Any, level: int) -> Any:  # pragma: no cover - c
     return out
 
 
-@njit(cache=True)
+@njit(nogil=True, cache=True)
 def turned_corner_score(
     dark: Any, step: int, width: int, height: int, cos: float, sin: float
 ) -> int:  # pragma: no cover - compiled
@@ -123,7 +124,7 @@ def turned_corner_score(
     return total
 
 
-@njit(cache=True)
+@njit(nogil=True, cache=True)
 def frequent_bin_colours(pixels: Any, bins: int, candidates: int) -> Any:  # pragma: no cover - compiled
     """``(k, 3)`` float64: the mean colours of the ``candidates`` most frequent colour bins of ``pixels``
     (n x 3, levels 0-255; a bin is 8 levels a channel, key ``r // 8 * 1024 + g // 8 * 32 + b // 8``), most
@@ -158,7 +159,7 @@ def frequent_bin_colours(pixels: Any, bins: int, candidates: int) -> Any:  # pra
     return out
 
 
-@njit(cache=True)
+@njit(nogil=True, cache=True)
 def least_share_near(pixels: Any, ends: Any, colours: Any, tolerance: float) -> Any:  # pragma: no cover
     """``(k,)`` float64: for each of ``colours`` (k x 3, float32), the smallest, over the groups of
     ``pixels`` (n x 3; group ``g`` is rows ``ends[g - 1]`` to ``ends[g]``), of the share of the group's
@@ -180,7 +181,7 @@ def least_share_near(pixels: Any, ends: Any, colours: Any, tolerance: float) -> 
     return least
 
 
-@njit(cache=True)
+@njit(nogil=True, cache=True)
 def line_shares_at_least(mask: Any, axis: int, share: float) -> Any:  # pragma: no cover - compiled
     """``(lines,)`` bool: the share of True in each row (``axis`` 1) or column (``axis`` 0) of ``mask`` is at
     least ``share``: ``mask.mean(axis=axis) >= share`` (the count over the length in float64)."""
@@ -197,7 +198,7 @@ def line_shares_at_least(mask: Any, axis: int, share: float) -> Any:  # pragma: 
     return out
 
 
-@njit(cache=True)
+@njit(nogil=True, cache=True)
 def longest_run(mask: Any, max_gap: int) -> Any:  # pragma: no cover - compiled
     """``(start, stop)`` of the longest stretch of True in ``mask`` (1-d), bridging gaps of at most
     ``max_gap`` False values; the first such stretch where two are as long; ``(-1, -1)`` when all False."""

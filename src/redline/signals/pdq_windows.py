@@ -18,6 +18,9 @@ outermost samples reaches across the window's edge into the picture around it, w
 the edge. The result is near the reference's hash of the cropped pixels, not equal to it (measured in
 ``tests/signals/test_pdq_windows.py``). That is fine on the query side only: what is *stored* (the survivor's
 device, ``robust.entry_hashes``) stays the reference PDQ, bit for bit with the portal.
+
+The compiled loops release the GIL (``nogil``): the server derives several uploads at once on its thread
+pool, and with the GIL held they would take turns.
 """
 
 from __future__ import annotations
@@ -41,7 +44,7 @@ _DCT = (
 FloatArray = npt.NDArray[np.float32]
 
 
-@njit(cache=True)
+@njit(nogil=True, cache=True)
 def _box_rows(src: Any, dst: Any, window: int) -> None:  # pragma: no cover - compiled
     """One box-filter pass along each row: dst[y, k] = mean of src[y, k - (window - half) .. k + half - 1]
     clipped to the row, half = (window + 2) // 2 (PDQ's box1DFloat).
@@ -102,7 +105,7 @@ def _box_rows(src: Any, dst: Any, window: int) -> None:  # pragma: no cover - co
             dst[row, k] = total / size
 
 
-@njit(cache=True)
+@njit(nogil=True, cache=True)
 def _box_cols(src: Any, dst: Any, window: int) -> None:  # pragma: no cover - compiled
     """:func:`_box_rows` along each column (the same sums in the same order, without transposing): the
     running totals of all columns advance together, row by row, so memory is read in order."""
@@ -205,7 +208,7 @@ class WindowHasher:
         return _dct(grids), _quality(grids)
 
 
-@njit(cache=True)
+@njit(nogil=True, cache=True)
 def _sample_grids(plane: Any, places: Any, chosen: Any, grids: Any) -> None:  # pragma: no cover - compiled
     """``grids[chosen[m]]``: ``plane`` at the 64x64 grid of the window ``places[m]`` (left, top, right,
     bottom pixels): row ``top + trunc((i + 0.5) * height / 64)``, the same float64 arithmetic as numpy's
@@ -231,7 +234,7 @@ def _turned_grid(
     return out
 
 
-@njit(cache=True)
+@njit(nogil=True, cache=True)
 def _sample_turned(
     plane: Any, rows: Any, cols: Any, cos: float, sin: float, out: Any
 ) -> None:  # pragma: no cover - compiled
@@ -258,7 +261,7 @@ def _dct(grids: FloatArray) -> FloatArray:
     return np.asarray(np.matmul(np.matmul(_DCT, grids), _DCT.T), dtype=np.float32)
 
 
-@njit(cache=True)
+@njit(nogil=True, cache=True)
 def _quality(grids: Any) -> Any:  # pragma: no cover - compiled
     """PDQ's quality of each 64x64 grid: the neighbour steps, each ``trunc(step * 100 / 255)`` in float32,
     summed as magnitudes, over 90, truncated, at most 100. The sums are of whole numbers far below 2**24,
