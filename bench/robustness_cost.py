@@ -201,6 +201,9 @@ def main() -> None:
         "over this many uploads on 1 and on 2 threads",
     )
     args = parser.parse_args()
+    sures = [int(v) for v in args.sure.split(",") if v]
+    if args.throughput and not sures:
+        parser.error("--throughput needs --sure (the first stage it times)")
     photos = harness.load_photos(DEFAULT_PHOTOS)[:: max(1, 512 // args.photos)][: args.photos]
     originals = [np.asarray(p.image) for p in photos]
     shots = [np.asarray(apply_transform(transform_named("screenshot"), p.id, p.image)) for p in photos[:16]]
@@ -213,7 +216,8 @@ def main() -> None:
         "median ms per image (ratio to plain PDQ)"
     )
     derive_ms = {}
-    for label, items in (("photo", originals), (f"photo at {QUERY_SIDE} px", large), ("screenshot", shots)):
+    image_sets = (("photo", originals), (f"photo at {QUERY_SIDE} px", large), ("screenshot", shots))
+    for label, items in image_sets:
         plain = per_call_ms(pdq_of, items)
         stored = per_call_ms(entry_hashes, items)
         previous = per_call_ms(previous_query_hashes, items)
@@ -262,7 +266,7 @@ def main() -> None:
         f"regions at {ROBUST_THRESHOLD} "
         f"{timed([(regions, region_probe, ROBUST_THRESHOLD)]):.1f} ms"
     )
-    for sure in (int(v) for v in args.sure.split(",") if v):
+    for sure in sures:
         regions_ms = timed([(regions, region_probe, ROBUST_THRESHOLD, sure)])
         both_ms = timed(
             [(wholes, whole_probe, WHOLE_THRESHOLD, sure), (regions, region_probe, ROBUST_THRESHOLD, sure)]
@@ -280,18 +284,13 @@ def main() -> None:
             for label, (_, query, reused) in derive_ms.items()
         )
         print(f"# deriving + first-stage search (sure {sure}) per upload: {totals}")
-    sures = [int(v) for v in args.sure.split(",") if v]
-    if args.throughput and sures:
+    if args.throughput:
         sets: list[list[Search]] = []
         for _ in range(8):
             wp = probes(whole_codes, n_whole)
             rp = np.concatenate([wp, probes(region_codes, n_other)])
             sets.append([(wholes, wp, WHOLE_THRESHOLD), (regions, rp, ROBUST_THRESHOLD, sures[0])])
-        for label, items in (
-            ("photo", originals),
-            (f"photo at {QUERY_SIDE} px", large),
-            ("screenshot", shots),
-        ):
+        for label, items in image_sets:
             pairs = [(a, pdq_of(a)) for a in items]
             rates = [throughput(pairs, sets, t, args.throughput) for t in (1, 2)]
             alone = [throughput(pairs, [], t, args.throughput) for t in (1, 2)]

@@ -21,7 +21,7 @@ import time
 
 import numpy as np
 
-from redline.index.layout import MAX_MASKS_PER_TABLE, SCAN_COST_PER_WORD, search_cost
+from redline.index.layout import MAX_MASKS_PER_TABLE, SCAN_COST_PER_WORD, plan_search, search_cost
 from redline.index.mih import MihIndex
 
 
@@ -75,9 +75,7 @@ def main() -> None:
                     "model_scan": round(scan_cost),
                     "ns_per_probe_unit": round(timed.get("probe", float("nan")) * 1e6 / (nq * probe_cost), 1),
                     "ns_per_scan_unit": round(timed["scan"] * 1e6 / (nq * scan_cost), 1),
-                    "model_picks": "scan"
-                    if probe_cost >= scan_cost or most > MAX_MASKS_PER_TABLE
-                    else "probe",
+                    "model_picks": "scan" if plan_search(parts, n, threshold).radii is None else "probe",
                     "faster": min(timed, key=lambda k: timed[k]),
                 }
                 print(json.dumps(row), flush=True)

@@ -546,7 +546,11 @@ def test_a_scan_shared_out_by_rows_answers_as_one_thread() -> None:
     codes[n - 20 : n + 20] = codes[0]  # and 40 across main and delta
     ids = rng.permutation(10 * (n + delta))[: n + delta].astype(np.int64)
     queries = np.concatenate([codes[:1], queries_near(codes, 256, 15, rng)])
-    edges = [30_000, 30_001, 30_004, n + 10_000, n + 10_001, n + 10_004]  # either side of each share's start
+    starts = [
+        middle // 8 * 8,
+        n + delta // 2 // 8 * 8,
+    ]  # where the second share of main and of the delta begins
+    edges = [start + k for start in starts for k in (0, 1, 4)]  # either side of each share's start
     gone = np.unique(np.concatenate([ids[edges], ids[middle - 9 : middle + 9 : 3], ids[::997]]))
     live = np.isin(ids, gone, invert=True)
     brute = reference(ids[live], codes[live], 256)

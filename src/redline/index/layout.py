@@ -33,9 +33,9 @@ MAX_RESIDUAL_BITS = 8
 MAX_DIR_BITS = 24
 # Relative costs, measured on the 2-core development machine: a probe or a candidate is a random memory
 # access; a scanned code is a sequential read of its words plus popcounts. bench/scan_or_probe.py times both
-# at 0.3M-10M codes and 40-64 bits: a scanned word takes ~0.47x the time the first value (0.06) assumed,
-# and with 0.024 the model picks the faster path but where the two are within ~35% (docs/BENCHMARKS.md,
-# "Scan or probe").
+# at 0.3M-10M codes and 40-64 bits: a scanned word takes ~0.47x the time the first value (0.06) assumed;
+# with 0.024 the wrong picks, where the two paths are close, cost 0.8% of the time over 96 cases, at most
+# 1.43x on one (docs/BENCHMARKS.md, "Scan or probe").
 PROBE_COST = 1.0
 CANDIDATE_COST = 1.0
 SCAN_COST_PER_WORD = 0.024

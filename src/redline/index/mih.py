@@ -591,9 +591,9 @@ class MihIndex(HammingIndex):
     ) -> tuple[NDArray[np.int64], NDArray[np.int32], NDArray[np.int64]]:
         """Compare every query with the first ``count`` rows, the threads sharing the rows.
 
-        The rows, not the queries, are shared out: a scan is bound by reading the codes, and an upload's few
-        whole-upload hashes split by query would have each thread read every code (twice the reads on two
-        threads, and one thread idle for a single query)."""
+        The rows, not the queries, are shared out: an upload's whole-upload hashes are one or two queries, and
+        split by query they would leave a thread idle or have each thread read every code; shared by rows,
+        every core works on any number of queries."""
         parts = max(1, min(self.threads, count // _SCAN_SHARE))
         bounds = [count * i // parts // 8 * 8 for i in range(parts)] + [count]  # whole bytes of ``removed``
 
